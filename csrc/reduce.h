@@ -1,0 +1,12 @@
+/* reduce.h -- dot product and column sums (the bias-gradient reduction). */
+#ifndef TG_REDUCE_H
+#define TG_REDUCE_H
+#include <stddef.h>
+float tg_dot_f32(const float *x, const float *y, ptrdiff_t n, int isa);
+double tg_dot_f64(const double *x, const double *y, ptrdiff_t n, int isa);
+/* out[c] (+)= sum over rows of x[r, c]; x is (rows, cols) with row stride ld. */
+void tg_colsum_f32(const float *x, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ld, float *out,
+                   int accumulate, int isa, int nthreads);
+void tg_colsum_f64(const double *x, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ld, double *out,
+                   int accumulate, int isa, int nthreads);
+#endif
