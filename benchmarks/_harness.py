@@ -1,0 +1,120 @@
+"""Shared machinery for the benchmark scripts: fair timing of ours vs NumPy vs PyTorch.
+
+Fairness rules (the numbers are ratios measured side by side in ONE process):
+* NumPy at its best. Some machines set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which
+  force OpenBLAS onto slower kernels. `reexec_clean()` restarts the script without
+  both, so all three libraries are timed in a process where OpenBLAS picks its own
+  kernel; `openblas_kernel()` reports which one ran (threadpoolctl).
+* The same thread count for everyone: `threads(n)` sets ours, OpenBLAS's and torch's.
+* OpenBLAS and OpenMP workers spin for a while after each call; on 2 cores that
+  slows whoever runs next, so `timeit` sleeps PAUSE seconds before it starts.
+* Times are the median of several repeats, each long enough to be measured well.
+Quote ratios, not absolute times: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import sys
+import time
+
+PAUSE = 0.3
+_CLEAN_FLAG = "TINYGRAD_EDU_BENCH_CLEAN"
+
+
+def reexec_clean() -> None:
+    """Restart this script without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (once)."""
+    if os.environ.get(_CLEAN_FLAG) == "1":
+        return
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    env[_CLEAN_FLAG] = "1"
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def openblas_kernel() -> str:
+    """Which OpenBLAS NumPy uses and the CPU kernel it chose, e.g. 'openblas 0.3.29 SkylakeX'."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl)"
+    import numpy as np
+
+    np.ones((2, 2)) @ np.ones((2, 2))  # make sure BLAS is loaded
+    for pool in threadpool_info():
+        if pool.get("internal_api") in ("openblas", "mkl", "blis"):
+            return f"{pool['internal_api']} {pool.get('version')} {pool.get('architecture', '')}".strip()
+    return "no BLAS found by threadpoolctl"
+
+
+def torch_or_none():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Run ours, NumPy's BLAS and torch with n threads each."""
+    import tinygrad_edu as tg
+
+    old = tg.get_num_threads()
+    tg.set_num_threads(n)
+    torch = torch_or_none()
+    old_torch = torch.get_num_threads() if torch else None
+    if torch:
+        torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=n)
+    except ImportError:
+        limiter = contextlib.nullcontext()
+    try:
+        with limiter:
+            yield
+    finally:
+        tg.set_num_threads(old)
+        if torch:
+            torch.set_num_threads(old_torch)
+
+
+def timeit(fn, min_time: float = 0.1, repeats: int = 5) -> float:
+    """Median seconds per call of fn(), after a pause and a warm-up."""
+    time.sleep(PAUSE)
+    fn()  # warm-up: page faults, thread start, caches
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    inner = max(1, int(min_time / once))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    return statistics.median(samples)
+
+
+def print_table(title: str, header: list[str], rows: list[list]) -> None:
+    """A plain-text table, columns right-aligned."""
+    cells = [[str(c) for c in header]] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for k, r in enumerate(cells):
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+    sys.stdout.flush()
+
+
+def _fmt(x) -> str:
+    if isinstance(x, float):
+        return f"{x:.2f}" if abs(x) < 1000 else f"{x:.0f}"
+    return "-" if x is None else str(x)
