@@ -41,7 +41,9 @@ def _compiler_accepts(flags: list[str], source: str = "int main(void){return 0;}
             f.write(source)
         cmd = [*cc, src, "-o", os.path.join(tmp, "probe"), *flags]
         try:
-            res = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            res = subprocess.run(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60
+            )
         except (OSError, subprocess.SubprocessError):
             return False
         return res.returncode == 0
@@ -63,11 +65,15 @@ def _build_flags() -> tuple[list[str], list[str], list[tuple[str, str]]]:
     if os.environ.get("TINYGRAD_EDU_ASAN") == "1":  # see tests/run_asan.sh
         compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1", "-g"]
         link_args += ["-fsanitize=address"]
-    if os.environ.get("TINYGRAD_EDU_NO_OPENMP") != "1" and _compiler_accepts(["-fopenmp"], OPENMP_PROBE):
+    if os.environ.get("TINYGRAD_EDU_NO_OPENMP") != "1" and _compiler_accepts(
+        ["-fopenmp"], OPENMP_PROBE
+    ):
         compile_args.append("-fopenmp")
         link_args.append("-fopenmp")
     else:
-        print("tinygrad_edu: building WITHOUT OpenMP (the compiler lacks it); kernels run on one thread")
+        print(
+            "tinygrad_edu: building WITHOUT OpenMP (the compiler lacks it); kernels run on one thread"
+        )
         macros.append(("TG_NO_OPENMP", "1"))
     return compile_args, link_args, macros
 

@@ -10,13 +10,35 @@ Read it in lecture order (README.md has the map):
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._version import __version__
-from .kernels.config import get_num_threads, set_num_threads
+from .autograd import enable_grad, is_grad_enabled, no_grad
 from .info import info
+from .kernels.config import get_num_threads, set_num_threads
+from .rng import manual_seed
+from .tensor import Tensor, cat, ones_like, stack, where, zeros_like
+
+float32 = np.float32
+float64 = np.float64
+int64 = np.int64
 
 __all__ = [
     "__version__",
     "info",
     "set_num_threads",
     "get_num_threads",
+    "Tensor",
+    "cat",
+    "stack",
+    "where",
+    "zeros_like",
+    "ones_like",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "manual_seed",
+    "float32",
+    "float64",
+    "int64",
 ]

@@ -25,6 +25,7 @@ from .config import config
 compiled: ModuleType | None
 try:
     from . import compiled
+
     COMPILED_ERROR: str | None = None
 except ImportError as exc:  # the extension was not built, or failed to load
     compiled = None
@@ -37,9 +38,7 @@ BUILD_HINT = (
 
 _requested = os.environ.get("TINYGRAD_EDU_BACKEND", "").strip().lower()
 if _requested not in ("", "reference", "compiled"):
-    raise ValueError(
-        f"TINYGRAD_EDU_BACKEND must be 'reference' or 'compiled', got {_requested!r}"
-    )
+    raise ValueError(f"TINYGRAD_EDU_BACKEND must be 'reference' or 'compiled', got {_requested!r}")
 if _requested == "compiled" and compiled is None:
     raise ImportError(
         f"TINYGRAD_EDU_BACKEND=compiled, but the compiled kernels did not import "

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _core  # ImportError here means: the extension is not built
 from . import _validate as V
+from . import reference as _reference
 from .config import config
 from .reference import *  # noqa: F403 - every kernel not replaced below
 
@@ -58,3 +59,16 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
     f = _core.colsum_f32 if x.dtype == np.float32 else _core.colsum_f64
     f(x, out, accumulate, config.isa, config.num_threads)
     return out
+
+
+# --- backward accumulation ----------------------------------------------------------
+
+
+def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """The bias-gradient case (N, C) -> (C,) runs on the threaded column-sum kernel."""
+    shape = tuple(shape)
+    if g.ndim == 2 and len(shape) == 1 and g.shape[1] == shape[0] and g.dtype in V.FLOAT_DTYPES:
+        return colsum(g)
+    if g.ndim > 2 and len(shape) == 1 and g.shape[-1] == shape[0] and g.dtype in V.FLOAT_DTYPES:
+        return colsum(g.reshape(-1, shape[0]))
+    return _reference.sum_to_shape(g, shape)

@@ -36,3 +36,71 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
     else:
         out[...] = s
     return out
+
+
+# --- backward accumulation ----------------------------------------------------------
+
+
+def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum a gradient back to the shape of an input that was broadcast in forward.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1;
+    each copy received its own gradient, so the input's gradient is their sum:
+    g (4, 3, 5) -> shape (3, 1): sum over axis 0 (new), then axis 2 (size 1).
+    """
+    shape = tuple(shape)
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    s = g.sum(axis=axes, keepdims=True) if axes else g
+    return s.reshape(shape)
+
+
+def embedding_backward(idx: np.ndarray, g: np.ndarray, num_embeddings: int) -> np.ndarray:
+    """Gradient of weight[idx]: row v receives the sum of g over every place idx == v.
+
+    idx (...) ints, g (..., D) -> (num_embeddings, D). np.add.at adds repeated
+    indices one by one (plain `dw[idx] += g` would keep only the last of them).
+    """
+    dw = np.zeros((num_embeddings, g.shape[-1]), dtype=g.dtype)
+    np.add.at(dw, idx.reshape(-1), g.reshape(-1, g.shape[-1]))
+    return dw
+
+
+# --- layer normalisation -------------------------------------------------------------
+
+
+def layer_norm(x: np.ndarray, weight, bias, eps: float):
+    """x (N, C) -> y (N, C), mean (N,), rstd (N,).
+
+    Each row is shifted to mean 0 and scaled to variance 1, then scaled by `weight`
+    and shifted by `bias` (C,), both learned. rstd = 1 / sqrt(var + eps).
+    """
+    mean = x.mean(axis=1)
+    xc = x - mean[:, None]
+    var = (xc * xc).mean(axis=1)
+    rstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
+    y = xc * rstd[:, None]
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y.astype(x.dtype, copy=False), mean, rstd
+
+
+def layer_norm_backward(x, weight, mean, rstd, dy):
+    """Gradients of layer_norm: dx (N, C), dweight (C,), dbias (C,).
+
+    With xhat = (x - mean) * rstd and dxhat = dy * weight, the mean and variance
+    depend on every element of the row, which gives the two correction terms:
+        dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+    """
+    xhat = (x - mean[:, None]) * rstd[:, None]
+    dxhat = dy * weight if weight is not None else dy
+    dx = rstd[:, None] * (
+        dxhat - dxhat.mean(axis=1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)
+    )
+    dweight = (dy * xhat).sum(axis=0) if weight is not None else None
+    dbias = dy.sum(axis=0)
+    return dx.astype(x.dtype, copy=False), dweight, dbias

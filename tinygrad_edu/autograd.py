@@ -1,0 +1,189 @@
+"""Autograd for tensors: the scalar engine's idea (scalar.py), for whole arrays.
+
+Every operation is a `Function` with two static methods, written side by side:
+
+    forward(ctx, *arrays, **options) -> array      compute the output; save on ctx
+                                                  what backward will need
+    backward(ctx, grad_output) -> grads           given dCost/dOutput, return
+                                                  dCost/dInput for every input
+
+`Function.apply` runs forward on the tensors' NumPy arrays and, when gradients
+are wanted, remembers (function, ctx, inputs) on the output tensor. That record
+is the graph. `backward()` walks it from the cost back to the leaves (lecture 3:
+each layer relies on the one after it), in reverse topological order, calling
+each function's backward once all of its output's gradient has arrived.
+
+After a node's backward has run, its saved arrays are freed (as PyTorch does):
+the activations of a large model are most of its memory. A second backward
+through the same graph therefore needs `retain_graph=True` the first time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+# --- gradient mode -------------------------------------------------------------------
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self.prev
+
+
+def no_grad() -> _GradMode:
+    """`with no_grad():` (or `@no_grad()`) -- build no graph: evaluation, sampling, updates."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    return _GradMode(True)
+
+
+# --- functions ------------------------------------------------------------------------
+
+
+class Context:
+    """What one op's forward leaves for its backward."""
+
+    __slots__ = ("saved", "needs_input_grad", "options", "freed")
+
+    def __init__(self) -> None:
+        self.saved: tuple = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.options: dict[str, Any] = {}
+        self.freed = False
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved = arrays
+
+
+class Function:
+    """Base class of every differentiable op (see tinygrad_edu/ops/)."""
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
+        """Run forward on the inputs' data; record the op if a gradient will be needed.
+
+        Inputs that are Tensors are differentiable arguments (backward returns one
+        gradient for each); everything else (axes, shapes, flags) goes in **options.
+        """
+        from .tensor import Tensor
+
+        tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
+        ctx = Context()
+        ctx.options = options
+        ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        out = cls.forward(ctx, *[t.data for t in tensors], **options)
+        track = _grad_enabled and any(ctx.needs_input_grad)
+        result = Tensor._wrap(out, requires_grad=track)
+        if track:
+            result._node = (cls, ctx, tensors)
+        return result
+
+
+# --- the backward pass -----------------------------------------------------------------
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor that `root` depends on through recorded ops, inputs before outputs.
+
+    Iterative depth-first search (an explicit stack, not recursion): a graph may be
+    thousands of ops deep -- an RNN unrolled, or 100,000 chained additions -- and
+    Python's recursion limit is about 1,000.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, children_done = stack.pop()
+        if children_done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        if t._node is not None:
+            for parent in t._node[2]:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
+    """Propagate d(root)/d(root) = `grad` back to every leaf that requires grad.
+
+    Leaves (tensors made by the user, e.g. weights) accumulate into `.grad`, as in
+    PyTorch: call `zero_grad()` between steps. Intermediate tensors get `.grad` only
+    if `retain_grad()` was called on them.
+    """
+    from . import kernels
+
+    grads: dict[int, np.ndarray] = {id(root): grad}
+    for t in reversed(_topological_order(root)):
+        g = grads.pop(id(t), None)
+        if g is None:  # no path from the cost reaches t through a differentiable input
+            continue
+        if t._node is None or t._retains_grad:
+            t._accumulate_grad(g)
+        if t._node is None:
+            continue
+        fn, ctx, inputs = t._node
+        if ctx.freed:
+            raise RuntimeError(
+                "backward through a graph whose saved arrays were already freed: "
+                "call backward(retain_graph=True) the first time to go through it twice"
+            )
+        in_grads = fn.backward(ctx, g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        if len(in_grads) != len(inputs):
+            raise RuntimeError(
+                f"{fn.__name__}.backward returned {len(in_grads)} gradients for {len(inputs)} inputs"
+            )
+        for parent, pg in zip(inputs, in_grads):
+            if pg is None or not parent.requires_grad:
+                continue
+            # An input that was broadcast in forward gets the sum of its copies' gradients.
+            if pg.shape != parent.shape:
+                pg = kernels.ops.sum_to_shape(pg, parent.shape)
+            if pg.dtype != parent.dtype:
+                pg = pg.astype(parent.dtype)
+            prev = grads.get(id(parent))
+            # Out of place: pg may be the very array another input also received.
+            grads[id(parent)] = pg if prev is None else prev + pg
+        if not retain_graph:
+            # Free what forward saved, and the references to the inputs (their
+            # activations), but keep a marker so a second backward fails loudly.
+            ctx.saved = ()
+            ctx.freed = True
+            t._node = (fn, ctx, ())

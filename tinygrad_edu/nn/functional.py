@@ -1,0 +1,196 @@
+"""tinygrad_edu.nn.functional (import as F): the operations of neural networks as functions.
+
+Each validates its arguments (shapes, dtypes, index ranges) and applies one
+Function from tinygrad_edu/ops/. The modules in nn/ hold parameters and call these.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import rng
+from ..ops import matmul as M
+from ..ops import nn_ops as N
+from ..tensor import Tensor
+
+
+def _tensor(x: Any, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a Tensor, got {type(x).__name__}")
+    return x
+
+
+def _float(x: Tensor, name: str) -> Tensor:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
+    return x
+
+
+# --- activations (lecture 1) ----------------------------------------------------------------
+
+
+def relu(x: Tensor) -> Tensor:
+    return _tensor(x, "input").relu()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return _tensor(x, "input").sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    return _tensor(x, "input").tanh()
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    return _float(_tensor(x, "input"), "input").gelu(approximate)
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return _float(_tensor(x, "input"), "input").softmax(dim)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return _float(_tensor(x, "input"), "input").log_softmax(dim)
+
+
+# --- layers as functions ----------------------------------------------------------------------
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias; x (..., in), weight (out, in), bias (out,)."""
+    _float(_tensor(x, "input"), "input")
+    _tensor(weight, "weight")
+    if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input {x.shape} does not fit weight {weight.shape} (out, in)")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"linear: input is {x.dtype} but weight is {weight.dtype}")
+    if bias is None:
+        return M.Linear.apply(x, weight)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias shape {bias.shape} should be ({weight.shape[0]},)")
+    return M.Linear.apply(x, weight, bias)
+
+
+def embedding(idx: Any, weight: Tensor) -> Tensor:
+    """weight[idx]: idx integer (...), weight (num_embeddings, dim) -> (..., dim)."""
+    ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding indices must be integers, got {ids.dtype}")
+    n = weight.shape[0]
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        bad = int(ids.min()) if ids.min() < 0 else int(ids.max())
+        raise IndexError(f"embedding index {bad} is outside [0, {n})")
+    return N.Embedding.apply(weight, idx=ids)
+
+
+def layer_norm(
+    x: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise the last dimension to mean 0, variance 1, then scale and shift."""
+    _float(_tensor(x, "input"), "input")
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if len(shape) != 1 or x.shape[-1:] != shape:
+        raise ValueError(
+            f"layer_norm over the last dimension {shape}, but input has shape {x.shape}"
+        )
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise ValueError(f"layer_norm {name} shape {p.shape} should be {shape}")
+    if weight is None and bias is not None:
+        weight = Tensor(np.ones(shape, dtype=x.dtype))
+    args = [a for a in (weight, bias) if a is not None]
+    return N.LayerNorm.apply(x, *args, eps=eps)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p (training only), scale the rest by 1/(1-p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    keep = rng.generator().random(x.shape) >= p
+    return N.Dropout.apply(x, mask=keep, scale=1.0 / (1.0 - p))
+
+
+# --- costs (lecture 2) --------------------------------------------------------------------------
+
+
+def cross_entropy(logits: Tensor, targets: Any, ignore_index: int = -100) -> Tensor:
+    """Mean over rows of -log softmax(logits)[target]; logits (N, C), targets (N,) ints.
+
+    Rows whose target is `ignore_index` are left out of the mean (padding).
+    """
+    _float(_tensor(logits, "logits"), "logits")
+    t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy needs logits of shape (N, C), got {logits.shape}")
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy targets must be integers, got {t.dtype}")
+    if t.shape != (logits.shape[0],):
+        raise ValueError(
+            f"cross_entropy targets shape {t.shape} should be ({logits.shape[0]},) for logits {logits.shape}"
+        )
+    return N.CrossEntropy.apply(logits, targets=t, ignore_index=ignore_index)
+
+
+def mse_loss(prediction: Tensor, target: Any) -> Tensor:
+    """Mean squared error: mean of (prediction - target)^2."""
+    target = (
+        target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=prediction.dtype))
+    )
+    if prediction.shape != target.shape:
+        raise ValueError(
+            f"mse_loss: prediction {prediction.shape} and target {target.shape} differ"
+        )
+    diff = prediction - target
+    return (diff * diff).mean()
+
+
+# --- attention (lectures 6-7) -------------------------------------------------------------------
+
+
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn_mask: Any = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """softmax(q k^T / sqrt(D) + mask) v, the textbook way; q, k, v (B, H, T, D).
+
+    attn_mask: boolean (True = may look) or additive float, broadcastable to
+    (B, H, T, S). is_causal: a token may look only at itself and the past.
+    """
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        _float(_tensor(t, name), name)
+        if t.ndim < 2:
+            raise ValueError(f"{name} must be (..., T, D), got {t.shape}")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"attention shapes do not fit: q {q.shape}, k {k.shape}, v {v.shape}")
+    if attn_mask is not None and is_causal:
+        raise ValueError("pass either attn_mask or is_causal, not both")
+    T, S = q.shape[-2], k.shape[-2]
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, S): how well each query matches each key
+    if is_causal:
+        future = np.triu(np.ones((T, S), dtype=bool), k=1)  # token t may not look at s > t
+        scores = scores.masked_fill(future, -np.inf)
+    elif attn_mask is not None:
+        m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        scores = (
+            scores.masked_fill(~m, -np.inf)
+            if m.dtype == np.bool_
+            else scores + Tensor(m.astype(scores.dtype))
+        )
+    weights = scores.softmax(-1)  # each row: how much each query attends to each key
+    return weights @ v  # (B, H, T, D): a weighted average of the values
