@@ -296,10 +296,14 @@ class Tensor:
         return (self * math.log(base)).exp()
 
     def __matmul__(self, x):
-        return M.MatMul.apply(self, self._other(x))
+        x = self._other(x)
+        _check_matmul(self.shape, x.shape)
+        return M.MatMul.apply(self, x)
 
     def __rmatmul__(self, x):
-        return M.MatMul.apply(self._other(x), self)
+        x = self._other(x)
+        _check_matmul(x.shape, self.shape)
+        return M.MatMul.apply(x, self)
 
     # comparisons give boolean tensors and no gradient
     def _compare(self, x, op) -> Tensor:
@@ -585,6 +589,24 @@ class Tensor:
     @staticmethod
     def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
         return Tensor(np.eye(n, m, dtype=_as_dtype(dtype) or DEFAULT_FLOAT), requires_grad)
+
+
+def _check_matmul(a: tuple, b: tuple) -> None:
+    """ValueError naming both shapes unless a @ b is defined (NumPy's rules)."""
+    if not a or not b:
+        raise ValueError(f"matmul needs at least 1-D operands, got shapes {a} and {b}")
+    k_a = a[-1]
+    k_b = b[0] if len(b) == 1 else b[-2]
+    ok = k_a == k_b
+    if ok and len(a) > 2 and len(b) > 2:
+        try:
+            np.broadcast_shapes(a[:-2], b[:-2])
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ValueError(
+            f"matmul: shapes {a} and {b} do not fit ({a[-1]} != {k_b}, or batch dims differ)"
+        )
 
 
 def _convert_index(index: Any) -> Any:
