@@ -24,7 +24,7 @@ def numerical_grads(
 ) -> list[np.ndarray]:
     """Central differences of sum(f(*inputs) * weight) with respect to every input."""
     grads = []
-    for k, x in enumerate(inputs):
+    for x in inputs:
         g = np.zeros_like(x)
         for i in np.ndindex(x.shape):
             old = x[i]
