@@ -163,6 +163,7 @@ def scaled_dot_product_attention(
     k: Tensor,
     v: Tensor,
     attn_mask: Any = None,
+    dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
 ) -> Tensor:
@@ -170,6 +171,7 @@ def scaled_dot_product_attention(
 
     attn_mask: boolean (True = may look) or additive float, broadcastable to
     (B, H, T, S). is_causal: a token may look only at itself and the past.
+    dropout_p: dropout on the attention weights (training only; PyTorch's order).
     """
     for name, t in (("q", q), ("k", k), ("v", v)):
         _float(_tensor(t, name), name)
@@ -193,4 +195,6 @@ def scaled_dot_product_attention(
             else scores + Tensor(m.astype(scores.dtype))
         )
     weights = scores.softmax(-1)  # each row: how much each query attends to each key
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p)
     return weights @ v  # (B, H, T, D): a weighted average of the values

@@ -1,0 +1,84 @@
+"""Reading GPT checkpoint folders: ours, and the Hugging Face GPT-2 layout.
+
+A folder holds `config.json` and `model.safetensors`. No torch or transformers is
+needed: safetensors is a JSON header followed by raw little-endian arrays.
+
+GPT-2 differences handled here:
+  * config names: n_positions -> block_size, activation_function "gelu_new" (the
+    tanh approximation of GELU), layer_norm_epsilon;
+  * its Linear layers are "Conv1D" modules storing the weight as (in, out), so
+    c_attn, c_proj and c_fc weights are transposed into PyTorch's (out, in);
+  * keys come as `transformer.h.0.attn...` (transformers today) or `h.0.attn...`
+    (the original files), the latter with `attn.bias`/`attn.masked_bias` causal-mask
+    buffers that are not parameters; `lm_head.weight` may be missing (it is tied).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from .gpt import GPTConfig
+
+CONV1D_WEIGHTS = (
+    "attn.c_attn.weight",
+    "attn.c_proj.weight",
+    "mlp.c_fc.weight",
+    "mlp.c_proj.weight",
+)
+
+
+def _read_config(folder: str) -> tuple[GPTConfig, bool]:
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint folder {folder!r} has no config.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            cfg = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path} must hold a JSON object")
+    if cfg.get("model_type") == "gpt2" or "n_positions" in cfg:
+        act = cfg.get("activation_function", "gelu_new")
+        if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu"):
+            raise ValueError(f"{path}: unsupported activation_function {act!r}")
+        config = GPTConfig(
+            block_size=cfg["n_positions"],
+            vocab_size=cfg["vocab_size"],
+            n_layer=cfg["n_layer"],
+            n_head=cfg["n_head"],
+            n_embd=cfg["n_embd"],
+            bias=True,
+            activation="gelu" if act == "gelu" else "gelu_tanh",
+            layer_norm_eps=cfg.get("layer_norm_epsilon", 1e-5),
+        )
+        return config, True
+    try:
+        return GPTConfig.from_dict(cfg), False
+    except TypeError as exc:
+        raise ValueError(f"{path}: not a GPT config ({exc})") from exc
+
+
+def load_gpt_folder(folder: str) -> tuple[GPTConfig, dict[str, np.ndarray]]:
+    """(config, state dict with nanoGPT names and PyTorch layouts) from a checkpoint folder."""
+    from ..checkpoint import load
+
+    config, is_hf = _read_config(folder)
+    path = os.path.join(folder, "model.safetensors")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint folder {folder!r} has no model.safetensors")
+    raw = load(path)
+    state: dict[str, np.ndarray] = {}
+    for key, value in raw.items():
+        if key.endswith(("attn.bias", "attn.masked_bias")) and value.ndim == 4:
+            continue  # GPT-2's causal-mask buffers, not parameters
+        name = key if key.startswith(("transformer.", "lm_head.")) else "transformer." + key
+        if is_hf and name.endswith(CONV1D_WEIGHTS):
+            value = np.ascontiguousarray(value.T)  # Conv1D (in, out) -> Linear (out, in)
+        state[name] = value.astype(np.float32) if value.dtype != np.float64 else value
+    if "lm_head.weight" not in state and "transformer.wte.weight" in state:
+        state["lm_head.weight"] = state["transformer.wte.weight"]  # tied
+    return config, state
