@@ -73,8 +73,11 @@ def load_gpt_folder(folder: str) -> tuple[GPTConfig, dict[str, np.ndarray]]:
     raw = load(path)
     state: dict[str, np.ndarray] = {}
     for key, value in raw.items():
-        if key.endswith(("attn.bias", "attn.masked_bias")) and value.ndim == 4:
-            continue  # GPT-2's causal-mask buffers, not parameters
+        if key.endswith((".attn.bias", ".attn.masked_bias")) or key in (
+            "attn.bias",
+            "attn.masked_bias",
+        ):
+            continue  # GPT-2's causal-mask buffers (not c_attn.bias!), not parameters
         name = key if key.startswith(("transformer.", "lm_head.")) else "transformer." + key
         if is_hf and name.endswith(CONV1D_WEIGHTS):
             value = np.ascontiguousarray(value.T)  # Conv1D (in, out) -> Linear (out, in)
