@@ -1,0 +1,723 @@
+"""Lesson 5: turning text into tokens, the numbers a GPT reads and predicts.
+
+A GPT never sees letters. It sees a sequence of integers, *token ids*, each in
+`[0, vocab_size)`, and it learns to predict the next token from the tokens before it
+(lecture 5). The embedding matrix has one row per token id, the unembedding one score
+per token id, so `vocab_size` is baked into the model's shape. A tokenizer is the fixed
+dictionary between text and ids:
+
+    encode: str -> list[int]      every id in [0, vocab_size)
+    decode: list[int] -> str      decode(encode(s)) == s
+
+Two tokenizers, read them in this order:
+
+1. `CharTokenizer`: one token per character, the vocabulary being the sorted set of
+   characters of a training text (nanoGPT's shakespeare_char: 65 characters for tiny
+   Shakespeare). Simple and exact, but a character it has not seen has no id at all, and
+   every character costs one position of the context.
+2. `BPETokenizer`: byte-level Byte Pair Encoding, the idea behind GPT-2's tokenizer.
+   - *Why bytes.* Every string is a sequence of UTF-8 bytes, and there are only 256 byte
+     values. Starting from those 256 tokens, every string is representable: emoji,
+     Chinese, a NUL character. There is no "unknown token".
+   - *Why merge frequent pairs.* Bytes alone make long sequences ("the" is 3 tokens).
+     Training repeatedly finds the most frequent adjacent pair of tokens and makes it a
+     new token: "t" "h" -> "th", then "th" "e" -> "the". Each merge adds one token to
+     the vocabulary and shortens the encoded text. Shorter sequences mean more text fits
+     in the model's context window, and the cost of attention grows with the *square* of
+     the context length (lecture 7), so every token saved is worth a lot.
+   - The trade-off: a bigger vocabulary means bigger embedding and unembedding matrices
+     and rarer tokens, each seen less often during training.
+3. `save` / `load_tokenizer`: a small JSON file (`tokenizer.json` beside a checkpoint),
+   so that a model is always decoded with the dictionary it was trained with.
+
+Invariants of a BPE tokenizer with merges `m_0, m_1, ...`:
+- ids 0..255 are the raw byte values; id `256 + r` is merge `r` = the pair `(a, b)`
+  with `a, b < 256 + r` (a merge only combines tokens that already exist), and its
+  bytes are `bytes(a) + bytes(b)`. So `vocab_size == 256 + len(merges)`.
+- Encoding applies merges in rank order (merge 0 first), exactly as training did, so
+  encoding the training text reproduces the tokens training ended with.
+
+Only the Python standard library is used: this file stands alone.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import operator
+import os
+import re
+from collections import Counter
+from typing import Any, Iterable, Sequence
+
+__all__ = [
+    "Tokenizer",
+    "CharTokenizer",
+    "BPETokenizer",
+    "GPT2_LIKE_PATTERN",
+    "pre_tokenize",
+    "merge_pair",
+    "load_tokenizer",
+]
+
+FORMAT_VERSION = 1
+
+Pair = tuple  # (left id, right id), both ints
+
+
+# --- the shared interface --------------------------------------------------------------------
+
+
+def _check_text(text: object, what: str = "text") -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a str, got {type(text).__name__}")
+    return text
+
+
+def _check_ids(ids: Iterable[int], vocab_size: int) -> list[int]:
+    """Return ids as a list of Python ints, or raise naming the first bad id.
+
+    Accepts any iterable of integers: a list, a tuple, a 1-D NumPy array (what
+    `model.generate(...)[0]` gives). A negative id is refused rather than counted from the
+    end as Python indexing would: -1 is never a token.
+    """
+    if isinstance(ids, (str, bytes)):
+        raise TypeError(f"decode takes a sequence of token ids, got {type(ids).__name__}")
+    if hasattr(ids, "tolist"):  # NumPy arrays: one C call instead of a Python loop
+        ids = ids.tolist()
+    out = []
+    for pos, i in enumerate(ids):
+        if isinstance(i, bool):
+            raise TypeError(f"token id at position {pos} is a bool ({i}), not an int")
+        try:
+            i = operator.index(i)  # int, numpy.int64, ... but not 3.0
+        except TypeError:
+            raise TypeError(
+                f"token id at position {pos} must be an integer, got {type(i).__name__} {i!r}"
+            ) from None
+        if not 0 <= i < vocab_size:
+            raise IndexError(f"token id {i} at position {pos} is out of range [0, {vocab_size})")
+        out.append(i)
+    return out
+
+
+class Tokenizer:
+    """What every tokenizer offers: `encode`, `decode`, `vocab_size`, and JSON save/load.
+
+    `to_dict()` gives a plain JSON-able dict with a `"type"` field (`"char"` or `"bpe"`);
+    `Tokenizer.from_dict(d)` / `Tokenizer.load(path)` build the right subclass from it.
+    """
+
+    type_name = ""  # "char" or "bpe": the "type" field of the saved file
+
+    @property
+    def vocab_size(self) -> int:
+        """How many distinct token ids there are: every id is in [0, vocab_size)."""
+        raise NotImplementedError
+
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def decode(self, ids: Iterable[int]) -> str:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_fields(cls, d: dict[str, Any]) -> Tokenizer:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Tokenizer:
+        """Build a tokenizer from `to_dict()`'s output; ValueError if it is malformed.
+
+        On the base class the `"type"` field picks the subclass; on a subclass
+        (`CharTokenizer.from_dict`) the type must be that subclass's.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"a tokenizer must be a JSON object, got {type(d).__name__}")
+        kind = d.get("type")
+        if kind not in _TOKENIZER_TYPES:
+            raise ValueError(f'"type" must be one of {sorted(_TOKENIZER_TYPES)}, got {kind!r}')
+        sub = _TOKENIZER_TYPES[kind]
+        if cls is not Tokenizer and sub is not cls:
+            raise ValueError(f'expected a "{cls.type_name}" tokenizer, found type {kind!r}')
+        version = d.get("version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f'unsupported "version" {version!r} (this code reads {FORMAT_VERSION})'
+            )
+        return sub._from_fields(d)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the tokenizer as JSON (UTF-8; non-ASCII characters are \\u-escaped)."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(_format_json(self.to_dict()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Tokenizer:
+        """Read a file written by `save`. Any problem with its content -> ValueError naming it."""
+        with open(path, "rb") as f:  # a missing file stays FileNotFoundError
+            raw = f.read()
+        try:
+            d = json.loads(raw.decode("utf-8"))
+        except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise ValueError(f"tokenizer file {os.fspath(path)!r} is not valid JSON: {e}") from e
+        try:
+            return cls.from_dict(d)
+        except ValueError as e:
+            raise ValueError(f"tokenizer file {os.fspath(path)!r}: {e}") from e
+
+
+def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
+    """Load a `CharTokenizer` or `BPETokenizer` saved with `tok.save(path)`."""
+    return Tokenizer.load(path)
+
+
+def _format_json(d: dict[str, Any]) -> str:
+    """JSON with one list item per line: a merges list stays readable and diff-able."""
+    lines = ["{"]
+    items = list(d.items())
+    for n, (key, value) in enumerate(items):
+        comma = "," if n < len(items) - 1 else ""
+        if isinstance(value, list) and value:
+            lines.append(f"  {json.dumps(key)}: [")
+            for k, item in enumerate(value):
+                lines.append("    " + json.dumps(item) + ("," if k < len(value) - 1 else ""))
+            lines.append("  ]" + comma)
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# --- 1. one token per character --------------------------------------------------------------
+
+
+class CharTokenizer(Tokenizer):
+    """Character-level tokenizer: token id = position of the character in `chars`.
+
+    >>> tok = CharTokenizer.from_text("hello")
+    >>> tok.chars, tok.encode("hell"), tok.decode([1, 0, 2, 2, 3])
+    (['e', 'h', 'l', 'o'], [1, 0, 2, 2], 'hello')
+    """
+
+    type_name = "char"
+
+    def __init__(self, chars: Iterable[str]):
+        chars = list(chars)
+        if not chars:
+            raise ValueError("a CharTokenizer needs at least one character")
+        for i, c in enumerate(chars):
+            if not isinstance(c, str) or len(c) != 1:
+                raise ValueError(f"chars[{i}] must be a single character, got {c!r}")
+        self.chars: list[str] = chars  # id -> character
+        self.stoi: dict[str, int] = {c: i for i, c in enumerate(chars)}  # character -> id
+        if len(self.stoi) != len(chars):
+            dup = next(c for c, k in Counter(chars).items() if k > 1)
+            raise ValueError(f"character {dup!r} appears more than once in the vocabulary")
+
+    @classmethod
+    def from_text(cls, text: str) -> CharTokenizer:
+        """The vocabulary is the sorted set of characters in `text` (sorted: reproducible)."""
+        _check_text(text)
+        if not text:
+            raise ValueError("cannot build a CharTokenizer from an empty text")
+        return cls(sorted(set(text)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        """One id per character: len(encode(text)) == len(text)."""
+        _check_text(text)
+        stoi = self.stoi
+        try:
+            return [stoi[c] for c in text]
+        except KeyError:
+            pos = next(i for i, c in enumerate(text) if c not in stoi)
+            raise ValueError(
+                f"character {text[pos]!r} at position {pos} is not in the vocabulary "
+                f"of this CharTokenizer ({self.vocab_size} characters)"
+            ) from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        chars = self.chars
+        return "".join([chars[i] for i in _check_ids(ids, self.vocab_size)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type_name, "version": FORMAT_VERSION, "chars": list(self.chars)}
+
+    @classmethod
+    def _from_fields(cls, d: dict[str, Any]) -> CharTokenizer:
+        _check_keys(d, {"type", "version", "chars"}, required={"chars"})
+        if not isinstance(d["chars"], list):
+            raise ValueError(
+                f'"chars" must be a list of characters, got {type(d["chars"]).__name__}'
+            )
+        return cls(d["chars"])
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+def _check_keys(d: dict[str, Any], allowed: set[str], required: set[str]) -> None:
+    missing = sorted(required - d.keys())
+    if missing:
+        raise ValueError(f"missing field(s) {missing}")
+    unknown = sorted(d.keys() - allowed)
+    if unknown:
+        raise ValueError(f"unknown field(s) {unknown} (allowed: {sorted(allowed)})")
+
+
+# --- 2. byte-level BPE -----------------------------------------------------------------------
+
+# The pre-tokenizer: before BPE, text is cut into chunks, and merges never cross a chunk
+# boundary. Without it, the most frequent pairs of English are things like "e" + " " and
+# " " + "t", and tokens such as "e t" or "dog." appear, gluing the end of one word to the
+# start of the next; with it, tokens are words, word pieces, numbers, punctuation runs.
+# The pattern is GPT-2's, rewritten for Python's built-in `re` (which has no \p{L}):
+#   '(?:[sdmt]|ll|ve|re)     English contractions: 's 't 'll 've 're 'd 'm
+#    ?[^\W\d_]+              a word (letters), with at most one space before it
+#    ?\d+                    a number (decimal digits), with at most one space before it
+#    ?(?:[^\s\w]|_)+         punctuation and symbols: not space, not letter, not digit
+#   \s+(?!\S)                whitespace, leaving its last space to the next word...
+#   \s+                      ...or all of it, at the end of the text
+# ([^\W\d_] is "a word character that is not a digit or _": letters, plus a few numeric
+# symbols like ½ that Python counts as alphanumeric.)
+GPT2_LIKE_PATTERN = r"'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"
+
+
+def pre_tokenize(text: str, pattern: str | re.Pattern | None = GPT2_LIKE_PATTERN) -> list[str]:
+    """Cut text into chunks with `pattern`; `"".join(chunks) == text` always.
+
+    >>> pre_tokenize("Hello world, it's 2024!")
+    ['Hello', ' world', ',', ' it', "'s", ' 2024', '!']
+
+    `pattern=None` means no pre-tokenizer: the whole text is one chunk. Any stretch of text
+    the pattern does not match becomes a chunk of its own, so no character is ever lost,
+    whatever pattern is used.
+    """
+    if pattern is None:
+        return [text] if text else []
+    regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+    chunks, end = [], 0
+    for m in regex.finditer(text):
+        if m.start() == m.end():  # a pattern that can match "" must not loop or lose text
+            continue
+        if m.start() > end:
+            chunks.append(text[end : m.start()])
+        chunks.append(m.group())
+        end = m.end()
+    if end < len(text):
+        chunks.append(text[end:])
+    return chunks
+
+
+def merge_pair(ids: Sequence[int], pair: Pair, new_id: int) -> list[int]:
+    """Replace every occurrence of `pair` in `ids` by `new_id`, scanning left to right.
+
+    >>> merge_pair([116, 104, 101, 32, 116, 104], (116, 104), 256)
+    [256, 101, 32, 256]
+    >>> merge_pair([97, 97, 97], (97, 97), 256)   # overlapping: the leftmost wins
+    [256, 97]
+    """
+    a, b = pair
+    out, i, n = [], 0, len(ids)
+    while i < n:
+        if i + 1 < n and ids[i] == a and ids[i + 1] == b:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+# Training finds the merges. Both trainers below work on the *distinct* chunks with their
+# counts: " the" may occur 5,000 times in the text but is stored once with count 5,000, and
+# each of its pairs counts 5,000 times. Both pick, at every step, the pair with the highest
+# count, breaking ties by the smallest pair: compare the left ids, then the right ids
+# (so (101, 32) beats (104, 101)). That rule depends only on the counts, not on the order of
+# the text or of a dict, so training is deterministic. Both stop early if no pair is left.
+
+
+def _learn_merges_naive(chunk_counts: dict[bytes, int], num_merges: int) -> list[tuple[Pair, int]]:
+    """The plain algorithm: recount every pair of every chunk before each merge.
+
+    Returns [(pair, count when merged), ...]. Costs O(num_merges * total chunk length):
+    fine for a page of text, slow for a book. `_learn_merges` does the same, faster.
+    """
+    words = [(list(chunk), count) for chunk, count in chunk_counts.items()]
+    merges: list[tuple[Pair, int]] = []
+    while len(merges) < num_merges:
+        pair_counts: Counter = Counter()
+        for ids, count in words:
+            for pair in zip(ids, ids[1:]):
+                pair_counts[pair] += count
+        if not pair_counts:
+            break  # every chunk is a single token: nothing left to merge
+        best = min(pair_counts, key=lambda p: (-pair_counts[p], p))  # most frequent, then smallest
+        new_id = 256 + len(merges)
+        words = [(merge_pair(ids, best, new_id), count) for ids, count in words]
+        merges.append((best, pair_counts[best]))
+    return merges
+
+
+def _learn_merges(chunk_counts: dict[bytes, int], num_merges: int) -> list[tuple[Pair, int]]:
+    """The same merges as `_learn_merges_naive`, with incremental pair counts.
+
+    Recounting everything after each merge is wasteful: merging (a, b) -> m at one place
+    `... x a b y ...` changes only the pairs around it:
+        (x, a) -1   (a, b) -1   (b, y) -1        (x, m) +1   (m, y) +1
+    So we keep
+      - the tokens of all distinct chunks laid end to end in one array, as a doubly linked
+        list (`nxt`/`prv` hold neighbour positions, -1 at a chunk's ends), so removing a
+        token is O(1); `weight[p]` is the count of the chunk holding position p;
+      - `counts[pair]`: how often each pair occurs (weighted by chunk counts);
+      - `where[pair]`: positions where the pair may start (checked before use: entries go
+        stale as tokens merge, and are simply skipped);
+      - a heap of (-count, pair) to find the best pair fast; an entry whose count is no
+        longer the pair's current count is stale and skipped (a fresh one was pushed when
+        the count changed).
+    Each merge then costs time proportional to the number of places it happens, not to the
+    length of the text.
+    """
+    tok: list[int] = []  # token id at each position; -1 once merged into its left neighbour
+    nxt: list[int] = []
+    prv: list[int] = []
+    weight: list[int] = []
+    for chunk, count in chunk_counts.items():
+        if len(chunk) < 2:
+            continue  # a single byte has no pair: it can never take part in a merge
+        start, last = len(tok), len(chunk) - 1
+        for k, byte in enumerate(chunk):
+            tok.append(byte)
+            weight.append(count)
+            prv.append(start + k - 1 if k > 0 else -1)
+            nxt.append(start + k + 1 if k < last else -1)
+
+    counts: dict[Pair, int] = {}
+    where: dict[Pair, set[int]] = {}
+    for p, q in enumerate(nxt):
+        if q >= 0:
+            pair = (tok[p], tok[q])
+            counts[pair] = counts.get(pair, 0) + weight[p]
+            where.setdefault(pair, set()).add(p)
+    heap = [(-c, pair) for pair, c in counts.items()]
+    heapq.heapify(heap)
+
+    def change(pair: Pair, delta: int) -> None:
+        c = counts.get(pair, 0) + delta
+        if c:
+            counts[pair] = c
+            heapq.heappush(heap, (-c, pair))
+        else:
+            del counts[pair]
+
+    merges: list[tuple[Pair, int]] = []
+    while len(merges) < num_merges:
+        while heap and counts.get(heap[0][1], 0) != -heap[0][0]:
+            heapq.heappop(heap)  # stale entry
+        if not heap:
+            break  # nothing left to merge
+        neg_count, pair = heapq.heappop(heap)
+        a, b = pair
+        m = 256 + len(merges)
+        # Left to right (positions only grow along a chunk), as merge_pair does: in
+        # "a a a" the pair (a, a) merges at the first place only.
+        for p in sorted(where.pop(pair)):
+            q = nxt[p]
+            if tok[p] != a or q < 0 or tok[q] != b:
+                continue  # stale: this place changed since it was recorded
+            w, left, right = weight[p], prv[p], nxt[q]
+            if left >= 0:  # x a b -> x m
+                x = tok[left]
+                change((x, a), -w)
+                change((x, m), +w)
+                where.setdefault((x, m), set()).add(left)
+            if right >= 0:  # a b y -> m y
+                y = tok[right]
+                change((b, y), -w)
+                change((m, y), +w)
+                where.setdefault((m, y), set()).add(p)
+            change(pair, -w)
+            tok[p], tok[q] = m, -1  # p becomes m; q is unlinked
+            nxt[p] = right
+            if right >= 0:
+                prv[right] = p
+        assert pair not in counts, "every occurrence of the merged pair should be gone"
+        merges.append((pair, -neg_count))
+    return merges
+
+
+class BPETokenizer(Tokenizer):
+    """Byte-level Byte Pair Encoding.
+
+    >>> tok = BPETokenizer().train("the the the then they", vocab_size=259)
+    >>> tok.merges                       # 'h'+'e', then 't'+'he', then ' '+'the'
+    [(104, 101), (116, 256), (32, 257)]
+    >>> tok.encode(" the"), tok.decode([257, 32, 104])
+    ([258], 'the h')
+
+    `pattern` is the pre-tokenizer's regex (`GPT2_LIKE_PATTERN` by default); pass
+    `pattern=None` to turn pre-tokenization off and let merges cross word boundaries.
+    """
+
+    type_name = "bpe"
+
+    def __init__(
+        self, merges: Iterable[Sequence[int]] = (), pattern: str | None = GPT2_LIKE_PATTERN
+    ):
+        if pattern is not None:
+            if not isinstance(pattern, str):
+                raise ValueError(f"pattern must be a str or None, got {type(pattern).__name__}")
+            try:
+                self._regex: re.Pattern | None = re.compile(pattern)
+            except re.error as e:
+                raise ValueError(
+                    f"pattern {pattern!r} is not a valid regular expression: {e}"
+                ) from e
+        else:
+            self._regex = None
+        self.pattern = pattern
+        self._set_merges(merges)
+
+    def _set_merges(self, merges: Iterable[Sequence[int]]) -> None:
+        """Check the merges and build the tables derived from them."""
+        checked: list[Pair] = []
+        rank: dict[Pair, int] = {}  # pair -> its merge index r (the new token is 256 + r)
+        vocab = [bytes([i]) for i in range(256)]  # id -> the bytes it stands for
+        for r, merge in enumerate(merges):
+            if (
+                isinstance(merge, (str, bytes))
+                or not isinstance(merge, Sequence)
+                or len(merge) != 2
+            ):
+                raise ValueError(f"merge {r} must be a pair of token ids, got {merge!r}")
+            for t in merge:
+                if isinstance(t, bool) or not isinstance(t, int):
+                    raise ValueError(f"merge {r} {list(merge)!r}: ids must be integers")
+                if not 0 <= t < 256 + r:  # a merge may only use tokens that already exist
+                    raise ValueError(
+                        f"merge {r} {list(merge)!r}: id {t} is not in [0, {256 + r}) "
+                        f"(the tokens that exist before merge {r})"
+                    )
+            pair = (merge[0], merge[1])
+            if pair in rank:
+                raise ValueError(f"merge {r} {list(pair)!r} repeats merge {rank[pair]}")
+            rank[pair] = r
+            checked.append(pair)
+            vocab.append(vocab[pair[0]] + vocab[pair[1]])
+        self.merges: list[Pair] = checked
+        self.vocab: list[bytes] = vocab
+        self._rank = rank
+        self._cache: dict[str, list[int]] = {}  # chunk -> its ids (words repeat a lot)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)  # == 256 + len(self.merges)
+
+    # -- training --
+
+    def train(self, text: str, vocab_size: int, verbose: bool = False) -> BPETokenizer:
+        """Learn `vocab_size - 256` merges from `text`, replacing any merges held before.
+
+        Each step merges the most frequent adjacent pair; a tie goes to the smallest pair
+        (smaller left id, then smaller right id), so training is deterministic. Pairs are
+        counted over the distinct chunks with their counts and updated incrementally after
+        each merge (`_learn_merges`; `_learn_merges_naive` is the plain recount, same result).
+        Returns self, so `tok = BPETokenizer().train(text, 512)` works. With `verbose`,
+        prints each merge. ValueError if the text runs out of pairs before enough merges
+        were learned (a text too short for that vocabulary).
+        """
+        _check_text(text)
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
+            raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
+        if vocab_size < 256:
+            raise ValueError(f"vocab_size must be at least 256 (the byte values), got {vocab_size}")
+        _utf8(text)  # fail early, naming the position, on a lone surrogate
+        num_merges = vocab_size - 256
+        chunk_counts = Counter(c.encode("utf-8") for c in pre_tokenize(text, self._regex))
+        learned = _learn_merges(chunk_counts, num_merges)
+        if len(learned) < num_merges:
+            raise ValueError(
+                f"the text has no pairs left to merge after {len(learned)} merges: "
+                f"it supports vocab_size <= {256 + len(learned)}, asked for {vocab_size}"
+            )
+        self._set_merges(pair for pair, _ in learned)
+        if verbose:
+            for r, (pair, count) in enumerate(learned):
+                print(
+                    f"merge {r + 1}/{num_merges}: {self._show(pair[0])} + {self._show(pair[1])}"
+                    f" -> {self._show(256 + r)} (id {256 + r}), {count} occurrences"
+                )
+        return self
+
+    # -- encoding --
+
+    def encode(self, text: str) -> list[int]:
+        """Text -> UTF-8 bytes -> chunks -> merges applied in rank order -> ids."""
+        _check_text(text)
+        data = _utf8(text)  # ValueError naming a lone surrogate, before any work
+        if self._regex is None:
+            return self._encode_chunk(data)
+        ids: list[int] = []
+        cache = self._cache
+        for chunk in pre_tokenize(text, self._regex):
+            chunk_ids = cache.get(chunk)
+            if chunk_ids is None:
+                chunk_ids = self._encode_chunk(chunk.encode("utf-8"))
+                if len(cache) >= 100_000:
+                    cache.clear()  # keep memory bounded on very varied text
+                cache[chunk] = chunk_ids
+            ids.extend(chunk_ids)
+        return ids
+
+    def _encode_chunk_naive(self, data: bytes) -> list[int]:
+        """The plain algorithm: merge the lowest-rank pair present, until none applies.
+
+        A merge r creates token 256 + r, which can only appear in merges of higher rank, so
+        the ranks applied only go up: this is replaying training's merges in order.
+        Cost O(len * merges applied); `_encode_chunk` does the same in O(len log len).
+        """
+        ids = list(data)
+        while len(ids) >= 2:
+            pair = min(zip(ids, ids[1:]), key=lambda p: self._rank.get(p, len(self._rank)))
+            if pair not in self._rank:
+                break  # no adjacent pair is a known merge
+            ids = merge_pair(ids, pair, 256 + self._rank[pair])
+        return ids
+
+    def _encode_chunk(self, data: bytes) -> list[int]:
+        """Same result as `_encode_chunk_naive`, with a linked list and a heap.
+
+        The heap holds (rank, position) for every adjacent pair that is a merge; popping
+        gives the lowest rank, and among equal ranks the leftmost place, which is exactly
+        the order `merge_pair` uses. Entries made stale by an earlier merge are skipped.
+        """
+        ids = list(data)
+        n = len(ids)
+        if n < 2:
+            return ids
+        rank = self._rank
+        nxt = list(range(1, n + 1))
+        nxt[-1] = -1
+        prv = list(range(-1, n - 1))
+        heap = [(rank[p], i) for i, p in enumerate(zip(ids, ids[1:])) if p in rank]
+        heapq.heapify(heap)
+        while heap:
+            r, p = heapq.heappop(heap)
+            q = nxt[p]
+            if ids[p] < 0 or q < 0 or rank.get((ids[p], ids[q])) != r:
+                continue  # stale
+            m = 256 + r
+            ids[p], ids[q] = m, -1
+            right = nxt[q]
+            nxt[p] = right
+            if right >= 0:
+                prv[right] = p
+                r2 = rank.get((m, ids[right]))
+                if r2 is not None:
+                    heapq.heappush(heap, (r2, p))
+            left = prv[p]
+            if left >= 0:
+                r2 = rank.get((ids[left], m))
+                if r2 is not None:
+                    heapq.heappush(heap, (r2, left))
+        return [t for t in ids if t >= 0]
+
+    # -- decoding --
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Join the tokens' bytes and decode them as UTF-8, with errors="replace".
+
+        A token may hold part of a multi-byte character (an emoji is 4 bytes, and a merge
+        may have taken only 2 of them). Decoding a list that cuts such a character shows
+        U+FFFD, the replacement character: decode([0xF0]) == "\\ufffd". The full list from
+        `encode` always decodes back to the exact text.
+        """
+        vocab = self.vocab
+        data = b"".join([vocab[i] for i in _check_ids(ids, self.vocab_size)])
+        return data.decode("utf-8", errors="replace")
+
+    # -- seeing it work --
+
+    def _show(self, token: int) -> str:
+        """A token as text: 'th', ' the', '\\n'; or b'\\xf0\\x9f' if not whole UTF-8."""
+        data = self.vocab[token]
+        try:
+            return repr(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            return repr(data)
+
+    def explain(self, text: str) -> str:
+        """Show every merge as it is applied to each chunk of `text`, as the lesson does.
+
+        >>> tok = BPETokenizer().train("the the the then they", vocab_size=258)
+        >>> print(tok.explain("the"))
+        chunk 'the': 't' 'h' 'e'
+          merge 'h' + 'e' -> 'he' (id 256): 't' 'he'
+          merge 't' + 'he' -> 'the' (id 257): 'the'
+        3 bytes -> 1 token: [257]
+        """
+        _check_text(text)
+        _utf8(text)
+        lines, all_ids = [], []
+        for chunk in pre_tokenize(text, self._regex):
+            ids = list(chunk.encode("utf-8"))
+            lines.append(f"chunk {chunk!r}: " + " ".join(self._show(t) for t in ids))
+            while len(ids) >= 2:
+                pair = min(zip(ids, ids[1:]), key=lambda p: self._rank.get(p, len(self._rank)))
+                if pair not in self._rank:
+                    break
+                m = 256 + self._rank[pair]
+                ids = merge_pair(ids, pair, m)
+                lines.append(
+                    f"  merge {self._show(pair[0])} + {self._show(pair[1])} -> {self._show(m)}"
+                    f" (id {m}): " + " ".join(self._show(t) for t in ids)
+                )
+            all_ids.extend(ids)
+        n_bytes = len(text.encode("utf-8"))
+        plural = "" if len(all_ids) == 1 else "s"
+        lines.append(f"{n_bytes} bytes -> {len(all_ids)} token{plural}: {all_ids}")
+        return "\n".join(lines)
+
+    # -- saving --
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type_name,
+            "version": FORMAT_VERSION,
+            "pattern": self.pattern,
+            "merges": [list(pair) for pair in self.merges],
+        }
+
+    @classmethod
+    def _from_fields(cls, d: dict[str, Any]) -> BPETokenizer:
+        _check_keys(d, {"type", "version", "pattern", "merges"}, required={"pattern", "merges"})
+        if not isinstance(d["merges"], list):
+            raise ValueError(
+                f'"merges" must be a list of [id, id] pairs, got {type(d["merges"]).__name__}'
+            )
+        return cls(d["merges"], pattern=d["pattern"])
+
+    def __repr__(self) -> str:
+        split = "GPT2_LIKE_PATTERN" if self.pattern == GPT2_LIKE_PATTERN else repr(self.pattern)
+        return f"BPETokenizer(vocab_size={self.vocab_size}, pattern={split})"
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8 bytes of text; ValueError naming a lone surrogate, which UTF-8 cannot hold."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(
+            f"character {text[e.start]!r} at position {e.start} is a lone surrogate, "
+            "which has no UTF-8 bytes (it is half of a UTF-16 pair, not a character)"
+        ) from None
+
+
+_TOKENIZER_TYPES: dict[str, type] = {"char": CharTokenizer, "bpe": BPETokenizer}
