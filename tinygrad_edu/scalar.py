@@ -1,0 +1,582 @@
+"""Lessons 1-3: a number that remembers how it was made, and backpropagation.
+
+Read this file top to bottom; it needs nothing but the Python standard library.
+
+1. `Value` holds one number (`.data`) and, after `backward()`, the derivative of some
+   final output with respect to it (`.grad`). Every operation on Values returns a new
+   Value that remembers its inputs (`_prev`), its operation (`_op`) and how to pass a
+   gradient back to its inputs (`_backward`). Each op's forward and backward sit side by
+   side, with the local derivative written in a comment.
+2. `backward()` is backpropagation: visit the graph from the output back to the inputs,
+   each node handing its gradient to its children by the chain rule.
+3. `Neuron`, `Layer`, `MLP` are lecture 1 in code: a neuron is the weighted sum of the
+   previous layer's activations plus a bias, squashed by an activation function; a
+   network is one huge function of its weights and biases.
+4. `to_dot` / `draw` show the graph that produced a Value.
+
+The Tensor engine (tensor.py) does the same thing for whole arrays at once.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import random
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Callable, Sequence, Union
+
+Number = Union[int, float]
+
+
+def _no_backward(grad: float) -> None:
+    """A leaf (an input or a parameter) has no children to pass its gradient to."""
+
+
+def _check_number(x: object, what: str) -> float:
+    """Return x as a float, or raise TypeError saying what was wrong.
+
+    bool is refused although Python counts it as an int: `Value(True)` silently becoming
+    1.0 is almost always a bug (a comparison passed where a number was meant). Write
+    `float(flag)` if you really mean it.
+    """
+    if type(x) is float:  # the common case, checked first because it is fast
+        return x
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        hint = " (write float(flag) if you mean 0.0/1.0)" if isinstance(x, bool) else ""
+        raise TypeError(
+            f"{what} must be a real number (int or float), got {type(x).__name__} {x!r}{hint}"
+        )
+    return float(x)
+
+
+class Value:
+    """One number in a computation graph, with the gradient of the output with respect to it.
+
+    >>> a, b = Value(2.0), Value(-3.0)
+    >>> c = a * b + a          # c = a*b + a = -4
+    >>> c.backward()           # dc/da = b + 1 = -2, dc/db = a = 2
+    >>> a.grad, b.grad
+    (-2.0, 2.0)
+
+    `label` is an optional name that to_dot() shows. Values have no `==`: two Values are
+    the same only if they are the same node, which is what lets backward() keep them in a
+    set of visited nodes.
+    """
+
+    # A network makes hundreds of thousands of Values: __slots__ makes each one smaller.
+    __slots__ = ("data", "grad", "label", "_prev", "_op", "_backward")
+
+    def __init__(
+        self,
+        data: Number,
+        label: str = "",
+        *,
+        _children: tuple[Value, ...] = (),
+        _op: str = "",
+    ) -> None:
+        data = _check_number(data, "Value data")
+        if not math.isfinite(data):
+            if _children:
+                # Every op checks its own domain, so a non-finite result can only be a
+                # float overflowing (e.g. 1e200 * 1e200): stop here, before inf turns into
+                # NaN gradients (inf * 0) further down the line.
+                raise OverflowError(
+                    f"'{_op}' overflowed: the result {data} is too large for a float"
+                )
+            # inf and NaN are refused as inputs: NaN poisons every number it touches, and
+            # inf turns into NaN in the chain rule (inf * 0), silently.
+            raise ValueError(f"Value data must be finite, got {data}")
+        self.data = data
+        self.grad = 0.0  # d(output)/d(self), filled in by output.backward()
+        self.label = label  # a name for drawings, e.g. "w1"
+        self._prev = _children  # the Values this one was computed from
+        self._op = _op  # which operation made it, e.g. "+", "*", "relu"
+        self._backward: Callable[[float], None] = _no_backward
+
+    def __repr__(self) -> str:
+        name = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{name})"
+
+    # --- the operations: forward and backward side by side --------------------------------
+    # Each op's _backward(grad) is the chain rule for one node. `grad` is the gradient that
+    # arrived at the op's output, d(final)/d(out); the op multiplies it by its local
+    # derivative d(out)/d(input) and ADDS (+=) the product into each input's .grad,
+    # because an input used in several places receives gradient from every use.
+    # (grad is passed in rather than read from out.grad so that the closure does not refer
+    # to out: no reference cycle, so a graph is freed the moment nobody holds it.)
+
+    def __add__(self, other: Value | Number) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, _children=(self, other), _op="+")
+
+        def _backward(grad: float) -> None:
+            # d(a + b)/da = 1, d(a + b)/db = 1: addition passes the gradient through unchanged.
+            self.grad += grad
+            other.grad += grad
+
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other: Value | Number) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, _children=(self, other), _op="*")
+
+        def _backward(grad: float) -> None:
+            # d(a * b)/da = b, d(a * b)/db = a: each input's gradient is scaled by the other.
+            self.grad += other.data * grad
+            other.grad += self.data * grad
+
+        out._backward = _backward
+        return out
+
+    def __sub__(self, other: Value | Number) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data - other.data, _children=(self, other), _op="-")
+
+        def _backward(grad: float) -> None:
+            # d(a - b)/da = 1, d(a - b)/db = -1
+            self.grad += grad
+            other.grad -= grad
+
+        out._backward = _backward
+        return out
+
+    def __truediv__(self, other: Value | Number) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        if other.data == 0.0:
+            raise ZeroDivisionError(f"division by zero: {self.data} / {other.data}")
+        q = self.data / other.data
+        out = Value(q, _children=(self, other), _op="/")
+
+        def _backward(grad: float) -> None:
+            # d(a / b)/da = 1/b, d(a / b)/db = -a/b**2, computed as -(a/b)/b so that a tiny
+            # b does not underflow b**2 to zero
+            self.grad += grad / other.data
+            other.grad -= q / other.data * grad
+
+        out._backward = _backward
+        return out
+
+    def __pow__(self, p: Number) -> Value:
+        if isinstance(p, Value):
+            raise TypeError(
+                "the exponent of ** must be a plain number, not a Value: this engine only "
+                "differentiates x**p with respect to x. For a learnable exponent write "
+                "(p * x.log()).exp()"
+            )
+        p = _check_number(p, "the exponent of **")
+        x = self.data
+        if x < 0 and not p.is_integer():
+            raise ValueError(
+                f"({x}) ** {p}: a negative number to a non-integer power is not a real number"
+            )
+        if x == 0 and p < 0:
+            raise ZeroDivisionError(f"({x}) ** {p}: zero cannot be raised to a negative power")
+        try:
+            y = x**p
+        except OverflowError:
+            raise OverflowError(f"({x}) ** {p} overflows a float") from None
+        out = Value(y, _children=(self,), _op=f"**{p:g}")
+
+        def _backward(grad: float) -> None:
+            # d(x**p)/dx = p * x**(p-1). Two special cases keep Python's pow from failing:
+            if p == 0:  # x**0 is the constant 1, its derivative is 0 (even at x = 0)
+                return
+            if x == 0 and p < 1:  # e.g. sqrt at 0: the slope is vertical
+                raise ZeroDivisionError(f"the derivative of x**{p:g} is infinite at x = 0")
+            self.grad += p * x ** (p - 1) * grad
+
+        out._backward = _backward
+        return out
+
+    def __neg__(self) -> Value:
+        out = Value(-self.data, _children=(self,), _op="neg")
+
+        def _backward(grad: float) -> None:
+            # d(-x)/dx = -1
+            self.grad -= grad
+
+        out._backward = _backward
+        return out
+
+    # Plain numbers on the left: 2 * v calls v.__rmul__(2), 1 - v calls v.__rsub__(1), ...
+    def __radd__(self, other: Number) -> Value:
+        return Value(other) + self
+
+    def __rmul__(self, other: Number) -> Value:
+        return Value(other) * self
+
+    def __rsub__(self, other: Number) -> Value:
+        return Value(other) - self
+
+    def __rtruediv__(self, other: Number) -> Value:
+        return Value(other) / self
+
+    def __rpow__(self, base: Number) -> Value:
+        raise TypeError(
+            f"{base!r} ** Value: the exponent of ** must be a plain number; for base**x "
+            "write (x * math.log(base)).exp()"
+        )
+
+    # --- activation functions and friends --------------------------------------------------
+
+    def relu(self) -> Value:
+        """ReLU(x) = max(0, x): the modern activation, 'off' below zero, linear above."""
+        out = Value(self.data if self.data > 0 else 0.0, _children=(self,), _op="relu")
+
+        def _backward(grad: float) -> None:
+            # d relu(x)/dx = 1 if x > 0 else 0 (at exactly 0 we pick 0, as PyTorch does)
+            if self.data > 0:
+                self.grad += grad
+
+        out._backward = _backward
+        return out
+
+    def sigmoid(self) -> Value:
+        """sigmoid(x) = 1 / (1 + exp(-x)): the older activation, squashes any x into (0, 1)."""
+        # Numerically stable: exp is only ever called on a non-positive number, so it
+        # can't overflow. For x < 0 we use the equal form exp(x) / (1 + exp(x)).
+        if self.data >= 0:
+            s = 1.0 / (1.0 + math.exp(-self.data))
+        else:
+            e = math.exp(self.data)
+            s = e / (1.0 + e)
+        out = Value(s, _children=(self,), _op="sigmoid")
+
+        def _backward(grad: float) -> None:
+            # d sigmoid(x)/dx = s * (1 - s): largest (1/4) at x = 0, tiny for large |x|
+            self.grad += s * (1.0 - s) * grad
+
+        out._backward = _backward
+        return out
+
+    def tanh(self) -> Value:
+        """tanh(x): like sigmoid but centred on 0, squashes x into (-1, 1)."""
+        t = math.tanh(self.data)
+        out = Value(t, _children=(self,), _op="tanh")
+
+        def _backward(grad: float) -> None:
+            # d tanh(x)/dx = 1 - tanh(x)**2
+            self.grad += (1.0 - t * t) * grad
+
+        out._backward = _backward
+        return out
+
+    def exp(self) -> Value:
+        """e**x."""
+        try:
+            y = math.exp(self.data)
+        except OverflowError:
+            raise OverflowError(
+                f"exp({self.data}) overflows a float (exp(x) > 1.8e308 for x > 709.78); "
+                "scale your inputs down or use a stable formula (see sigmoid)"
+            ) from None
+        out = Value(y, _children=(self,), _op="exp")
+
+        def _backward(grad: float) -> None:
+            # d exp(x)/dx = exp(x): the output itself
+            self.grad += y * grad
+
+        out._backward = _backward
+        return out
+
+    def log(self) -> Value:
+        """The natural logarithm, defined for x > 0."""
+        if self.data <= 0:
+            raise ValueError(f"log({self.data}) is undefined: log needs a positive number")
+        out = Value(math.log(self.data), _children=(self,), _op="log")
+
+        def _backward(grad: float) -> None:
+            # d log(x)/dx = 1/x
+            self.grad += grad / self.data
+
+        out._backward = _backward
+        return out
+
+    # --- backpropagation -------------------------------------------------------------------
+
+    def backward(self) -> None:
+        """Fill in `.grad` of every Value this one depends on: d(self)/d(that Value).
+
+        1. Sort the graph topologically: every node comes after the nodes it was made
+           from. (A depth-first search with an explicit stack, not recursion, so a chain of
+           a million ops works as well as a short one.)
+        2. Walk that order backwards, from self to the leaves: when a node is reached, every
+           use of it has already added its share to node.grad (chain rule, summed over
+           paths), so the node can hand its gradient on to its own children.
+
+        Gradients ACCUMULATE, as in PyTorch: the leaves' grads (parameters and inputs) are
+        added to, never overwritten. Calling backward() twice without zero_grad() adds the
+        same gradient again, so the leaf grads double. That is a feature: the gradient of a
+        sum of losses is the sum of their gradients, so you may call loss.backward() on
+        several examples and then take one step. It is also the classic bug of forgetting
+        zero_grad() before the next step.
+
+        The grads of intermediate nodes are scratch space for one pass: each backward()
+        resets them to 0 before starting (without that reset a second pass would push the
+        first pass's leftovers through the graph again). The output's grad is set to 1.0:
+        d(self)/d(self) = 1.
+        """
+        topo: list[Value] = []
+        visited: set[Value] = set()
+        stack: list[tuple[Value, bool]] = [(self, False)]
+        while stack:
+            node, children_done = stack.pop()
+            if children_done:  # all of node's children are already in topo
+                topo.append(node)
+                continue
+            if node in visited:
+                continue
+            visited.add(node)
+            stack.append((node, True))  # come back to node once its children are done
+            for child in node._prev:
+                if child not in visited:
+                    stack.append((child, False))
+
+        for node in topo:
+            if node._prev:  # an intermediate node: forget the previous pass
+                node.grad = 0.0
+        self.grad = 1.0 if self._prev else self.grad + 1.0  # a leaf output accumulates too
+        for node in reversed(topo):
+            if not math.isfinite(node.grad):  # never hand a NaN on silently
+                where = f"the output of '{node._op}'" if node._op else "a leaf"
+                raise OverflowError(f"the gradient reaching {where} ({node!r}) overflowed")
+            node._backward(node.grad)
+
+
+# --- lecture 1: neurons, layers, networks ---------------------------------------------------
+
+ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    "relu": Value.relu,  # max(0, z): the modern choice
+    "sigmoid": Value.sigmoid,  # 1 / (1 + e^-z): the older choice
+    "tanh": Value.tanh,
+    "linear": lambda z: z,  # no squashing: for the output of a regression or a score
+}
+
+# The module's generator, used when no seed is given; manual_seed() resets it.
+_rng = random.Random(0)
+
+
+def manual_seed(seed: int) -> None:
+    """Make every Neuron/Layer/MLP created from now on reproducible (like torch.manual_seed)."""
+    _rng.seed(seed)
+
+
+def _generator(seed: int | random.Random | None) -> random.Random:
+    """seed: None -> the module generator; an int -> a fresh one; a Random -> itself."""
+    if seed is None:
+        return _rng
+    if isinstance(seed, random.Random):
+        return seed
+    return random.Random(seed)
+
+
+def _as_values(x: Sequence[Value | Number], n: int, who: str) -> list[Value]:
+    """Check that x has n entries and turn plain numbers into (leaf) Values."""
+    if len(x) != n:
+        raise ValueError(f"{who} expects {n} inputs, got {len(x)}")
+    return [xi if isinstance(xi, Value) else Value(xi) for xi in x]
+
+
+class Neuron:
+    """activation(w1*a1 + w2*a2 + ... + wn*an + b): one weight per input, one bias.
+
+    seed: an int for reproducible weights, a random.Random to share one generator, or None
+    for the module generator (see manual_seed).
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        activation: str = "relu",
+        seed: int | random.Random | None = None,
+    ) -> None:
+        if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
+            raise ValueError(f"n_inputs must be a positive int, got {n_inputs!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}"
+            )
+        rng = _generator(seed)
+        # Weights start small and random: random so that neurons differ from each other,
+        # scaled by 1/sqrt(n_inputs) so that the weighted sum of n inputs stays about the
+        # size of one input, however many inputs there are.
+        scale = 1.0 / math.sqrt(n_inputs)
+        self.weights = [Value(rng.uniform(-1.0, 1.0) * scale, "w") for _ in range(n_inputs)]
+        self.bias = Value(0.0, "b")  # the threshold; learned like the weights
+        self.activation = activation
+
+    def __call__(self, x: Sequence[Value | Number]) -> Value:
+        x = _as_values(x, len(self.weights), "Neuron")
+        # The weighted sum of the previous layer's activations, plus the bias ...
+        z = self.bias
+        for w, a in zip(self.weights, x):
+            z = z + w * a
+        # ... squashed by the activation function.
+        return ACTIVATIONS[self.activation](z)
+
+    def parameters(self) -> list[Value]:
+        return self.weights + [self.bias]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def __repr__(self) -> str:
+        return f"Neuron({len(self.weights)} inputs, {self.activation})"
+
+
+class Layer:
+    """n_outputs neurons, each looking at the same n_inputs activations."""
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        activation: str = "relu",
+        seed: int | random.Random | None = None,
+    ) -> None:
+        if isinstance(n_outputs, bool) or not isinstance(n_outputs, int) or n_outputs < 1:
+            raise ValueError(f"n_outputs must be a positive int, got {n_outputs!r}")
+        rng = _generator(seed)
+        self.neurons = [Neuron(n_inputs, activation, seed=rng) for _ in range(n_outputs)]
+        self.n_inputs, self.activation = n_inputs, activation
+
+    def __call__(self, x: Sequence[Value | Number]) -> list[Value]:
+        x = _as_values(x, self.n_inputs, "Layer")  # converted once, shared by all neurons
+        return [neuron(x) for neuron in self.neurons]
+
+    def parameters(self) -> list[Value]:
+        return [p for neuron in self.neurons for p in neuron.parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def __repr__(self) -> str:
+        return f"Layer({self.n_inputs} -> {len(self.neurons)}, {self.activation})"
+
+
+class MLP:
+    """A multi-layer perceptron: layers applied one after another.
+
+    MLP(784, [16, 16, 10]) is lecture 1's digit recogniser: 784 pixels in, two hidden
+    layers of 16 neurons, 10 outputs (one score per digit). Hidden layers use
+    `activation`; the last layer uses `output_activation` ("linear" gives raw scores).
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        output_activation: str = "linear",
+        seed: int | random.Random | None = None,
+    ) -> None:
+        if len(sizes) == 0:
+            raise ValueError("sizes must list at least one layer size, e.g. [16, 16, 10]")
+        rng = _generator(seed)
+        dims = [n_inputs, *sizes]
+        self.layers = [
+            Layer(
+                dims[i],
+                dims[i + 1],
+                activation if i < len(sizes) - 1 else output_activation,
+                seed=rng,
+            )
+            for i in range(len(sizes))
+        ]
+        self.n_inputs = n_inputs
+
+    def __call__(self, x: Sequence[Value | Number]) -> list[Value]:
+        x = _as_values(x, self.n_inputs, "MLP")
+        for layer in self.layers:
+            x = layer(x)  # each layer's activations are the next layer's inputs
+        return x
+
+    def parameters(self) -> list[Value]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def num_parameters(self) -> int:
+        """How many numbers learning can turn: every weight and every bias."""
+        return len(self.parameters())
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def __repr__(self) -> str:
+        shape = " -> ".join(str(d) for d in [self.n_inputs, *(len(l.neurons) for l in self.layers)])
+        acts = ", ".join(layer.activation for layer in self.layers)
+        return f"MLP({shape}; {acts}; {self.num_parameters():,} parameters)"
+
+
+# --- seeing the graph -----------------------------------------------------------------------
+
+
+def _walk(root: Value) -> list[Value]:
+    """Every Value that root depends on (root first), found without recursion."""
+    seen, order, stack = {root}, [], [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        for child in node._prev:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return order
+
+
+def _dot_escape(text: str) -> str:
+    """Escape the characters that mean something inside a Graphviz record label."""
+    for ch in '\\{}|<>"':
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def to_dot(value: Value) -> str:
+    """The graph that produced `value`, as Graphviz DOT text.
+
+    Each Value is a box `label | data | grad`; each operation is an oval feeding the
+    Value it produced. Paste the text into any Graphviz viewer, or call draw().
+    """
+    nodes = _walk(value)
+    name = {id(v): f"n{i}" for i, v in enumerate(nodes)}
+    lines = ["digraph {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    for v in nodes:
+        box = f"{_dot_escape(v.label) or ' '} | data {v.data:.4f} | grad {v.grad:.4f}"
+        lines.append(f'  {name[id(v)]} [shape=record, label="{{ {box} }}"];')
+        if v._op:
+            lines.append(f'  {name[id(v)]}_op [label="{_dot_escape(v._op)}"];')
+            lines.append(f"  {name[id(v)]}_op -> {name[id(v)]};")
+            for child in v._prev:
+                lines.append(f"  {name[id(child)]} -> {name[id(v)]}_op;")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def draw(value: Value, path: str | Path) -> Path | None:
+    """Render the graph to an image (format from the suffix: .svg, .png, ...).
+
+    Needs Graphviz's `dot` program. Returns the path written, or None when Graphviz is
+    missing (install it with `apt install graphviz`, `brew install graphviz` or
+    `conda install graphviz`; the DOT text from to_dot() still works without it).
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or "svg"
+    if shutil.which("dot") is not None:
+        subprocess.run(
+            ["dot", f"-T{fmt}", "-o", str(path)], input=to_dot(value), text=True, check=True
+        )
+        return path
+    try:  # the `graphviz` Python package may know where Graphviz lives
+        import graphviz
+    except ImportError:
+        return None
+    try:
+        graphviz.Source(to_dot(value)).render(outfile=str(path), format=fmt, cleanup=True)
+    except graphviz.ExecutableNotFound:
+        return None
+    return path

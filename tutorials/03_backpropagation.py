@@ -1,0 +1,291 @@
+# %% [markdown]
+# # Lesson 3: backpropagation
+#
+# Gradient descent (lesson 2) needs the gradient of the cost with respect to every
+# weight and bias. **Backpropagation** computes all of them in one backward sweep: start
+# at the cost, and go back through the network one step at a time, from the output layer
+# towards the input. Each step uses the **chain rule**: how the cost changes with some
+# number = how the cost changes with the thing that number feeds into, times how that
+# thing changes with the number. So each layer relies on the gradient already computed
+# for the layer after it.
+#
+# We do it by hand on a tiny expression, then let the engine do it, check it against
+# finite differences, and finally train a small network with **stochastic gradient
+# descent**: shuffled mini-batches, one step per mini-batch.
+#
+# Run: `python tutorials/03_backpropagation.py [--quick]`. The engine is
+# `tinygrad_edu/scalar.py`; read `Value.backward()` alongside this lesson.
+
+# %%
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+# Let the lesson run from a source checkout without `pip install -e .`.
+if importlib.util.find_spec("tinygrad_edu") is None:
+    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+    sys.path.insert(0, str(here.parent))
+
+from tinygrad_edu.data import make_moons
+from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
+from tinygrad_edu.scalar import MLP, Value, draw, to_dot
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--quick", action="store_true", help="fewer training epochs (for CI)")
+args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
+EPOCHS = 4 if args.quick else 20
+plt = maybe_plt()
+
+# %% [markdown]
+# ## 1. Backpropagation by hand
+#
+# One sigmoid neuron with one input, and its squared error against a target:
+#
+#     z = w * x + b        y = sigmoid(z)        L = (y - t)^2
+#
+# Going backwards, each step multiplies in one local derivative:
+#
+#     dL/dy = 2 (y - t)
+#     dL/dz = dL/dy * dy/dz       with dy/dz = y (1 - y)    (sigmoid's derivative)
+#     dL/dw = dL/dz * dz/dw       with dz/dw = x
+#     dL/db = dL/dz * dz/db       with dz/db = 1
+#     dL/dx = dL/dz * dz/dx       with dz/dx = w
+
+# %%
+x_, w_, b_, t_ = 1.5, 0.8, -0.5, 1.0
+z_ = w_ * x_ + b_
+y_ = 1 / (1 + math.exp(-z_))
+L_ = (y_ - t_) ** 2
+print(f"forward:  z = {z_:.4f}   y = {y_:.4f}   L = {L_:.6f}")
+dL_dy = 2 * (y_ - t_)
+dL_dz = dL_dy * y_ * (1 - y_)
+by_hand = {"w": dL_dz * x_, "b": dL_dz * 1, "x": dL_dz * w_}
+print(f"backward: dL/dy = {dL_dy:.6f}   dL/dz = {dL_dy:.6f} * {y_ * (1 - y_):.6f} = {dL_dz:.6f}")
+print(
+    f"          dL/dw = {by_hand['w']:.6f}   dL/db = {by_hand['b']:.6f}   dL/dx = {by_hand['x']:.6f}"
+)
+
+# %% [markdown]
+# ## 2. The same with the engine
+#
+# Every `Value` remembers the Values it was made from and how to pass a gradient back
+# to them. `L.backward()` visits the graph from L back to the leaves and applies exactly
+# the steps above.
+
+# %%
+x, w, b = Value(x_, "x"), Value(w_, "w"), Value(b_, "b")
+z = w * x + b
+z.label = "z"
+y = z.sigmoid()
+y.label = "y"
+L = (y - t_) ** 2
+L.label = "L"
+L.backward()
+print("       by hand      engine")
+for name, v in [("w", w), ("b", b), ("x", x)]:
+    print(f"dL/d{name}  {by_hand[name]:10.6f}  {v.grad:10.6f}")
+
+# %% [markdown]
+# The graph that computed L. Each box is a `Value` (name | data | grad); each oval is
+# the operation that produced the box it points to. Read the grads from right to left:
+# that is the order backpropagation fills them in.
+
+# %%
+print(to_dot(L))
+picture = draw(L, output_dir() / "03_graph.svg")
+if picture is not None:
+    print(f"  [graph drawn to {picture}]")
+else:
+    print("  (to see it as a picture, install Graphviz: `apt install graphviz`,")
+    print("   `brew install graphviz` or `conda install graphviz`; or paste the text above")
+    print("   into an online Graphviz viewer)")
+
+# %% [markdown]
+# ## 3. Checking gradients with finite differences
+#
+# A derivative is a slope: nudge one input by a tiny h both ways and see how much the
+# output moves, (f(w + h) - f(w - h)) / 2h. This is far too slow for training (two
+# forward passes *per parameter*), but it is the standard way to test a backward pass.
+
+
+# %%
+def loss_at(w: float, b: float, x: float) -> float:
+    return ((Value(w) * x + b).sigmoid() - t_).data ** 2
+
+
+h = 1e-6
+numeric = {
+    "w": (loss_at(w_ + h, b_, x_) - loss_at(w_ - h, b_, x_)) / (2 * h),
+    "b": (loss_at(w_, b_ + h, x_) - loss_at(w_, b_ - h, x_)) / (2 * h),
+    "x": (loss_at(w_, b_, x_ + h) - loss_at(w_, b_, x_ - h)) / (2 * h),
+}
+print("       backprop     finite differences   difference")
+for name, v in [("w", w), ("b", b), ("x", x)]:
+    print(
+        f"dL/d{name}  {v.grad:11.8f}  {numeric[name]:11.8f}          {abs(v.grad - numeric[name]):.1e}"
+    )
+
+# %% [markdown]
+# ## 4. A network on two moons
+#
+# Two interleaving half-moons of points in the plane: no straight line separates them,
+# so we need hidden layers. The network is 2 -> 16 -> 16 -> 1 with ReLU; its single
+# output is a score, positive for one moon and negative for the other.
+#
+# The loss is the **hinge loss**, max(0, 1 - label * score) with labels -1 and +1: zero
+# when the score has the right sign with a margin of at least 1, and growing linearly
+# the more wrong it is.
+
+# %%
+n_points = 200
+X, labels = make_moons(n_points, noise=0.1, seed=0)
+points = X.tolist()
+targets = [1.0 if k == 1 else -1.0 for k in labels.tolist()]  # classes 0/1 -> -1/+1
+model = MLP(2, [16, 16, 1], activation="relu", output_activation="linear", seed=1)
+print(model)
+
+
+def batch_loss(indices: list[int]) -> Value:
+    """Mean hinge loss over some points: a Value, ready for backward()."""
+    total = Value(0.0)
+    for i in indices:
+        score = model(points[i])[0]
+        total = total + (1 - targets[i] * score).relu()
+    return total / len(indices)
+
+
+def accuracy() -> float:
+    return sum((model(p)[0].data > 0) == (t > 0) for p, t in zip(points, targets)) / n_points
+
+
+# %% [markdown]
+# Before training: the gradient of the loss with respect to a few parameters, one in
+# each layer, by backprop and by finite differences. Backprop got all 337 of them in one
+# backward pass; the finite differences needed two forward passes each.
+
+# %%
+check = list(range(20))
+loss = batch_loss(check)
+model.zero_grad()
+loss.backward()
+print("layer  parameter      backprop   finite differences")
+for k, layer in enumerate(model.layers):
+    p = layer.neurons[0].weights[0]
+    old = p.data
+    p.data = old + h
+    up = batch_loss(check).data
+    p.data = old - h
+    down = batch_loss(check).data
+    p.data = old
+    print(f"  {k + 1}    weight 0,0  {p.grad:11.7f}  {(up - down) / (2 * h):11.7f}")
+
+# %% [markdown]
+# The gradient flows backwards layer by layer: the output layer's gradient is computed
+# first, and each earlier layer's comes from the one after it, through the weights that
+# connect them. The average size of the gradient in each layer:
+
+# %%
+for k, layer in enumerate(model.layers):
+    grads = [abs(p.grad) for p in layer.parameters()]
+    print(f"layer {k + 1} ({layer}): mean |grad| = {sum(grads) / len(grads):.4f}")
+
+# %% [markdown]
+# ## 5. Stochastic gradient descent
+#
+# The true gradient is an average over *all* the training data; with lots of data that
+# is too slow for one step. Instead: **shuffle** the data randomly, cut it into
+# **mini-batches** (here 16 points), and take one step per mini-batch using that batch's
+# gradient. Each step is cheap and only roughly right, but many rough steps beat a few
+# perfect ones, like a drunk man stumbling quickly downhill rather than a careful one
+# computing each exact step.
+#
+# Why shuffle? A mini-batch's gradient is only a good estimate of the full gradient if
+# the batch is a fair sample of the data. If the data were sorted, a batch might hold
+# one class only, and its gradient would point somewhere else entirely. We can measure
+# that: the cosine between a batch's gradient and the full gradient (1 = same direction).
+
+
+# %%
+def gradient_vector(indices: list[int]) -> list[float]:
+    model.zero_grad()
+    batch_loss(indices).backward()
+    return [p.grad for p in model.parameters()]
+
+
+def cosine(u: list[float], v: list[float]) -> float:
+    dot = sum(a * b for a, b in zip(u, v))
+    return dot / math.sqrt(sum(a * a for a in u) * sum(b * b for b in v))
+
+
+full = gradient_vector(list(range(n_points)))
+rng = random.Random(0)
+one_class = [i for i in range(n_points) if targets[i] > 0]
+shuffled_cos = [cosine(full, gradient_vector(rng.sample(range(n_points), 16))) for _ in range(3)]
+sorted_cos = [cosine(full, gradient_vector(one_class[16 * k : 16 * (k + 1)])) for k in range(3)]
+print("cosine(batch gradient, full gradient), three batches each:")
+print("  shuffled batches of 16:", " ".join(f"{c:5.2f}" for c in shuffled_cos))
+print("  batches of one class:  ", " ".join(f"{c:5.2f}" for c in sorted_cos))
+
+# %% [markdown]
+# Now train. Each epoch is one pass over the shuffled data; the learning rate shrinks
+# a little every epoch, so that the last steps settle instead of jumping around.
+
+# %%
+batch_size, lr_start, lr_end = 16, 0.5, 0.05
+order = list(range(n_points))
+start = time.perf_counter()
+print(f"before training: accuracy {accuracy():.3f}")
+print("epoch   learning rate   mean loss   accuracy")
+for epoch in range(EPOCHS):
+    lr = lr_start + (lr_end - lr_start) * epoch / max(EPOCHS - 1, 1)
+    rng.shuffle(order)  # a new random order every epoch
+    losses = []
+    for k in range(0, n_points, batch_size):
+        loss = batch_loss(order[k : k + batch_size])
+        model.zero_grad()  # gradients accumulate, so clear the previous step's first
+        loss.backward()
+        for p in model.parameters():
+            p.data -= lr * p.grad  # the gradient descent step
+        losses.append(loss.data)
+    print(
+        f"{epoch + 1:4d}      {lr:.3f}         {sum(losses) / len(losses):.4f}     {accuracy():.3f}"
+    )
+print(f"trained {EPOCHS} epochs in {time.perf_counter() - start:.1f} s; ", end="")
+print(f"final accuracy {accuracy():.3f}")
+
+# %% [markdown]
+# What the network learned: the plane, coloured by the sign of its score ('+' and '.'),
+# with the training points on top ('A' for one moon, 'B' for the other). The border
+# between '+' and '.' is the decision boundary, bent around the moons.
+
+# %%
+cols, rows = 48, 14
+x_lo, x_hi, y_lo, y_hi = -1.5, 2.5, -1.0, 1.5
+canvas = [
+    ["+" if model([x_lo + (x_hi - x_lo) * c / (cols - 1), y_hi - (y_hi - y_lo) * r / (rows - 1)])[0].data > 0 else "."
+     for c in range(cols)]
+    for r in range(rows)
+]  # fmt: skip
+for (px, py), t in zip(points, targets):
+    c = round((px - x_lo) / (x_hi - x_lo) * (cols - 1))
+    r = round((y_hi - py) / (y_hi - y_lo) * (rows - 1))
+    if 0 <= r < rows and 0 <= c < cols:
+        canvas[r][c] = "B" if t > 0 else "A"
+print("\n".join("".join(row) for row in canvas))
+
+if plt is not None:
+    n = 25 if args.quick else 50
+    gx = [x_lo + (x_hi - x_lo) * i / (n - 1) for i in range(n)]
+    gy = [y_lo + (y_hi - y_lo) * j / (n - 1) for j in range(n)]
+    scores = [[model([x, y])[0].data for x in gx] for y in gy]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.contourf(gx, gy, scores, levels=[-1e9, 0, 1e9], colors=["#a8c8f0", "#f4b6a1"], alpha=0.8)
+    ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="coolwarm", edgecolors="k", s=18)
+    ax.set(title=f"Decision boundary after {EPOCHS} epochs (accuracy {accuracy():.2f})")
+    savefig(fig, "03_moons")
