@@ -226,7 +226,7 @@ def _tiny_train_config(tmp_path, **kw):
         eval_interval=10,
         eval_iters=2,
         warmup_iters=5,
-        learning_rate=3e-3,
+        learning_rate=1e-2,
         progress=False,
     )
     return TrainConfig(**{**base, **kw})

@@ -225,6 +225,7 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
         if os.path.isfile(metrics_path):
             with open(metrics_path) as f:
                 metrics = [json.loads(line) for line in f if line.strip()]
+        rng.manual_seed(cfg.seed + start_iter)  # fresh batches, not a replay of the first ones
         log(f"resuming from {cfg.out} at iteration {start_iter}")
     else:
         tok.save(os.path.join(cfg.out, "tokenizer.json"))
@@ -240,7 +241,8 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
     window_tokens, window_time = 0, 0.0
     it = start_iter
     while True:
-        if it % cfg.eval_interval == 0 or it == cfg.max_iters:
+        evaluated_already = resuming and it == start_iter  # saved with its metrics
+        if (it % cfg.eval_interval == 0 or it == cfg.max_iters) and not evaluated_already:
             losses = estimate_loss(model, data, cfg)
             row = {
                 "iter": it,
