@@ -21,6 +21,11 @@ import sys
 import time
 
 PAUSE = 0.3
+
+try:  # run from a checkout without `pip install -e .`: use the in-place build
+    import tinygrad_edu  # noqa: F401
+except ImportError:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _CLEAN_FLAG = "TINYGRAD_EDU_BENCH_CLEAN"
 
 

@@ -42,10 +42,18 @@ class Expand(Function):
         return (g,)
 
 
+def _is_basic(index) -> bool:
+    """Only ints, slices, None and ...: every element of `a` is picked at most once."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
+
+
 class GetItem(Function):
     # y = a[index]: slices, integers, integer arrays, boolean masks.
-    # Backward scatters g into zeros of a's shape; np.add.at so that an index that
-    # appears twice (a[[0, 0]]) receives both gradients.
+    # Backward scatters g into zeros of a's shape. With integer arrays an element can
+    # be picked twice (a[[0, 0]]) and must receive both gradients: np.add.at does that
+    # (slowly, one element at a time); slices pick each element once, so plain
+    # assignment is enough -- this is the path split() into q, k, v takes.
     @staticmethod
     def forward(ctx, a, *, index):
         ctx.options["shape"] = a.shape
@@ -55,7 +63,10 @@ class GetItem(Function):
     def backward(ctx, g):
         o = ctx.options
         da = np.zeros(o["shape"], dtype=g.dtype)
-        np.add.at(da, o["index"], g)
+        if _is_basic(o["index"]):
+            da[o["index"]] = g
+        else:
+            np.add.at(da, o["index"], g)
         return (da,)
 
 

@@ -1,0 +1,165 @@
+"""GPT training step, ours vs the same model in PyTorch: tokens per second.
+
+    python benchmarks/gpt.py            # step timing, 1 and 2 threads
+    python benchmarks/gpt.py --quick    # a short run (CI)
+    python benchmarks/gpt.py --train    # also the full nanoGPT CPU recipe (2000 iterations)
+
+One step = forward, cross-entropy, backward, gradient clipping at 1.0, AdamW with
+weight decay on 2-D weights: exactly what `tinygrad-edu train-gpt` does per
+iteration, on nanoGPT's CPU recipe (4 layers, 4 heads, 128 wide, block 64, batch 12).
+The PyTorch model is tinygrad_edu/models/torch_gpt.py: same architecture, same
+initial weights, same batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _harness as H  # noqa: E402
+
+H.reexec_clean()
+
+import tinygrad_edu as tg  # noqa: E402
+from tinygrad_edu.models.gpt import GPT, GPTConfig  # noqa: E402
+from tinygrad_edu.models.train_gpt import TrainConfig, make_optimizer  # noqa: E402
+
+
+def make_batches(n: int, cfg: GPTConfig, batch: int, seed: int = 0):
+    r = np.random.default_rng(seed)
+    return [
+        (
+            r.integers(0, cfg.vocab_size, (batch, cfg.block_size)),
+            r.integers(0, cfg.vocab_size, (batch, cfg.block_size)),
+        )
+        for _ in range(n)
+    ]
+
+
+def ours_step_fn(model: GPT, batches):
+    opt = make_optimizer(model, TrainConfig())
+    state = {"i": 0}
+
+    def step():
+        x, y = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        _, loss = model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        tg.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    return step
+
+
+def torch_step_fn(model: GPT, batches):
+    torch = H.torch_or_none()
+    from tinygrad_edu.models import torch_gpt
+
+    twin = torch_gpt.build(model.config)
+    twin.load_numpy(model.state_dict())
+    params = list(twin.parameters())
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.99))
+    tb = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
+    state = {"i": 0}
+
+    def step():
+        x, y = tb[state["i"] % len(tb)]
+        state["i"] += 1
+        _, loss = twin(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(twin.parameters(), 1.0)
+        opt.step()
+
+    return step
+
+
+def bench_steps(quick: bool) -> None:
+    cfg = GPTConfig(block_size=64, vocab_size=65, n_layer=4, n_head=4, n_embd=128, bias=False)
+    batch = 12
+    tokens = batch * cfg.block_size
+    torch = H.torch_or_none()
+    rows = []
+    for n in (1, 2):
+        with H.threads(n):
+            tg.manual_seed(0)
+            model = GPT(cfg)
+            batches = make_batches(8, cfg, batch)
+            t_ours = H.timeit(
+                ours_step_fn(model, batches),
+                min_time=0.3 if quick else 1.0,
+                repeats=3 if quick else 5,
+            )
+            t_torch = None
+            if torch is not None:
+                t_torch = H.timeit(
+                    torch_step_fn(model, batches),
+                    min_time=0.3 if quick else 1.0,
+                    repeats=3 if quick else 5,
+                )
+        rows.append(
+            [
+                n,
+                f"{t_ours * 1e3:.1f}",
+                f"{tokens / t_ours:,.0f}",
+                "-" if t_torch is None else f"{t_torch * 1e3:.1f}",
+                "-" if t_torch is None else f"{tokens / t_torch:,.0f}",
+                "-" if t_torch is None else f"{t_torch / t_ours:.2f}",
+            ]
+        )
+    H.print_table(
+        f"GPT training step (fwd+bwd+clip+AdamW), {cfg.n_layer}x{cfg.n_embd}, B={batch} T={cfg.block_size}, "
+        f"{tokens} tokens/step; backend {tg.info()['backend']}, simd {tg.info()['simd']}",
+        ["threads", "ours ms", "ours tok/s", "torch ms", "torch tok/s", "ours/torch speed"],
+        rows,
+    )
+
+
+def train_recipe(quick: bool) -> None:
+    from tinygrad_edu.models.train_gpt import train
+
+    out = os.path.join("out", "bench-gpt")
+    cfg = TrainConfig(out=out, resume=False, progress=False, max_iters=200 if quick else 2000)
+    t0 = time.perf_counter()
+    metrics = train(cfg, log=lambda *a: None)
+    wall = time.perf_counter() - t0
+    last = metrics[-1]
+    H.print_table(
+        "nanoGPT CPU recipe on tiny Shakespeare (ours)",
+        ["iters", "val loss", "train loss", "train time s", "wall s", "tokens/s"],
+        [
+            [
+                last["iter"],
+                last["val_loss"],
+                last["train_loss"],
+                last["elapsed_s"],
+                f"{wall:.1f}",
+                f"{last['iter'] * 12 * 64 / last['elapsed_s']:,.0f}",
+            ]
+        ],
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--train", action="store_true", help="also run the 2000-iteration recipe")
+    args = ap.parse_args()
+    print(f"NumPy BLAS: {H.openblas_kernel()}")
+    bench_steps(args.quick)
+    if args.train:
+        train_recipe(args.quick)
+
+
+if __name__ == "__main__":
+    main()
