@@ -4,7 +4,7 @@ Read it in lecture order (README.md has the map):
   scalar.py          lesson 1-3: a Value that remembers how it was made, and backprop
   kernels/           the hot loops, each twice: readable NumPy and fast Cython/C
   tensor.py          the same autograd idea for whole arrays
-  nn/, optim.py      layers, losses and optimizers built on Tensor
+  nn/, optim/        layers, losses and optimizers built on Tensor
   models/gpt.py      a GPT, line by line
 """
 
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import nn, optim  # layers and optimizers, built on Tensor
 from ._version import __version__
 from .autograd import enable_grad, is_grad_enabled, no_grad
+from .checkpoint import load, save
 from .info import info
 from .kernels.config import get_num_threads, set_num_threads
 from .rng import manual_seed
@@ -41,4 +43,8 @@ __all__ = [
     "float32",
     "float64",
     "int64",
+    "nn",
+    "optim",
+    "save",
+    "load",
 ]

@@ -72,3 +72,97 @@ def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     if g.ndim > 2 and len(shape) == 1 and g.shape[-1] == shape[0] and g.dtype in V.FLOAT_DTYPES:
         return colsum(g.reshape(-1, shape[0]))
     return _reference.sum_to_shape(g, shape)
+
+
+# --- optimizer updates (csrc/optim_impl.h: one pass over p, g and the state) -----------
+
+try:
+    from . import _optim
+except ImportError:  # an extension built before optim.c existed: keep the NumPy twins
+    _optim = None
+
+
+def _check_update(p: np.ndarray, **others: np.ndarray | None) -> bool:
+    """Validate an in-place update; True if the fused kernel can run on these arrays.
+
+    Everything must be float32/float64 of p's shape and dtype. The kernel writes
+    p and the state through raw pointers, so those must be C-contiguous: for other
+    views (rare) the NumPy twin, which updates any view in place, is used instead.
+    """
+    V.float_array(p, "p")
+    if not p.flags.writeable:
+        raise ValueError("p is read-only")
+    fused = _optim is not None and p.flags.c_contiguous
+    for name, a in others.items():
+        if a is None:
+            continue
+        V.float_array(a, name)
+        if a.shape != p.shape:
+            raise ValueError(f"{name} has shape {a.shape}, but p has shape {p.shape}")
+        if a.dtype != p.dtype:
+            raise TypeError(f"dtypes must match: p is {p.dtype}, {name} is {a.dtype}")
+        if name != "g":
+            if not a.flags.writeable:
+                raise ValueError(f"{name} is read-only")
+            fused = fused and a.flags.c_contiguous
+    return fused
+
+
+def sgd_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    buf: np.ndarray | None,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    first: bool = False,
+) -> None:
+    if momentum != 0 and buf is None:
+        raise ValueError("momentum needs a buffer (buf)")
+    if not _check_update(p, g=g, buf=buf):
+        _reference.sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first)
+        return
+    f = _optim.sgd_f32 if p.dtype == np.float32 else _optim.sgd_f64
+    b = buf.reshape(-1) if momentum != 0 else None
+    f(p.reshape(-1), V.contiguous(g).reshape(-1), b, lr, momentum, dampening, weight_decay,
+      nesterov, first, config.isa, config.num_threads)  # fmt: skip
+
+
+def adam_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    decoupled: bool = False,
+) -> None:
+    if step < 1:
+        raise ValueError(f"step counts from 1, got {step}")
+    if not _check_update(p, g=g, m=m, v=v):
+        _reference.adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+        return
+    f = _optim.adam_f32 if p.dtype == np.float32 else _optim.adam_f64
+    f(p.reshape(-1), V.contiguous(g).reshape(-1), m.reshape(-1), v.reshape(-1), lr, beta1,
+      beta2, eps, weight_decay, step, decoupled, config.isa, config.num_threads)  # fmt: skip
+
+
+def adamw_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+) -> None:
+    adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
