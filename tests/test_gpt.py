@@ -314,3 +314,21 @@ def test_cli_train_and_sample(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert out.startswith("hello") and len(out.rstrip("\n")) >= 17
+
+
+def test_train_with_bpe_tokenizer(tmp_path):
+    from tinygrad_edu.models.train_gpt import train
+    from tinygrad_edu.tokenizer import load_tokenizer
+
+    cfg = _tiny_train_config(
+        tmp_path, tokenizer="bpe", bpe_vocab_size=270, max_iters=10, eval_interval=5
+    )
+    metrics = train(cfg, log=lambda *a: None)
+    tok = load_tokenizer(os.path.join(cfg.out, "tokenizer.json"))
+    assert tok.vocab_size == 270 and metrics[-1]["iter"] == 10
+    assert GPT.from_pretrained(cfg.out).config.vocab_size == 270
+    with pytest.raises(ValueError, match="tokenizer"):
+        train(
+            _tiny_train_config(tmp_path, tokenizer="words", out=str(tmp_path / "x")),
+            log=lambda *a: None,
+        )

@@ -131,6 +131,7 @@ def _add_train_gpt(sub) -> None:
     )
     p.add_argument("--data", help="a UTF-8 text file (default: embedded tiny Shakespeare)")
     p.add_argument("--out", default=d.out, help=f"output folder (default {d.out})")
+    p.add_argument("--tokenizer", choices=["char", "bpe"], help="default char")
     for name in (
         "block_size",
         "batch_size",
@@ -143,6 +144,7 @@ def _add_train_gpt(sub) -> None:
         "eval_interval",
         "eval_iters",
         "seed",
+        "bpe_vocab_size",
     ):
         p.add_argument(
             "--" + name.replace("_", "-"), dest=name, type=int, help=f"default {getattr(d, name)}"

@@ -28,7 +28,7 @@ from .. import nn, optim, rng
 from ..autograd import no_grad
 from ..checkpoint import load, save
 from ..data.shakespeare import load_shakespeare, read_text_file
-from ..tokenizer import CharTokenizer, load_tokenizer
+from ..tokenizer import BPETokenizer, CharTokenizer, load_tokenizer
 from .gpt import GPT, GPTConfig
 
 
@@ -37,6 +37,8 @@ class TrainConfig:
     """Defaults: nanoGPT's shakespeare_char recipe for a CPU (see shared data README)."""
 
     data: str | None = None  # a UTF-8 text file; None = the embedded tiny Shakespeare
+    tokenizer: str = "char"  # "char" (one token per character) or "bpe" (byte-level BPE)
+    bpe_vocab_size: int = 512  # with tokenizer="bpe": 256 bytes + this many - 256 merges
     out: str = "out-gpt"
     block_size: int = 64
     batch_size: int = 12
@@ -135,8 +137,12 @@ def _load_text_and_tokenizer(cfg: TrainConfig, resume_dir: str | None):
     tok_path = os.path.join(resume_dir, "tokenizer.json") if resume_dir else None
     if tok_path and os.path.isfile(tok_path):
         tok = load_tokenizer(tok_path)
-    else:
+    elif cfg.tokenizer == "char":
         tok = CharTokenizer.from_text(text)
+    elif cfg.tokenizer == "bpe":
+        tok = BPETokenizer().train(text, cfg.bpe_vocab_size)
+    else:
+        raise ValueError(f"tokenizer must be 'char' or 'bpe', got {cfg.tokenizer!r}")
     ids = np.asarray(tok.encode(text), dtype=np.uint16 if tok.vocab_size < 65536 else np.int64)
     return tok, ids
 
