@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core  # ImportError here means: the extension is not built
+from . import _gemm
 from . import _validate as V
 from . import reference as _reference
 from .config import config
@@ -166,3 +167,149 @@ def adamw_update(
     step: int,
 ) -> None:
     adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
+
+
+# --- matrix multiply (csrc/gemm_impl.h explains the kernel) ----------------------------
+#
+# The engine-room ladder, each rung a real code path:
+#   reference.matmul_naive   pure Python loops
+#   gemm_naive               the same i-k-j loops in C
+#   gemm, isa "base"         blocked + packed, 16-byte vectors (SSE2), 1 thread
+#   gemm, isa "avx512"       the same with 64-byte vectors and FMA
+#   gemm, 2 threads          and both cores
+# (config.set_isa / set_num_threads choose the rung.)
+
+
+def _whole_element_strides(x: np.ndarray) -> np.ndarray:
+    """x itself if every stride is a whole number of elements (the kernel reads any such
+    view in place), else a contiguous copy (only odd views made with as_strided)."""
+    return np.ascontiguousarray(x) if any(s % x.itemsize for s in x.strides) else x
+
+
+def gemm(
+    a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, accumulate: bool = False
+) -> np.ndarray:
+    _reference._check_gemm(a, b, out)
+    M, K = a.shape
+    N = b.shape[1]
+    if out is None:
+        out = np.empty((M, N), dtype=a.dtype)
+        accumulate = False
+    else:  # the kernel writes C while it reads A and B: they must not overlap
+        if np.may_share_memory(out, a):
+            a = a.copy()
+        if np.may_share_memory(out, b):
+            b = b.copy()
+    if M == 0 or N == 0:
+        return out
+    if K == 0:  # an empty sum
+        if not accumulate:
+            out.fill(0)
+        return out
+    a, b = _whole_element_strides(a), _whole_element_strides(b)
+    f = _gemm.gemm_f32 if a.dtype == np.float32 else _gemm.gemm_f64
+    f(a, b, out, accumulate, config.isa, config.num_threads)
+    return out
+
+
+def _batch_offsets(x: np.ndarray, batch: tuple) -> np.ndarray:
+    """Element offset of each matrix of x (..., R, C) broadcast to `batch`, in C order:
+    a broadcast dimension (size 1 or missing) contributes offset 0."""
+    lead = len(batch) - (x.ndim - 2)
+    off = np.zeros(batch, dtype=np.intp)
+    for d, (n, s) in enumerate(zip(x.shape[:-2], x.strides[:-2])):
+        if n != 1:
+            shape = [1] * len(batch)
+            shape[lead + d] = n
+            off = off + (np.arange(n, dtype=np.intp) * (s // x.itemsize)).reshape(shape)
+    return np.ascontiguousarray(off).reshape(-1)
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    V.float_array(a, "a")
+    V.float_array(b, "b")
+    V.same_dtype(("a", a), ("b", b))
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul needs at least 1-D operands, got shapes {a.shape} and {b.shape}")
+    a2 = a[None, :] if a.ndim == 1 else a  # (K,) -> (1, K): a row
+    b2 = b[:, None] if b.ndim == 1 else b  # (K,) -> (K, 1): a column
+    (M, K), (K_b, N) = a2.shape[-2:], b2.shape[-2:]
+    if K != K_b:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({K} != {K_b})")
+    try:
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul: the batch dimensions of shapes {a.shape} and {b.shape} do not broadcast"
+        ) from None
+    out = np.empty(batch + (M, N), dtype=a.dtype)
+    if out.size and K == 0:
+        out.fill(0)
+    elif out.size and not batch:
+        gemm(a2, b2, out)
+    elif out.size:
+        a2, b2 = _whole_element_strides(a2), _whole_element_strides(b2)
+        first = (0,) * (a2.ndim - 2), (0,) * (b2.ndim - 2)  # the first matrix of each
+        f = _gemm.gemm_batched_f32 if a.dtype == np.float32 else _gemm.gemm_batched_f64
+        a_off, b_off = _batch_offsets(a2, batch), _batch_offsets(b2, batch)
+        c = out.reshape(-1, M, N)  # (batch, M, N), a view
+        f(a2[first[0]], a_off, b2[first[1]], b_off, c, config.isa, config.num_threads)
+    if a.ndim == 1:
+        out = out[..., 0, :]
+    if b.ndim == 1:
+        out = out[..., 0]
+    return out[()] if out.ndim == 0 else out  # 1-D @ 1-D is a scalar, as in NumPy
+
+
+def gemm_naive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b by the textbook i-k-j loops in C (float32): no blocking, no packing, no
+    threads -- the rung between reference.matmul_naive and the blocked gemm."""
+    _reference._check_gemm(a, b, None)
+    if a.dtype != np.float32:
+        raise TypeError(f"gemm_naive is float32 only, got {a.dtype}")
+    out = np.zeros((a.shape[0], b.shape[1]), dtype=np.float32)
+    if out.size and a.shape[1]:
+        _gemm.gemm_naive_f32(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
+    return out
+
+
+def _isa_level(isa: str | None) -> int:
+    """The index of an ISA name this CPU supports (None: the one in use)."""
+    from .config import ISA_NAMES
+
+    if isa is None:
+        return config.isa
+    if isa not in ISA_NAMES[: config.best_isa + 1]:
+        raise ValueError(f"isa must be one of {ISA_NAMES[: config.best_isa + 1]}, got {isa!r}")
+    return ISA_NAMES.index(isa)
+
+
+def gemm_blocking(dtype=np.float32, isa: str | None = None) -> dict:
+    """The register tile (MR x NR) and cache blocks (MC, KC, NC) of one gemm variant."""
+    level = _isa_level(isa)
+    values = _gemm.blocking(level, np.dtype(dtype) == np.float64)
+    return dict(zip(("MR", "NR", "MC", "KC", "PANEL_BYTES"), values))
+
+
+def peak_gflops(
+    dtype=np.float32, isa: str | None = None, nthreads: int = 1, seconds: float = 0.2
+) -> float:
+    """Measured peak GFLOP/s: independent FMA chains that never touch memory
+    (csrc/gemm_impl.h, fma_peak). What a perfect matmul would reach."""
+    import time
+
+    level = _isa_level(isa)
+    f64 = np.dtype(dtype) == np.float64
+    iters, best = 1 << 16, 0.0
+    while True:  # grow the loop until one run takes ~seconds/5
+        t0 = time.perf_counter()
+        flops = _gemm.fma_peak_flops(level, f64, iters, nthreads)
+        dt = time.perf_counter() - t0
+        if dt > seconds / 5:
+            break
+        iters *= 4
+    for _ in range(3):
+        t0 = time.perf_counter()
+        flops = _gemm.fma_peak_flops(level, f64, iters, nthreads)
+        best = max(best, flops / (time.perf_counter() - t0) / 1e9)
+    return best

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _validate as V
+
 NAME = "reference"
 
 
@@ -188,3 +190,87 @@ def adamw_update(
 ) -> None:
     """AdamW (Loshchilov & Hutter): Adam with the weight decay decoupled from the gradient."""
     adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
+
+
+# --- matrix multiply -----------------------------------------------------------------
+
+
+def matmul_naive(a, b):
+    """C[i][j] = sum_k A[i][k] * B[k][j], one multiply-add at a time, in pure Python.
+
+    The definition, for lists of lists (or 2-D arrays): 2*M*N*K interpreted steps, so
+    keep n below ~100. Returns a list of lists for lists, an ndarray for arrays.
+    This is the bottom rung of the engine-room ladder: the same loops in C
+    (compiled.gemm_naive), then blocked, vectorized and threaded (compiled.gemm).
+    """
+    arrays = isinstance(a, np.ndarray) or isinstance(b, np.ndarray)
+    A = a.tolist() if isinstance(a, np.ndarray) else a  # Python floats: fast to index
+    B = b.tolist() if isinstance(b, np.ndarray) else b
+    M, K = len(A), len(B)
+    N = len(B[0]) if K else (b.shape[1] if isinstance(b, np.ndarray) else 0)
+    if any(len(row) != K for row in A):
+        raise ValueError(f"matmul_naive: rows of a must have len(b) = {K} entries")
+    C = [[0.0] * N for _ in range(M)]
+    for i in range(M):
+        for j in range(N):
+            s = 0.0
+            for k in range(K):
+                s += A[i][k] * B[k][j]
+            C[i][j] = s
+    if arrays:
+        return np.array(C, dtype=np.result_type(a, b)).reshape(M, N)
+    return C
+
+
+def _check_gemm(a, b, out) -> None:
+    """The errors both gemm()s raise: non-arrays, dtypes, shapes, a bad `out`."""
+    V.float_array(a, "a")
+    V.float_array(b, "b")
+    V.same_dtype(("a", a), ("b", b))
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"gemm needs (M, K) @ (K, N), got shapes {a.shape} and {b.shape}")
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        if out.dtype != a.dtype:
+            raise ValueError(f"out must have the dtype of a and b ({a.dtype}), got {out.dtype}")
+        if out.shape != (a.shape[0], b.shape[1]):
+            raise ValueError(
+                f"out must have shape {(a.shape[0], b.shape[1])} for {a.shape} @ {b.shape}, "
+                f"got {out.shape}"
+            )
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError("out must be a writeable C-contiguous array")
+
+
+def gemm(
+    a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, accumulate: bool = False
+) -> np.ndarray:
+    """C = A @ B for A (M, K), B (K, N) -> (M, N): C[i, j] = sum_k A[i, k] * B[k, j].
+
+    The kernel under every Linear layer: y = x @ W.T forward, dx = dy @ W and
+    dW = dy.T @ x backward. a and b may be any views (transposed, sliced, reversed).
+    With `out`, the result is written into it (C-contiguous, same dtype); with
+    `accumulate=True` it is added to it (out += a @ b), as gradients accumulate.
+    """
+    _check_gemm(a, b, out)
+    c = a @ b  # (M, N)
+    if out is None:
+        return c
+    if accumulate:
+        out += c
+    else:
+        out[...] = c
+    return out
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.matmul: (..., M, K) @ (..., K, N) -> (..., M, N), batch dims broadcast.
+
+    A 1-D a is a row (1, K) and a 1-D b a column (K, 1); that axis is dropped from the
+    result. Attention uses the batched form: (B, n_head, T, hs) @ (B, n_head, hs, T).
+    """
+    V.float_array(a, "a")
+    V.float_array(b, "b")
+    V.same_dtype(("a", a), ("b", b))
+    return np.matmul(a, b)

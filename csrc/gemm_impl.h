@@ -1,0 +1,467 @@
+/* gemm_impl.h -- C (+)= A @ B, fast: the Goto/BLIS algorithm, written once for every ISA.
+ *
+ * Included by gemm.c once per (ISA, dtype) with TG_SUFFIX, TG_VEC_BYTES (tg_vec.h
+ * already included), GEMM_F64 (0/1), GEMM_MR, GEMM_NV (vectors per micro-tile row)
+ * and the block sizes GEMM_MC, GEMM_KC, GEMM_NC set. Every name gets the suffix
+ * _<isa>_<f32|f64>, e.g. micro_kernel_avx512_f32 (look for it in `objdump -d`).
+ *
+ * ===================================================================================
+ * 1. The naive version, and why it is slow
+ * ===================================================================================
+ *
+ *     for (i = 0; i < M; i++)                      // tg_gemm_naive_f32 in gemm.c
+ *         for (k = 0; k < K; k++)
+ *             for (j = 0; j < N; j++)
+ *                 C[i][j] += A[i][k] * B[k][j];
+ *
+ * 2*M*N*K floating-point operations (flops): a multiply and an add per innermost step.
+ * A CPU core of this machine (Sapphire Rapids, AVX-512) can start two fused
+ * multiply-adds (FMA) per cycle, each on 16 floats: 2 * 16 * 2 = 64 flops per cycle,
+ * ~260 GFLOP/s at 4 GHz. The innermost loop above does two loads (C[i][j], B[k][j])
+ * and one store per FMA, so it is limited by memory traffic, not by arithmetic --
+ * and when B no longer fits in a cache (4 MB for n = 1024 in float32) every pass over
+ * it comes from the slower levels below:
+ *
+ *     level        size (per core here)   latency     what we keep there
+ *     registers    32 x 64 bytes          0           the MR x NR tile of C
+ *     L1 cache     48 KB                  ~5 cycles   a KC x NR sliver of B
+ *     L2 cache     2 MB                   ~15 cycles  an MC x KC block of A
+ *     L3 / DRAM    shared                 50-300      the KC x NC panel of B, and C
+ *
+ * The remedy is to *reuse* each number many times once it is close to the core.
+ * A (M, K) @ (K, N) product does 2*M*N*K flops on M*K + K*N + M*N numbers: for
+ * n = 1024 that is 2 billion flops on 3 million numbers, ~700 flops per number. The
+ * naive loop reuses nothing; the blocked one below reuses at every level.
+ *
+ * ===================================================================================
+ * 2. The micro-kernel: a register tile of C
+ * ===================================================================================
+ *
+ * The innermost piece computes an MR x NR tile of C (8 x 32 floats for AVX-512) that
+ * lives in registers for the whole loop over k:
+ *
+ *     for k in 0..kc:                          acc[i][:]   (MR rows x NR columns)
+ *         b = B[k, 0:NR]                       NR/W vector loads       (2 zmm)
+ *         for i in 0..MR:                      MR broadcasts of A[i, k]
+ *             acc[i][:] += A[i, k] * b         MR*NR/W FMAs            (16 zmm FMAs)
+ *
+ * Per k: 2 + 8 loads feed 16 FMAs, and C is not touched at all until the end. The
+ * 16 accumulators are independent, which matters because an FMA takes 4 cycles to
+ * produce its result: with 2 FMA units, 2 * 4 = 8 FMAs must be in flight at all times,
+ * so at least 8 independent accumulators are needed to keep both units busy. 16 of
+ * the 32 zmm registers hold C, 2 hold the row of B, the broadcasts fold into the FMA
+ * (`vfmadd231ps (mem){1to16}, zmm, zmm`). For AVX2 (16 ymm registers of 8 floats)
+ * the tile is 6 x 16 (12 accumulators), for the 16-byte baseline 4 x 8.
+ * The arithmetic intensity of the micro-kernel is MR*NR FMAs per (MR + NR) numbers
+ * loaded: 256 / 40 = 6.4 FMAs per number, against 1/2 for the naive loop.
+ *
+ * ===================================================================================
+ * 3. Packing: give the micro-kernel contiguous, aligned memory
+ * ===================================================================================
+ *
+ * The micro-kernel wants, for each k, the MR numbers A[i0:i0+MR, k] next to each
+ * other and the NR numbers B[k, j0:j0+NR] next to each other. Whatever the strides
+ * of A and B (row-major, transposed, sliced, reversed), we copy ("pack") them once
+ * into that order:
+ *
+ *     packed A block (MC x KC):  strips of MR rows,   each laid out [k][MR]
+ *     packed B panel (KC x NC):  strips of NR columns, each laid out [k][NR]
+ *
+ * so that the micro-kernel reads both with unit stride, from 64-byte aligned memory,
+ * never crossing a page mid-strip. Strips at the edges are padded with zeros: the
+ * micro-kernel always computes a full MR x NR tile and never branches; only the copy
+ * of the result into C is cut to the valid rows and columns. Packing costs O(M*K +
+ * K*N) copies against O(M*N*K) flops, and the strides of the caller's arrays never
+ * reach the hot loop: this is why gemm() accepts any view without copying it first.
+ *
+ * ===================================================================================
+ * 4. Cache blocking: which block lives in which cache
+ * ===================================================================================
+ *
+ *     for jc in 0..N step NC:                  B panel KC x NC        -> L3
+ *       for pc in 0..K step KC:
+ *         pack B[pc:pc+KC, jc:jc+NC]
+ *         for ic in 0..M step MC:              A block MC x KC        -> L2
+ *           pack A[ic:ic+MC, pc:pc+KC]
+ *           for jr in 0..NC step NR:           B sliver KC x NR       -> L1
+ *             for ir in 0..MC step MR:         A strip MR x KC streams from L2
+ *               micro_kernel: C[ir:ir+MR, jr:jr+NR] += A strip @ B sliver
+ *
+ * KC: the B sliver KC x NR is reused by every A strip of the block, so it must stay
+ *     in L1 (48 KB): KC * 32 floats * 4 bytes = 32 KB for KC = 256.
+ * MC: the A block is read once per B sliver, so it must stay in L2 (2 MB):
+ *     MC * KC * 4 bytes = 192 KB for MC = 192. Each A number brought from L2 then
+ *     feeds 2*NR flops, few enough bytes per cycle for L2 to deliver.
+ * NC: the B panel is read once per A block, from L3; it only bounds the memory we
+ *     pack at once (KC x NC). Each B number brought from L3 feeds 2*MC flops.
+ * The values were tuned with benchmarks/kernels.py; they are macros in gemm.c.
+ *
+ * ===================================================================================
+ * 5. Threads
+ * ===================================================================================
+ *
+ * One OpenMP parallel region per call. For each (jc, pc) all threads pack the shared
+ * B panel together (each its share of the NR strips), wait at a barrier, then each
+ * computes its own rows of C -- M is split evenly in whole MR strips, and each thread
+ * packs its own A blocks into a private buffer -- and waits again before the panel is
+ * overwritten. When M is too small to share (few rows, many columns), the threads
+ * split the columns instead. Small products run on one thread: waking a second one
+ * costs microseconds, more than a 64 x 64 product takes.
+ */
+
+#if GEMM_F64
+#define T double
+#define VT VF64
+#define VW W64
+#define GEMM_DT f64
+#define LOADV TG_FN(load_f64)
+#define STOREV TG_FN(store_f64)
+#else
+#define T float
+#define VT VF32
+#define VW W32
+#define GEMM_DT f32
+#define LOADV TG_FN(load_f32)
+#define STOREV TG_FN(store_f32)
+#endif
+/* x in every lane. (tg_vec.h's splat computes 0 + x, which is not x for x = -0.0, so
+ * the compiler must add before it broadcasts; x - 0 is exactly x, and it folds away.) */
+#define SPLATV(x) ((T)(x) - (VT){0})
+#define GF(name) TG_CAT(TG_FN(name), GEMM_DT) /* name_<isa>_<dtype> */
+#define GEMM_ARGS TG_CAT(tg_gemm_args, GEMM_DT)
+#define MR GEMM_MR
+#define NV GEMM_NV
+#define NR (GEMM_NV * VW)
+
+/* ---- packing ------------------------------------------------------------------------- */
+
+/* Rows [0, mc) x columns [0, kc) of A (A[i, k] at a[i*rsa + k*csa]) into strips of MR
+ * rows, each laid out [k][MR]: ap[strip * MR*kc + k*MR + i]. Rows past mc are zeros. */
+static void GF(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
+                       T *restrict ap) {
+    for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) {
+        const T *s = a + i0 * rsa;
+        T *restrict d = ap + i0 * kc;
+        ptrdiff_t mr = mc - i0 < MR ? mc - i0 : MR;
+        if (mr == MR && csa == 1) {
+            /* A row-major (each row contiguous): read MR rows side by side, a transpose */
+            for (ptrdiff_t k = 0; k < kc; k++)
+                for (int i = 0; i < MR; i++) d[k * MR + i] = s[i * rsa + k];
+        } else if (mr == MR && rsa == 1) {
+            /* A column-major (a transposed view such as X.T): a straight copy */
+            for (ptrdiff_t k = 0; k < kc; k++)
+                for (int i = 0; i < MR; i++) d[k * MR + i] = s[k * csa + i];
+        } else {
+            /* any strides, and the last strip: zeros below the edge */
+            for (ptrdiff_t k = 0; k < kc; k++)
+                for (int i = 0; i < MR; i++) d[k * MR + i] = i < mr ? s[i * rsa + k * csa] : 0;
+        }
+    }
+}
+
+/* Strips [s0, s1) of the NR-column strips of B's rows [0, kc) x columns [0, nc)
+ * (B[k, j] at b[k*rsb + j*csb]), each laid out [k][NR]: bp[strip * NR*kc + k*NR + j].
+ * Columns past nc are zeros. */
+static void GF(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, ptrdiff_t csb,
+                       T *restrict bp, ptrdiff_t s0, ptrdiff_t s1) {
+    for (ptrdiff_t s = s0; s < s1; s++) {
+        ptrdiff_t j0 = s * NR;
+        const T *src = b + j0 * csb;
+        T *restrict d = bp + j0 * kc;
+        ptrdiff_t nr = nc - j0 < NR ? nc - j0 : NR;
+        if (nr == NR && csb == 1) {
+            /* B row-major: each k copies NR contiguous numbers, NV vectors */
+            for (ptrdiff_t k = 0; k < kc; k++)
+                for (int v = 0; v < NV; v++) STOREV(d + k * NR + v * VW, LOADV(src + k * rsb + v * VW));
+        } else if (nr == NR && rsb == 1) {
+            /* B column-major (a transposed view such as W.T): read down each column */
+            for (int j = 0; j < NR; j++)
+                for (ptrdiff_t k = 0; k < kc; k++) d[k * NR + j] = src[j * csb + k];
+        } else {
+            for (ptrdiff_t k = 0; k < kc; k++)
+                for (int j = 0; j < NR; j++) d[k * NR + j] = j < nr ? src[k * rsb + j * csb] : 0;
+        }
+    }
+}
+
+/* ---- the micro-kernel ---------------------------------------------------------------- */
+
+/* C[0:MR, 0:NR] (+)= A strip @ B sliver, over kc steps of k.
+ * a: packed [kc][MR], b: packed [kc][NR], c: rows ldc apart; add = 1 for C +=.
+ * The loops over i and v have constant trip counts, so the compiler unrolls them
+ * completely and `acc` becomes MR*NV named registers. */
+__attribute__((noinline)) static void GF(micro_kernel)(ptrdiff_t kc, const T *restrict a,
+                                                       const T *restrict b, T *restrict c,
+                                                       ptrdiff_t ldc, int add) {
+    VT acc[MR][NV];
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < NV; v++) acc[i][v] = (VT){0};
+    /* Ask for the C tile now, so that it has arrived by the time the loop ends: its
+     * rows are far apart in memory, which the hardware prefetcher does not guess. */
+    for (int i = 0; i < MR; i++) {
+        __builtin_prefetch(c + i * ldc, 1);
+        __builtin_prefetch(c + i * ldc + NR - 1, 1);
+    }
+    for (ptrdiff_t k = 0; k < kc; k++) {
+        VT bk[NV]; /* B[k, 0:NR] */
+        for (int v = 0; v < NV; v++) bk[v] = LOADV(b + v * VW);
+        for (int i = 0; i < MR; i++) {
+            VT aik = SPLATV(a[i]); /* A[i, k] in every lane */
+            for (int v = 0; v < NV; v++) acc[i][v] += aik * bk[v];
+        }
+        a += MR;
+        b += NR;
+    }
+    if (add) {
+        for (int i = 0; i < MR; i++)
+            for (int v = 0; v < NV; v++)
+                STOREV(c + i * ldc + v * VW, LOADV(c + i * ldc + v * VW) + acc[i][v]);
+    } else {
+        for (int i = 0; i < MR; i++)
+            for (int v = 0; v < NV; v++) STOREV(c + i * ldc + v * VW, acc[i][v]);
+    }
+}
+
+/* ---- the macro-kernel: one packed A block against strips [js0, js1) of the B panel ---- */
+
+/* C[0:mc, js0*NR : min(js1*NR, nc)] (+)= A block @ B panel. Full tiles are written
+ * straight into C; an edge tile goes through a local MR x NR buffer, of which only the
+ * valid mr x nr part is copied out. */
+static void GF(macro_kernel)(ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, const T *ap,
+                             const T *bp, ptrdiff_t js0, ptrdiff_t js1, T *c, ptrdiff_t ldc,
+                             int add) {
+    T tile[MR * NR] __attribute__((aligned(64)));
+    for (ptrdiff_t js = js0; js < js1; js++) { /* B sliver stays in L1 ... */
+        ptrdiff_t j0 = js * NR;
+        ptrdiff_t nr = nc - j0 < NR ? nc - j0 : NR;
+        const T *b = bp + j0 * kc;
+        for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) { /* ... while the A strips stream by */
+            ptrdiff_t mr = mc - i0 < MR ? mc - i0 : MR;
+            const T *a = ap + i0 * kc;
+            T *cij = c + i0 * ldc + j0;
+            if (mr == MR && nr == NR) {
+                GF(micro_kernel)(kc, a, b, cij, ldc, add);
+            } else {
+                GF(micro_kernel)(kc, a, b, tile, NR, 0);
+                for (ptrdiff_t i = 0; i < mr; i++)
+                    for (ptrdiff_t j = 0; j < nr; j++)
+                        cij[i * ldc + j] = add ? cij[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+            }
+        }
+    }
+}
+
+/* ---- the loops around the macro-kernel ----------------------------------------------- */
+
+/* One block of rows, over all of K: C[ic:ic+mc, jc + strips js0..js1] (+)= A[ic:ic+mc, :] @ B
+ * panel. The panel holds all of K for columns jc..jc+nc, as consecutive KC-row blocks of
+ * NR-strips; `ncpad` is nc rounded up to whole strips. */
+static void GF(row_block)(const GEMM_ARGS *p, const T *panel, ptrdiff_t ncpad, T *ap,
+                          ptrdiff_t ic, ptrdiff_t mc, ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t js0,
+                          ptrdiff_t js1) {
+    for (ptrdiff_t pc = 0; pc < p->K; pc += GEMM_KC) {
+        ptrdiff_t kc = p->K - pc < GEMM_KC ? p->K - pc : GEMM_KC;
+        int add = p->accumulate || pc > 0; /* the first k-block sets C, later ones add */
+        GF(pack_a)(mc, kc, p->a + ic * p->rsa + pc * p->csa, p->rsa, p->csa, ap);
+        GF(macro_kernel)(mc, nc, kc, ap, panel + pc * ncpad, js0, js1, p->c + ic * p->ldc + jc,
+                         p->ldc, add);
+    }
+}
+
+/* Split `n` items as evenly as possible into `parts`; part p gets [lo, hi). */
+static inline void GF(share)(ptrdiff_t n, int parts, int p, ptrdiff_t *lo, ptrdiff_t *hi) {
+    *lo = n * p / parts;
+    *hi = n * (p + 1) / parts;
+}
+
+/* The next rows to compute, taken from the shared counter *next (in MR-strips): the
+ * first strip, or -1 when none are left. A chunk is about 1/(2*nt) of what remains,
+ * at most one A block (MC rows), at least GEMM_MIN_STRIPS: big chunks first, small ones
+ * at the end, so that the threads finish together even when one core runs slower
+ * than the other (on a shared machine, it often does). */
+static ptrdiff_t GF(take_rows)(ptrdiff_t *next, ptrdiff_t ms, int nt, ptrdiff_t *count) {
+    ptrdiff_t s = __atomic_load_n(next, __ATOMIC_RELAXED), n;
+    do {
+        if (s >= ms) return -1;
+        n = nt == 1 ? GEMM_MC / MR : (ms - s) / (2 * nt);
+        n = n < GEMM_MIN_STRIPS ? GEMM_MIN_STRIPS : (n > GEMM_MC / MR ? GEMM_MC / MR : n);
+        n = n < ms - s ? n : ms - s;
+    } while (!__atomic_compare_exchange_n(next, &s, s + n, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    *count = n;
+    return s;
+}
+
+/* What thread `tid` of a team of nt does. bp: the shared B panel buffer; ap: this
+ * thread's own A block; next: the shared row counter (0 on entry); nc_max: the panel
+ * width; split_cols: 1 when M is too short to share, and the threads split columns.
+ * With nt == 1 there are no barriers, so this also runs inside somebody else's
+ * parallel loop (gemm_batched). */
+static void GF(gemm_thread)(const GEMM_ARGS *p, T *bp, T *ap, ptrdiff_t *next, int tid, int nt,
+                            ptrdiff_t nc_max, int split_cols) {
+    const ptrdiff_t M = p->M, N = p->N, K = p->K;
+    const ptrdiff_t ms = (M + MR - 1) / MR, nkb = (K + GEMM_KC - 1) / GEMM_KC;
+    for (ptrdiff_t jc = 0; jc < N; jc += nc_max) {
+        ptrdiff_t nc = N - jc < nc_max ? N - jc : nc_max;
+        ptrdiff_t nstrips = (nc + NR - 1) / NR, ncpad = nstrips * NR, lo, hi;
+
+        /* 1. pack B[:, jc:jc+nc] together: item t is strip t % nstrips of k-block t / nstrips */
+        GF(share)(nkb * nstrips, nt, tid, &lo, &hi);
+        for (ptrdiff_t t = lo; t < hi; t++) {
+            ptrdiff_t pc = t / nstrips * GEMM_KC, kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
+            GF(pack_b)(kc, nc, p->b + pc * p->rsb + jc * p->csb, p->rsb, p->csb, bp + pc * ncpad,
+                       t % nstrips, t % nstrips + 1);
+        }
+        if (nt > 1) {
+            _Pragma("omp barrier") /* the whole panel is packed */
+        }
+
+        /* 2. multiply: each thread its columns (short M), or rows as they come */
+        if (split_cols) {
+            GF(share)(nstrips, nt, tid, &lo, &hi);
+            for (ptrdiff_t ic = 0; ic < M; ic += GEMM_MC)
+                GF(row_block)(p, bp, ncpad, ap, ic, M - ic < GEMM_MC ? M - ic : GEMM_MC, jc, nc, lo, hi);
+        } else {
+            ptrdiff_t s, count;
+            while ((s = GF(take_rows)(next, ms, nt, &count)) >= 0) {
+                ptrdiff_t ic = s * MR, mc = (s + count) * MR < M ? count * MR : M - ic;
+                GF(row_block)(p, bp, ncpad, ap, ic, mc, jc, nc, 0, nstrips);
+            }
+        }
+        if (nt > 1) {
+            _Pragma("omp barrier") /* everyone is done with the panel and the counter */
+            if (tid == 0) __atomic_store_n(next, 0, __ATOMIC_RELAXED);
+        } else {
+            *next = 0;
+        }
+    }
+}
+
+/* The panel width: the B panel holds all of K for nc_max columns, at most
+ * GEMM_PANEL_BYTES (so that huge matrices are cut into column panels). */
+static ptrdiff_t GF(panel_width)(const GEMM_ARGS *p) {
+    ptrdiff_t w = (ptrdiff_t)(GEMM_PANEL_BYTES / sizeof(T)) / p->K / NR * NR;
+    ptrdiff_t npad = (p->N + NR - 1) / NR * NR;
+    return w < NR ? NR : (w > npad ? npad : w);
+}
+
+/* Buffer sizes, in elements, rounded to whole cache lines: the B panel, one A block. */
+static void GF(buffer_sizes)(const GEMM_ARGS *p, ptrdiff_t nc_max, size_t *nb, size_t *na) {
+    ptrdiff_t kc = p->K < GEMM_KC ? p->K : GEMM_KC;
+    ptrdiff_t mc = p->M < GEMM_MC ? p->M : GEMM_MC;
+    size_t line = 64 / sizeof(T);
+    *nb = ((size_t)(p->K * nc_max) + line - 1) / line * line;
+    *na = ((size_t)(kc * ((mc + MR - 1) / MR * MR)) + line - 1) / line * line;
+}
+
+/* C (+)= A @ B with up to nthreads threads. Returns 0, or -1 if out of memory. */
+static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
+    double flops = 2.0 * (double)p->M * (double)p->N * (double)p->K;
+    int nt = nthreads;
+    if (flops < (double)nt * GEMM_MIN_FLOPS_PER_THREAD) /* too little work to wake threads */
+        nt = (int)(flops / GEMM_MIN_FLOPS_PER_THREAD);
+    if (nt < 1) nt = 1;
+    ptrdiff_t nc_max = GF(panel_width)(p), next = 0;
+    size_t nb, na;
+    GF(buffer_sizes)(p, nc_max, &nb, &na);
+    void *raw;
+    T *bp = (T *)tg_alloc64((nb + (size_t)nt * na) * sizeof(T), &raw);
+    if (!bp) return -1;
+    if (nt == 1) {
+        GF(gemm_thread)(p, bp, bp + nb, &next, 0, 1, nc_max, 0);
+    } else {
+        /* rows are shared out as they come; but with fewer than 4 strips of rows per
+         * thread, the threads split the columns instead */
+        int split_cols = (p->M + MR - 1) / MR < 4 * nt;
+        _Pragma("omp parallel num_threads(nt)") {
+            int team = omp_get_num_threads(), tid = omp_get_thread_num(); /* may be < nt */
+            GF(gemm_thread)(p, bp, bp + nb + (size_t)tid * na, &next, tid, team, nc_max, split_cols);
+        }
+    }
+    free(raw);
+    return 0;
+}
+
+/* `batch` products of one shape: matrix q reads A at a + a_off[q], B at b + b_off[q],
+ * writes C at c + q * c_step. Many small products: one thread each, single-threaded
+ * GEMMs side by side (attention's (B*n_head, T, T) batches). A few large ones: one
+ * after another, each threaded inside. */
+static int GF(gemm_batched)(ptrdiff_t batch, const GEMM_ARGS *proto, const ptrdiff_t *a_off,
+                            const ptrdiff_t *b_off, ptrdiff_t c_step, int nthreads) {
+    double flops = 2.0 * (double)proto->M * (double)proto->N * (double)proto->K;
+    int per_matrix = nthreads > 1 && batch >= nthreads &&
+                     (batch % nthreads == 0 || batch >= 4 * nthreads ||
+                      flops < 4.0 * GEMM_MIN_FLOPS_PER_THREAD);
+    int err = 0;
+    if (!per_matrix) {
+        for (ptrdiff_t q = 0; q < batch && !err; q++) {
+            GEMM_ARGS p = *proto;
+            p.a += a_off[q];
+            p.b += b_off[q];
+            p.c += q * c_step;
+            err = GF(gemm)(&p, nthreads);
+        }
+        return err;
+    }
+    ptrdiff_t nc_max = GF(panel_width)(proto);
+    size_t nb, na;
+    GF(buffer_sizes)(proto, nc_max, &nb, &na);
+    _Pragma("omp parallel num_threads(nthreads)") {
+        void *raw;
+        T *bp = (T *)tg_alloc64((nb + na) * sizeof(T), &raw); /* this thread's own buffers */
+        ptrdiff_t next = 0;
+        _Pragma("omp for schedule(static)") for (ptrdiff_t q = 0; q < batch; q++) {
+            if (!bp) continue;
+            GEMM_ARGS p = *proto;
+            p.a += a_off[q];
+            p.b += b_off[q];
+            p.c += q * c_step;
+            GF(gemm_thread)(&p, bp, bp + nb, &next, 0, 1, nc_max, 0);
+        }
+        if (!bp) {
+            _Pragma("omp atomic write") err = -1;
+        }
+        free(raw);
+    }
+    return err;
+}
+
+/* MR, NR, MC, KC, NC of this variant (for tests and lessons). */
+static void GF(blocking)(ptrdiff_t out[5]) {
+    out[0] = MR;
+    out[1] = NR;
+    out[2] = GEMM_MC;
+    out[3] = GEMM_KC;
+    out[4] = GEMM_PANEL_BYTES;
+}
+
+/* ---- the peak: what the FMA units can do when nothing waits on memory -------------------- */
+
+/* GEMM_PEAK_ACC independent chains acc = acc * x + y; returns the flops done. */
+static double GF(fma_peak)(ptrdiff_t iters) {
+    VT acc[GEMM_PEAK_ACC];
+    VT x = SPLATV((T)0.999999), y = SPLATV((T)1e-6);
+    for (int i = 0; i < GEMM_PEAK_ACC; i++) acc[i] = SPLATV((T)i);
+    for (ptrdiff_t it = 0; it < iters; it++)
+        for (int i = 0; i < GEMM_PEAK_ACC; i++) acc[i] = acc[i] * x + y;
+    VT s = acc[0];
+    for (int i = 1; i < GEMM_PEAK_ACC; i++) s += acc[i];
+    volatile T sink = s[0]; /* keep the loop from being optimized away */
+    (void)sink;
+    return 2.0 * GEMM_PEAK_ACC * VW * (double)iters;
+}
+
+#undef T
+#undef VT
+#undef VW
+#undef GEMM_DT
+#undef LOADV
+#undef STOREV
+#undef SPLATV
+#undef GF
+#undef GEMM_ARGS
+#undef MR
+#undef NV
+#undef NR
+#undef GEMM_F64
+#undef GEMM_MR
+#undef GEMM_NV
