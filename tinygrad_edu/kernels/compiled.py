@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core  # ImportError here means: the extension is not built
-from . import _gemm
+from . import (
+    _core,  # ImportError here means: the extension is not built
+    _gemm,
+    _softmax,
+)
 from . import _validate as V
 from . import reference as _reference
 from .config import config
@@ -313,3 +316,126 @@ def peak_gflops(
         flops = _gemm.fma_peak_flops(level, f64, iters, nthreads)
         best = max(best, flops / (time.perf_counter() - t0) / 1e9)
     return best
+
+
+# --- softmax, log-softmax, cross-entropy, GELU (csrc/softmax_impl.h, csrc/gelu_impl.h) --
+# Over the last axis: (..., C) is viewed as (rows, C), rows = the product of the rest.
+
+
+def _as_rows(x: np.ndarray, name: str) -> np.ndarray:
+    """x (..., C), a float array, as a C-contiguous (rows, C) array (a copy only if needed)."""
+    V.float_array(x, name)
+    if x.ndim < 1:
+        raise ValueError(f"{name} needs a last axis to normalise over, got shape {x.shape}")
+    rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+    return V.contiguous(x).reshape(rows, x.shape[-1])
+
+
+def _same_shape(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
+    V.float_array(a, a_name)
+    V.float_array(b, b_name)
+    V.same_dtype((a_name, a), (b_name, b))
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{a_name} and {b_name} must have the same shape, got {a.shape} and {b.shape}"
+        )
+
+
+def _softmax_forward(x: np.ndarray, log: bool) -> np.ndarray:
+    x2 = _as_rows(x, "x")
+    y = np.empty_like(x2)
+    f = _softmax.softmax_f32 if x2.dtype == np.float32 else _softmax.softmax_f64
+    f(x2, y, log, config.isa, config.num_threads)
+    return y.reshape(x.shape)
+
+
+def _softmax_backward(y: np.ndarray, dy: np.ndarray, log: bool) -> np.ndarray:
+    _same_shape(y, "y", dy, "dy")
+    y2, dy2 = _as_rows(y, "y"), _as_rows(dy, "dy")
+    dx = np.empty_like(y2)
+    f = _softmax.softmax_backward_f32 if y2.dtype == np.float32 else _softmax.softmax_backward_f64
+    f(y2, dy2, dx, log, config.isa, config.num_threads)
+    return dx.reshape(y.shape)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    return _softmax_forward(x, log=False)
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    return _softmax_forward(x, log=True)
+
+
+def softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    return _softmax_backward(y, dy, log=False)
+
+
+def log_softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    return _softmax_backward(y, dy, log=True)
+
+
+def cross_entropy(
+    logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100
+) -> tuple[float, _reference.CrossEntropySaved]:
+    targets = _reference._cross_entropy_targets(logits, targets, ignore_index)
+    logits = V.contiguous(logits)
+    n = logits.shape[0]
+    row_max = np.empty(n, dtype=logits.dtype)
+    row_log_sum = np.empty(n, dtype=logits.dtype)
+    f = _softmax.cross_entropy_f32 if logits.dtype == np.float32 else _softmax.cross_entropy_f64
+    total, n_counted = f(
+        logits, targets, int(ignore_index), row_max, row_log_sum, config.isa, config.num_threads
+    )
+    loss = total / n_counted if n_counted else float("nan")  # 0/0 like PyTorch
+    saved = _reference.CrossEntropySaved(logits, targets, row_max, row_log_sum, int(ignore_index))
+    return loss, saved
+
+
+def cross_entropy_backward(saved, grad_loss: float) -> np.ndarray:
+    logits, targets, row_max, row_log_sum, ignore_index = saved
+    # saved is normally what cross_entropy returned, but it is a public function:
+    # check everything a pointer will be taken from.
+    targets = _reference._cross_entropy_targets(logits, targets, ignore_index)
+    for name, a in (("row_max", row_max), ("row_log_sum", row_log_sum)):
+        V.float_array(a, name)
+        V.same_dtype(("logits", logits), (name, a))
+        if a.shape != (logits.shape[0],):
+            raise ValueError(
+                f"{name} must have shape ({logits.shape[0]},) for logits of shape {logits.shape}, got {a.shape}"
+            )
+    if not isinstance(grad_loss, (int, float, np.floating, np.integer)) and not (
+        isinstance(grad_loss, np.ndarray) and grad_loss.shape == ()
+    ):
+        raise TypeError(f"grad_loss must be a number, got {type(grad_loss).__name__}")
+    logits, row_max, row_log_sum = map(V.contiguous, (logits, row_max, row_log_sum))
+    n_counted = int(np.count_nonzero(targets != ignore_index))
+    scale = float(grad_loss) / n_counted if n_counted else 0.0  # no counted row: all zeros
+    dlogits = np.empty_like(logits)
+    f = (
+        _softmax.cross_entropy_backward_f32
+        if logits.dtype == np.float32
+        else _softmax.cross_entropy_backward_f64
+    )
+    args = (logits, targets, int(ignore_index), row_max, row_log_sum, scale, dlogits)
+    f(*args, config.isa, config.num_threads)
+    return dlogits
+
+
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    tanh_form = _reference._check_approximate(approximate)
+    V.float_array(x, "x")
+    flat = V.contiguous(x).reshape(-1)  # element-wise: any shape is a 1-D run
+    y = np.empty_like(flat)
+    f = _softmax.gelu_f32 if flat.dtype == np.float32 else _softmax.gelu_f64
+    f(flat, y, tanh_form, config.isa, config.num_threads)
+    return y.reshape(x.shape)
+
+
+def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> np.ndarray:
+    tanh_form = _reference._check_approximate(approximate)
+    _same_shape(x, "x", dy, "dy")
+    xf, dyf = V.contiguous(x).reshape(-1), V.contiguous(dy).reshape(-1)
+    dx = np.empty_like(xf)
+    f = _softmax.gelu_backward_f32 if xf.dtype == np.float32 else _softmax.gelu_backward_f64
+    f(xf, dyf, dx, tanh_form, config.isa, config.num_threads)
+    return dx.reshape(x.shape)

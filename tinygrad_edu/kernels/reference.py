@@ -8,6 +8,9 @@ when the extension is not built.
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _validate as V
@@ -274,3 +277,199 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     V.float_array(b, "b")
     V.same_dtype(("a", a), ("b", b))
     return np.matmul(a, b)
+
+
+# --- softmax, log-softmax, cross-entropy, GELU ----------------------------------------
+#
+# A classifier's last layer gives every row C "logits", unnormalised log-probabilities;
+# softmax turns them into probabilities. x is (rows, C) -- the Tensor engine folds any
+# leading axes into rows -- and everything below works over the LAST axis.
+# The C kernels are csrc/softmax_impl.h and csrc/gelu_impl.h; the vector exp they share
+# is csrc/tg_exp.h.
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """p_i = e^(x_i) / sum_j e^(x_j) over the last axis.
+
+    Subtracting the row's maximum m first changes nothing (e^-m cancels above and
+    below the line) but makes every exponent <= 0, so e^ cannot overflow even for
+    logits of 1e4. A -inf logit (a masked position) gets probability exactly 0. A row
+    that is ALL -inf has no distribution: it gives NaN, as in PyTorch.
+    """
+    with np.errstate(invalid="ignore"):  # all -inf row: -inf - (-inf) = NaN, on purpose
+        m = np.max(x, axis=-1, keepdims=True, initial=-np.inf)  # (rows, 1)
+        e = np.exp(x - m)  # (rows, C), each in [0, 1], the max itself gives 1
+        return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """dx for y = softmax(x): dx_i = y_i * (dy_i - sum_j dy_j y_j).
+
+    (The Jacobian dy_j/dx_i = y_j (delta_ij - y_i), applied to dy; y and dy (rows, C).)
+    """
+    return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """y_i = x_i - log sum_j e^(x_j) = (x_i - m) - log sum_j e^(x_j - m), m the row max.
+
+    Computed directly, not as log(softmax(x)): a probability that underflows to 0
+    would become -inf, while here a logit of -1e4 gets its finite log-probability.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):  # all -inf rows, C = 0
+        m = np.max(x, axis=-1, keepdims=True, initial=-np.inf)  # (rows, 1)
+        log_s = np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))  # (rows, 1)
+        return (x - m) - log_s
+
+
+def log_softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """dx for y = log_softmax(x): dx_i = dy_i - e^(y_i) sum_j dy_j (e^y is the softmax)."""
+    return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
+
+
+class CrossEntropySaved(NamedTuple):
+    """What cross_entropy keeps for its backward: enough for ONE pass over the logits.
+
+    row_max[n] and row_log_sum[n] = log sum_j e^(logits[n, j] - row_max[n]) give back
+    softmax(logits[n]) = e^((logits[n] - row_max[n]) - row_log_sum[n]) without another
+    max or sum. (Their sum, the log-sum-exp, would be one number fewer, but at logits
+    of 1e4 a float32 has a spacing of 1e-3 there, and the loss would lose its digits.)
+    """
+
+    logits: np.ndarray  # (N, C)
+    targets: np.ndarray  # (N,) int64, validated
+    row_max: np.ndarray  # (N,) dtype of logits
+    row_log_sum: np.ndarray  # (N,)
+    ignore_index: int
+
+
+def _cross_entropy_targets(logits, targets, ignore_index) -> np.ndarray:
+    """Check cross_entropy's arguments; return the targets as contiguous int64.
+
+    Shared by both backends, so both raise the same exceptions: TypeError for a wrong
+    kind of value, ValueError naming the shapes, IndexError naming a target outside
+    [0, C) that is not ignore_index (NumPy would wrap a negative one around silently).
+    """
+    V.float_array(logits, "logits")
+    V.ndim(logits, 2, "logits")
+    if not isinstance(targets, np.ndarray):
+        raise TypeError(f"targets must be a numpy.ndarray, got {type(targets).__name__}")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"targets must hold integers (class indices), got {targets.dtype}")
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+        raise TypeError(f"ignore_index must be an int, got {type(ignore_index).__name__}")
+    n, c = logits.shape
+    if targets.shape != (n,):
+        raise ValueError(
+            f"targets must have shape ({n},) for logits of shape {logits.shape}, got {targets.shape}"
+        )
+    counted = targets[targets != ignore_index]
+    if counted.size:
+        lo, hi = int(counted.min()), int(counted.max())
+        if lo < 0 or hi >= c:
+            bad = lo if lo < 0 else hi
+            raise IndexError(
+                f"target {bad} is outside [0, {c}) for logits of shape {logits.shape} "
+                f"(and is not ignore_index={int(ignore_index)})"
+            )
+    return np.ascontiguousarray(targets, dtype=np.int64)
+
+
+def cross_entropy(
+    logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100
+) -> tuple[float, CrossEntropySaved]:
+    """Mean over rows of -log softmax(logits[n])[targets[n]] -> (loss, saved).
+
+    logits (N, C), targets (N,) integer classes. Rows whose target is ignore_index
+    (padding) are left out of the mean, as in torch.nn.functional.cross_entropy. If
+    no row counts (all ignored, or N = 0) the mean is 0/0 = NaN -- PyTorch's answer
+    too -- and the gradient is all zeros.
+    """
+    targets = _cross_entropy_targets(logits, targets, ignore_index)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        row_max = np.max(logits, axis=-1, initial=-np.inf)  # (N,)
+        shifted = logits - row_max[:, None]  # (N, C), <= 0
+        row_log_sum = np.log(np.sum(np.exp(shifted), axis=-1))  # (N,)
+    counted = np.nonzero(targets != ignore_index)[0]  # the rows in the mean
+    # -log p_t = log sum_j e^(x_j - m) - (x_t - m)
+    losses = row_log_sum[counted] - shifted[counted, targets[counted]]
+    loss = float(np.sum(losses, dtype=np.float64) / counted.size) if counted.size else float("nan")
+    return loss, CrossEntropySaved(logits, targets, row_max, row_log_sum, int(ignore_index))
+
+
+def cross_entropy_backward(saved: CrossEntropySaved, grad_loss: float) -> np.ndarray:
+    """d loss / d logits = grad_loss * (softmax(logits) - onehot(targets)) / N_counted.
+
+    Ignored rows get 0. One pass: softmax comes back from the saved row_max/row_log_sum.
+    """
+    logits, targets, row_max, row_log_sum, ignore_index = saved
+    counted = targets != ignore_index  # (N,)
+    n_counted = int(np.count_nonzero(counted))
+    scale = float(grad_loss) / n_counted if n_counted else 0.0
+    with np.errstate(invalid="ignore"):
+        p = np.exp((logits - row_max[:, None]) - row_log_sum[:, None])  # (N, C) softmax
+    dlogits = p * logits.dtype.type(scale)
+    rows = np.nonzero(counted)[0]
+    dlogits[rows, targets[rows]] -= logits.dtype.type(scale)  # the -onehot
+    dlogits[~counted] = 0
+    return dlogits
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_erfc = np.frompyfunc(math.erfc, 1, 1)  # math.erfc on every element (slow, exact)
+
+
+def _check_approximate(approximate: str) -> bool:
+    """True for the tanh form; ValueError unless approximate is 'none' or 'tanh'."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    return approximate == "tanh"
+
+
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """GELU(x) = x * Phi(x), Phi the standard normal CDF, element-wise, any shape.
+
+    exact ("none"): Phi(x) = (1 + erf(x/sqrt2))/2, written as erfc(-x/sqrt2)/2 -- the
+    same number, but without the cancellation of 1 + erf(x/sqrt2) ~ 1 - 1 for x << 0.
+    "tanh": Phi(x) ~ (1 + tanh(u))/2, u = sqrt(2/pi) (x + 0.044715 x^3) (GPT-2's form),
+    written as sigmoid(2u) = 1/(1 + e^(-2u)) -- the same number (multiply top and bottom
+    of (1 + tanh u)/2 by e^u + e^-u) without the cancellation of 1 + tanh(u) for u << 0;
+    with e = e^(-2|u|) <= 1 it is 1/(1 + e) for u >= 0 and e/(1 + e) for u < 0 (no
+    overflow either).
+    Computed in float64, rounded once to x's dtype. GELU(-inf) = NaN (-inf * 0), as in
+    PyTorch; GELU(+inf) = +inf.
+    """
+    tanh_form = _check_approximate(approximate)
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if tanh_form:
+            u = _SQRT_2_OVER_PI * (x64 + 0.044715 * x64**3)
+            e = np.exp(-2.0 * np.abs(u))  # in [0, 1]
+            y = x64 * np.where(u >= 0, 1.0, e) / (1.0 + e)  # x * sigmoid(2u)
+        else:
+            y = 0.5 * x64 * np.asarray(_erfc(-x64 / math.sqrt(2.0)), dtype=np.float64)
+    return y.astype(x.dtype)
+
+
+def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """dx = dy * GELU'(x).
+
+    exact: GELU'(x) = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi) the density.
+    tanh:  GELU'(x) = s + x s (1 - s) 2 du/dx, with s = (1 + tanh u)/2 = 1/(1 + e^(-2u))
+           and du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    """
+    tanh_form = _check_approximate(approximate)
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if tanh_form:
+            u = _SQRT_2_OVER_PI * (x64 + 0.044715 * x64**3)
+            e = np.exp(-2.0 * np.abs(u))
+            s = np.where(u >= 0, 1.0, e) / (1.0 + e)  # sigmoid(2u), as in gelu
+            one_minus_s = np.where(u >= 0, e, 1.0) / (1.0 + e)
+            du = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x64**2)
+            grad = s + x64 * s * one_minus_s * 2.0 * du
+        else:
+            cdf = 0.5 * np.asarray(_erfc(-x64 / math.sqrt(2.0)), dtype=np.float64)
+            pdf = np.exp(-0.5 * x64 * x64) / math.sqrt(2.0 * math.pi)
+            grad = cdf + x64 * pdf
+    return (dy.astype(np.float64) * grad).astype(x.dtype)

@@ -1,0 +1,22 @@
+/* tg_dtype_end.h -- forget one dtype's generic names (see tg_dtype.h). */
+#undef T
+#undef V
+#undef W
+#undef DNAME
+#undef DSFX
+#undef DFN
+#undef VLOAD
+#undef VSTORE
+#undef VSPLAT
+#undef VFMA
+#undef VEXP
+#undef VMAX
+#undef VABS
+#undef VSELECT
+#undef HSUM
+#undef HMAX
+#undef VLOAD_PART
+#undef VSTORE_PART
+#undef SLOG
+#undef SEXP
+#undef TG_DTYPE
