@@ -116,6 +116,16 @@ def bench_gemm(args) -> None:
         )
 
 
+# --- softmax, log-softmax, cross-entropy, GELU (benchmarks/softmax.py) ------------------
+
+
+@section("softmax")
+def bench_softmax(args) -> None:
+    import softmax  # benchmarks/softmax.py, beside this file
+
+    softmax.bench_softmax(args)
+
+
 # --- driver ----------------------------------------------------------------------------
 
 

@@ -68,7 +68,7 @@ static inline V DFN(gelu_tanh_exp)(V x) {
 static inline V DFN(gelu_tanh_sigmoid)(V x, V *one_minus_s) {
     const V one = VSPLAT(1);
     V e = DFN(gelu_tanh_exp)(x);
-    V s_pos = one / (one + e);
+    V s_pos = VRECIP(one + e);
     V s_neg = e * s_pos;
     *one_minus_s = VSELECT(x >= VSPLAT(0), s_neg, s_pos);
     return VSELECT(x >= VSPLAT(0), s_pos, s_neg);
@@ -115,7 +115,7 @@ static inline V DFN(normal_cdf)(V x, V *pdf) {
     /* e^(-(hi + lo)/2) = e^(-hi/2) * e^(-lo/2), and e^(-lo/2) = 1 - lo/2 to 1e-11. */
     V density = VEXP(-half * hi) * VFMA(-half, lo, one) * VSPLAT(0.3989422804014327f);
     /* The Mills ratio M(a) = t P(t), t = 1/(1 + 0.3 a), P of degree 9. */
-    V t = one / VFMA(VSPLAT(0.3f), a, one);
+    V t = VRECIP(VFMA(VSPLAT(0.3f), a, one));
     V p = VSPLAT(-5.170844580e-02f);
     p = VFMA(p, t, VSPLAT(2.819077635e-01f));
     p = VFMA(p, t, VSPLAT(-5.722259023e-01f));

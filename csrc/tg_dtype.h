@@ -9,7 +9,8 @@
  *     DSFX       f32 / f64, and DNAME(name) = name_f32 / name_f64
  *     DFN(name)  a function name with dtype and ISA appended: DFN(softmax_row)
  *                becomes softmax_row_f32_avx2 in the float32, AVX2 copy
- *     VLOAD VSTORE VLOAD_PART VSTORE_PART VSPLAT VFMA VEXP VMAX VABS VSELECT HSUM HMAX
+ *     VLOAD VSTORE VLOAD_PART VSTORE_PART VSPLAT VFMA VEXP VMAX VABS VRECIP VSELECT
+ *     HSUM HMAX
  *                the vector helpers of tg_vec.h and tg_exp.h
  *     SLOG SEXP  libm's scalar log/exp of the right precision
  *
@@ -50,6 +51,7 @@ static inline int tg_threads_for(ptrdiff_t work, ptrdiff_t rows, int nthreads) {
 #define VEXP TG_FN(exp_f32)
 #define VMAX TG_FN(max_f32)
 #define VABS TG_FN(abs_f32)
+#define VRECIP TG_FN(recip_f32)
 #define VSELECT TG_FN(select_f32)
 #define HSUM TG_FN(tree_sum_f32)
 #define HMAX TG_FN(tree_max_f32)
@@ -69,6 +71,7 @@ static inline int tg_threads_for(ptrdiff_t work, ptrdiff_t rows, int nthreads) {
 #define VEXP TG_FN(exp_f64)
 #define VMAX TG_FN(max_f64)
 #define VABS TG_FN(abs_f64)
+#define VRECIP TG_FN(recip_f64)
 #define VSELECT TG_FN(select_f64)
 #define HSUM TG_FN(tree_sum_f64)
 #define HMAX TG_FN(tree_max_f64)

@@ -12,6 +12,7 @@
 #undef VEXP
 #undef VMAX
 #undef VABS
+#undef VRECIP
 #undef VSELECT
 #undef HSUM
 #undef HMAX
