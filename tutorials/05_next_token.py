@@ -1,0 +1,392 @@
+# %% [markdown]
+# # Lesson 5: predicting the next token
+#
+# A large language model does one thing, again and again: given the tokens so far, it
+# outputs a **probability for every possible next token**. Draw one token from that
+# distribution, append it to the text, and ask again. That is all "writing" is for a GPT.
+#
+# Training is just as simple to state: show the model lots of text and, at every
+# position, make the probability it gave to the token that really came next a little
+# higher (next-token prediction, with the cross-entropy cost of lesson 2).
+#
+# This lesson goes from text to tokens, builds the simplest next-token model there is
+# (a table of counts), then trains a small GPT that beats it, and finally looks at how
+# the next token is drawn: sampling, temperature, top-k and top-p.
+#
+# Run: `python tutorials/05_next_token.py [--quick]`. Read alongside:
+# `tinygrad_edu/tokenizer.py`, `tinygrad_edu/models/bigram.py`,
+# `tinygrad_edu/models/train_gpt.py` and `GPT.generate` / `sample_next` in
+# `tinygrad_edu/models/gpt.py`.
+
+# %%
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Let the lesson run from a source checkout without `pip install -e .`.
+if importlib.util.find_spec("tinygrad_edu") is None:
+    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+    sys.path.insert(0, str(here.parent))
+
+import tinygrad_edu as tg
+from tinygrad_edu.data.shakespeare import load_shakespeare
+from tinygrad_edu.models.bigram import BigramModel
+from tinygrad_edu.models.gpt import GPT, sample_next
+from tinygrad_edu.models.train_gpt import TrainConfig, train
+from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
+from tinygrad_edu.tokenizer import BPETokenizer, CharTokenizer
+
+parser = argparse.ArgumentParser(description="Lesson 5: predicting the next token")
+parser.add_argument("--quick", action="store_true", help="a smaller GPT, trained briefly (CI)")
+args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
+QUICK = args.quick
+plt = maybe_plt()
+started = time.perf_counter()
+
+
+def show(s: str) -> str:
+    """A character or string as Python writes it: a newline shows as '\\n', a space as ' '."""
+    return repr(s)
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Scores -> probabilities: exponentiate (all positive), divide by the sum (sum 1).
+    Subtracting the largest score first changes nothing but keeps exp from overflowing."""
+    e = np.exp(scores - scores.max())
+    return e / e.sum()
+
+
+def entropy_bits(p: np.ndarray) -> float:
+    """How unsure a distribution is: -sum p log2 p. 0 bits = certain; log2(65) = 6.02
+    bits = uniform over 65 characters. 2**H is 'as unsure as a fair choice among 2**H'."""
+    p = p[p > 0]
+    return max(0.0, float(-(p * np.log2(p)).sum()))  # max: print 0.00, not -0.00
+
+
+# %% [markdown]
+# ## 1. Text becomes tokens
+#
+# A model reads numbers, not letters. A **tokenizer** is the fixed dictionary between the
+# two. The simplest one gives every distinct character of the training text its own
+# number (its *token id*): tiny Shakespeare has 65 characters, so the model will choose
+# among 65 possible next tokens each time.
+
+# %%
+text = load_shakespeare()
+tok = CharTokenizer.from_text(text)
+V = tok.vocab_size
+print(f"{len(text):,} characters of Shakespeare, {V} distinct ones (the vocabulary):")
+print("  " + show("".join(tok.chars)))
+sentence = "First Citizen:"
+ids = tok.encode(sentence)
+print(f"encode({show(sentence)}) = {ids}    <- one id per character")
+print(f"decode(those ids)        = {show(tok.decode(ids))}    <- and back, exactly")
+
+# %% [markdown]
+# Real GPTs use **byte pair encoding** (BPE) instead: start from the 256 byte values and
+# repeatedly merge the most frequent neighbouring pair into a new token (" t" + "he" ->
+# " the"). Frequent words become one token, rare words stay in pieces. Fewer tokens per
+# text means more text fits in the model's context. `explain` shows the merges, in the
+# order training learned them, applied to one sentence:
+
+# %%
+bpe_chars, bpe_vocab = (100_000, 356) if QUICK else (300_000, 512)
+bpe = BPETokenizer().train(text[:bpe_chars], vocab_size=bpe_vocab)
+print(f"BPE trained on the first {bpe_chars:,} characters: {bpe.vocab_size} tokens")
+print(bpe.explain("To be, or not to be: that is the question."))
+held_out = text[-20_000:]  # text the BPE never saw
+print(
+    f"on 20,000 unseen characters: {len(tok.encode(held_out)):,} character tokens, "
+    f"{len(bpe.encode(held_out)):,} BPE tokens "
+    f"({len(held_out) / len(bpe.encode(held_out)):.2f} characters per BPE token)"
+)
+print("(the rest of this lesson uses the character tokens: 65 choices are easy to print)")
+
+# %% [markdown]
+# ## 2. The task: the next token from the ones before
+#
+# One piece of text holds many training examples: at every position, the tokens so far
+# are the context and the token after them is the answer. A window of 9 characters
+# teaches 8 predictions:
+
+# %%
+window = tok.encode(text[:9])
+for t in range(1, len(window)):
+    context, target = window[:t], window[t]
+    print(f"  after {show(tok.decode(context)):>12} comes {show(tok.decode([target]))}")
+
+# %% [markdown]
+# ## 3. The simplest language model: a table of counts (a bigram model)
+#
+# Look only at the one previous character. Count, over the training text, how often
+# each character follows each other one; divide each row by its total and it becomes a
+# probability distribution: P(next | previous). (`BigramModel` in
+# `tinygrad_edu/models/bigram.py`; a pseudo-count of 1 in every cell, *smoothing*, keeps
+# unseen pairs from getting probability 0.)
+#
+# As the GPT trainer does, the first 90% of the text is for training and the last 10%
+# (validation) is kept aside to measure how well a model does on text it never saw.
+
+# %%
+data = np.array(tok.encode(text), dtype=np.int64)
+n_train = int(0.9 * len(data))
+train_ids, val_ids = data[:n_train], data[n_train:]
+bigram = BigramModel(V, smoothing=1.0).fit(train_ids)
+print(f"{bigram}  (a {V} x {V} table)")
+for prev in ("t", "q"):
+    p = bigram.next_token_probs(tok.stoi[prev])
+    top = np.argsort(-p)[:5]
+    line = "  ".join(f"{show(tok.chars[i])} {p[i]:.3f}" for i in top)
+    print(f"after {show(prev)}, the 5 most likely next characters: {line}")
+print("  -> after 't' comes 'h' most often (the, that, thou); after 'q' almost only 'u'")
+print("     (what 'u' leaves is spread by the smoothing's pseudo-counts over all the others)")
+
+# %% [markdown]
+# **The cost** of a model on a text: for every position, the probability the model gave
+# to the character that really came next; take -log of it and average. A perfect model
+# pays 0, a model that knows nothing (every character 1/65) pays log 65 = 4.17. This
+# *average negative log-likelihood* is the cross-entropy that GPT training lowers, so
+# all the numbers below compare directly. exp(cost), the *perplexity*, reads as "as
+# unsure as a fair choice among that many characters".
+
+# %%
+# In --quick mode the costs are measured on the first 20,000 validation characters.
+val_eval = val_ids[:20_001] if QUICK else val_ids
+uniform_cost = math.log(V)
+bigram_cost = bigram.nll(val_eval)
+print(f"cost on {len(val_eval) - 1:,} validation characters (lower is better):")
+print(f"  knows nothing (uniform): {uniform_cost:.3f}  (perplexity {math.exp(uniform_cost):5.1f})")
+print(f"  bigram table:            {bigram_cost:.3f}  (perplexity {math.exp(bigram_cost):5.1f})")
+tg.manual_seed(0)
+print("text sampled from the bigram model, one character at a time:")
+print("  " + show(tok.decode(bigram.sample(tok.stoi["\n"], 200))))
+print("  -> word-shaped, but one character of memory cannot spell words or keep a thought")
+
+if plt is not None:
+    letters = [" "] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    sub = bigram.counts[np.ix_([tok.stoi[c] for c in letters], [tok.stoi[c] for c in letters])]
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.imshow(np.log1p(sub), cmap="Blues")
+    labels = ["␣"] + letters[1:]
+    ax.set_xticks(range(len(letters)), labels)
+    ax.set_yticks(range(len(letters)), labels)
+    ax.set(
+        xlabel="next character",
+        ylabel="previous character",
+        title="Bigram counts (log scale): row = previous, column = next",
+    )
+    savefig(fig, "05_bigram_counts")
+
+# %% [markdown]
+# ## 4. A small GPT, trained for a short while
+#
+# The GPT sees up to `block_size` previous characters, not just one. It is trained by
+# `tinygrad_edu/models/train_gpt.py`: random windows of the training text, the
+# cross-entropy of every position's next character, backpropagation, an AdamW step,
+# again and again. Its printed "loss" is the same cost as above, estimated on a few
+# random windows. (The trained model is saved in the output folder; lesson 6 reuses it,
+# and running this lesson again does not train again.)
+
+# %%
+if QUICK:
+    recipe = dict(n_layer=2, n_head=4, n_embd=64, block_size=32, batch_size=16, max_iters=300)
+    recipe.update(learning_rate=5e-3, warmup_iters=30)
+else:
+    recipe = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, max_iters=1000)
+    recipe.update(learning_rate=2e-3, warmup_iters=100)
+name = "gpt_char_{n_layer}x{n_embd}_T{block_size}_B{batch_size}_{max_iters}it_lr{learning_rate:g}"
+name = name.format(**recipe)  # the same recipe in lesson 6 finds this folder and reuses it
+cfg = TrainConfig(
+    out=str(output_dir() / name),
+    eval_interval=recipe["max_iters"] // 5,
+    eval_iters=10,
+    progress=False,
+    **recipe,
+)
+state_file = Path(cfg.out) / "train_state.json"
+if state_file.is_file() and json.loads(state_file.read_text()).get("iter") == cfg.max_iters:
+    print(f"(reusing the GPT already trained in {cfg.out}; delete that folder to retrain)")
+t0 = time.perf_counter()
+try:
+    metrics = train(cfg, log=lambda line: print("  " + line))
+    model = GPT.from_pretrained(cfg.out)
+except (ValueError, KeyError, OSError) as exc:  # a folder left by an older version
+    print(f"  (could not reuse {cfg.out}: {exc}; training from scratch)")
+    shutil.rmtree(cfg.out, ignore_errors=True)
+    metrics = train(cfg, log=lambda line: print("  " + line))
+    model = GPT.from_pretrained(cfg.out)
+model.eval()
+print(f"training took {time.perf_counter() - t0:.1f} s")
+
+
+# %% [markdown]
+# Now the GPT's cost on exactly the same validation characters as the bigram's: the
+# validation text is cut into windows of `block_size`, and every position of every
+# window predicts its next character (the first positions of a window see little
+# context, which is fair: so did the bigram).
+
+
+# %%
+@tg.no_grad()
+def gpt_cost(model: GPT, ids: np.ndarray, batch: int = 64) -> tuple[float, int]:
+    """Mean cross-entropy over non-overlapping windows of ids; also how many targets."""
+    T = model.config.block_size
+    n_windows = (len(ids) - 1) // T
+    starts = np.arange(n_windows) * T
+    total = 0.0
+    for k in range(0, n_windows, batch):
+        rows = starts[k : k + batch, None] + np.arange(T)  # (b, T) positions
+        _, loss = model(ids[rows], ids[rows + 1])  # targets: the same windows, one later
+        total += loss.item() * rows.size
+    return total / (n_windows * T), n_windows * T
+
+
+gpt_val_cost, n_targets = gpt_cost(model, val_eval)
+bigram_same = bigram.nll(val_eval[: n_targets + 1])  # the very same predictions
+print(f"cost on {n_targets:,} validation characters:")
+print(f"  uniform {uniform_cost:.3f}   bigram {bigram_same:.3f}   GPT {gpt_val_cost:.3f}")
+verdict = (
+    "beats the bigram table: it uses the longer context"
+    if gpt_val_cost < bigram_same
+    else "does not beat the bigram table yet: train it longer"
+)
+print(
+    f"  -> the GPT ({model.num_parameters() / 1e3:.0f} k parameters, {cfg.max_iters} steps) {verdict}"
+)
+
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    its = [m["iter"] for m in metrics]
+    ax.plot(its, [m["train_loss"] for m in metrics], "o-", label="GPT, training windows")
+    ax.plot(its, [m["val_loss"] for m in metrics], "o-", label="GPT, validation windows")
+    ax.axhline(bigram_cost, color="k", ls="--", label="bigram table")
+    ax.axhline(uniform_cost, color="gray", ls=":", label="uniform (knows nothing)")
+    ax.set(xlabel="training step", ylabel="cost (nats per character)", title="Training the GPT")
+    ax.legend()
+    savefig(fig, "05_training")
+
+# %% [markdown]
+# ## 5. Generating: sample, append, repeat
+#
+# The model gives scores (*logits*) for every possible next character at every
+# position; for generation only the last position matters. Softmax turns its 65 scores
+# into probabilities, one character is *drawn at random* with those probabilities, it is
+# appended, and the longer text goes in again. Step by step:
+
+# %%
+prompt = "ROMEO:\n"
+context = tok.encode(prompt)
+tg.manual_seed(1)
+with tg.no_grad():
+    for _ in range(10):
+        logits, _ = model(np.array([context[-model.config.block_size :]]))
+        last = logits.data[0, -1]  # (65,) scores for the next character
+        p = softmax(last.astype(np.float64))
+        top = np.argsort(-p)[:3]
+        drawn = int(sample_next(last[None, :])[0])  # one random draw from p
+        options = "  ".join(f"{show(tok.chars[i]):>4} {p[i]:.2f}" for i in top)
+        shown = show(tok.decode(context[-12:]))
+        print(f"  {shown:>16} -> top 3: {options}   drew {show(tok.chars[drawn])}")
+        context.append(drawn)
+
+# %% [markdown]
+# `model.generate` is this loop (plus a cache of earlier keys and values, lesson 7, so
+# each step only processes the new token). Drawing at random, not always taking the
+# most likely character, is what makes every sample different:
+
+# %%
+n_new = 150 if QUICK else 300
+for seed in (1, 2):
+    tg.manual_seed(seed)
+    out = model.generate(np.array([tok.encode(prompt)]), n_new)
+    print(f"--- sample with seed {seed}:")
+    print(tok.decode(out[0]))
+
+# %% [markdown]
+# ## 6. Temperature: sharper or flatter
+#
+# Before the softmax, the scores are divided by a **temperature** T. Below 1 the
+# differences between scores grow, so the likely characters get likelier (safer, more
+# repetitive text); above 1 they shrink, so unlikely characters get a chance (more
+# surprising, more mistakes). T = 0 means "always the most likely one" (greedy).
+# Watch the entropy (how unsure the distribution is, in bits) and the samples:
+
+# %%
+prompt = "To be, or not to "
+prompt_ids = np.array([tok.encode(prompt)])
+with tg.no_grad():
+    logits, _ = model(prompt_ids)
+scores = logits.data[0, -1].astype(np.float64)  # (65,)
+temperatures = (0.0, 0.5, 1.0, 1.5)
+dists = {}
+n_new = 80 if QUICK else 160
+for T in temperatures:
+    if T == 0:
+        p = np.zeros(V)
+        p[scores.argmax()] = 1.0  # greedy: all the probability on the highest score
+    else:
+        p = softmax(scores / T)
+    dists[T] = p
+    top = np.argsort(-p)[:3]
+    best = "  ".join(f"{show(tok.chars[i])} {p[i]:.2f}" for i in top)
+    print(f"T = {T}: entropy {entropy_bits(p):.2f} bits, top 3 after {show(prompt)}: {best}")
+    tg.manual_seed(0)
+    out = model.generate(prompt_ids, n_new, temperature=T)
+    print("   " + show(tok.decode(out[0])))
+print("  -> T = 0 always writes the same text and tends to repeat itself;")
+print("     T = 1.5 invents words. Chatbots usually sample around T = 0.7-1.")
+
+if plt is not None:
+    fig, axes = plt.subplots(1, len(temperatures), figsize=(13, 3), sharey=True)
+    order = np.argsort(-dists[1.0])[:12]  # the 12 likeliest characters at T = 1
+    for ax, T in zip(axes, temperatures):
+        ax.bar(range(len(order)), dists[T][order])
+        ax.set_xticks(range(len(order)), [tok.chars[i].replace(" ", "␣") for i in order])
+        ax.set(title=f"T = {T}", ylim=(0, 1))
+    axes[0].set_ylabel(f"P(next | {prompt!r})")
+    savefig(fig, "05_temperature")
+
+# %% [markdown]
+# ## 7. Top-k and top-p: never draw the long tail
+#
+# Even a good model leaves a little probability on many bad characters, and drawn often
+# enough, one of them will come up. Two common cures, applied before drawing:
+# **top-k** keeps only the k likeliest tokens; **top-p** (nucleus sampling) keeps the
+# smallest set of likeliest tokens whose probabilities add up to p. The kept
+# probabilities are rescaled to sum to 1. (`sample_next` in `models/gpt.py`.)
+
+# %%
+p = dists[1.0]
+sorted_p = np.sort(p)[::-1]
+n_top_p = int(np.searchsorted(np.cumsum(sorted_p), 0.9) + 1)
+print(f"at T = 1 after {show(prompt)}:")
+print(
+    f"  top-k, k = 5:   keeps 5 of {V} characters, holding {sorted_p[:5].sum():.2f} of the probability"
+)
+print(f"  top-p, p = 0.9: keeps the {n_top_p} likeliest, holding {sorted_p[:n_top_p].sum():.2f}")
+for label, kw in (("top_k=5", {"top_k": 5}), ("top_p=0.9", {"top_p": 0.9})):
+    tg.manual_seed(0)
+    out = model.generate(prompt_ids, n_new, **kw)
+    print(f"  {label:9}: " + show(tok.decode(out[0])))
+
+# %% [markdown]
+# ## 8. From a text predictor to a chatbot
+#
+# What we trained is a *pretrained* model: it continues text in the style of what it
+# read. A chatbot is the same kind of model, pretrained on vastly more text, and then
+# **fine-tuned**: first on example conversations, then with **reinforcement learning from
+# human feedback** (RLHF): people rank several answers, a reward model learns their
+# preferences, and the language model is nudged to produce answers that score well.
+# Lesson 9 does that on a small scale. Lesson 6 looks inside the model we just trained.
+
+# %%
+print(f"lesson 5 done in {time.perf_counter() - started:.1f} s")

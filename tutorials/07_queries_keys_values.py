@@ -1,0 +1,341 @@
+# %% [markdown]
+# # Lesson 7: queries, keys and values
+#
+# Lesson 6 showed attention patterns: how much each token takes from each earlier
+# token. Here is where they come from. Every token's vector x is multiplied by three
+# learned matrices:
+#
+#     query q = x W_q    what this token is looking for
+#     key   k = x W_k    what this token offers, to be matched against queries
+#     value v = x W_v    what this token passes on when it is matched
+#
+# Token i's match with token j is the dot product q_i . k_j (large when they point the
+# same way). The matches are scaled by 1/sqrt(d), the future is masked with -infinity,
+# each row goes through a softmax (the weights), and token i receives the weighted
+# average of the values:
+#
+#     out = softmax(Q K^T / sqrt(d) + mask) V
+#
+# We do it by hand on 4 tokens, check it against the library, split it into several
+# heads as the GPT does, and then measure why long contexts are expensive: the T x T
+# matrix of scores. Last, the fused kernel that never builds that matrix.
+#
+# Run: `python tutorials/07_queries_keys_values.py [--quick]`. Read alongside:
+# `scaled_dot_product_attention` in `tinygrad_edu/nn/functional.py` and
+# `CausalSelfAttention` in `tinygrad_edu/models/gpt.py`.
+
+# %%
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Let the lesson run from a source checkout without `pip install -e .`.
+if importlib.util.find_spec("tinygrad_edu") is None:
+    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+    sys.path.insert(0, str(here.parent))
+
+import tinygrad_edu as tg
+from tinygrad_edu.bench import peak_memory, time_call
+from tinygrad_edu.models.gpt import CausalSelfAttention, GPTConfig
+from tinygrad_edu.nn import functional as F
+from tinygrad_edu.plotting import maybe_plt, savefig
+from tinygrad_edu.tensor import Tensor
+
+parser = argparse.ArgumentParser(description="Lesson 7: queries, keys and values")
+parser.add_argument("--quick", action="store_true", help="shorter timings (CI)")
+args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
+QUICK = args.quick
+plt = maybe_plt()
+started = time.perf_counter()
+np.set_printoptions(precision=3, suppress=True)
+
+# The library's attention: the textbook composition, and the fused kernel when this
+# version of tinygrad_edu has one (then F.scaled_dot_product_attention uses it, and the
+# textbook composition is F.scaled_dot_product_attention_reference).
+textbook_sdpa = getattr(F, "scaled_dot_product_attention_reference", None)
+HAS_FUSED = textbook_sdpa is not None
+if not HAS_FUSED:
+    textbook_sdpa = F.scaled_dot_product_attention  # no fused kernel: this IS the textbook
+fused_sdpa = F.scaled_dot_product_attention if HAS_FUSED else None
+
+
+def show_matrix(name: str, m: np.ndarray, rows: str = "", cols: str = "") -> None:
+    """Print a small matrix with labelled rows and columns."""
+    print(f"{name}:")
+    if cols:
+        print("      " + "".join(f"{c:>8}" for c in cols))
+    for i, row in enumerate(m):
+        label = rows[i] if rows else ""
+        print(f"  {label:>3} " + "".join(f"{v:8.3f}" for v in row))
+
+
+# %% [markdown]
+# ## 1. By hand: 4 tokens, head size 2
+#
+# Four tokens, each a vector of 3 features (the rows of x), and three small weight
+# matrices, all with easy numbers. In a trained model these are learned; here they are
+# made up so that you can check every number with pen and paper.
+
+# %%
+tokens = "ABCD"
+x = np.array([[1, 0, 1], [0, 2, 0], [1, 1, 0], [0, 1, 1]], dtype=np.float64)  # (T=4, C=3)
+W_q = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float64)  # (C=3, d=2)
+W_k = np.array([[0, 1], [1, 0], [1, 1]], dtype=np.float64)
+W_v = np.array([[1, 0], [0, 1], [0, 2]], dtype=np.float64)
+Q, K, Vals = x @ W_q, x @ W_k, x @ W_v  # (4, 2) each: one query, key, value per token
+show_matrix("x, the token vectors (T, C)", x, tokens)
+show_matrix("Q = x W_q, one query per token (T, d)", Q, tokens)
+show_matrix("K = x W_k, one key per token (T, d)", K, tokens)
+show_matrix("V = x W_v, one value per token (T, d)", Vals, tokens)
+
+# %% [markdown]
+# **Scores.** Every query against every key: S = Q K^T, a T x T matrix; row i, column
+# j says how well token i's query matches token j's key.
+
+# %%
+scores = Q @ K.T  # (4, 2) @ (2, 4) -> (4, 4)
+i, j = 3, 1
+print(
+    f"one entry: score[{tokens[i]}, {tokens[j]}] = q_{tokens[i]} . k_{tokens[j]} = "
+    f"{Q[i, 0]:g}*{K[j, 0]:g} + {Q[i, 1]:g}*{K[j, 1]:g} = {scores[i, j]:g}"
+)
+show_matrix("scores Q K^T (query row, key column)", scores, tokens, tokens)
+
+# %% [markdown]
+# **Scale.** The scores are divided by sqrt(d), d the head size (here sqrt(2)). Why:
+# a dot product of d random numbers of size ~1 has size ~sqrt(d). Without the scaling,
+# with GPT-2's d = 64, scores would be ~8 apart and the softmax would put almost all
+# the weight on a single token from the start, and learn slowly (its gradient is ~0).
+
+# %%
+d = Q.shape[1]
+scaled = scores / math.sqrt(d)
+show_matrix(f"scaled scores, / sqrt({d})", scaled, tokens, tokens)
+gen = np.random.default_rng(0)
+q64, k64 = gen.standard_normal((2, 1000, 64))  # 1000 random query/key pairs, d = 64
+raw = (q64 * k64).sum(-1)
+print(f"random d = 64 vectors: q.k has std {raw.std():.1f}; / sqrt(64): {raw.std() / 8:.2f}")
+
+# %% [markdown]
+# **Mask.** Token i may not look at tokens after it: they are the future, the very thing
+# it must predict. Their scores are set to -infinity. exp(-infinity) = 0, so after the
+# softmax they get weight exactly 0, and the remaining weights still add up to 1 (which
+# setting them to 0 *after* the softmax would not do).
+
+# %%
+future = np.triu(np.ones((4, 4), dtype=bool), k=1)  # above the diagonal: j > i
+masked = np.where(future, -np.inf, scaled)
+show_matrix("masked scores (-inf above the diagonal)", masked, tokens, tokens)
+
+# %% [markdown]
+# **Softmax** along each row: exp, then divide by the row's sum. Row i is now a
+# probability distribution over the tokens 0..i: how much token i listens to each.
+
+# %%
+weights = np.exp(masked - masked.max(axis=1, keepdims=True))
+weights /= weights.sum(axis=1, keepdims=True)
+show_matrix("attention weights, softmax of each row", weights, tokens, tokens)
+print(f"row sums: {weights.sum(axis=1)}")
+
+# %% [markdown]
+# **Weighted sum of values.** Token i's output is sum_j weight[i, j] * v_j: a blend of
+# the values of the tokens it attends to. Token A can only see itself, so its output
+# is its own value.
+
+# %%
+out = weights @ Vals  # (4, 4) @ (4, 2) -> (4, 2)
+terms = " + ".join(f"{weights[3, j]:.3f}*{Vals[j]}" for j in range(4))
+print(f"out_D = {terms}\n      = {out[3]}")
+show_matrix("output, one new vector per token (T, d)", out, tokens)
+
+# %% [markdown]
+# The library does the same in one call, on tensors of shape (B, H, T, d): a batch of
+# B texts, H heads. Here B = H = 1.
+
+# %%
+q_t, k_t, v_t = (Tensor(a[None, None]) for a in (Q, K, Vals))  # (1, 1, 4, 2), float64
+with tg.no_grad():
+    lib = textbook_sdpa(q_t, k_t, v_t, is_causal=True).data[0, 0]
+print(f"by hand vs the library's textbook attention: max difference {np.abs(lib - out).max():.0e}")
+if HAS_FUSED:
+    with tg.no_grad():
+        fused = fused_sdpa(q_t, k_t, v_t, is_causal=True).data[0, 0]
+    print(
+        f"by hand vs the fused kernel:                 max difference {np.abs(fused - out).max():.0e}"
+    )
+
+# %% [markdown]
+# ## 2. Several heads
+#
+# One head can look for one kind of thing. A GPT runs several heads side by side: the C
+# features of q, k and v are split into n_head groups of head_size = C / n_head; each
+# group does the attention above on its own, and the outputs are put back side by side
+# (concatenated) into C features, then mixed by one more matrix (c_proj). In the GPT
+# the three matrices are one Linear layer c_attn of C -> 3C, for speed.
+#
+# First the plain way, one head at a time on column slices; then the GPT's way, a
+# reshape that makes the heads a batch dimension so that one matmul does all heads;
+# then the GPT's own `CausalSelfAttention` module with the same weights.
+
+# %%
+T, C, n_head = 5, 8, 2
+hs = C // n_head
+tg.manual_seed(0)
+attn = CausalSelfAttention(
+    GPTConfig(block_size=T, vocab_size=1, n_layer=1, n_head=n_head, n_embd=C)
+)
+attn.eval()
+xs = gen.standard_normal((T, C)).astype(np.float32)  # 5 token vectors of 8 features
+W, b = attn.c_attn.weight.data, attn.c_attn.bias.data  # (3C, C), (3C,): PyTorch's Linear layout
+qkv = xs @ W.T + b  # (T, 3C)
+q_all, k_all, v_all = qkv[:, :C], qkv[:, C : 2 * C], qkv[:, 2 * C :]  # (T, C) each
+print(f"x {xs.shape} -> c_attn -> q, k, v {q_all.shape} each; {n_head} heads of size {hs}")
+
+
+def one_head(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Section 1's recipe: (T, hs) each -> (T, hs)."""
+    s = q @ k.T / math.sqrt(q.shape[-1])
+    s = np.where(np.triu(np.ones((len(q), len(k)), dtype=bool), k=1), -np.inf, s)
+    w = np.exp(s - s.max(axis=1, keepdims=True))
+    return (w / w.sum(axis=1, keepdims=True)) @ v
+
+
+# the plain way: head h owns the features h*hs .. (h+1)*hs - 1
+heads = [
+    one_head(*(m[:, h * hs : (h + 1) * hs] for m in (q_all, k_all, v_all))) for h in range(n_head)
+]
+y_loop = np.concatenate(heads, axis=1)  # (T, C): the heads' outputs side by side
+print(f"head by head: {n_head} outputs of {heads[0].shape}, concatenated -> {y_loop.shape}")
+
+# the GPT's way: (T, C) -> (T, n_head, hs) -> (n_head, T, hs), all heads in one call
+q_h, k_h, v_h = (m.reshape(T, n_head, hs).transpose(1, 0, 2) for m in (q_all, k_all, v_all))
+with tg.no_grad():
+    y_h = textbook_sdpa(Tensor(q_h), Tensor(k_h), Tensor(v_h), is_causal=True).data
+y_batched = y_h.transpose(1, 0, 2).reshape(T, C)  # (n_head, T, hs) -> (T, n_head, hs) -> (T, C)
+print(
+    f"reshaped into heads {q_h.shape}, attention, back to {y_batched.shape}: "
+    f"max difference from head by head {np.abs(y_batched - y_loop).max():.1e}"
+)
+
+with tg.no_grad():
+    y_module = attn(Tensor(xs[None])).data[0]  # (T, C): c_attn, heads, c_proj
+y_ours = y_loop @ attn.c_proj.weight.data.T + attn.c_proj.bias.data
+print(
+    f"then c_proj; vs the GPT's CausalSelfAttention module: max difference "
+    f"{np.abs(y_ours - y_module).max():.1e}"
+)
+
+# %% [markdown]
+# ## 3. The cost grows with the square of the context
+#
+# Every token scores every earlier token: for a context of T tokens that is a T x T
+# matrix per head. Double the context and there are 4 times as many scores to compute,
+# store and softmax. We time the textbook attention (one text, 4 heads of size 64, as
+# in GPT-2) for growing T. The timing runs on one thread, so that it measures the work
+# itself rather than how well two cores share it (on a busy machine, waiting for the
+# second core can cost more than the work).
+
+# %%
+B, H, D = 1, 4, 64
+Ts = [64, 128, 256, 512, 1024]
+min_time = 0.02 if QUICK else 0.1
+rng_ = np.random.default_rng(1)
+threads = tg.get_num_threads()
+tg.set_num_threads(1)
+
+
+def qkv_for(T: int) -> list[Tensor]:
+    """Random queries, keys and values (B, H, T, D) for a context of T tokens."""
+    return [Tensor(rng_.standard_normal((B, H, T, D)).astype(np.float32)) for _ in range(3)]
+
+
+def causal_call(attention, q: Tensor, k: Tensor, v: Tensor):
+    """attention(q, k, v, is_causal=True) as a function of nothing, to time or measure."""
+    return lambda: attention(q, k, v, is_causal=True)
+
+
+timings = []
+try:
+    print("     T   time (ms)   x previous   scores per head   T x T matrices (all heads)")
+    prev = None
+    for T_ in Ts:
+        q, k, v = qkv_for(T_)
+        with tg.no_grad():
+            sec = time_call(causal_call(textbook_sdpa, q, k, v), min_time)
+        ratio = f"x{sec / prev:4.1f}" if prev else "     "
+        prev = sec
+        mb = B * H * T_ * T_ * 4 / 2**20  # float32: 4 bytes each
+        timings.append((T_, sec))
+        print(f"  {T_:4d}   {sec * 1e3:9.2f}      {ratio}     {T_ * T_:12,}      {mb:7.1f} MiB")
+finally:
+    tg.set_num_threads(threads)
+print("-> each doubling of T: 4x the scores and memory; the time grows towards x4 as well")
+print("   (at small T the fixed cost of each call dominates, so the first ratios are smaller)")
+for T_ in (8192, 131072):
+    print(
+        f"   a context of {T_:7,} tokens: {T_ * T_ * 4 / 2**30:6.2f} GiB of scores per head per layer"
+    )
+
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ts = np.array([t for t, _ in timings])
+    secs = np.array([s for _, s in timings])
+    ax.loglog(ts, secs * 1e3, "o-", label="textbook attention")
+    ax.loglog(ts, secs[-1] * 1e3 * (ts / ts[-1]) ** 2, "k--", label="~ T^2")
+    ax.set(xlabel="context length T", ylabel="ms per call", title="Attention cost vs context")
+    ax.legend()
+    savefig(fig, "07_quadratic")
+
+# %% [markdown]
+# ## 4. The fused kernel: same result, without the T x T matrix
+#
+# The T x T scores are only needed one row at a time, and even a row can be handled in
+# blocks: keep, for each query, a running maximum, a running sum of exponentials and a
+# running weighted sum of values, and correct them as each new block of keys arrives
+# (the "online softmax" of FlashAttention). The result is the same up to rounding; the
+# scores never exist all at once, so the memory grows like T, not T^2, and the data
+# stays in the CPU's cache. (`csrc/attention_impl.h`; lesson 10 measures it further.)
+
+# %%
+if not HAS_FUSED:
+    print("This build of tinygrad_edu has no fused attention kernel yet:")
+    print("F.scaled_dot_product_attention is the textbook composition timed above.")
+else:
+    print("(memory: the peak of NumPy allocations during one call, forward only: for the")
+    print(" textbook about two T x T matrices alive at once, the scores and their softmax; the")
+    print(" fused kernel's few small blocks of scratch memory are allocated in C, not counted)")
+    print("     T   textbook ms   fused ms   speed-up   textbook MiB   fused MiB   max |diff|")
+    tg.set_num_threads(1)  # the same single thread as above
+    try:
+        for T_ in Ts[2:] if QUICK else Ts:
+            q, k, v = qkv_for(T_)
+            with tg.no_grad():
+                t_text = time_call(causal_call(textbook_sdpa, q, k, v), min_time)
+                t_fused = time_call(causal_call(fused_sdpa, q, k, v), min_time)
+                m_text = peak_memory(causal_call(textbook_sdpa, q, k, v))
+                m_fused = peak_memory(causal_call(fused_sdpa, q, k, v))
+                y_text = causal_call(textbook_sdpa, q, k, v)().data
+                diff = np.abs(y_text - causal_call(fused_sdpa, q, k, v)().data).max()
+            print(
+                f"  {T_:4d}   {t_text * 1e3:10.2f}  {t_fused * 1e3:9.2f}    x{t_text / t_fused:<5.1f}"
+                f"   {m_text / 2**20:11.1f}   {m_fused / 2**20:9.2f}     {diff:.1e}"
+            )
+    finally:
+        tg.set_num_threads(threads)
+    print("-> the same numbers (differences ~1e-7 are float32 rounding), much faster,")
+    print("   and memory that grows like T (the output) instead of T^2 (the scores)")
+
+# %% [markdown]
+# Attention is quadratic in the context; the fused kernel makes the constant much
+# smaller, but every query still meets every earlier key. That is why long contexts
+# stay expensive, and why a smaller token count per text (BPE, lesson 5) matters.
+
+# %%
+print(f"lesson 7 done in {time.perf_counter() - started:.1f} s")
