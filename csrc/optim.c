@@ -56,8 +56,11 @@ TG_BEGIN_TARGET_AVX512
 TG_END_TARGET
 #endif
 
-/* Below this many elements one thread is faster than waking a second one. */
-#define TG_OPTIM_PARALLEL_MIN 65536
+/* Threads only for large tensors (>= 256k elements, 1 MB of float32): an update is a
+ * few memory passes, so below that a second thread saves a few microseconds at best,
+ * while on a busy machine, where the other core is taken, every parallel region can
+ * wait a whole scheduler time slice (milliseconds) for its second thread. */
+#define TG_OPTIM_PARALLEL_MIN (1 << 18)
 
 /* Run NAME_<isa>(pointers..., i0, i1, &c) over [0, n): directly on one thread, or in
  * chunks of whole cache lines, one per OpenMP thread. */

@@ -14,7 +14,7 @@ from tinygrad_edu.kernels import compiled, reference
 
 pytestmark = needs_compiled
 
-SIZES = [0, 1, 7, 16, 17, 1000, 70_001]  # 70,001 > the threading threshold (65,536)
+SIZES = [0, 1, 7, 16, 17, 1000, 300_007]  # 300,007 > the threading threshold (2^18)
 
 
 def _adam_run(mod, p0, grads, decoupled, weight_decay=0.1, lr=1e-2, betas=(0.9, 0.999)):

@@ -292,3 +292,24 @@ def test_mlp_learns_the_digits():
         accuracy = (model(tg.Tensor(Xt)).argmax(1).numpy() == yt).mean()
     assert final < 0.35 * first
     assert accuracy > 0.85
+
+
+def test_train_mnist_command(tmp_path, capsys):
+    from tinygrad_edu.checkpoint import load
+    from tinygrad_edu.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train-mnist", "--epochs", "1", "--hidden", "16", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "784-16-10 relu, adam lr 0.001" in printed and "checkpoint:" in printed
+    accuracy = float(printed.splitlines()[2].split()[2])
+    assert accuracy > 0.75  # one epoch of Adam on the digits
+    weights = load(out / "model.safetensors")
+    assert {k: v.shape for k, v in weights.items()} == {
+        "0.weight": (16, 784), "0.bias": (16,), "2.weight": (10, 16), "2.bias": (10,),
+    }  # fmt: skip
+    model = nn.Sequential(nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 10))
+    model.load_state_dict(weights)
+    Xt, yt = load_digits("test")
+    with tg.no_grad():
+        assert (model(tg.Tensor(Xt)).argmax(1).numpy() == yt).mean() == pytest.approx(accuracy)

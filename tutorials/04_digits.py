@@ -116,7 +116,9 @@ print(f"parameters: {model.num_parameters():,}  (784*16 + 16 + 16*16 + 16 + 16*1
 # data, the cost a GPT is trained with in lecture 5.)
 
 # %%
-scores = tg.Tensor(np.array([[-4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0]]), requires_grad=True)
+scores = tg.Tensor(
+    np.array([[-4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0]]), requires_grad=True
+)
 label = np.array([0])  # the right answer is 0, but the network is sure it is 9
 ce = F.cross_entropy(scores, label)
 ce.backward()
@@ -171,13 +173,19 @@ def train(net: nn.Module, opt: optim.Optimizer, loader: DataLoader, epochs: int,
 
 
 loader = DataLoader(X_train, y_train, batch_size=32, shuffle=True, seed=0)
-print(f"{len(loader)} mini-batches per epoch; before training: accuracy {accuracy(model, X_test, y_test):.3f}")
+print(
+    f"{len(loader)} mini-batches per epoch; before training: accuracy {accuracy(model, X_test, y_test):.3f}"
+)
 start = time.perf_counter()
-sgd_losses, sgd_acc = train(model, optim.SGD(model.parameters(), lr=0.5), loader, EPOCHS, "784-16-16-10 SGD")
+sgd_losses, sgd_acc = train(
+    model, optim.SGD(model.parameters(), lr=0.5), loader, EPOCHS, "784-16-16-10 SGD"
+)
 sgd_time = time.perf_counter() - start
 print("epoch   mean cost   test accuracy")
 for e in range(EPOCHS):
-    print(f"{e + 1:5d}   {np.mean(sgd_losses[e * len(loader) : (e + 1) * len(loader)]):9.3f}   {sgd_acc[e]:13.3f}")
+    print(
+        f"{e + 1:5d}   {np.mean(sgd_losses[e * len(loader) : (e + 1) * len(loader)]):9.3f}   {sgd_acc[e]:13.3f}"
+    )
 print(f"{EPOCHS} epochs ({EPOCHS * len(loader)} steps) in {sgd_time:.1f} s")
 
 # %% [markdown]
@@ -197,7 +205,9 @@ def confusion_matrix(net: nn.Module, X: np.ndarray, y: np.ndarray) -> np.ndarray
 
 
 cm = confusion_matrix(model, X_test, y_test)
-print(f"test accuracy {np.trace(cm) / cm.sum():.3f} (the lecture's network; PyTorch with this recipe: 0.884)\n")
+print(
+    f"test accuracy {np.trace(cm) / cm.sum():.3f} (the lecture's network; PyTorch with this recipe: 0.884)\n"
+)
 print("true\\pred " + " ".join(f"{d:4d}" for d in range(10)))
 for d in range(10):
     print(f"{d:9d} " + " ".join(f"{n:4d}" for n in cm[d]))
@@ -245,7 +255,13 @@ for shuffle in (False, True):
     tg.manual_seed(0)
     net = lecture_network()
     sgd = optim.SGD(net.parameters(), lr=0.5)
-    train(net, sgd, DataLoader(X_sorted, y_sorted, batch_size=32, shuffle=shuffle, seed=0), 1, "one epoch")
+    train(
+        net,
+        sgd,
+        DataLoader(X_sorted, y_sorted, batch_size=32, shuffle=shuffle, seed=0),
+        1,
+        "one epoch",
+    )
     with tg.no_grad():
         answers = net(tg.Tensor(X_test)).argmax(1).numpy()
     results[shuffle] = answers
@@ -268,19 +284,31 @@ print("sample of all ten digits, so every step improves the network on all of th
 tg.manual_seed(0)
 modern = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
 start = time.perf_counter()
-adam_losses, adam_acc = train(modern, optim.Adam(modern.parameters(), lr=1e-3), loader, EPOCHS, "784-100-10 Adam")
+adam_losses, adam_acc = train(
+    modern, optim.Adam(modern.parameters(), lr=1e-3), loader, EPOCHS, "784-100-10 Adam"
+)
 adam_time = time.perf_counter() - start
-print(f"{modern.num_parameters():,} parameters; test accuracy per epoch:", " ".join(f"{a:.3f}" for a in adam_acc))
-print(f"final test accuracy {adam_acc[-1]:.3f} in {adam_time:.1f} s (PyTorch with this recipe: 0.911)")
+print(
+    f"{modern.num_parameters():,} parameters; test accuracy per epoch:",
+    " ".join(f"{a:.3f}" for a in adam_acc),
+)
+print(
+    f"final test accuracy {adam_acc[-1]:.3f} in {adam_time:.1f} s (PyTorch with this recipe: 0.911)"
+)
 print(f"the lecture's network reached {sgd_acc[-1]:.3f}")
 
 if plt is not None:
     fig, ax = plt.subplots(figsize=(7, 3.5))
     k = len(loader)  # smooth over one epoch of steps
-    for name, losses in (("784-16-16-10 sigmoid, SGD 0.5", sgd_losses), ("784-100-10 ReLU, Adam 1e-3", adam_losses)):
+    for name, losses in (
+        ("784-16-16-10 sigmoid, SGD 0.5", sgd_losses),
+        ("784-100-10 ReLU, Adam 1e-3", adam_losses),
+    ):
         smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
         ax.plot(np.arange(len(smooth)) + k, smooth, label=name)
-    ax.set(xlabel="step (mini-batch)", ylabel="cost (cross-entropy, mean over an epoch)", yscale="log")
+    ax.set(
+        xlabel="step (mini-batch)", ylabel="cost (cross-entropy, mean over an epoch)", yscale="log"
+    )
     ax.legend()
     savefig(fig, "04_loss_curves")
 
@@ -292,7 +320,9 @@ if plt is not None:
 
 # %%
 try:
-    path = tg.save(modern.state_dict(), output_dir() / "04_digits.safetensors", metadata={"hidden": "100"})
+    path = tg.save(
+        modern.state_dict(), output_dir() / "04_digits.safetensors", metadata={"hidden": "100"}
+    )
     fresh = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
     print(f"fresh network: accuracy {accuracy(fresh, X_test, y_test):.3f}")
     fresh.load_state_dict(tg.load(path))

@@ -86,26 +86,27 @@ except ImportError:  # an extension built before optim.c existed: keep the NumPy
     _optim = None
 
 
-def _check_update(p: np.ndarray, **others: np.ndarray | None) -> bool:
+def _check_update(p: np.ndarray, g: np.ndarray, *state: tuple[str, np.ndarray | None]) -> bool:
     """Validate an in-place update; True if the fused kernel can run on these arrays.
 
-    Everything must be float32/float64 of p's shape and dtype. The kernel writes
-    p and the state through raw pointers, so those must be C-contiguous: for other
-    views (rare) the NumPy twin, which updates any view in place, is used instead.
+    g and the state buffers (name, array) must be float32/float64 arrays of p's shape
+    and dtype. The kernel writes p and the state through raw pointers, so those must
+    be C-contiguous and writable: for other views (rare) the NumPy twin, which updates
+    any view in place, is used instead. (Called once per parameter per step: cheap.)
     """
     V.float_array(p, "p")
     if not p.flags.writeable:
         raise ValueError("p is read-only")
     fused = _optim is not None and p.flags.c_contiguous
-    for name, a in others.items():
+    for name, a in (("g", g), *state):
         if a is None:
             continue
-        V.float_array(a, name)
+        if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
+            V.float_array(a, name)
+            raise TypeError(f"dtypes must match: p is {p.dtype}, {name} is {a.dtype}")
         if a.shape != p.shape:
             raise ValueError(f"{name} has shape {a.shape}, but p has shape {p.shape}")
-        if a.dtype != p.dtype:
-            raise TypeError(f"dtypes must match: p is {p.dtype}, {name} is {a.dtype}")
-        if name != "g":
+        if a is not g:
             if not a.flags.writeable:
                 raise ValueError(f"{name} is read-only")
             fused = fused and a.flags.c_contiguous
@@ -125,7 +126,7 @@ def sgd_update(
 ) -> None:
     if momentum != 0 and buf is None:
         raise ValueError("momentum needs a buffer (buf)")
-    if not _check_update(p, g=g, buf=buf):
+    if not _check_update(p, g, ("buf", buf)):
         _reference.sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first)
         return
     f = _optim.sgd_f32 if p.dtype == np.float32 else _optim.sgd_f64
@@ -149,7 +150,7 @@ def adam_update(
 ) -> None:
     if step < 1:
         raise ValueError(f"step counts from 1, got {step}")
-    if not _check_update(p, g=g, m=m, v=v):
+    if not _check_update(p, g, ("m", m), ("v", v)):
         _reference.adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
         return
     f = _optim.adam_f32 if p.dtype == np.float32 else _optim.adam_f64
