@@ -76,6 +76,8 @@ if __name__ == "__main__":
         c, err = exp_poly(deg)
         print(f"e^r, degree {deg}: max error {mp.nstr(err, 3)}")
         print("   ", ", ".join(mp.nstr(ci, 20) for ci in c))
+        # tg_exp.h evaluates 2 e^r (the factor 2 lets 2^(n-1) stay a normal float)
+        print("    doubled, as in tg_exp.h:", ", ".join(mp.nstr(2 * ci, 20) for ci in c))
     print("ln2 split, float32 (9 bits):", cody_waite_ln2(9, 24))
     print("ln2 split, float64 (32 bits):", cody_waite_ln2(32))
     c, err = mills_fit()
