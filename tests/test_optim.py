@@ -83,15 +83,17 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("steps", [1, 6])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name, kwargs", CASES)
-def test_matches_torch(backend, dtype, name, kwargs):
+def test_matches_torch(backend, dtype, name, kwargs, steps):
     torch = pytest.importorskip("torch")
     ours, theirs, _ = _train_both(
         torch,
         dtype,
         lambda p: getattr(optim, name)(p, **kwargs),
         lambda p: getattr(torch.optim, name)(p, **kwargs),
+        steps=steps,
     )
     _assert_same(ours, theirs, dtype)
 
