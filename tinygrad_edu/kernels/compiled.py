@@ -440,3 +440,69 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
     f = _softmax.gelu_backward_f32 if xf.dtype == np.float32 else _softmax.gelu_backward_f64
     f(xf, dyf, dx, tanh_form, config.isa, config.num_threads)
     return dx.reshape(x.shape)
+
+
+# --- fused attention (csrc/attention_impl.h explains the kernel) ------------------------
+
+try:
+    from . import _attention
+except ImportError:  # an extension built before attention.c existed: keep the NumPy twins
+    _attention = None
+
+
+def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 0):
+    N, T, S, D = _reference._check_attention(q, k, v, causal, scale, causal_offset)
+    if _attention is None or 0 in (N, T, S, D):  # nothing to compute: the twin's edge cases
+        return _reference.attention_forward(q, k, v, causal, scale, causal_offset)
+    q, k, v = V.contiguous(q), V.contiguous(k), V.contiguous(v)
+    out = np.empty((N, T, D), dtype=q.dtype)
+    lse = np.empty((N, T), dtype=q.dtype)
+    f = _attention.forward_f32 if q.dtype == np.float32 else _attention.forward_f64
+    f(q, k, v, out, lse, bool(causal), int(causal_offset), float(scale), config.isa,
+      config.num_threads)  # fmt: skip
+    return out, lse
+
+
+def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, causal_offset: int = 0):
+    N, T, S, D = _reference._check_attention(q, k, v, causal, scale, causal_offset)
+    _reference._check_attention_grads(q, out, lse, dout)
+    if _attention is None or 0 in (N, T, S, D):
+        return _reference.attention_backward(q, k, v, out, lse, dout, causal, scale, causal_offset)
+    q, k, v = V.contiguous(q), V.contiguous(k), V.contiguous(v)
+    out, lse, dout = V.contiguous(out), V.contiguous(lse), V.contiguous(dout)
+    dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+    f = _attention.backward_f32 if q.dtype == np.float32 else _attention.backward_f64
+    f(q, k, v, out, lse, dout, dq, dk, dv, bool(causal), int(causal_offset), float(scale),
+      config.isa, config.num_threads)  # fmt: skip
+    return dq, dk, dv
+
+
+def attention_scratch_bytes(
+    N: int,
+    T: int,
+    S: int,
+    D: int,
+    dtype=np.float32,
+    backward: bool | None = None,
+    nthreads: int | None = None,
+) -> int:
+    """Bytes of scratch memory the C kernel allocates (all threads) for one forward
+    (backward=False) or backward (True) call; None: the larger of the two, which is
+    what a forward + backward step needs at its peak (the two never overlap)."""
+    if _attention is None:
+        return 0
+    f64 = np.dtype(dtype) == np.float64
+    nt = config.num_threads if nthreads is None else nthreads
+    sizes = [_attention.scratch_bytes(N, T, S, D, f64, b, config.isa, nt)
+             for b in ((False, True) if backward is None else (backward,))]  # fmt: skip
+    return max(sizes)
+
+
+def attention_blocking(dtype=np.float32, isa: str | None = None) -> dict:
+    """Block sizes of one attention variant (isa None: the one in use): queries (BR) and
+    keys (BC) per block, and the register tile's rows (MR) and lanes."""
+    from .config import ISA_NAMES
+
+    level = config.isa if isa is None else ISA_NAMES.index(isa)
+    values = _attention.blocking(level, np.dtype(dtype) == np.float64)
+    return dict(zip(("BR", "BC", "MR", "lanes"), values))

@@ -473,3 +473,128 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
             pdf = np.exp(-0.5 * x64 * x64) / math.sqrt(2.0 * math.pi)
             grad = cdf + x64 * pdf
     return (dy.astype(np.float64) * grad).astype(x.dtype)
+
+
+# --- attention (lecture 7; csrc/attention_impl.h is the fused kernel) -----------------
+
+
+def _check_attention(q, k, v, causal, scale, causal_offset) -> tuple[int, int, int, int]:
+    """The errors both attention kernels raise; returns (N, T, S, D)."""
+    for name, a in (("q", q), ("k", k), ("v", v)):
+        V.float_array(a, name)
+    V.same_dtype(("q", q), ("k", k), ("v", v))
+    if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or k.shape != v.shape:
+        raise ValueError(
+            f"attention needs q (N, T, D), k and v (N, S, D), got shapes "
+            f"q {q.shape}, k {k.shape}, v {v.shape}"
+        )
+    (N, T, D), S = q.shape, k.shape[1]
+    if k.shape[0] != N or k.shape[2] != D:
+        raise ValueError(
+            f"attention: q {q.shape} and k {k.shape} must agree in N and D (N, T, D) / (N, S, D)"
+        )
+    if not isinstance(causal, (bool, np.bool_)):
+        raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.number)):
+        raise TypeError(f"scale must be a real number, got {type(scale).__name__}")
+    if not math.isfinite(float(scale)):
+        raise ValueError(f"scale must be finite, got {scale}")
+    if isinstance(causal_offset, (bool, np.bool_)) or not isinstance(
+        causal_offset, (int, np.integer)
+    ):
+        raise TypeError(f"causal_offset must be an int, got {type(causal_offset).__name__}")
+    if not causal and causal_offset != 0:
+        raise ValueError(f"causal_offset={causal_offset} needs causal=True")
+    if not -T <= causal_offset <= S:
+        raise ValueError(
+            f"causal_offset must be in [-T, S] = [{-T}, {S}] for T={T} queries and S={S} keys, "
+            f"got {causal_offset}"
+        )
+    return N, T, S, D
+
+
+def _attention_probabilities(q, k, causal, scale, causal_offset, lse=None):
+    """P = softmax(scale * q k^T) with the causal mask: (N, T, S), and lse (N, T).
+
+    Given lse (the backward), P = exp(scores - lse) directly, without a new max.
+    """
+    N, T, D = q.shape
+    S = k.shape[1]
+    scores = (q @ k.transpose(0, 2, 1)) * q.dtype.type(scale)  # (N, T, S)
+    if causal:
+        i = np.arange(T)[:, None]  # query positions, as a column
+        j = np.arange(S)[None, :]  # key positions, as a row
+        scores = np.where(j > i + causal_offset, -np.inf, scores)  # no looking ahead
+    if lse is None:
+        m = scores.max(axis=-1, keepdims=True) if S else np.full((N, T, 1), -np.inf, q.dtype)
+        m = np.where(np.isneginf(m), 0, m)  # a row that sees nothing: keep exp(-inf) = 0
+        e = np.exp(scores - m)  # (N, T, S), each in [0, 1]
+        total = e.sum(axis=-1, keepdims=True)  # (N, T, 1)
+        with np.errstate(divide="ignore"):
+            lse = (m + np.log(total))[..., 0]  # log-sum-exp; -inf for an empty row
+        p = e / np.where(total == 0, 1, total)  # an empty row: all zeros
+    else:
+        # the forward's P, rebuilt from its log-sum-exp; rows that saw nothing stay 0
+        safe = np.where(np.isneginf(lse), np.inf, lse)[..., None]
+        p = np.exp(scores - safe)
+    return p.astype(q.dtype, copy=False), lse.astype(q.dtype, copy=False)
+
+
+def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 0):
+    """Scaled dot-product attention for N = batch * heads independent heads.
+
+    q (N, T, D) queries, k and v (N, S, D) keys and values -> out (N, T, D), lse (N, T):
+
+        scores = scale * q @ k^T                  (N, T, S)
+        scores[i, j] = -inf if j > i + offset     (causal: query i sees keys j <= i + offset)
+        P = softmax(scores) over the keys         (N, T, S)
+        out = P @ v                               (N, T, D)
+        lse = log sum_j exp(scores[i, j])         (N, T) what backward needs instead of P
+
+    causal_offset 0 is PyTorch's is_causal=True; S - T puts the diagonal at the bottom
+    right, for T new queries after S - T cached keys. A query that may look at no key
+    gets out 0 and lse -inf (PyTorch gives NaN there).
+    """
+    _check_attention(q, k, v, causal, scale, causal_offset)
+    p, lse = _attention_probabilities(q, k, causal, scale, causal_offset)
+    return (p @ v).astype(q.dtype, copy=False), lse
+
+
+def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, causal_offset: int = 0):
+    """Gradients of attention_forward: dq (N, T, D), dk and dv (N, S, D).
+
+    With P rebuilt from lse (N, T, S) and dout = dCost/dout (N, T, D):
+        dv = P^T @ dout                           (N, S, D)
+        dP = dout @ v^T                           (N, T, S)
+        dS = P * (dP - rowsum(dout * out))        (N, T, S) softmax's backward
+        dq = scale * dS @ k                       (N, T, D)
+        dk = scale * dS^T @ q                     (N, S, D)
+    (rowsum(dP * P) = rowsum(dout * out), since out = P @ v: an (N, T) vector.)
+    """
+    _check_attention(q, k, v, causal, scale, causal_offset)
+    _check_attention_grads(q, out, lse, dout)
+    p, _ = _attention_probabilities(q, k, causal, scale, causal_offset, lse)
+    dv = p.transpose(0, 2, 1) @ dout
+    dp = dout @ v.transpose(0, 2, 1)
+    d = (dout * out).sum(axis=-1, keepdims=True)  # (N, T, 1)
+    ds = p * (dp - d)
+    s = q.dtype.type(scale)
+    dq = (ds @ k) * s
+    dk = (ds.transpose(0, 2, 1) @ q) * s
+    return (
+        dq.astype(q.dtype, copy=False),
+        dk.astype(q.dtype, copy=False),
+        dv.astype(q.dtype, copy=False),
+    )
+
+
+def _check_attention_grads(q, out, lse, dout) -> None:
+    """out and dout must have q's shape (N, T, D), lse (N, T), all of q's dtype."""
+    for name, a in (("out", out), ("lse", lse), ("dout", dout)):
+        V.float_array(a, name)
+    V.same_dtype(("q", q), ("out", out), ("lse", lse), ("dout", dout))
+    if out.shape != q.shape or dout.shape != q.shape or lse.shape != q.shape[:2]:
+        raise ValueError(
+            f"attention_backward needs out and dout of q's shape {q.shape} and lse of shape "
+            f"{q.shape[:2]}, got out {out.shape}, dout {dout.shape}, lse {lse.shape}"
+        )

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import rng
+from ..ops import attention as A
 from ..ops import matmul as M
 from ..ops import nn_ops as N
 from ..tensor import Tensor
@@ -158,7 +159,7 @@ def mse_loss(prediction: Tensor, target: Any) -> Tensor:
 # --- attention (lectures 6-7) -------------------------------------------------------------------
 
 
-def scaled_dot_product_attention(
+def scaled_dot_product_attention_reference(
     q: Tensor,
     k: Tensor,
     v: Tensor,
@@ -166,12 +167,18 @@ def scaled_dot_product_attention(
     dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
+    *,
+    causal_offset: int = 0,
 ) -> Tensor:
     """softmax(q k^T / sqrt(D) + mask) v, the textbook way; q, k, v (B, H, T, D).
 
     attn_mask: boolean (True = may look) or additive float, broadcastable to
     (B, H, T, S). is_causal: a token may look only at itself and the past.
+    causal_offset (with is_causal): query i may look at key j iff j <= i + causal_offset
+    (S - T: T new tokens after S - T cached ones).
     dropout_p: dropout on the attention weights (training only; PyTorch's order).
+    Five ops, and the (B, H, T, S) weights stay alive until backward; the fused
+    scaled_dot_product_attention below computes the same in one op without them.
     """
     for name, t in (("q", q), ("k", k), ("v", v)):
         _float(_tensor(t, name), name)
@@ -182,10 +189,12 @@ def scaled_dot_product_attention(
     if attn_mask is not None and is_causal:
         raise ValueError("pass either attn_mask or is_causal, not both")
     T, S = q.shape[-2], k.shape[-2]
+    _check_causal_offset(causal_offset, is_causal, T, S)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, S): how well each query matches each key
     if is_causal:
-        future = np.triu(np.ones((T, S), dtype=bool), k=1)  # token t may not look at s > t
+        # token t may not look at s > t + causal_offset
+        future = np.triu(np.ones((T, S), dtype=bool), k=1 + causal_offset)
         scores = scores.masked_fill(future, -np.inf)
     elif attn_mask is not None:
         m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
@@ -198,3 +207,57 @@ def scaled_dot_product_attention(
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p)
     return weights @ v  # (B, H, T, D): a weighted average of the values
+
+
+def _check_causal_offset(causal_offset: Any, is_causal: bool, T: int, S: int) -> None:
+    if isinstance(causal_offset, bool) or not isinstance(causal_offset, (int, np.integer)):
+        raise TypeError(f"causal_offset must be an int, got {type(causal_offset).__name__}")
+    if causal_offset and not is_causal:
+        raise ValueError(f"causal_offset={causal_offset} needs is_causal=True")
+    if not -T <= causal_offset <= S:
+        raise ValueError(f"causal_offset must be in [-T, S] = [{-T}, {S}], got {causal_offset}")
+
+
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    *,
+    causal_offset: int = 0,
+    fused: bool = True,
+) -> Tensor:
+    """softmax(q k^T / sqrt(D) + mask) v; q (..., T, D), k and v (..., S, D).
+
+    The same arguments as the textbook scaled_dot_product_attention_reference above.
+    Without attn_mask and dropout, and with q, k, v of one dtype and the same leading
+    dims (B, H), this runs ONE fused op (ops/attention.py: FlashAttention's online
+    softmax, csrc/attention_impl.h) that never builds the (B, H, T, S) weights;
+    otherwise, or with fused=False, the textbook composition. A query that may look at
+    no key (causal_offset < 0) gets 0 here, where the textbook softmax gives NaN.
+    KV cache: T new queries after S - T cached keys pass is_causal=True,
+    causal_offset=S - T.
+    """
+    if (
+        fused
+        and attn_mask is None
+        and dropout_p == 0.0
+        and all(isinstance(t, Tensor) and t.ndim >= 2 for t in (q, k, v))
+        and q.dtype == k.dtype == v.dtype
+        and q.dtype in (np.float32, np.float64)
+        and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
+        and q.shape[-1] == k.shape[-1] == v.shape[-1]
+        and k.shape[-2] == v.shape[-2]
+    ):
+        T, S = q.shape[-2], k.shape[-2]
+        _check_causal_offset(causal_offset, is_causal, T, S)
+        scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+        return A.Attention.apply(
+            q, k, v, causal=bool(is_causal), scale=scale, causal_offset=int(causal_offset)
+        )
+    return scaled_dot_product_attention_reference(
+        q, k, v, attn_mask, dropout_p, is_causal, scale, causal_offset=causal_offset
+    )

@@ -6,6 +6,7 @@
     matmul.py       matmul, linear (x @ W.T + b)
     nn_ops.py       softmax log_softmax cross_entropy masked_fill embedding
                     layer_norm dropout
+    attention.py    fused scaled-dot-product attention (FlashAttention's online softmax)
 
 Each file reads top to bottom as forward/backward pairs with the math and the
 shapes in comments. Hot loops go through `kernels.ops` (compiled or reference).

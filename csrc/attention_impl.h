@@ -1,0 +1,460 @@
+/* attention_impl.h -- fused attention, forward and backward: FlashAttention on a CPU.
+ *
+ * A template: attention.c includes it six times (base / AVX2 / AVX-512, each for
+ * float32 and float64) with T, V, W, DFN, VEXP, ... set by tg_dtype.h and the register
+ * tile ATT_MR x ATT_NV set per ISA. Every name gets the suffix _<f32|f64>_<isa>,
+ * e.g. forward_block_f32_avx512 (look for it in `objdump -d`).
+ *
+ * Shapes, for one head n (N = batch * heads of them, one after the other in memory):
+ * q (nT, D), k and v (nS, D), out (nT, D), lse (nT,). nT queries, nS keys, D features.
+ *
+ * ====================================================================================
+ * 1. The textbook version, and what is wrong with it
+ * ====================================================================================
+ *
+ *     S = scale * Q K^T            (nT, nS)   every query against every key
+ *     S[i, j] = -inf  if j > i + offset       (causal: a token may not look ahead)
+ *     P = softmax(S), row by row   (nT, nS)
+ *     O = P V                      (nT, D)
+ *
+ * (reference.attention_forward, line by line.) At nT = nS = 1024, S and P are 4 MB
+ * each per head -- 48 MB for GPT-2's 12 heads -- and the backward keeps P and makes
+ * dP and dS of the same size. Worse than the memory is the traffic: S is written out
+ * to RAM, read back by the softmax, P written, read back by the product. The FMA units
+ * spend most of their time waiting for memory.
+ *
+ * ====================================================================================
+ * 2. Online softmax: O without ever holding a whole row of S
+ * ====================================================================================
+ *
+ * Take the keys in blocks of ATT_BC. Each query keeps a running maximum m, a running
+ * sum l = sum_j e^(S_ij - m) and an unnormalised output o = sum_j e^(S_ij - m) v_j.
+ * When the scores s_1..s_Bc of the next key block arrive:
+ *
+ *     m_new = max(m, max_j s_j)
+ *     alpha = e^(m - m_new)                   <= 1: the old terms were computed with
+ *     l     = alpha * l + sum_j e^(s_j - m_new)     a maximum that was too small, and
+ *     o     = alpha * o + sum_j e^(s_j - m_new) v_j  alpha corrects all of them at once
+ *
+ * After the last block o / l is exactly softmax(S_i) V, and m + log(l) is the row's
+ * log-sum-exp, lse_i. Only one block of scores (ATT_BR x ATT_BC = 16 KB in float32)
+ * exists at any time, and it never leaves the L1 cache. Causal: key blocks entirely
+ * in the future of every query of the block are never computed (half of them); only
+ * the blocks on the diagonal need the -inf mask.
+ *
+ * ====================================================================================
+ * 3. Backward: recompute instead of store
+ * ====================================================================================
+ *
+ * With dO the gradient of the output, the textbook backward (reference.py) is
+ *
+ *     dV = P^T dO                        (nS, D)
+ *     dP = dO V^T                        (nT, nS)
+ *     dS = P * (dP - rowsum(dO * O))     (nT, nS)   softmax's backward; note that
+ *                                                   rowsum(P * dP) = rowsum(dO * O)
+ *     dQ = scale * dS K                  (nT, D)
+ *     dK = scale * dS^T Q                (nS, D)
+ *
+ * Forward kept only lse (nT numbers, not nT x nS), and that is enough to rebuild any
+ * block of P directly: P_ij = e^(S_ij - lse_i), no running max needed. So backward
+ * walks the same blocks again: for each key block j (which owns its rows of dK and
+ * dV), for each query block i that may see it, recompute S_ij and P_ij, then dP_ij
+ * and dS_ij, and add the pair's share to dV_j, dK_j and dQ_i. Five block products
+ * per block pair (forward: two); the nT x nS matrices never exist.
+ *
+ * ====================================================================================
+ * 4. Queries along the vector lanes
+ * ====================================================================================
+ *
+ * Every block here is stored TRANSPOSED, with the ATT_BR queries of a block along the
+ * vector lanes: scores S^T (keys x queries), output O^T (D x queries). Why:
+ *   - one query's softmax runs down a COLUMN of S^T. So m, l, alpha, lse and
+ *     rowsum(dO * O) are rows of ATT_BR lanes, and the max, the exp, the sums and the
+ *     rescaling are plain vertical vector operations: no horizontal sums, no
+ *     shuffles. Each vector lane runs the online softmax of one query.
+ *   - the block products then have the shape the register tile wants (section 5):
+ *     the vector operand is Q^T, dO^T or a row of P^T (queries contiguous), and the
+ *     broadcast operand is a row of K or a column of V, read in place. Only Q and dO
+ *     are transposed: once per query block (forward) or once per head (backward),
+ *     and every key block reuses the copy.
+ * Two products (dV += P^T dO and dK += dS^T Q) have D along the lanes instead: there D
+ * is padded to whole vectors (a padded copy of Q and dO only when D % W != 0).
+ *
+ * ====================================================================================
+ * 5. The register tile (the idea of gemm_impl.h's micro-kernel)
+ * ====================================================================================
+ *
+ *     C[r, lanes] (+)= sum_k A[r, k] * B[k, lanes]      r < ATT_MR, nv vectors of lanes
+ *
+ * ATT_MR x nv accumulators live in registers for the whole loop over k; each step
+ * loads nv vectors of B and broadcasts ATT_MR numbers of A, feeding ATT_MR * nv
+ * independent FMAs (enough to cover the FMA latency). A is read IN PLACE at
+ * a[r*ars + k*acs] -- a broadcast can come from any address -- so a row of K
+ * (acs = 1), a column of V (acs = D) or a row of P^T all serve without packing.
+ * (gemm.c's micro-kernel wants A packed as [k][MR], and it is private to gemm.c; our
+ * operands are already where a broadcast finds them, so packing would be pure cost.)
+ * AVX-512: 4 rows x 4 vectors of 16 floats = 16 accumulators; a 64 x 64 block of
+ * scores is 16 such tiles, each a loop of D steps of 16 FMAs.
+ *
+ * ====================================================================================
+ * 6. Threads (OpenMP, nthreads from the caller)
+ * ====================================================================================
+ *
+ * Forward: every (head, query block) is independent -- it writes its own rows of out
+ * and lse -- so threads take them one at a time, heaviest first (under the causal
+ * mask the last query block of a head sees the most keys).
+ * Backward: a key block owns its rows of dK and dV, but every key block adds to every
+ * dQ_i. With enough heads each thread takes whole heads: nothing is shared, nothing
+ * locked. With fewer heads than that, the threads split the key blocks of a head
+ * (heavy and light ones alternately), each adds into its own dQ^T buffer, and after
+ * a barrier the buffers are summed in a fixed order, so the result never depends on
+ * timing. Either way every thread has its own scratch memory (attention.c sizes it).
+ */
+
+#define ATT_BCAST(x) ((T)(x) - (V){0}) /* x in every lane (exact even for -0.0) */
+
+/* ---- 1. the register tile -------------------------------------------------------- */
+
+/* C[r, 0:nv*W] (op)= sum_{kk < kc} A[r, kk] * B[kk, 0:nv*W] for rows r < mr <= ATT_MR
+ * and kc >= 1 (every caller has at least one key, query or feature).
+ * A[r, kk] is a[r*ars + kk*acs]; B's rows are ldb apart, C's ldc apart.
+ * op: ATT_STORE C = acc, ATT_ADD C += acc, ATT_RESCALE C = C * lane_scale + acc (the
+ * online softmax's alpha, one number per lane). `nv` is a constant in each caller
+ * below, so both inner loops unroll and `acc` becomes ATT_MR * nv registers. Rows past
+ * mr repeat row mr - 1 (valid memory; their results are simply not stored). */
+static inline __attribute__((always_inline)) void DFN(tile_body)(
+    const int nv, ptrdiff_t mr, ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs,
+    const T *b, ptrdiff_t ldb, T *c, ptrdiff_t ldc, const T *lane_scale, int op) {
+    V acc[ATT_MR][ATT_NV];
+    ptrdiff_t row[ATT_MR]; /* where row r of A starts */
+    for (int r = 0; r < ATT_MR; r++) {
+        row[r] = (r < mr ? r : mr - 1) * ars;
+        for (int x = 0; x < nv; x++) acc[r][x] = (V){0};
+    }
+    do { /* kc >= 1 steps (a do-while: GCC then keeps acc in registers throughout) */
+        V bk[ATT_NV]; /* B[kk, :] */
+        for (int x = 0; x < nv; x++) bk[x] = VLOAD(b + x * W);
+        for (int r = 0; r < ATT_MR; r++) {
+            V ark = ATT_BCAST(a[row[r]]); /* A[r, kk] in every lane */
+            for (int x = 0; x < nv; x++) acc[r][x] = VFMA(ark, bk[x], acc[r][x]);
+        }
+        a += acs;
+        b += ldb;
+    } while (--kc > 0);
+    for (int r = 0; r < ATT_MR; r++) {
+        if (r < mr) {
+            T *cr = c + r * ldc;
+            for (int x = 0; x < nv; x++) {
+                V res = acc[r][x];
+                if (op == ATT_ADD) res += VLOAD(cr + x * W);
+                else if (op == ATT_RESCALE) res = VFMA(VLOAD(cr + x * W), VLOAD(lane_scale + x * W), res);
+                VSTORE(cr + x * W, res);
+            }
+        }
+    }
+}
+
+#define ATT_TILE_PARAMS                                                                       \
+    ptrdiff_t mr, ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, const T *b,          \
+        ptrdiff_t ldb, T *c, ptrdiff_t ldc, const T *lane_scale, int op
+#define ATT_TILE_ARGS mr, kc, a, ars, acs, b, ldb, c, ldc, lane_scale, op
+__attribute__((noinline)) static void DFN(tile_nv1)(ATT_TILE_PARAMS) { DFN(tile_body)(1, ATT_TILE_ARGS); }
+__attribute__((noinline)) static void DFN(tile_nv2)(ATT_TILE_PARAMS) { DFN(tile_body)(2, ATT_TILE_ARGS); }
+#if ATT_NV >= 3
+__attribute__((noinline)) static void DFN(tile_nv3)(ATT_TILE_PARAMS) { DFN(tile_body)(3, ATT_TILE_ARGS); }
+#endif
+#if ATT_NV >= 4
+__attribute__((noinline)) static void DFN(tile_nv4)(ATT_TILE_PARAMS) { DFN(tile_body)(4, ATT_TILE_ARGS); }
+#endif
+
+/* ---- 2. a block product: tiles of ATT_MR rows x ATT_NV vectors --------------------- */
+
+/* C (m x nvec*W) (op)= A (m x kc) @ B (kc x nvec*W), A and C as in tile_body. For each
+ * strip of lanes (its kc x ATT_NV*W sliver of B stays in L1) the row tiles stream by. */
+static void DFN(block_product)(ptrdiff_t m, ptrdiff_t nvec, ptrdiff_t kc, const T *a,
+                               ptrdiff_t ars, ptrdiff_t acs, const T *b, ptrdiff_t ldb, T *c,
+                               ptrdiff_t ldc, const T *lane_scale, int op) {
+    for (ptrdiff_t x0 = 0; x0 < nvec; x0 += ATT_NV) {
+        ptrdiff_t nv = nvec - x0 < ATT_NV ? nvec - x0 : ATT_NV;
+        const T *bx = b + x0 * W, *ls = lane_scale ? lane_scale + x0 * W : NULL;
+        for (ptrdiff_t r0 = 0; r0 < m; r0 += ATT_MR) {
+            ptrdiff_t mr = m - r0 < ATT_MR ? m - r0 : ATT_MR;
+            const T *ar = a + r0 * ars;
+            T *cr = c + r0 * ldc + x0 * W;
+            switch (nv) {
+#if ATT_NV >= 4
+            case 4: DFN(tile_nv4)(mr, kc, ar, ars, acs, bx, ldb, cr, ldc, ls, op); break;
+#endif
+#if ATT_NV >= 3
+            case 3: DFN(tile_nv3)(mr, kc, ar, ars, acs, bx, ldb, cr, ldc, ls, op); break;
+#endif
+            case 2: DFN(tile_nv2)(mr, kc, ar, ars, acs, bx, ldb, cr, ldc, ls, op); break;
+            default: DFN(tile_nv1)(mr, kc, ar, ars, acs, bx, ldb, cr, ldc, ls, op); break;
+            }
+        }
+    }
+}
+
+/* ---- 3. the pieces both directions share ------------------------------------------ */
+
+/* The causal mask on a block of scores S^T (nk keys x `lanes` queries, rows ATT_BR
+ * apart): key j0 + jj is in the future of query i0 + i when j0 + jj > i0 + i + offset,
+ * i.e. when i < jj + shift with shift = j0 - i0 - offset. Those scores become -inf. */
+static void DFN(mask_future)(T *sT, ptrdiff_t nk, ptrdiff_t lanes, ptrdiff_t shift) {
+    for (ptrdiff_t jj = 0; jj < nk; jj++) {
+        ptrdiff_t end = jj + shift < lanes ? jj + shift : lanes;
+        for (ptrdiff_t i = 0; i < end; i++) sT[jj * ATT_BR + i] = -INFINITY;
+    }
+}
+
+/* Q^T (times `mul`) of the queries [i0, i0 + nq) of one head, as D rows of ATT_BR
+ * lanes; lanes past nq are 0. q is (nT, D) row-major. */
+static void DFN(transpose_block)(const T *q, ptrdiff_t nq, ptrdiff_t D, T mul, T *qT) {
+    for (ptrdiff_t i = 0; i < ATT_BR; i++) {
+        if (i < nq)
+            for (ptrdiff_t d = 0; d < D; d++) qT[d * ATT_BR + i] = q[i * D + d] * mul;
+        else
+            for (ptrdiff_t d = 0; d < D; d++) qT[d * ATT_BR + i] = 0;
+    }
+}
+
+/* ---- 4. forward ------------------------------------------------------------------- */
+
+/* One online-softmax step (section 2) for the nk keys of a block, all lanes at once:
+ * turns the scores sT into e^(s - m_new) in place and updates m, l; alpha receives
+ * e^(m_old - m_new). A lane whose scores are all -inf so far (a query that sees no
+ * key yet) keeps m = -inf and subtracts 0 instead, so that e^(-inf - -inf) = NaN never
+ * happens: its p and alpha are e^-inf = 0. */
+static void DFN(online_softmax)(T *sT, ptrdiff_t nk, ptrdiff_t nvec, T *m, T *l, T *alpha) {
+    for (ptrdiff_t x = 0; x < nvec; x++) {
+        V m_old = VLOAD(m + x * W), m_new = m_old;
+        for (ptrdiff_t jj = 0; jj < nk; jj++) m_new = VMAX(VLOAD(sT + jj * ATT_BR + x * W), m_new);
+        V shift = VSELECT(m_new == VSPLAT(-INFINITY), VSPLAT(0), m_new);
+        V a = VEXP(m_old - shift), s0 = VSPLAT(0), s1 = VSPLAT(0);
+        ptrdiff_t jj = 0;
+        for (; jj + 2 <= nk; jj += 2) { /* two sums: the adds need not wait for each other */
+            T *s = sT + jj * ATT_BR + x * W;
+            V p0 = VEXP(VLOAD(s) - shift), p1 = VEXP(VLOAD(s + ATT_BR) - shift);
+            VSTORE(s, p0);
+            VSTORE(s + ATT_BR, p1);
+            s0 += p0;
+            s1 += p1;
+        }
+        if (jj < nk) {
+            T *s = sT + jj * ATT_BR + x * W;
+            V p0 = VEXP(VLOAD(s) - shift);
+            VSTORE(s, p0);
+            s0 += p0;
+        }
+        VSTORE(l + x * W, VFMA(VLOAD(l + x * W), a, s0 + s1));
+        VSTORE(m + x * W, m_new);
+        VSTORE(alpha + x * W, a);
+    }
+}
+
+/* The queries [i0, i0 + ATT_BR) of head n against every key they may see.
+ * ws: this thread's scratch, laid out as attention.c's att_forward_elems says. */
+static void DFN(forward_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrdiff_t i0, T *ws) {
+    const ptrdiff_t nT = p->nT, nS = p->nS, D = p->D, BR = ATT_BR;
+    const ptrdiff_t nq = nT - i0 < BR ? nT - i0 : BR; /* queries in this block */
+    const ptrdiff_t nvec = (nq + W - 1) / W, lanes = nvec * W; /* the vectors holding them */
+    const T *k = p->k + n * nS * D, *v = p->v + n * nS * D;
+    T *qT = ws;                 /* (D, BR)  Q^T * scale      */
+    T *sT = qT + D * BR;        /* (BC, BR) scores, then P^T */
+    T *oT = sT + ATT_BC * BR;   /* (D, BR)  O^T accumulator  */
+    T *m = oT + D * BR, *l = m + BR, *alpha = l + BR; /* (BR,) each */
+
+    /* Folding the scale into Q^T saves a multiply per score. */
+    DFN(transpose_block)(p->q + (n * nT + i0) * D, nq, D, (T)p->scale, qT);
+    for (ptrdiff_t i = 0; i < BR; i++) m[i] = -INFINITY, l[i] = 0;
+    for (ptrdiff_t e = 0; e < D * BR; e++) oT[e] = 0;
+
+    /* The last query of the block, i0 + nq - 1, may look at keys up to i0 + nq - 1 +
+     * offset: the key blocks past that are skipped, and so are the keys past it within
+     * the last block (they are in everybody's future). */
+    ptrdiff_t kend = nS;
+    if (p->causal && i0 + nq + p->offset < nS) kend = i0 + nq + p->offset;
+    for (ptrdiff_t j0 = 0; j0 < kend; j0 += ATT_BC) {
+        ptrdiff_t nk = kend - j0 < ATT_BC ? kend - j0 : ATT_BC;
+        /* S^T = K_j (scale Q^T): (nk, D) @ (D, lanes); K_j's rows are read in place */
+        DFN(block_product)(nk, nvec, D, k + j0 * D, D, 1, qT, BR, sT, BR, NULL, ATT_STORE);
+        if (p->causal) DFN(mask_future)(sT, nk, lanes, j0 - i0 - p->offset);
+        DFN(online_softmax)(sT, nk, nvec, m, l, alpha);
+        /* O^T = alpha * O^T + V_j^T P^T: (D, nk) @ (nk, lanes); V_j^T[d, jj] = v[jj*D + d] */
+        DFN(block_product)(D, nvec, nk, v + j0 * D, 1, D, sT, BR, oT, BR, alpha, ATT_RESCALE);
+    }
+
+    /* out = O / l, lse = m + log(l). l = 0 only for a query that saw no key at all:
+     * out 0 and lse -inf there (PyTorch gives NaN; we document the convention). */
+    T *out = p->out + (n * nT + i0) * D, *lse = p->lse + n * nT + i0;
+    for (ptrdiff_t i = 0; i < nq; i++) {
+        T li = l[i], inv = li == 0 ? (T)0 : (T)1 / li;
+        lse[i] = li == 0 ? (T)-INFINITY : m[i] + SLOG(li);
+        for (ptrdiff_t d = 0; d < D; d++) out[i * D + d] = oT[d * BR + i] * inv;
+    }
+}
+
+static int DFN(forward)(const DNAME(att_args) * p, int nt) {
+    const ptrdiff_t nqb = (p->nT + ATT_BR - 1) / ATT_BR, items = p->N * nqb;
+    const size_t wsz = att_forward_elems(p->D);
+    void *raw;
+    T *ws = (T *)att_alloc64((size_t)nt * wsz * sizeof(T), &raw);
+    if (!ws) return -1;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (ptrdiff_t w = 0; w < items; w++) {
+        ptrdiff_t b = nqb - 1 - w / p->N, n = w % p->N; /* last query blocks first */
+        DFN(forward_block)(p, n, b * ATT_BR, ws + (size_t)omp_get_thread_num() * wsz);
+    }
+    free(raw);
+    return 0;
+}
+
+/* ---- 5. backward ------------------------------------------------------------------ */
+
+/* Everything the key blocks of head n read, made once per head (and thread):
+ * Q^T * scale and dO^T block by block, lse (+inf on padding lanes and on queries that
+ * saw no key, so that their P = e^(s - inf) = 0), rowsum(dO * O), a zeroed dQ^T, and
+ * for D % W != 0 copies of Q and dO with rows padded to whole vectors. */
+static void DFN(backward_pack)(const DNAME(att_args) * p, ptrdiff_t n, T *ws,
+                               const att_layout *L, ptrdiff_t ldr) {
+    const ptrdiff_t nT = p->nT, D = p->D, BR = ATT_BR, nqb = (nT + BR - 1) / BR;
+    const T *q = p->q + n * nT * D, *dO = p->dout + n * nT * D, *o = p->o + n * nT * D;
+    const T *lse = p->lse_in + n * nT;
+    T *lsep = ws + L->lse, *dvec = ws + L->dvec, *dqT = ws + L->dqT;
+    for (ptrdiff_t b = 0; b < nqb; b++) {
+        ptrdiff_t i0 = b * BR, nq = nT - i0 < BR ? nT - i0 : BR;
+        DFN(transpose_block)(q + i0 * D, nq, D, (T)p->scale, ws + L->qT + b * D * BR);
+        DFN(transpose_block)(dO + i0 * D, nq, D, 1, ws + L->doT + b * D * BR);
+    }
+    for (ptrdiff_t i = 0; i < nqb * BR; i++) {
+        T di = 0;
+        if (i < nT)
+            for (ptrdiff_t d = 0; d < D; d++) di += dO[i * D + d] * o[i * D + d];
+        dvec[i] = di;
+        lsep[i] = i < nT && lse[i] != -INFINITY ? lse[i] : (T)INFINITY;
+    }
+    for (ptrdiff_t e = 0; e < nqb * D * BR; e++) dqT[e] = 0;
+    if (ldr != D) {
+        T *qr = ws + L->qrow, *dr = ws + L->dorow;
+        for (ptrdiff_t i = 0; i < nT; i++)
+            for (ptrdiff_t d = 0; d < ldr; d++) {
+                qr[i * ldr + d] = d < D ? q[i * D + d] : 0;
+                dr[i * ldr + d] = d < D ? dO[i * D + d] : 0;
+            }
+    }
+}
+
+/* The keys [j0, j0 + ATT_BC) of head n: their rows of dK and dV, and their share of
+ * dQ^T (added into ws's dQ^T). qrow/dorow: Q and dO with rows ldr apart. */
+static void DFN(backward_key_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrdiff_t j0,
+                                    T *ws, const att_layout *L, const T *qrow,
+                                    const T *dorow, ptrdiff_t ldr) {
+    const ptrdiff_t nT = p->nT, nS = p->nS, D = p->D, BR = ATT_BR;
+    const ptrdiff_t nk = nS - j0 < ATT_BC ? nS - j0 : ATT_BC; /* keys in this block */
+    const ptrdiff_t Dw = (D + W - 1) / W * W, nvecD = Dw / W;  /* D in whole vectors */
+    const T *k = p->k + (n * nS + j0) * D, *v = p->v + (n * nS + j0) * D;
+    T *sT = ws + L->sT, *dpT = ws + L->dpT; /* (BC, BR): P^T, and dP^T then dS^T */
+    T *dk = ws + L->dk, *dv = ws + L->dv;   /* (nk, Dw): this block's dK, dV */
+    for (ptrdiff_t e = 0; e < nk * Dw; e++) dk[e] = 0, dv[e] = 0;
+
+    /* The first query that may see key j0 is j0 - offset: earlier query blocks skip. */
+    ptrdiff_t ifirst = p->causal && j0 - p->offset > 0 ? j0 - p->offset : 0;
+    for (ptrdiff_t i0 = ifirst / BR * BR; i0 < nT; i0 += BR) {
+        const ptrdiff_t nq = nT - i0 < BR ? nT - i0 : BR;
+        const ptrdiff_t nvec = (nq + W - 1) / W, lanes = nvec * W;
+        const T *qT = ws + L->qT + i0 * D, *doT = ws + L->doT + i0 * D;
+        const T *lse = ws + L->lse + i0, *dvec = ws + L->dvec + i0;
+        T *dqT = ws + L->dqT + i0 * D;
+
+        /* S^T = K_j (scale Q_i^T), masked; P^T = e^(S^T - lse): forward's P, rebuilt */
+        DFN(block_product)(nk, nvec, D, k, D, 1, qT, BR, sT, BR, NULL, ATT_STORE);
+        if (p->causal) DFN(mask_future)(sT, nk, lanes, j0 - i0 - p->offset);
+        for (ptrdiff_t jj = 0; jj < nk; jj++)
+            for (ptrdiff_t x = 0; x < nvec; x++) {
+                T *s = sT + jj * BR + x * W;
+                VSTORE(s, VEXP(VLOAD(s) - VLOAD(lse + x * W)));
+            }
+        /* dP^T = V_j dO_i^T: (nk, D) @ (D, lanes) */
+        DFN(block_product)(nk, nvec, D, v, D, 1, doT, BR, dpT, BR, NULL, ATT_STORE);
+        /* dS^T = P^T * (dP^T - rowsum(dO * O)), in place of dP^T */
+        for (ptrdiff_t jj = 0; jj < nk; jj++)
+            for (ptrdiff_t x = 0; x < nvec; x++) {
+                T *ds = dpT + jj * BR + x * W;
+                VSTORE(ds, VLOAD(sT + jj * BR + x * W) * (VLOAD(ds) - VLOAD(dvec + x * W)));
+            }
+        /* dV_j += P_ij^T dO_i and dK_j += dS_ij^T Q_i: (nk, nq) @ (nq, Dw), D on the lanes */
+        DFN(block_product)(nk, nvecD, nq, sT, BR, 1, dorow + i0 * ldr, ldr, dv, Dw, NULL, ATT_ADD);
+        DFN(block_product)(nk, nvecD, nq, dpT, BR, 1, qrow + i0 * ldr, ldr, dk, Dw, NULL, ATT_ADD);
+        /* dQ_i^T += K_j^T dS_ij^T: (D, nk) @ (nk, lanes); K_j^T[d, jj] = k[jj*D + d] */
+        DFN(block_product)(D, nvec, nk, k, 1, D, dpT, BR, dqT, BR, NULL, ATT_ADD);
+    }
+    T *dk_out = p->dk + (n * nS + j0) * D, *dv_out = p->dv + (n * nS + j0) * D;
+    const T scale = (T)p->scale;
+    for (ptrdiff_t jj = 0; jj < nk; jj++)
+        for (ptrdiff_t d = 0; d < D; d++) {
+            dk_out[jj * D + d] = dk[jj * Dw + d] * scale;
+            dv_out[jj * D + d] = dv[jj * Dw + d];
+        }
+}
+
+/* dQ of the queries [i0, i0 + nq) of head n = scale * the sum of `nbuf` dQ^T buffers
+ * (the scratch of nbuf threads, wsz elements apart), added in a fixed order. */
+static void DFN(backward_write_dq)(const DNAME(att_args) * p, ptrdiff_t n, ptrdiff_t i0,
+                                   const T *ws0, size_t wsz, int nbuf, const att_layout *L) {
+    const ptrdiff_t nT = p->nT, D = p->D, nq = nT - i0 < ATT_BR ? nT - i0 : ATT_BR;
+    const T scale = (T)p->scale;
+    T *dq = p->dq + (n * nT + i0) * D;
+    for (ptrdiff_t d = 0; d < D; d++)
+        for (ptrdiff_t i = 0; i < nq; i++) {
+            T s = 0;
+            for (int u = 0; u < nbuf; u++) s += ws0[u * wsz + L->dqT + i0 * D + d * ATT_BR + i];
+            dq[i * D + d] = s * scale;
+        }
+}
+
+static int DFN(backward)(const DNAME(att_args) * p, int nt, int by_heads) {
+    const ptrdiff_t nT = p->nT, nS = p->nS, D = p->D;
+    const ptrdiff_t nqb = (nT + ATT_BR - 1) / ATT_BR, nkb = (nS + ATT_BC - 1) / ATT_BC;
+    const ptrdiff_t ldr = D % W ? (D + W - 1) / W * W : D; /* row stride of Q and dO */
+    const att_layout L = att_backward_layout(nT, D, W);
+    const size_t wsz = (size_t)L.total;
+    void *raw;
+    T *ws = (T *)att_alloc64((size_t)nt * wsz * sizeof(T), &raw);
+    if (!ws) return -1;
+    if (by_heads) { /* each thread takes whole heads */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (ptrdiff_t n = 0; n < p->N; n++) {
+            T *w = ws + (size_t)omp_get_thread_num() * wsz;
+            DFN(backward_pack)(p, n, w, &L, ldr);
+            const T *qrow = ldr != D ? w + L.qrow : p->q + n * nT * D;
+            const T *dorow = ldr != D ? w + L.dorow : p->dout + n * nT * D;
+            for (ptrdiff_t j0 = 0; j0 < nS; j0 += ATT_BC)
+                DFN(backward_key_block)(p, n, j0, w, &L, qrow, dorow, ldr);
+            for (ptrdiff_t b = 0; b < nqb; b++) DFN(backward_write_dq)(p, n, b * ATT_BR, w, wsz, 1, &L);
+        }
+    } else { /* the threads share each head's key blocks */
+#pragma omp parallel num_threads(nt)
+        {
+            const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+            T *w = ws + (size_t)tid * wsz;
+            for (ptrdiff_t n = 0; n < p->N; n++) {
+                DFN(backward_pack)(p, n, w, &L, ldr);
+                const T *qrow = ldr != D ? w + L.qrow : p->q + n * nT * D;
+                const T *dorow = ldr != D ? w + L.dorow : p->dout + n * nT * D;
+                for (ptrdiff_t jb = 0; jb < nkb; jb++)
+                    if (att_snake_owner(jb, team) == tid)
+                        DFN(backward_key_block)(p, n, jb * ATT_BC, w, &L, qrow, dorow, ldr);
+#pragma omp barrier
+                for (ptrdiff_t b = tid; b < nqb; b += team)
+                    DFN(backward_write_dq)(p, n, b * ATT_BR, ws, wsz, team, &L);
+#pragma omp barrier
+            }
+        }
+    }
+    free(raw);
+    return 0;
+}
+
+#undef ATT_BCAST
+#undef ATT_TILE_PARAMS
+#undef ATT_TILE_ARGS

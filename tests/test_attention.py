@@ -1,0 +1,417 @@
+"""Fused attention: the compiled kernel vs its NumPy twin, the Function vs the textbook
+composition and PyTorch, finite differences, and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import needs_compiled
+
+from tinygrad_edu import Tensor, kernels
+from tinygrad_edu.gradcheck import gradcheck
+from tinygrad_edu.kernels import compiled, reference
+from tinygrad_edu.kernels.config import config
+from tinygrad_edu.nn import functional as F
+
+TOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+# (N, T, S, D): odd T and S, D around the vector widths, one query, more keys than
+# queries and fewer, N = 1 (two threads share a head's key blocks), N = 5 (2 threads:
+# whole heads do not divide evenly, so the key blocks are shared too) and N = 4.
+SHAPES = [
+    (2, 1, 1, 1),
+    (1, 1, 130, 64),
+    (3, 3, 3, 8),
+    (2, 17, 17, 63),
+    (1, 65, 65, 64),
+    (2, 130, 130, 80),
+    (1, 17, 130, 8),
+    (2, 130, 65, 64),
+    (1, 65, 3, 63),
+    (1, 130, 130, 64),
+    (5, 130, 130, 64),
+    (4, 130, 130, 64),
+]
+
+
+def _inputs(rng, N, T, S, D, dtype, spread=1.0):
+    q = (rng.standard_normal((N, T, D)) * spread).astype(dtype)
+    k = (rng.standard_normal((N, S, D)) * spread).astype(dtype)
+    v = rng.standard_normal((N, S, D)).astype(dtype)
+    return q, k, v
+
+
+def _offsets(T, S, causal):
+    """0 (PyTorch's is_causal), S - T (bottom right: the KV cache), and a negative one
+    (the first queries see no key at all)."""
+    if not causal:
+        return [0]
+    return sorted({0, S - T, max(-T, -2)})
+
+
+def _assert_close(a, b, tol, what):
+    scale = max(1.0, float(np.max(np.abs(b)))) if b.size else 1.0
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale, err_msg=what)
+
+
+def _module(name):
+    if name == "compiled" and kernels.compiled is None:
+        pytest.skip("compiled kernels not built")
+    return compiled if name == "compiled" else reference
+
+
+def _check_against_twin(q, k, v, causal, offset, rng):
+    scale = 1.0 / math.sqrt(max(q.shape[2], 1))
+    tol = TOL[q.dtype.type]
+    out, lse = compiled.attention_forward(q, k, v, causal, scale, offset)
+    out_r, lse_r = reference.attention_forward(q, k, v, causal, scale, offset)
+    assert out.shape == out_r.shape and out.dtype == q.dtype
+    assert lse.shape == q.shape[:2] and lse.dtype == q.dtype
+    _assert_close(out, out_r, tol, "out")
+    # lse is -inf exactly where the twin's is (queries that see no key), close elsewhere
+    np.testing.assert_array_equal(np.isneginf(lse), np.isneginf(lse_r))
+    finite = np.isfinite(lse_r)
+    _assert_close(lse[finite], lse_r[finite], tol, "lse")
+    dout = rng.standard_normal(out.shape).astype(q.dtype)
+    grads = compiled.attention_backward(q, k, v, out_r, lse_r, dout, causal, scale, offset)
+    grads_r = reference.attention_backward(q, k, v, out_r, lse_r, dout, causal, scale, offset)
+    for name, g, g_r, x in zip(("dq", "dk", "dv"), grads, grads_r, (q, k, v)):
+        assert g.shape == x.shape and g.dtype == x.dtype
+        _assert_close(g, g_r, tol, name)
+    return out, lse, grads
+
+
+@needs_compiled
+def test_extension_is_built():
+    """Otherwise compiled.attention_* quietly falls back to the twin and proves nothing."""
+    assert compiled._attention is not None
+
+
+@needs_compiled
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_matches_twin(isa, nthreads, shape, causal, dtype, rng):
+    N, T, S, D = shape
+    q, k, v = _inputs(rng, N, T, S, D, dtype)
+    for offset in _offsets(T, S, causal):
+        out, lse, (dq, dk, dv) = _check_against_twin(q, k, v, causal, offset, rng)
+        blind = np.arange(T) + offset < 0  # queries that may look at no key
+        if causal and blind.any():
+            assert np.all(out[:, blind] == 0) and np.all(np.isneginf(lse[:, blind]))
+            assert np.all(dq[:, blind] == 0)
+
+
+@needs_compiled
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_scores_do_not_overflow(isa, dtype, rng):
+    """Scores of +-1000 (e^1000 overflows even float64): the running max keeps every
+    exponent <= 0, exactly as the twin's softmax does."""
+    q, k, v = _inputs(rng, 2, 70, 90, 16, dtype, spread=8.0)
+    out, lse, grads = _check_against_twin(q, k, v, True, 20, rng)
+    assert np.isfinite(out).all() and np.isfinite(lse).all()
+    assert all(np.isfinite(g).all() for g in grads)
+
+
+@needs_compiled
+def test_two_threads_are_deterministic(rng):
+    """The dQ partial sums of the threads are added in a fixed order: two runs give the
+    same bits, whichever thread finished first."""
+    old = config.num_threads
+    config.num_threads = 2
+    try:
+        for N in (1, 4):  # shared key blocks / whole heads
+            q, k, v = _inputs(rng, N, 300, 300, 64, np.float32)
+            dout = rng.standard_normal(q.shape).astype(np.float32)
+            runs = []
+            for _ in range(2):
+                out, lse = compiled.attention_forward(q, k, v, True, 0.125)
+                runs.append(
+                    (out, lse) + compiled.attention_backward(q, k, v, out, lse, dout, True, 0.125)
+                )
+            for a, b in zip(*runs):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        config.num_threads = old
+
+
+@needs_compiled
+def test_one_and_two_threads_agree(rng):
+    q, k, v = _inputs(rng, 3, 200, 200, 64, np.float64)
+    dout = rng.standard_normal(q.shape)
+    old = config.num_threads
+    results = []
+    try:
+        for nt in (1, 2):
+            config.num_threads = nt
+            out, lse = compiled.attention_forward(q, k, v, True, 0.125)
+            results.append(
+                (out, lse) + compiled.attention_backward(q, k, v, out, lse, dout, True, 0.125)
+            )
+    finally:
+        config.num_threads = old
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+
+
+@needs_compiled
+def test_strided_inputs(isa, rng):
+    """Views (the GPT's (B, T, H, D) -> (B, H, T, D) transposes) are copied to
+    contiguous first; the result is the same as for contiguous arrays."""
+    x = rng.standard_normal((3, 40, 2, 16))  # (B, T, H, D)
+    q = x.transpose(0, 2, 1, 3).reshape(6, 40, 16)[:, :, ::-1]  # non-contiguous
+    k = rng.standard_normal((6, 16, 40)).transpose(0, 2, 1)
+    v = rng.standard_normal((6, 40, 16))[:, ::-1]
+    out, lse = compiled.attention_forward(q, k, v, True, 0.25)
+    out_c, lse_c = compiled.attention_forward(
+        *(np.ascontiguousarray(a) for a in (q, k, v)), True, 0.25
+    )
+    np.testing.assert_array_equal(out, out_c)
+    np.testing.assert_array_equal(lse, lse_c)
+    dout = rng.standard_normal(out.shape)[:, ::-1]
+    g = compiled.attention_backward(q, k, v, out, lse, dout, True, 0.25)
+    g_r = reference.attention_backward(q, k, v, out, lse, dout, True, 0.25)
+    for a, b in zip(g, g_r):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("module", ["reference", "compiled"])
+@pytest.mark.parametrize(
+    "shape", [(0, 4, 4, 8), (2, 0, 4, 8), (2, 4, 0, 8), (2, 4, 5, 0), (0, 0, 0, 0)]
+)
+def test_zero_sizes(module, shape, rng):
+    K = _module(module)
+    N, T, S, D = shape
+    q, k, v = _inputs(rng, N, T, S, D, np.float32)
+    out, lse = K.attention_forward(q, k, v, True, 1.0, 0)
+    assert out.shape == (N, T, D) and lse.shape == (N, T)
+    if S == 0:  # no key to look at
+        assert np.all(out == 0) and np.all(np.isneginf(lse))
+    if D == 0 and S and T and N:  # every score is 0: query i sees i + 1 keys equally
+        np.testing.assert_allclose(
+            lse, np.broadcast_to(np.log(np.minimum(np.arange(T) + 1, S)), (N, T))
+        )
+    grads = K.attention_backward(q, k, v, out, lse, np.ones_like(out), True, 1.0, 0)
+    assert [g.shape for g in grads] == [q.shape, k.shape, v.shape]
+    assert not any(np.any(g) for g in grads)  # nothing flows through an empty sum
+
+
+@needs_compiled
+def test_nan_propagates(isa, rng):
+    """A NaN in one query spoils that query only; a NaN in a key spoils every query
+    that looks at it (and only those)."""
+    q, k, v = _inputs(rng, 1, 70, 70, 16, np.float32)
+    q[0, 5, 3] = np.nan
+    out, lse = compiled.attention_forward(q, k, v, True, 0.25)
+    assert np.isnan(out[0, 5]).all() and np.isnan(lse[0, 5])
+    assert np.isfinite(np.delete(out[0], 5, axis=0)).all()
+    q[0, 5, 3] = 0
+    k[0, 66, 0] = np.nan  # seen by queries 66.. only
+    out, lse = compiled.attention_forward(q, k, v, True, 0.25)
+    assert np.isfinite(out[0, :66]).all() and np.isnan(out[0, 66:]).all()
+
+
+# --- the Function and nn.functional ---------------------------------------------------
+
+
+def _tensors(arrays):
+    return [Tensor(a.copy(), requires_grad=True) for a in arrays]
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_matches_textbook_composition(backend, causal, dtype, rng):
+    B, H, T, S, D = 2, 3, 33, 33, 16
+    arrays = [rng.standard_normal((B, H, n, D)).astype(dtype) for n in (T, S, S)]
+    dout = rng.standard_normal((B, H, T, D)).astype(dtype)
+    results = []
+    for fused in (True, False):
+        q, k, v = _tensors(arrays)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, fused=fused)
+        y.backward(Tensor(dout))
+        results.append([y.data, q.grad.data, k.grad.data, v.grad.data])
+    tol = TOL[dtype] * 10
+    for a, b, name in zip(*results, ("out", "dq", "dk", "dv")):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=name)
+
+
+def test_fused_path_is_taken_and_keeps_no_score_matrix(rng):
+    """The fused op records ONE node, and what it saves is O(T), not O(T * S)."""
+    B, H, T, D = 1, 2, 64, 8
+    q, k, v = _tensors([rng.standard_normal((B, H, T, D)) for _ in range(3)])
+    y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    fn, ctx, inputs = y._node
+    assert fn.__name__ == "Attention" and all(a is b for a, b in zip(inputs, (q, k, v)))
+    saved = sum(a.size for a in ctx.saved)
+    assert saved == 4 * B * H * T * D + B * H * T  # q, k, v, out and lse: no (T, T) array
+    y_ref = F.scaled_dot_product_attention(q, k, v, is_causal=True, fused=False)
+    assert y_ref._node[0].__name__ != "Attention"
+    np.testing.assert_allclose(y.data, y_ref.data, rtol=1e-12, atol=1e-12)
+
+
+def test_masks_and_dropout_use_the_textbook_path(rng):
+    q, k, v = _tensors([rng.standard_normal((1, 2, 5, 4)) for _ in range(3)])
+    mask = np.tril(np.ones((5, 5), dtype=bool))
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert y._node[0].__name__ == "MatMul"  # weights @ v: the textbook's last op
+    y_drop = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5, is_causal=True)
+    assert y_drop._node[0].__name__ == "MatMul"
+    np.testing.assert_allclose(
+        y.data, F.scaled_dot_product_attention(q, k, v, is_causal=True).data, rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("T", [1, 3, 7])
+def test_kv_cache_offset_matches_the_mask(backend, T, rng):
+    """T new queries after S - T cached keys: is_causal with causal_offset = S - T is
+    the bottom-right mask the GPT's KV cache builds today (models/gpt.py)."""
+    S, D = 12, 8
+    q = Tensor(rng.standard_normal((2, 3, T, D)))
+    k, v = (Tensor(rng.standard_normal((2, 3, S, D))) for _ in range(2))
+    may_look = np.tril(np.ones((T, S), dtype=bool), k=S - T)
+    want = F.scaled_dot_product_attention_reference(q, k, v, attn_mask=may_look).data
+    got = F.scaled_dot_product_attention(q, k, v, is_causal=True, causal_offset=S - T).data
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    textbook = F.scaled_dot_product_attention_reference(
+        q, k, v, is_causal=True, causal_offset=S - T
+    ).data
+    np.testing.assert_allclose(textbook, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("causal,offset", [(False, 0), (True, 0), (True, 3), (True, -1)])
+def test_gradients_match_finite_differences(backend, causal, offset, rng):
+    arrays = [rng.standard_normal((1, 2, n, 3)) for n in (4, 5, 5)]
+
+    def attend(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, causal_offset=offset)
+
+    gradcheck(attend, *arrays, atol=1e-8, rtol=1e-6)
+
+
+@needs_compiled
+def test_gradients_match_finite_differences_every_isa(isa, rng):
+    arrays = [rng.standard_normal((1, 3, n, 5)) for n in (6, 9, 9)]
+
+    def attend(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, causal_offset=2)
+
+    old = kernels.backend_name()
+    kernels.use_backend("compiled")
+    try:
+        gradcheck(attend, *arrays, atol=1e-8, rtol=1e-6)
+    finally:
+        kernels.use_backend(old)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("T,S", [(37, 37), (1, 29), (29, 40)])
+def test_values_and_gradients_match_pytorch(backend, causal, dtype, T, S, rng):
+    torch = pytest.importorskip("torch")
+    B, H, D = 2, 3, 24
+    arrays = [rng.standard_normal((B, H, n, D)).astype(dtype) for n in (T, S, S)]
+    dout = rng.standard_normal((B, H, T, D)).astype(dtype)
+    offset = S - T if causal else 0  # torch's is_causal aligns top-left: give it the mask
+    q, k, v = _tensors(arrays)
+    y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, causal_offset=offset, scale=0.3)
+    y.backward(Tensor(dout))
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in arrays)
+    mask = torch.ones(T, S, dtype=torch.bool).tril(diagonal=offset) if causal else None
+    ty = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=mask, scale=0.3)
+    ty.backward(torch.tensor(dout))
+    tol = 1e-5 if dtype == np.float32 else 1e-11
+    for ours, theirs, name in (
+        (y.data, ty, "out"),
+        (q.grad.data, tq.grad, "dq"),
+        (k.grad.data, tk.grad, "dk"),
+        (v.grad.data, tv.grad, "dv"),
+    ):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=tol, atol=tol, err_msg=name)
+
+
+def test_is_causal_matches_pytorch_is_causal(backend, rng):
+    torch = pytest.importorskip("torch")
+    arrays = [rng.standard_normal((1, 2, 70, 16)).astype(np.float32) for _ in range(3)]
+    y = F.scaled_dot_product_attention(*(Tensor(a) for a in arrays), is_causal=True)
+    ty = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.tensor(a) for a in arrays), is_causal=True
+    )
+    np.testing.assert_allclose(y.data, ty.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# --- bad input ------------------------------------------------------------------------
+
+
+F8 = np.ones((2, 3, 4))  # (N, T, D) = (2, 3, 4); k and v the same: S = 3
+F4 = F8.astype(np.float32)
+L8 = np.ones((2, 3))  # lse (N, T)
+
+# (q, k, v, causal, scale, causal_offset), the error, what its message must name
+BAD_FORWARD = [
+    ((np.ones((3, 4)), F8, F8, True, 1.0, 0), ValueError, r"q \(3, 4\)"),
+    ((F8, np.ones((3, 3, 4)), np.ones((3, 3, 4)), True, 1.0, 0), ValueError, r"k \(3, 3, 4\)"),
+    ((F8, np.ones((2, 5, 3)), np.ones((2, 5, 3)), True, 1.0, 0), ValueError, r"k \(2, 5, 3\)"),
+    ((F8, F8, np.ones((2, 4, 4)), True, 1.0, 0), ValueError, r"v \(2, 4, 4\)"),
+    ((F4, F8, F8, True, 1.0, 0), TypeError, "dtypes must match: q is float32"),
+    ((F8.astype(np.int64), F8, F8, True, 1.0, 0), TypeError, "float32 or float64"),
+    ((F8.tolist(), F8, F8, True, 1.0, 0), TypeError, "numpy.ndarray"),
+    ((F8, F8, F8, 1, 1.0, 0), TypeError, "causal must be a bool"),
+    ((F8, F8, F8, True, "1", 0), TypeError, "scale must be a real number"),
+    ((F8, F8, F8, True, float("nan"), 0), ValueError, "scale must be finite"),
+    ((F8, F8, F8, True, 1.0, 1.5), TypeError, "causal_offset must be an int"),
+    ((F8, F8, F8, True, 1.0, 4), ValueError, r"\[-3, 3\]"),
+    ((F8, F8, F8, True, 1.0, -4), ValueError, r"\[-3, 3\]"),
+    ((F8, F8, F8, False, 1.0, 1), ValueError, "needs causal=True"),
+]
+# (out, lse, dout) with good q, k, v
+BAD_BACKWARD = [
+    ((F8, np.ones((2, 4)), F8), ValueError, r"lse \(2, 4\)"),
+    ((np.ones((2, 3, 5)), L8, F8), ValueError, r"out \(2, 3, 5\)"),
+    ((F8, L8, np.ones((2, 2, 4))), ValueError, r"dout \(2, 2, 4\)"),
+    ((F8, L8, F4), TypeError, "dtypes must match"),
+]
+
+
+@pytest.mark.parametrize("module", ["reference", "compiled"])
+@pytest.mark.parametrize("args,error,message", BAD_FORWARD)
+def test_bad_forward_inputs_raise(module, args, error, message):
+    with pytest.raises(error, match=message):
+        _module(module).attention_forward(*args)
+
+
+@pytest.mark.parametrize("module", ["reference", "compiled"])
+@pytest.mark.parametrize("args,error,message", BAD_BACKWARD)
+def test_bad_backward_inputs_raise(module, args, error, message):
+    with pytest.raises(error, match=message):
+        _module(module).attention_backward(F8, F8, F8, *args, True, 1.0)
+
+
+def test_functional_bad_inputs_raise(rng):
+    q = Tensor(rng.standard_normal((1, 2, 4, 8)))
+    with pytest.raises(ValueError, match="needs is_causal=True"):
+        F.scaled_dot_product_attention(q, q, q, causal_offset=1)
+    with pytest.raises(ValueError, match=r"\[-4, 4\]"):
+        F.scaled_dot_product_attention(q, q, q, is_causal=True, causal_offset=5)
+    with pytest.raises(TypeError, match="causal_offset must be an int"):
+        F.scaled_dot_product_attention(q, q, q, is_causal=True, causal_offset=None)
+    with pytest.raises(ValueError, match="attention shapes do not fit"):
+        F.scaled_dot_product_attention(q, Tensor(rng.standard_normal((1, 2, 4, 7))), q)
+    with pytest.raises(TypeError, match="must be a Tensor"):
+        F.scaled_dot_product_attention(q.data, q, q)
+
+
+@needs_compiled
+def test_scratch_memory_is_small():
+    """At T = 1024 (GPT-2's 12 heads) the kernel's scratch for forward + backward is a
+    small fraction of ONE (12, T, T) float32 score matrix (48 MB), and does not grow
+    with the number of heads."""
+    scores = 12 * 1024 * 1024 * 4
+    for nt in (1, 2, 4):
+        used = compiled.attention_scratch_bytes(12, 1024, 1024, 64, nthreads=nt)
+        assert used < scores / 12
+    assert compiled.attention_scratch_bytes(96, 1024, 1024, 64, nthreads=2) == (
+        compiled.attention_scratch_bytes(12, 1024, 1024, 64, nthreads=2)
+    )

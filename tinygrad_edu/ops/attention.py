@@ -1,0 +1,47 @@
+"""Fused scaled-dot-product attention: the whole of softmax(q k^T * scale) v as ONE op.
+
+The textbook composition (nn.functional.scaled_dot_product_attention_reference) is
+five ops -- matmul, scale, mask, softmax, matmul -- and keeps the (B, H, T, S) matrix
+of attention weights alive from forward to backward. This Function calls one kernel
+(kernels.ops.attention_forward: FlashAttention's online softmax, csrc/attention_impl.h)
+that never builds that matrix; forward saves only q, k, v, out and the per-query
+log-sum-exp lse (B*H, T), from which backward recomputes the weights block by block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from ..autograd import Function
+
+
+def _heads(x: np.ndarray) -> np.ndarray:
+    """(..., T, D) -> (N, T, D) with N the product of the leading dims (B * n_head)."""
+    return x.reshape(-1, x.shape[-2], x.shape[-1])
+
+
+class Attention(Function):
+    # out = softmax(scale * q k^T, masked) v over the last two dims; q (..., T, D),
+    # k and v (..., S, D) with the same leading dims (B, n_head). With causal, query i
+    # may look at key j iff j <= i + causal_offset.
+    # Backward (kernels.ops.attention_backward), with P the attention weights:
+    #   dv = P^T dout,  dS = P * (dout v^T - rowsum(dout * out)),
+    #   dq = scale * dS k,  dk = scale * dS^T q
+    @staticmethod
+    def forward(ctx, q, k, v, *, causal=False, scale=1.0, causal_offset=0):
+        q3, k3, v3 = _heads(q), _heads(k), _heads(v)  # (B*H, T, D): heads are the batch
+        out, lse = kernels.ops.attention_forward(q3, k3, v3, causal, scale, causal_offset)
+        ctx.save_for_backward(q3, k3, v3, out, lse)
+        return out.reshape(q.shape[:-1] + (v.shape[-1],))
+
+    @staticmethod
+    def backward(ctx, g):
+        q3, k3, v3, out, lse = ctx.saved
+        o = ctx.options
+        dq, dk, dv = kernels.ops.attention_backward(
+            q3, k3, v3, out, lse, _heads(g), o["causal"], o["scale"], o["causal_offset"]
+        )
+        shape_q = g.shape[:-2] + q3.shape[1:]
+        shape_k = g.shape[:-2] + k3.shape[1:]
+        return dq.reshape(shape_q), dk.reshape(shape_k), dv.reshape(shape_k)
