@@ -1,0 +1,417 @@
+# %% [markdown]
+# # Lesson 8: the MLP block, facts, and superposition
+#
+# A transformer alternates attention blocks (tokens talk to each other) with **MLP
+# blocks**, where each token's vector passes alone through
+#
+#     linear -> ReLU (or GELU) -> linear
+#
+# the simplest neural network of lesson 1. Most of a GPT's parameters are in these
+# blocks, and experiments suggest that this is where **facts** are stored: "Michael
+# Jordan" goes in, "basketball" comes out.
+#
+# This lesson:
+# 1. trains an MLP block to store 80 made-up facts, and looks at which hidden neurons
+#    fire for which fact;
+# 2. measures the geometry that lets a network hold *more features than it has
+#    dimensions*: in high dimensions, very many directions can be nearly perpendicular;
+# 3. shows a small model choosing to store more features than it has dimensions
+#    (**superposition**) when the features are rarely active at the same time.
+#
+# Run: `python tutorials/08_mlp_and_superposition.py [--quick]`. The models and
+# measurements are in `tinygrad_edu/models/superposition.py`; the GPT's own MLP block
+# (`block.mlp` of each `Block` in `tinygrad_edu/models/gpt.py`) is the same shape, with GELU.
+
+# %%
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Let the lesson run from a source checkout without `pip install -e .`.
+if importlib.util.find_spec("tinygrad_edu") is None:
+    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+    sys.path.insert(0, str(here.parent))
+
+import tinygrad_edu as tg
+from tinygrad_edu import Tensor
+from tinygrad_edu.models import superposition as S
+from tinygrad_edu.nn import functional as F
+from tinygrad_edu.plotting import maybe_plt, savefig
+
+parser = argparse.ArgumentParser(description="Lesson 8: MLPs and superposition")
+parser.add_argument("--quick", action="store_true", help="smaller experiments (for CI)")
+parser.add_argument("--threads", type=int, default=1, help="kernel threads (default 1)")
+args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
+QUICK = args.quick
+tg.set_num_threads(args.threads)  # small matrices: one thread wastes no time waiting
+plt = maybe_plt()
+lesson_start = time.perf_counter()
+
+# %% [markdown]
+# ## 1. A memory of facts in an MLP block
+#
+# Forty made-up people, each with a sport and a home city: 80 facts. Inside a GPT, by
+# the time the MLP block sees the token "Alric", attention has put a vector for
+# "Alric" into the token's *residual stream* (the running sum of what each block adds).
+# We model that vector as a fixed random direction in d = 16 dimensions. The answer is
+# read out the way a GPT's unembedding reads a token: each sport and each city has its
+# own fixed direction, and the score of a value is the dot product with it.
+#
+#     x = subject_vector[person]           (16,)   fixed, random
+#     x = x + MLP(x)                       (16,)   MLP = c_proj(ReLU(c_fc(x))), 64 neurons
+#     scores = x @ value_vectors.T         (16,)   8 sports, 8 cities; fixed, random
+#
+# Only the MLP is trained, so if the facts are recalled, they are stored in its weights.
+
+# %%
+SPORTS = ["tennis", "chess", "rowing", "fencing", "golf", "judo", "polo", "rugby"]
+CITIES = ["Oslo", "Lima", "Kyoto", "Porto", "Accra", "Quito", "Riga", "Perth"]
+first = ["Al", "Bo", "Ca", "Da", "El", "Fi", "Go", "Ha", "Is", "Jo"]
+last = ["ric", "na", "lin", "dor"]
+PEOPLE = [a + b for b in last for a in first]  # 40 names: Alric, Boric, ...
+n_people, D, HIDDEN = len(PEOPLE), 16, 64
+fact_rng = np.random.default_rng(8)
+sport_of = fact_rng.integers(0, len(SPORTS), n_people)  # the facts to remember
+city_of = fact_rng.integers(0, len(CITIES), n_people)
+for i in range(3):
+    print(f"  {PEOPLE[i]} plays {SPORTS[sport_of[i]]} and lives in {CITIES[city_of[i]]}")
+print(f"  ... {n_people} people, {2 * n_people} facts")
+
+tg.manual_seed(8)
+memory = S.FactMemory(n_people, len(SPORTS) + len(CITIES), d=D, hidden=HIDDEN, seed=8)
+everyone = np.arange(n_people)
+
+
+def recall(use_mlp: bool = True) -> tuple[int, int]:
+    """How many people's sport and city the model gets right."""
+    with tg.no_grad():
+        scores, _ = memory(everyone, use_mlp=use_mlp)
+    s = scores.data
+    sport_ok = s[:, : len(SPORTS)].argmax(1) == sport_of
+    city_ok = s[:, len(SPORTS) :].argmax(1) == city_of
+    return int(sport_ok.sum()), int(city_ok.sum())
+
+
+def facts_cost() -> Tensor:
+    scores, _ = memory(everyone)  # (40, 16)
+    sport_scores, city_scores = scores[:, : len(SPORTS)], scores[:, len(SPORTS) :]
+    return F.cross_entropy(sport_scores, sport_of) + F.cross_entropy(city_scores, city_of)
+
+
+print(f"before training: sports {recall()[0]}/40, cities {recall()[1]}/40 (chance: about 5/40)")
+opt = tg.optim.Adam(memory.parameters(), lr=1e-2)
+steps = 300 if QUICK else 600
+t0 = time.perf_counter()
+for step in range(steps + 1):
+    cost = facts_cost()
+    opt.zero_grad()
+    cost.backward()
+    opt.step()
+    if step % (steps // 4) == 0:
+        sports, cities = recall()
+        print(
+            f"  step {step:4d}: cost {cost.item():.4f}, recalled sports {sports}/40, cities {cities}/40"
+        )
+print(f"trained in {time.perf_counter() - t0:.1f} s")
+without = recall(use_mlp=False)
+print(f"with the MLP switched off: sports {without[0]}/40, cities {without[1]}/40")
+
+# %% [markdown]
+# ## 2. Which neurons fire for which fact?
+#
+# For each person, the 64 hidden activations ReLU(c_fc(x)): a neuron "fires" when its
+# activation is above 0. Each neuron's row of `c_fc.weight` is the pattern it looks
+# for; its column of `c_proj.weight` is what it adds to x when it fires.
+
+# %%
+with tg.no_grad():
+    _, hidden = memory(everyone)
+H = hidden.data  # (40 people, 64 neurons)
+fires = H > 0
+print("person    facts              neurons firing   strongest three (neuron: activation)")
+for i in range(5):
+    top = np.argsort(-H[i])[:3]
+    tops = "  ".join(f"{j:2d}: {H[i, j]:.2f}" for j in top)
+    facts = f"{SPORTS[sport_of[i]]}, {CITIES[city_of[i]]}"
+    print(f"{PEOPLE[i]:8}  {facts:18}     {fires[i].sum():2d} of {HIDDEN}      {tops}")
+per_person = fires.sum(1)
+per_neuron = fires.sum(0)
+print(
+    f"\nneurons firing per person: mean {per_person.mean():.1f}, min {per_person.min()}, max {per_person.max()}"
+)
+print("people each neuron fires for:")
+for lo, hi in ((0, 0), (1, 5), (6, 20), (21, 40)):
+    n = int(((per_neuron >= lo) & (per_neuron <= hi)).sum())
+    label = "never fires" if hi == 0 else f"fires for {lo:2d}-{hi:2d} people"
+    print(f"  {label:24} {n:2d} neurons")
+
+# %% [markdown]
+# The facts are not stored one per neuron. Each person lights up many neurons, and each
+# neuron fires for many people: it is *polysemantic*. A fact is a pattern over the
+# neurons, and the neurons are shared. Then how much does one neuron matter? Silence
+# the three neurons that fire most for one person, and check everyone's recall:
+
+
+# %%
+def recall_with_silenced(silenced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sport and city right/wrong per person with some hidden neurons forced to 0."""
+    keep = np.ones(HIDDEN, dtype=np.float32)
+    keep[silenced] = 0.0
+    with tg.no_grad():
+        x = memory.subject_vectors[everyone]
+        h = F.relu(memory.mlp.c_fc(x)) * Tensor(keep)  # the silenced neurons output 0
+        s = ((x + memory.mlp.c_proj(h)) @ memory.value_vectors.T).data
+    return s[:, : len(SPORTS)].argmax(1) == sport_of, s[:, len(SPORTS) :].argmax(1) == city_of
+
+
+for person in (0, 1):
+    top3 = np.argsort(-H[person])[:3]
+    sport_ok, city_ok = recall_with_silenced(top3)
+    others = np.arange(n_people) != person
+    broken = int((~(sport_ok & city_ok))[others].sum())
+    print(
+        f"silence neurons {sorted(top3.tolist())} (strongest for {PEOPLE[person]}): "
+        f"{PEOPLE[person]}'s sport {'kept' if sport_ok[person] else 'LOST'}, "
+        f"city {'kept' if city_ok[person] else 'LOST'}; {broken} of 39 others lose a fact"
+    )
+silence_rng = np.random.default_rng(0)
+lost = []
+for _ in range(20):
+    sport_ok, city_ok = recall_with_silenced(silence_rng.choice(HIDDEN, 3, replace=False))
+    lost.append(int((~sport_ok).sum() + (~city_ok).sum()))
+print(f"silencing 3 random neurons loses {np.mean(lost):.1f} of 80 facts on average (20 tries)")
+
+# %% [markdown]
+# ## 3. Superposition already: 40 people in 16 dimensions
+#
+# The 40 people's vectors live in 16 dimensions, so they cannot all be perpendicular:
+# at most 16 directions can be. Yet each person got their own answers. The angles
+# between the people's vectors:
+
+# %%
+people_angles = S.angles_degrees(memory.subject_vectors.data)
+print(
+    f"{len(people_angles)} pairs of people: angles from {people_angles.min():.0f} to "
+    f"{people_angles.max():.0f} degrees, mean {people_angles.mean():.1f}; "
+    f"{np.mean(np.abs(people_angles - 90) < 15):.0%} within 90 +- 15"
+)
+
+# %% [markdown]
+# Nearly perpendicular, not exactly. How many "nearly perpendicular" directions can a
+# space hold? That is the geometry behind superposition, and it is worth measuring.
+#
+# ## 4. How many nearly perpendicular directions fit in d dimensions?
+#
+# Take N random directions (unit vectors) in d = 100 dimensions and look at the angle
+# between every pair. Then let gradient descent move them so that every pair is within
+# 90 +- 10 degrees (`S.spread_directions`): the cost is, over all pairs,
+#
+#     sum of relu(|cos(angle)| - sin(10 degrees))^2,     every cos at once: V @ V.T
+#
+# and after each step each vector is scaled back to length 1. The engine computes the
+# N x N matrix of cosines with one matrix product, and autograd gives the gradient.
+
+# %%
+N_DIRS, DIM, TOL = (1000, 100, 10.0) if QUICK else (2000, 100, 10.0)
+start = np.random.default_rng(0).standard_normal((N_DIRS, DIM))
+before_angles = S.angles_degrees(start)
+t0 = time.perf_counter()
+spread, worst = S.spread_directions(N_DIRS, DIM, TOL, steps=400, lr=0.1, vectors=start)
+after_angles = S.angles_degrees(spread)
+print(
+    f"{N_DIRS} directions in {DIM} dimensions: {len(worst) - 1} steps of gradient descent, "
+    f"{time.perf_counter() - t0:.1f} s"
+)
+
+
+def describe(name: str, a: np.ndarray) -> None:
+    off = np.abs(a - 90)
+    print(
+        f"{name:7} mean {a.mean():6.2f}  std {a.std():4.2f}  min {a.min():6.2f}  max {a.max():6.2f}"
+        f"   within 90 +- 1: {np.mean(off <= 1):5.1%}   +- 5: {np.mean(off <= 5):5.1%}"
+        f"   +- 10: {np.mean(off <= 10):6.2%}"
+    )
+
+
+print(f"angles of the {len(before_angles):,} pairs, in degrees:")
+describe("random", before_angles)
+describe("spread", after_angles)
+
+edges = np.arange(56, 126, 4)
+h_before = np.histogram(np.clip(before_angles, 56, 123.99), edges)[0]
+h_after = np.histogram(np.clip(after_angles, 56, 123.99), edges)[0]
+scale = max(h_before.max(), h_after.max()) / 30
+print("\nangle (deg)    random                           spread")
+for lo, nb, na in zip(edges[:-1], h_before, h_after):
+    bar_b, bar_a = "#" * math.ceil(nb / scale), "#" * math.ceil(na / scale)
+    print(f"{lo:3d}-{lo + 4:3d}   {bar_b:31}  {bar_a}")
+print("(the outermost rows include everything beyond them)")
+
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    bins = np.linspace(55, 125, 141)
+    ax.hist(before_angles, bins=bins, alpha=0.6, label="random")
+    ax.hist(after_angles, bins=bins, alpha=0.6, label=f"after spreading (all within 90 +- {TOL:g})")
+    ax.set(
+        xlabel="angle between a pair of directions (degrees)",
+        ylabel="pairs",
+        title=f"{N_DIRS} directions in {DIM} dimensions",
+    )
+    ax.legend()
+    savefig(fig, "08_angles")
+
+# %% [markdown]
+# Two things to notice.
+#
+# * Random directions in 100 dimensions are *already* nearly perpendicular: most pairs
+#   are within a few degrees of 90. But among hundreds of thousands of pairs, a few are
+#   far off; the descent moved exactly those (the cost ignores every pair inside the
+#   tolerance), and they now pile up at the edges, 80 and 100 degrees.
+# * The bulk of the histogram barely got narrower, and it cannot get much narrower.
+#   The matrix of cosines V V^T has N ones on its diagonal and rank at most d; from
+#   that alone, the mean of cos^2 over all pairs is at least (N - d) / (d (N - 1)) (the
+#   Welch bound, `S.welch_bound`). Here that floor is:
+
+# %%
+rms_floor = S.welch_bound(N_DIRS, DIM)
+for name, a in (("random", before_angles), ("spread", after_angles)):
+    rms = np.sqrt(np.mean(np.cos(np.radians(a)) ** 2))
+    print(f"{name:7} RMS cos {rms:.4f}  (about {math.degrees(math.asin(rms)):.2f} degrees off 90)")
+print(f"floor   RMS cos {rms_floor:.4f}  (no arrangement of {N_DIRS} directions does better)")
+
+# %% [markdown]
+# So "nearly perpendicular" has to mean "within some tolerance", and the count depends
+# strongly on it. `S.most_directions(d, k)` searches for the largest N that the descent
+# can fit within 90 +- k degrees (a lower bound on the true maximum: our optimiser may
+# miss arrangements). The Welch bound gives an upper limit where it applies.
+
+# %%
+t0 = time.perf_counter()
+print(f"in {DIM} dimensions, directions within 90 +- k degrees:")
+print("    k     fitted   did not fit   upper limit (Welch)")
+for k in (1.0, 3.0, 5.0):
+    lo, hi = S.most_directions(DIM, k)
+    limit = S.welch_max_directions(DIM, k)
+    print(f"  {k:3.0f}     {lo:5d}       {hi:5d}          {limit:7.1f}")
+print(f"  {TOL:3.0f}    >= {N_DIRS:4d}      (above)          none")
+
+dims = (10, 20, 30, 40) if QUICK else (10, 20, 30, 40, 50, 60)
+counts = []
+print(f"\nwithin 90 +- {TOL:g} degrees, as the dimension grows:")
+print("    d     fitted   did not fit   fitted / d   x per 10 more dimensions")
+for d in dims:
+    lo, hi = S.most_directions(d, TOL)
+    growth = f"{lo / counts[-1]:.1f}" if counts else ""
+    counts.append(lo)
+    print(f"  {d:3d}     {lo:5d}       {hi:5d}         {lo / d:5.1f}        {growth}")
+print(f"  {DIM:3d}    >= {N_DIRS:4d}      (above)      >= {N_DIRS / DIM:.0f}")
+print(f"({time.perf_counter() - t0:.1f} s)")
+
+# %% [markdown]
+# Within 90 +- 1 degree, 100 dimensions hold hardly more than 100 directions: the Welch
+# bound allows 103. Loosen the tolerance, and the count takes off: within 90 +- 10 it
+# grows by a factor of about 2 (1.7 to 3 in the table) for every 10 extra dimensions,
+# and the count per dimension keeps rising: faster than linear, as exponential growth
+# would be.
+# There is a clean proof that it must: for random directions, a pair is off by more
+# than eps = sin(k) with probability at most 2 e^(-d eps^2 / 2), so e^(d eps^2 / 4)
+# random directions contain no bad pair at all with positive probability
+# (`S.random_directions_guarantee`). That guarantee is loose in small dimensions, but
+# in a GPT's dimensions it is astronomically large:
+
+
+# %%
+def big(x: float) -> str:
+    return f"{x:,.0f}" if x < 1e9 else f"about 10^{math.log10(x):.0f}"
+
+
+print("dimensions        guaranteed within 90 +- 5    within 90 +- 10")
+for name, d in (("100 (above)", 100), ("768 (GPT-2)", 768), ("12,288 (GPT-3)", 12288)):
+    g5, g10 = (S.random_directions_guarantee(d, k) for k in (5.0, 10.0))
+    print(f"{name:15}   {big(g5):>24}    {big(g10):>15}")
+
+# %% [markdown]
+# ## 5. Superposition: a model that stores more features than it has dimensions
+#
+# Does a network actually use this room? A toy model (after Elhage et al., "Toy Models
+# of Superposition", 2022): 20 features must pass through 5 dimensions and come back
+# out,
+#
+#     h = W x  (5 numbers),     x' = ReLU(W^T h + b)  (20 numbers)
+#
+# trained to make x' equal x, with feature i weighted 0.9^i (some features matter more).
+# Feature i gets the direction W[:, i]; a feature the model gives up on gets a
+# direction of length near 0. Each input has each feature active with probability p
+# (value uniform in [0, 1), otherwise 0). When features are dense, 5 dimensions can only
+# hold 5 of them. When they are sparse, two features rarely need the space at the same
+# time, so they can share it: their directions overlap a little, and the ReLU with a
+# negative bias clips the small interference away.
+
+# %%
+N_FEAT, M_DIMS = 20, 5
+importance = Tensor((0.9 ** np.arange(N_FEAT)).astype(np.float32))
+toy_steps = 1500 if QUICK else 3000
+probabilities = (1.0, 0.1, 0.01) if QUICK else (1.0, 0.3, 0.1, 0.03, 0.01)
+t0 = time.perf_counter()
+print(f"{N_FEAT} features through {M_DIMS} dimensions, {toy_steps} Adam steps each:")
+print("p active   features stored   their directions: min angle   mean |cos|")
+toy_models = {}
+for p in probabilities:
+    tg.manual_seed(0)
+    feature_rng = np.random.default_rng(0)
+    toy = S.ToySuperposition(N_FEAT, M_DIMS)
+    toy_opt = tg.optim.Adam(toy.parameters(), lr=1e-2)
+    for _ in range(toy_steps):
+        x = Tensor(S.sparse_features(1024, N_FEAT, p, feature_rng))
+        err = toy(x) - x
+        cost = (err * err * importance).sum(-1).mean()
+        toy_opt.zero_grad()
+        cost.backward()
+        toy_opt.step()
+    stored = toy.feature_norms() > 0.5
+    cos = np.abs(S.pairwise_cosines(toy.W.data[:, stored].T))
+    angles = S.angles_degrees(toy.W.data[:, stored].T)
+    toy_models[p] = toy
+    print(
+        f"  {p:5.2f}         {stored.sum():2d} of {N_FEAT}              "
+        f"{angles.min():5.1f} deg          {cos.mean():.2f}"
+    )
+print(f"({time.perf_counter() - t0:.1f} s)")
+
+if plt is not None:
+    fig, axes = plt.subplots(1, len(probabilities), figsize=(3 * len(probabilities), 3))
+    for ax, p in zip(axes, probabilities):
+        W = toy_models[p].W.data
+        ax.imshow(W.T @ W, cmap="RdBu", vmin=-1.2, vmax=1.2)
+        ax.set(title=f"p = {p}: W^T W", xticks=[], yticks=[])
+    savefig(fig, "08_toy_superposition")
+
+# %% [markdown]
+# With dense features the model stores exactly as many features as it has dimensions,
+# at right angles, and drops the rest. As the features get sparser it stores more and
+# more of them in the same 5 dimensions, at angles well away from 90 degrees: that is
+# superposition. (The plot shows W^T W: a diagonal block means perpendicular features,
+# off-diagonal colour means features that share space.)
+#
+# ## What to take away
+#
+# * The MLP block, linear -> ReLU -> linear, can store facts: our 64 neurons hold 80 of
+#   them. A fact is a pattern over many neurons, and each neuron serves many facts.
+# * In d dimensions only d directions are exactly perpendicular, but the number of
+#   *nearly* perpendicular ones grows exponentially with d, as long as "nearly" allows
+#   a few degrees: in 100 dimensions we placed 10x-20x as many within 90 +- 10 degrees.
+#   Within 90 +- 1 degree, though, the Welch bound allows barely more than d.
+# * A network uses that room: when features are rarely active together, it stores more
+#   of them than it has dimensions, and pays a little interference. That is one reason
+#   individual neurons are hard to interpret, and why a GPT's 768 or 12,288 dimensions
+#   can hold far more than 768 or 12,288 ideas.
+
+# %%
+print(f"\nlesson 8 ran in {time.perf_counter() - lesson_start:.1f} s")
