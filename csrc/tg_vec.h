@@ -2,9 +2,11 @@
  *
  * Before including, define TG_SUFFIX (base/avx2/avx512) and TG_VEC_BYTES (16/32/64).
  * A `vf32` holds TG_VEC_BYTES/4 floats and `vf64` TG_VEC_BYTES/8 doubles; `+ - *`
- * on them compile to one SIMD instruction each, and `a * b + c` to an FMA where
- * the ISA has one. Loads and stores go through memcpy so that no pointer needs to
- * be aligned; the compiler turns them into single unaligned moves.
+ * on them compile to one SIMD instruction each. `a * b + c` stays a multiply and an
+ * add (we build as ISO C11, which does not contract them), so results are the same
+ * on every ISA; where a fused multiply-add is wanted, call fma_f32/fma_f64 (tg_exp.h).
+ * Loads and stores go through memcpy so that no pointer needs to be aligned; the
+ * compiler turns them into single unaligned moves.
  */
 #define VF32 TG_FN(vf32)
 #define VF64 TG_FN(vf64)

@@ -43,7 +43,7 @@ if importlib.util.find_spec("tinygrad_edu") is None:
 
 import tinygrad_edu as tg
 from tinygrad_edu.bench import peak_memory, time_call
-from tinygrad_edu.models.gpt import CausalSelfAttention, GPTConfig
+from tinygrad_edu.nn import CausalSelfAttention
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.plotting import maybe_plt, savefig
 from tinygrad_edu.tensor import Tensor
@@ -188,9 +188,7 @@ if HAS_FUSED:
 T, C, n_head = 5, 8, 2
 hs = C // n_head
 tg.manual_seed(0)
-attn = CausalSelfAttention(
-    GPTConfig(block_size=T, vocab_size=1, n_layer=1, n_head=n_head, n_embd=C)
-)
+attn = CausalSelfAttention(n_embd=C, n_head=n_head)  # nn/transformer.py, as the GPT uses it
 attn.eval()
 xs = gen.standard_normal((T, C)).astype(np.float32)  # 5 token vectors of 8 features
 W, b = attn.c_attn.weight.data, attn.c_attn.bias.data  # (3C, C), (3C,): PyTorch's Linear layout

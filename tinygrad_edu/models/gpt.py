@@ -5,8 +5,8 @@ A GPT predicts the next token from the tokens before it. The whole model:
     idx (B, T) token ids
       -> token embedding + position embedding          (B, T, C)   lecture 6
       -> n_layer x Block:                                          lectures 6-8
-           x = x + attention(layer_norm(x))   tokens talk to each other
-           x = x + mlp(layer_norm(x))         each token thinks alone
+           x = x + attention(layer_norm(x))   tokens talk to each other (nn/transformer.py)
+           x = x + mlp(layer_norm(x))         each token thinks alone   (nn/transformer.py)
       -> final layer norm                               (B, T, C)
       -> unembedding (the token embedding, transposed)  (B, T, vocab) logits
       -> softmax -> a probability for every possible next token
@@ -64,79 +64,6 @@ class GPTConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-class CausalSelfAttention(nn.Module):
-    """Multi-head causal self-attention (lecture 7): tokens look back and mix values.
-
-    Each token's vector makes a query (what am I looking for?), a key (what do I
-    offer?) and a value (what do I pass on?). A token's output is the average of
-    the values of the tokens before it, weighted by softmax(query . key / sqrt(D)).
-    n_head heads do this in parallel on n_embd // n_head features each.
-    """
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        C = config.n_embd
-        self.n_head = config.n_head
-        self.c_attn = nn.Linear(C, 3 * C, bias=config.bias)  # query, key, value in one GEMM
-        self.c_proj = nn.Linear(C, C, bias=config.bias)  # mixes the heads' outputs
-        self.attn_dropout = config.dropout
-        self.resid_dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
-        B, T, C = x.shape
-        hs = C // self.n_head  # head size D
-        q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
-        # (B, T, C) -> (B, T, n_head, hs) -> (B, n_head, T, hs): heads become a batch dim
-        q = q.reshape(B, T, self.n_head, hs).transpose(1, 2)
-        k = k.reshape(B, T, self.n_head, hs).transpose(1, 2)
-        v = v.reshape(B, T, self.n_head, hs).transpose(1, 2)
-        if cache is None:
-            y = F.scaled_dot_product_attention(
-                q, k, v, is_causal=True, dropout_p=self.attn_dropout if self.training else 0.0
-            )
-        else:
-            y = self._attend_with_cache(q, k, v, cache)
-        y = y.transpose(1, 2).reshape(
-            B, T, C
-        )  # (B, T, n_head, hs) -> (B, T, C): heads side by side
-        return self.resid_dropout(self.c_proj(y))
-
-    @staticmethod
-    def _attend_with_cache(q: Tensor, k: Tensor, v: Tensor, cache: dict) -> Tensor:
-        """Generation: keep the keys and values of earlier tokens instead of recomputing them.
-
-        The new tokens' queries attend to every cached key plus the new keys; new
-        token i (at absolute position past + i) may look at positions <= past + i.
-        """
-        if "k" in cache:
-            k = Tensor(np.concatenate([cache["k"], k.data], axis=2))  # (B, nh, past + T, hs)
-            v = Tensor(np.concatenate([cache["v"], v.data], axis=2))
-        cache["k"], cache["v"] = k.data, v.data
-        T, S = q.shape[2], k.shape[2]
-        if T == 1:  # one new token may look at everything before it: no mask needed
-            return F.scaled_dot_product_attention(q, k, v)
-        may_look = np.tril(np.ones((T, S), dtype=bool), k=S - T)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=may_look)
-
-
-class MLP(nn.Module):
-    """The MLP block (lecture 8): Linear -> GELU -> Linear, 4x wider in the middle.
-
-    Each token passes through it alone; this is where facts seem to be stored.
-    """
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
-        self.approximate = "tanh" if config.activation == "gelu_tanh" else "none"
-
-    def forward(self, x: Tensor) -> Tensor:
-        h = F.gelu(self.c_fc(x), approximate=self.approximate)  # (B, T, 4C)
-        return self.dropout(self.c_proj(h))  # (B, T, C)
-
-
 class Block(nn.Module):
     """One transformer block: communicate (attention), then compute (MLP).
 
@@ -147,9 +74,14 @@ class Block(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
-        self.attn = CausalSelfAttention(config)
+        self.attn = nn.CausalSelfAttention(
+            config.n_embd, config.n_head, config.bias, config.dropout
+        )
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
-        self.mlp = MLP(config)
+        approximate = "tanh" if config.activation == "gelu_tanh" else "none"
+        self.mlp = nn.MLP(
+            config.n_embd, 4 * config.n_embd, config.bias, config.dropout, approximate
+        )
 
     def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
         x = x + self.attn(self.ln_1(x), cache)

@@ -4,6 +4,7 @@ module.py      Module and Parameter: how a network keeps track of its weights
 layers.py      Linear, Embedding, LayerNorm, Dropout, activations, containers
 init.py        where the weights start
 utils.py       clip_grad_norm_
+transformer.py CausalSelfAttention and MLP: the two halves of a GPT block
 functional.py  the same operations as plain functions (import as F)
 """
 
@@ -24,6 +25,7 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Parameter
+from .transformer import MLP, CausalSelfAttention
 
 __all__ = [
     "functional",
@@ -44,4 +46,6 @@ __all__ = [
     "Sequential",
     "ModuleList",
     "ModuleDict",
+    "CausalSelfAttention",
+    "MLP",
 ]

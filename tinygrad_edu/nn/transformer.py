@@ -1,0 +1,99 @@
+"""The two halves of a transformer block (lectures 6-8), as reusable layers.
+
+    CausalSelfAttention   tokens talk to each other: each looks back at the tokens
+                          before it and takes a weighted average of their values
+    MLP                   each token thinks alone: Linear -> GELU -> Linear
+
+Attribute names (c_attn, c_proj, c_fc) are nanoGPT's, so a GPT built from these
+loads nanoGPT and GPT-2 weights by name (models/gpt.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from . import functional as F
+from .layers import Dropout, Linear
+from .module import Module
+
+
+class CausalSelfAttention(Module):
+    """Multi-head causal self-attention (lecture 7): tokens look back and mix values.
+
+    Each token's vector makes a query (what am I looking for?), a key (what do I
+    offer?) and a value (what do I pass on?). A token's output is the average of
+    the values of the tokens before it, weighted by softmax(query . key / sqrt(D)).
+    n_head heads do this in parallel on n_embd // n_head features each.
+    """
+
+    def __init__(self, n_embd: int, n_head: int, bias: bool = True, dropout: float = 0.0) -> None:
+        super().__init__()
+        if n_embd % n_head:
+            raise ValueError(f"n_embd ({n_embd}) must be divisible by n_head ({n_head})")
+        self.n_head = n_head
+        self.c_attn = Linear(n_embd, 3 * n_embd, bias=bias)  # query, key, value in one GEMM
+        self.c_proj = Linear(n_embd, n_embd, bias=bias)  # mixes the heads' outputs
+        self.attn_dropout = dropout
+        self.resid_dropout = Dropout(dropout)
+
+    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
+        B, T, C = x.shape
+        hs = C // self.n_head  # head size D
+        q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
+        # (B, T, C) -> (B, T, n_head, hs) -> (B, n_head, T, hs): heads become a batch dim
+        q = q.reshape(B, T, self.n_head, hs).transpose(1, 2)
+        k = k.reshape(B, T, self.n_head, hs).transpose(1, 2)
+        v = v.reshape(B, T, self.n_head, hs).transpose(1, 2)
+        if cache is None:
+            p = self.attn_dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
+        else:
+            y = self._attend_with_cache(q, k, v, cache)
+        y = y.transpose(1, 2).reshape(
+            B, T, C
+        )  # (B, T, n_head, hs) -> (B, T, C): heads side by side
+        return self.resid_dropout(self.c_proj(y))
+
+    @staticmethod
+    def _attend_with_cache(q: Tensor, k: Tensor, v: Tensor, cache: dict) -> Tensor:
+        """Generation: keep the keys and values of earlier tokens instead of recomputing them.
+
+        The new tokens' queries attend to every cached key plus the new keys; new
+        token i (at absolute position past + i) may look at positions <= past + i.
+        """
+        if "k" in cache:
+            k = Tensor(np.concatenate([cache["k"], k.data], axis=2))  # (B, nh, past + T, hs)
+            v = Tensor(np.concatenate([cache["v"], v.data], axis=2))
+        cache["k"], cache["v"] = k.data, v.data
+        T, S = q.shape[2], k.shape[2]
+        if T == 1:  # one new token may look at everything before it: no mask needed
+            return F.scaled_dot_product_attention(q, k, v)
+        may_look = np.tril(np.ones((T, S), dtype=bool), k=S - T)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=may_look)
+
+
+class MLP(Module):
+    """The MLP block (lecture 8): Linear -> GELU -> Linear, `hidden` wide in the middle.
+
+    Each token passes through it alone; this is where facts seem to be stored.
+    """
+
+    def __init__(
+        self,
+        n_embd: int,
+        hidden: int | None = None,
+        bias: bool = True,
+        dropout: float = 0.0,
+        approximate: str = "none",
+    ) -> None:
+        super().__init__()
+        hidden = 4 * n_embd if hidden is None else hidden
+        self.c_fc = Linear(n_embd, hidden, bias=bias)
+        self.c_proj = Linear(hidden, n_embd, bias=bias)
+        self.dropout = Dropout(dropout)
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.gelu(self.c_fc(x), approximate=self.approximate)  # (B, T, hidden)
+        return self.dropout(self.c_proj(h))  # (B, T, C)
