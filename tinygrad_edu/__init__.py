@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import nn, optim  # layers and optimizers, built on Tensor
+from . import (  # layers and optimizers, built on Tensor
+    nn,
+    optim,
+    scalar,  # lessons 1-3: the scalar engine (stands alone)
+)
 from ._version import __version__
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .checkpoint import load, save
 from .info import info
 from .kernels.config import get_num_threads, set_num_threads
 from .rng import manual_seed
+from .scalar import Value
 from .tensor import Tensor, cat, ones_like, stack, where, zeros_like
 
 float32 = np.float32
@@ -43,6 +48,8 @@ __all__ = [
     "float32",
     "float64",
     "int64",
+    "scalar",
+    "Value",
     "nn",
     "optim",
     "save",
