@@ -67,10 +67,8 @@ class CausalSelfAttention(Module):
             v = Tensor(np.concatenate([cache["v"], v.data], axis=2))
         cache["k"], cache["v"] = k.data, v.data
         T, S = q.shape[2], k.shape[2]
-        if T == 1:  # one new token may look at everything before it: no mask needed
-            return F.scaled_dot_product_attention(q, k, v)
-        may_look = np.tril(np.ones((T, S), dtype=bool), k=S - T)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=may_look)
+        # bottom-right causal mask: the T new queries are the last T of the S positions
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, causal_offset=S - T)
 
 
 class MLP(Module):
