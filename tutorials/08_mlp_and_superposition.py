@@ -189,6 +189,12 @@ for _ in range(20):
 print(f"silencing 3 random neurons loses {np.mean(lost):.1f} of 80 facts on average (20 tries)")
 
 # %% [markdown]
+# Silencing the three neurons a person leans on most can cost that person a fact while
+# nearly everyone else keeps theirs, and three random neurons barely matter at all.
+# The neurons are shared, but each fact depends on a particular *combination* of them,
+# weighted more on some than on others: the memory is distributed, not one neuron per
+# fact. (A neuron that never fires, for anyone, is "dead": ReLU passes it no gradient.)
+#
 # ## 3. Superposition already: 40 people in 16 dimensions
 #
 # The 40 people's vectors live in 16 dimensions, so they cannot all be perpendicular:
