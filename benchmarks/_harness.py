@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 import sys
 import time
 
@@ -91,20 +90,12 @@ def threads(n: int):
 
 
 def timeit(fn, min_time: float = 0.1, repeats: int = 5) -> float:
-    """Median seconds per call of fn(), after a pause and a warm-up."""
+    """Median seconds per call of fn(), after a pause (other pools' spinning threads
+    settle) and a warm-up; the timing itself is tinygrad_edu.bench.time_call."""
+    from tinygrad_edu.bench import time_call
+
     time.sleep(PAUSE)
-    fn()  # warm-up: page faults, thread start, caches
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, int(min_time / once))
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - t0) / inner)
-    return statistics.median(samples)
+    return time_call(fn, min_time=min_time, repeats=repeats)
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:

@@ -5,53 +5,8 @@
 #include "softmax.h"
 #include "tg_isa.h"
 
-#define TG_SUFFIX base
-#define TG_VEC_BYTES 16
-#include "tg_vec.h"
-#include "tg_exp.h"
-#define TG_DTYPE 32
-#include "tg_dtype.h"
-#include "softmax_impl.h"
-#include "tg_dtype_end.h"
-#define TG_DTYPE 64
-#include "tg_dtype.h"
-#include "softmax_impl.h"
-#include "tg_dtype_end.h"
-#include "tg_vec_end.h"
-
-#if TG_X86
-TG_BEGIN_TARGET_AVX2
-#define TG_SUFFIX avx2
-#define TG_VEC_BYTES 32
-#include "tg_vec.h"
-#include "tg_exp.h"
-#define TG_DTYPE 32
-#include "tg_dtype.h"
-#include "softmax_impl.h"
-#include "tg_dtype_end.h"
-#define TG_DTYPE 64
-#include "tg_dtype.h"
-#include "softmax_impl.h"
-#include "tg_dtype_end.h"
-#include "tg_vec_end.h"
-TG_END_TARGET
-
-TG_BEGIN_TARGET_AVX512
-#define TG_SUFFIX avx512
-#define TG_VEC_BYTES 64
-#include "tg_vec.h"
-#include "tg_exp.h"
-#define TG_DTYPE 32
-#include "tg_dtype.h"
-#include "softmax_impl.h"
-#include "tg_dtype_end.h"
-#define TG_DTYPE 64
-#include "tg_dtype.h"
-#include "softmax_impl.h"
-#include "tg_dtype_end.h"
-#include "tg_vec_end.h"
-TG_END_TARGET
-#endif
+#define TG_TEMPLATE "softmax_impl.h"
+#include "tg_instantiate.h"
 
 /* The entry points (compiled once, for the baseline: they only pick and call). */
 #define TG_DTYPE 32
