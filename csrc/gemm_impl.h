@@ -2,7 +2,7 @@
  *
  * Included by gemm.c once per (ISA, dtype) with TG_SUFFIX, TG_VEC_BYTES (tg_vec.h
  * already included), GEMM_F64 (0/1), GEMM_MR, GEMM_NV (vectors per micro-tile row)
- * and the block sizes GEMM_MC, GEMM_KC, GEMM_NC set. Every name gets the suffix
+ * and the block sizes GEMM_MC, GEMM_KC, GEMM_PANEL_BYTES set. Every name gets the suffix
  * _<isa>_<f32|f64>, e.g. micro_kernel_avx512_f32 (look for it in `objdump -d`).
  *
  * ===================================================================================
@@ -26,7 +26,7 @@
  *     registers    32 x 64 bytes          0           the MR x NR tile of C
  *     L1 cache     48 KB                  ~5 cycles   a KC x NR sliver of B
  *     L2 cache     2 MB                   ~15 cycles  an MC x KC block of A
- *     L3 / DRAM    shared                 50-300      the KC x NC panel of B, and C
+ *     L3 / DRAM    shared                 50-300      the K x nc panel of B, and C
  *
  * The remedy is to *reuse* each number many times once it is close to the core.
  * A (M, K) @ (K, N) product does 2*M*N*K flops on M*K + K*N + M*N numbers: for
@@ -65,7 +65,7 @@
  * into that order:
  *
  *     packed A block (MC x KC):  strips of MR rows,   each laid out [k][MR]
- *     packed B panel (KC x NC):  strips of NR columns, each laid out [k][NR]
+ *     packed B panel (K x nc):   strips of NR columns, each laid out [k][NR]
  *
  * so that the micro-kernel reads both with unit stride, from 64-byte aligned memory,
  * never crossing a page mid-strip. Strips at the edges are padded with zeros: the
@@ -78,35 +78,46 @@
  * 4. Cache blocking: which block lives in which cache
  * ===================================================================================
  *
- *     for jc in 0..N step NC:                  B panel KC x NC        -> L3
- *       for pc in 0..K step KC:
- *         pack B[pc:pc+KC, jc:jc+NC]
- *         for ic in 0..M step MC:              A block MC x KC        -> L2
- *           pack A[ic:ic+MC, pc:pc+KC]
- *           for jr in 0..NC step NR:           B sliver KC x NR       -> L1
- *             for ir in 0..MC step MR:         A strip MR x KC streams from L2
+ *     for jc in 0..N step nc:                   B panel K x nc        -> L3 (or L2)
+ *       pack B[:, jc:jc+nc], in KC-row blocks of NR-strips
+ *       for ic in 0..M step MC:                 (the rows: shared out among threads)
+ *         for pc in 0..K step KC:
+ *           pack A[ic:ic+MC, pc:pc+KC]          A block MC x KC       -> L2
+ *           for jr in 0..nc step NR:            B sliver KC x NR      -> L1
+ *             for ir in 0..MC step MR:          A strip MR x KC streams from L2
  *               micro_kernel: C[ir:ir+MR, jr:jr+NR] += A strip @ B sliver
  *
  * KC: the B sliver KC x NR is reused by every A strip of the block, so it must stay
- *     in L1 (48 KB): KC * 32 floats * 4 bytes = 32 KB for KC = 256.
+ *     in L1 (48 KB) beside the A strip streaming through: KC * 32 floats * 4 bytes
+ *     = 32 KB for KC = 256.
  * MC: the A block is read once per B sliver, so it must stay in L2 (2 MB):
  *     MC * KC * 4 bytes = 192 KB for MC = 192. Each A number brought from L2 then
  *     feeds 2*NR flops, few enough bytes per cycle for L2 to deliver.
- * NC: the B panel is read once per A block, from L3; it only bounds the memory we
- *     pack at once (KC x NC). Each B number brought from L3 feeds 2*MC flops.
+ * nc: the B panel is read once per A block; each B number brought from L3 feeds
+ *     2*MC flops. The panel holds all of K (so that the threads meet only twice per
+ *     panel, see 5.) for as many columns as fit in GEMM_PANEL_BYTES.
+ * C: its MR x NR tile is read and written once per KC block. Its rows are far apart
+ *     (a row of C is N numbers), so the micro-kernel prefetches them when it starts.
  * The values were tuned with benchmarks/kernels.py; they are macros in gemm.c.
  *
  * ===================================================================================
  * 5. Threads
  * ===================================================================================
  *
- * One OpenMP parallel region per call. For each (jc, pc) all threads pack the shared
- * B panel together (each its share of the NR strips), wait at a barrier, then each
- * computes its own rows of C -- M is split evenly in whole MR strips, and each thread
- * packs its own A blocks into a private buffer -- and waits again before the panel is
- * overwritten. When M is too small to share (few rows, many columns), the threads
- * split the columns instead. Small products run on one thread: waking a second one
- * costs microseconds, more than a 64 x 64 product takes.
+ * One OpenMP parallel region per call. Each thread takes rows of C, packs their A blocks
+ * into its own buffer and multiplies. The rows are not cut into equal static halves
+ * but taken from a shared counter, big chunks first and small ones at the end: on a
+ * shared machine one core often runs slower than the other, and a static split would
+ * make the fast one wait. The B panel every thread needs is
+ *   - small (K x N up to 1M numbers): packed by each thread into its own copy. Twice
+ *     the packing work, but the threads never wait for each other, and no cache line
+ *     has to travel from one core to the other (which costs more than copying it).
+ *   - large: packed once, together (each thread its share of the strips), with a
+ *     barrier before anyone reads it and another before the next panel overwrites it.
+ * When M is too short to share (a few rows, many columns), the threads split the
+ * columns instead. Small products run on one thread: waking a second one costs
+ * microseconds, more than a 64 x 64 product takes.
+ * A batch of many small products (attention's heads) runs one product per thread.
  */
 
 #if GEMM_F64
@@ -196,21 +207,36 @@ __attribute__((noinline)) static void GF(micro_kernel)(ptrdiff_t kc, const T *re
     VT acc[MR][NV];
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < NV; v++) acc[i][v] = (VT){0};
-    /* Ask for the C tile now, so that it has arrived by the time the loop ends: its
-     * rows are far apart in memory, which the hardware prefetcher does not guess. */
+#if GEMM_PF_C
+    /* Ask for the C tile now (into L2), so that it has arrived by the time the loop
+     * ends: its rows are far apart in memory, which the hardware prefetcher does not
+     * guess. Then, GEMM_PF_LATE steps before the end, into L1: any earlier and the
+     * B sliver and A strips streaming through L1 would push it out again. */
     for (int i = 0; i < MR; i++) {
-        __builtin_prefetch(c + i * ldc, 1);
-        __builtin_prefetch(c + i * ldc + NR - 1, 1);
+        __builtin_prefetch(c + i * ldc, 1, GEMM_PF_C_LEVEL);
+        __builtin_prefetch(c + i * ldc + NR - 1, 1, GEMM_PF_C_LEVEL);
     }
-    for (ptrdiff_t k = 0; k < kc; k++) {
-        VT bk[NV]; /* B[k, 0:NR] */
-        for (int v = 0; v < NV; v++) bk[v] = LOADV(b + v * VW);
-        for (int i = 0; i < MR; i++) {
-            VT aik = SPLATV(a[i]); /* A[i, k] in every lane */
-            for (int v = 0; v < NV; v++) acc[i][v] += aik * bk[v];
+#endif
+    /* the loop over k, in two phases: up to k_late, then C is called into L1, then the rest */
+    ptrdiff_t k = 0, k_late = kc - GEMM_PF_LATE;
+    for (int phase = 0; phase < 2; phase++) {
+        for (; k < (phase == 0 ? k_late : kc); k++) {
+            VT bk[NV]; /* B[k, 0:NR] */
+            for (int v = 0; v < NV; v++) bk[v] = LOADV(b + v * VW);
+            for (int i = 0; i < MR; i++) {
+                VT aik = SPLATV(a[i]); /* A[i, k] in every lane */
+                for (int v = 0; v < NV; v++) acc[i][v] += aik * bk[v];
+            }
+            a += MR;
+            b += NR;
         }
-        a += MR;
-        b += NR;
+#if GEMM_PF_LATE
+        if (phase == 0)
+            for (int i = 0; i < MR; i++) {
+                __builtin_prefetch(c + i * ldc, 1, 3);
+                __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);
+            }
+#endif
     }
     if (add) {
         for (int i = 0; i < MR; i++)
@@ -291,35 +317,40 @@ static ptrdiff_t GF(take_rows)(ptrdiff_t *next, ptrdiff_t ms, int nt, ptrdiff_t 
     return s;
 }
 
-/* What thread `tid` of a team of nt does. bp: the shared B panel buffer; ap: this
- * thread's own A block; next: the shared row counter (0 on entry); nc_max: the panel
- * width; split_cols: 1 when M is too short to share, and the threads split columns.
- * With nt == 1 there are no barriers, so this also runs inside somebody else's
- * parallel loop (gemm_batched). */
+/* What thread `tid` of a team of nt does. bp: the B panel buffer, shared by the team or
+ * this thread's own (private_b); ap: this thread's own A block; next: the row counters,
+ * one per panel, shared, all 0 on entry; nc_max: the panel width; split_cols: 1 when M is
+ * too short to share, and the threads split the columns instead. With nt == 1 there are
+ * no barriers, so this also runs inside somebody else's parallel loop (gemm_batched). */
 static void GF(gemm_thread)(const GEMM_ARGS *p, T *bp, T *ap, ptrdiff_t *next, int tid, int nt,
-                            ptrdiff_t nc_max, int split_cols) {
+                            ptrdiff_t nc_max, int split_cols, int private_b) {
     const ptrdiff_t M = p->M, N = p->N, K = p->K;
     const ptrdiff_t ms = (M + MR - 1) / MR, nkb = (K + GEMM_KC - 1) / GEMM_KC;
-    for (ptrdiff_t jc = 0; jc < N; jc += nc_max) {
+    int shared_b = nt > 1 && !private_b;
+    for (ptrdiff_t jc = 0; jc < N; jc += nc_max, next++) {
         ptrdiff_t nc = N - jc < nc_max ? N - jc : nc_max;
-        ptrdiff_t nstrips = (nc + NR - 1) / NR, ncpad = nstrips * NR, lo, hi;
+        ptrdiff_t nstrips = (nc + NR - 1) / NR, ncpad = nstrips * NR, js0 = 0, js1 = nstrips;
+        if (split_cols) GF(share)(nstrips, nt, tid, &js0, &js1); /* my columns */
 
-        /* 1. pack B[:, jc:jc+nc] together: item t is strip t % nstrips of k-block t / nstrips */
-        GF(share)(nkb * nstrips, nt, tid, &lo, &hi);
+        /* 1. pack B[:, jc:jc+nc]: item t is strip t % ns of k-block t / ns (of the strips
+         * [s0, s0 + ns) this thread packs). Shared: each packs its share of all strips,
+         * then waits for the others. Private: each packs the strips it will use. */
+        ptrdiff_t s0 = shared_b ? 0 : js0, ns = shared_b ? nstrips : js1 - js0, lo = 0,
+                  hi = nkb * ns;
+        if (shared_b) GF(share)(hi, nt, tid, &lo, &hi);
         for (ptrdiff_t t = lo; t < hi; t++) {
-            ptrdiff_t pc = t / nstrips * GEMM_KC, kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
+            ptrdiff_t pc = t / ns * GEMM_KC, kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
             GF(pack_b)(kc, nc, p->b + pc * p->rsb + jc * p->csb, p->rsb, p->csb, bp + pc * ncpad,
-                       t % nstrips, t % nstrips + 1);
+                       s0 + t % ns, s0 + t % ns + 1);
         }
-        if (nt > 1) {
+        if (shared_b) {
             _Pragma("omp barrier") /* the whole panel is packed */
         }
 
         /* 2. multiply: each thread its columns (short M), or rows as they come */
         if (split_cols) {
-            GF(share)(nstrips, nt, tid, &lo, &hi);
             for (ptrdiff_t ic = 0; ic < M; ic += GEMM_MC)
-                GF(row_block)(p, bp, ncpad, ap, ic, M - ic < GEMM_MC ? M - ic : GEMM_MC, jc, nc, lo, hi);
+                GF(row_block)(p, bp, ncpad, ap, ic, M - ic < GEMM_MC ? M - ic : GEMM_MC, jc, nc, js0, js1);
         } else {
             ptrdiff_t s, count;
             while ((s = GF(take_rows)(next, ms, nt, &count)) >= 0) {
@@ -327,11 +358,8 @@ static void GF(gemm_thread)(const GEMM_ARGS *p, T *bp, T *ap, ptrdiff_t *next, i
                 GF(row_block)(p, bp, ncpad, ap, ic, mc, jc, nc, 0, nstrips);
             }
         }
-        if (nt > 1) {
-            _Pragma("omp barrier") /* everyone is done with the panel and the counter */
-            if (tid == 0) __atomic_store_n(next, 0, __ATOMIC_RELAXED);
-        } else {
-            *next = 0;
+        if (shared_b && jc + nc < N) { /* (after the last panel, the region's end waits) */
+            _Pragma("omp barrier") /* everyone is done with the panel: it may be overwritten */
         }
     }
 }
@@ -360,21 +388,29 @@ static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
     if (flops < (double)nt * GEMM_MIN_FLOPS_PER_THREAD) /* too little work to wake threads */
         nt = (int)(flops / GEMM_MIN_FLOPS_PER_THREAD);
     if (nt < 1) nt = 1;
-    ptrdiff_t nc_max = GF(panel_width)(p), next = 0;
-    size_t nb, na;
+    ptrdiff_t nc_max = GF(panel_width)(p), npanels = (p->N + nc_max - 1) / nc_max;
+    /* rows are shared out as they come; but with fewer than 4 strips of rows per thread,
+     * the threads split the columns instead */
+    int split_cols = nt > 1 && (p->M + MR - 1) / MR < 4 * nt;
+    /* small panels: each thread packs its own copy, and the threads never wait for each
+     * other; large ones: packed once, together (see section 5) */
+    int private_b = nt > 1 && (double)p->K * (double)p->N <= GEMM_PRIVATE_B_MAX;
+    size_t nb, na, nbt;
     GF(buffer_sizes)(p, nc_max, &nb, &na);
+    nbt = private_b ? (size_t)nt * nb : nb;
     void *raw;
-    T *bp = (T *)tg_alloc64((nb + (size_t)nt * na) * sizeof(T), &raw);
+    T *bp = (T *)tg_alloc64((nbt + (size_t)nt * na) * sizeof(T) + (size_t)npanels * sizeof(ptrdiff_t), &raw);
     if (!bp) return -1;
+    ptrdiff_t *next = (ptrdiff_t *)(bp + nbt + (size_t)nt * na); /* the row counters */
+    for (ptrdiff_t i = 0; i < npanels; i++) next[i] = 0;
     if (nt == 1) {
-        GF(gemm_thread)(p, bp, bp + nb, &next, 0, 1, nc_max, 0);
+        GF(gemm_thread)(p, bp, bp + nb, next, 0, 1, nc_max, 0, 0);
     } else {
-        /* rows are shared out as they come; but with fewer than 4 strips of rows per
-         * thread, the threads split the columns instead */
-        int split_cols = (p->M + MR - 1) / MR < 4 * nt;
         _Pragma("omp parallel num_threads(nt)") {
             int team = omp_get_num_threads(), tid = omp_get_thread_num(); /* may be < nt */
-            GF(gemm_thread)(p, bp, bp + nb + (size_t)tid * na, &next, tid, team, nc_max, split_cols);
+            T *my_b = private_b ? bp + (size_t)tid * nb : bp;
+            GF(gemm_thread)(p, my_b, bp + nbt + (size_t)tid * na, next, tid, team, nc_max,
+                            split_cols, private_b);
         }
     }
     free(raw);
@@ -402,20 +438,21 @@ static int GF(gemm_batched)(ptrdiff_t batch, const GEMM_ARGS *proto, const ptrdi
         }
         return err;
     }
-    ptrdiff_t nc_max = GF(panel_width)(proto);
+    ptrdiff_t nc_max = GF(panel_width)(proto), npanels = (proto->N + nc_max - 1) / nc_max;
     size_t nb, na;
     GF(buffer_sizes)(proto, nc_max, &nb, &na);
     _Pragma("omp parallel num_threads(nthreads)") {
-        void *raw;
-        T *bp = (T *)tg_alloc64((nb + na) * sizeof(T), &raw); /* this thread's own buffers */
-        ptrdiff_t next = 0;
+        void *raw; /* this thread's own buffers: B panel, A block, row counters */
+        T *bp = (T *)tg_alloc64((nb + na) * sizeof(T) + (size_t)npanels * sizeof(ptrdiff_t), &raw);
+        ptrdiff_t *next = bp ? (ptrdiff_t *)(bp + nb + na) : NULL;
         _Pragma("omp for schedule(static)") for (ptrdiff_t q = 0; q < batch; q++) {
             if (!bp) continue;
             GEMM_ARGS p = *proto;
             p.a += a_off[q];
             p.b += b_off[q];
             p.c += q * c_step;
-            GF(gemm_thread)(&p, bp, bp + nb, &next, 0, 1, nc_max, 0);
+            for (ptrdiff_t i = 0; i < npanels; i++) next[i] = 0;
+            GF(gemm_thread)(&p, bp, bp + nb, next, 0, 1, nc_max, 0, 0);
         }
         if (!bp) {
             _Pragma("omp atomic write") err = -1;
@@ -425,7 +462,7 @@ static int GF(gemm_batched)(ptrdiff_t batch, const GEMM_ARGS *proto, const ptrdi
     return err;
 }
 
-/* MR, NR, MC, KC, NC of this variant (for tests and lessons). */
+/* MR, NR, MC, KC, GEMM_PANEL_BYTES of this variant (for tests and lessons). */
 static void GF(blocking)(ptrdiff_t out[5]) {
     out[0] = MR;
     out[1] = NR;

@@ -74,8 +74,11 @@ def test_gemm_accumulate(isa, nthreads, dtype, rng):
 
 
 def test_gemm_column_panels(isa, nthreads, rng):
-    """K large enough that the B panel (all of K) is cut into several column panels."""
-    for dtype, (m, k, n) in [(np.float32, (20, 4096, 530)), (np.float64, (70, 4100, 300))]:
+    """K x N large enough that the B panel (all of K) is cut into several column panels,
+    and that two threads share one packed panel (splitting rows, or columns)."""
+    cases = [(np.float32, (20, 4096, 530)), (np.float64, (70, 4100, 300)),
+             (np.float32, (100, 2100, 1100))]  # fmt: skip
+    for dtype, (m, k, n) in cases:
         a, b = operands(rng, m, k, n, dtype)
         assert_gemm_close(compiled.gemm(a, b), reference.gemm(a, b), k, dtype)
 
@@ -112,6 +115,15 @@ def test_gemm_broadcast_and_odd_strides(isa, rng):
     odd = np.ndarray((13, 7), dtype=np.float32, buffer=raw, offset=2, strides=(30, 4))
     odd[...] = a
     assert_gemm_close(compiled.gemm(odd, b), a @ b, 7, np.float32)
+    # whole-element strides but a misaligned address: copied too
+    shifted = np.ndarray((13, 7), dtype=np.float32, buffer=raw, offset=2, strides=(28, 4))
+    shifted[...] = a
+    assert not shifted.flags.aligned
+    assert_gemm_close(compiled.gemm(shifted, b), a @ b, 7, np.float32)
+    batch = np.ndarray((2, 13, 7), dtype=np.float32, buffer=np.zeros(1000, np.uint8), offset=1,
+                       strides=(13 * 28, 28, 4))  # fmt: skip
+    batch[...] = a
+    assert_gemm_close(compiled.matmul(batch, b), np.matmul(batch, b), 7, np.float32)
 
 
 def test_gemm_out_overlapping_input(isa, rng):

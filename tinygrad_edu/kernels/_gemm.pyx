@@ -1,9 +1,8 @@
 # distutils: sources = csrc/gemm.c
 """Compiled matrix multiply: C (+)= A @ B over csrc/gemm.c (design: csrc/gemm_impl.h).
 
-Every function here trusts its caller: compiled.py has checked shapes and dtypes,
-made every stride a whole number of elements, and handled the empty cases, so each
-matrix here has at least one element. The arrays keep their own strides: the C
+Every function here trusts its caller: compiled.py has checked shapes and dtypes
+and handled the empty cases, so each matrix here has at least one element. The arrays keep their own strides: the C
 packing routines read transposed, sliced and reversed views directly.
 """
 
@@ -36,28 +35,41 @@ cdef inline int _check(int err) except -1:
     return 0
 
 
-# Memoryview strides are in bytes; the kernel wants elements (compiled.py made sure
-# every stride is a multiple of the item size).
+cdef inline bint _in_elements(const char *p, Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t item):
+    """Memoryview strides are in bytes; the kernel counts elements. True when both
+    strides and the address are whole multiples of the item size (else the caller
+    copies: only odd views made with as_strided or from raw buffers fail this)."""
+    return s0 % item == 0 and s1 % item == 0 and (<size_t>p) % item == 0
+
 
 def gemm_f32(const float[:, :] a, const float[:, :] b, float[:, ::1] c, bint accumulate,
              int isa, int nthreads):
-    """c (+)= a @ b for a (M, K), b (K, N), c (M, N), all non-empty."""
+    """c (+)= a @ b for a (M, K), b (K, N), c (M, N), all non-empty.
+    Returns False, computing nothing, if a or b needs a copy first (see _in_elements)."""
     cdef Py_ssize_t M = a.shape[0], K = a.shape[1], N = b.shape[1], err
+    if not (_in_elements(<const char *>&a[0, 0], a.strides[0], a.strides[1], 4)
+            and _in_elements(<const char *>&b[0, 0], b.strides[0], b.strides[1], 4)):
+        return False
     with nogil:
         err = tg_gemm_f32(M, N, K, &a[0, 0], a.strides[0] // 4, a.strides[1] // 4,
                           &b[0, 0], b.strides[0] // 4, b.strides[1] // 4,
                           &c[0, 0], N, accumulate, isa, nthreads)
     _check(err)
+    return True
 
 
 def gemm_f64(const double[:, :] a, const double[:, :] b, double[:, ::1] c, bint accumulate,
              int isa, int nthreads):
     cdef Py_ssize_t M = a.shape[0], K = a.shape[1], N = b.shape[1], err
+    if not (_in_elements(<const char *>&a[0, 0], a.strides[0], a.strides[1], 8)
+            and _in_elements(<const char *>&b[0, 0], b.strides[0], b.strides[1], 8)):
+        return False
     with nogil:
         err = tg_gemm_f64(M, N, K, &a[0, 0], a.strides[0] // 8, a.strides[1] // 8,
                           &b[0, 0], b.strides[0] // 8, b.strides[1] // 8,
                           &c[0, 0], N, accumulate, isa, nthreads)
     _check(err)
+    return True
 
 
 def gemm_batched_f32(const float[:, :] a0, const Py_ssize_t[::1] a_off,

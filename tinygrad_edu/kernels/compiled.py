@@ -184,16 +184,39 @@ def adamw_update(
 # (config.set_isa / set_num_threads choose the rung.)
 
 
-def _whole_element_strides(x: np.ndarray) -> np.ndarray:
-    """x itself if every stride is a whole number of elements (the kernel reads any such
-    view in place), else a contiguous copy (only odd views made with as_strided)."""
-    return np.ascontiguousarray(x) if any(s % x.itemsize for s in x.strides) else x
+def _aligned(x: np.ndarray) -> np.ndarray:
+    """x itself if its address and every stride are whole numbers of elements (the
+    kernel reads any such view in place), else an aligned copy (only odd views built
+    from raw buffers or with as_strided fail this: numpy calls them unaligned)."""
+    return x if x.flags.aligned else np.ascontiguousarray(x)
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def gemm(
     a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, accumulate: bool = False
 ) -> np.ndarray:
-    _reference._check_gemm(a, b, out)
+    # The common case passes a few quick comparisons; anything else goes through
+    # _check_gemm, which names the problem. (gemm runs three times per Linear layer
+    # per step: for small layers, microseconds of checking count.)
+    if not (
+        isinstance(a, np.ndarray)
+        and isinstance(b, np.ndarray)
+        and a.ndim == 2
+        and b.ndim == 2
+        and a.shape[1] == b.shape[0]
+        and a.dtype == b.dtype
+        and (a.dtype == _F32 or a.dtype == _F64)
+    ) or not (
+        out is None
+        or isinstance(out, np.ndarray)
+        and out.dtype == a.dtype
+        and out.shape == (a.shape[0], b.shape[1])
+        and out.flags.c_contiguous
+        and out.flags.writeable
+    ):
+        _reference._check_gemm(a, b, out)
     M, K = a.shape
     N = b.shape[1]
     if out is None:
@@ -210,9 +233,11 @@ def gemm(
         if not accumulate:
             out.fill(0)
         return out
-    a, b = _whole_element_strides(a), _whole_element_strides(b)
-    f = _gemm.gemm_f32 if a.dtype == np.float32 else _gemm.gemm_f64
-    f(a, b, out, accumulate, config.isa, config.num_threads)
+    f = _gemm.gemm_f32 if a.dtype == _F32 else _gemm.gemm_f64
+    if not f(a, b, out, accumulate, config.isa, config.num_threads):
+        # a stride that is not a whole number of elements: copy, then multiply
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+        f(a, b, out, accumulate, config.isa, config.num_threads)
     return out
 
 
@@ -252,7 +277,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     elif out.size and not batch:
         gemm(a2, b2, out)
     elif out.size:
-        a2, b2 = _whole_element_strides(a2), _whole_element_strides(b2)
+        a2, b2 = _aligned(a2), _aligned(b2)
         first = (0,) * (a2.ndim - 2), (0,) * (b2.ndim - 2)  # the first matrix of each
         f = _gemm.gemm_batched_f32 if a.dtype == np.float32 else _gemm.gemm_batched_f64
         a_off, b_off = _batch_offsets(a2, batch), _batch_offsets(b2, batch)
