@@ -48,7 +48,9 @@ def clip_grad_norm_(
         if norm_type == 2.0:
             norms = [math.sqrt(max(kernels.ops.dot(g.ravel(), g.ravel()), 0.0)) for g in grads]
         else:
-            norms = [float(np.linalg.norm(g.ravel().astype(np.float64), ord=norm_type)) for g in grads]
+            norms = [
+                float(np.linalg.norm(g.ravel().astype(np.float64), ord=norm_type)) for g in grads
+            ]
         total = float(np.linalg.norm(np.asarray(norms, dtype=np.float64), ord=norm_type))
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
