@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import (
-    _core,  # ImportError here means: the extension is not built
-    _gemm,
-    _softmax,
-)
+# Every extension module or none: an ImportError here (the extension is not built, or
+# a module of it failed) makes the whole package fall back to reference.py, loudly.
+from . import _attention, _core, _gemm, _nn, _optim, _softmax
 from . import _validate as V
 from . import reference as _reference
 from .config import config
@@ -56,7 +54,9 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
     V.float_array(out, "out")
     V.same_dtype(("x", x), ("out", out))
     if out.shape != (x.shape[1],):
-        raise ValueError(f"out must have shape ({x.shape[1]},) for x of shape {x.shape}, got {out.shape}")
+        raise ValueError(
+            f"out must have shape ({x.shape[1]},) for x of shape {x.shape}, got {out.shape}"
+        )
     if not out.flags.c_contiguous:
         raise ValueError("out must be C-contiguous")
     x = V.contiguous(x)
@@ -76,101 +76,6 @@ def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     if g.ndim > 2 and len(shape) == 1 and g.shape[-1] == shape[0] and g.dtype in V.FLOAT_DTYPES:
         return colsum(g.reshape(-1, shape[0]))
     return _reference.sum_to_shape(g, shape)
-
-
-# --- optimizer updates (csrc/optim_impl.h: one pass over p, g and the state) -----------
-
-try:
-    from . import _optim
-except ImportError:  # an extension built before optim.c existed: keep the NumPy twins
-    _optim = None
-
-
-def _check_update(p: np.ndarray, g: np.ndarray, *state: tuple[str, np.ndarray | None]) -> bool:
-    """Validate an in-place update; True if the fused kernel can run on these arrays.
-
-    g and the state buffers (name, array) must be float32/float64 arrays of p's shape
-    and dtype. The kernel writes p and the state through raw pointers, so those must
-    be C-contiguous and writable: for other views (rare) the NumPy twin, which updates
-    any view in place, is used instead. (Called once per parameter per step: cheap.)
-    """
-    V.float_array(p, "p")
-    if not p.flags.writeable:
-        raise ValueError("p is read-only")
-    fused = _optim is not None and p.flags.c_contiguous
-    for name, a in (("g", g), *state):
-        if a is None:
-            continue
-        if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
-            V.float_array(a, name)
-            raise TypeError(f"dtypes must match: p is {p.dtype}, {name} is {a.dtype}")
-        if a.shape != p.shape:
-            raise ValueError(f"{name} has shape {a.shape}, but p has shape {p.shape}")
-        if a is not g:
-            if not a.flags.writeable:
-                raise ValueError(f"{name} is read-only")
-            fused = fused and a.flags.c_contiguous
-    return fused
-
-
-def sgd_update(
-    p: np.ndarray,
-    g: np.ndarray,
-    buf: np.ndarray | None,
-    lr: float,
-    momentum: float = 0.0,
-    dampening: float = 0.0,
-    weight_decay: float = 0.0,
-    nesterov: bool = False,
-    first: bool = False,
-) -> None:
-    if momentum != 0 and buf is None:
-        raise ValueError("momentum needs a buffer (buf)")
-    if not _check_update(p, g, ("buf", buf)):
-        _reference.sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first)
-        return
-    f = _optim.sgd_f32 if p.dtype == np.float32 else _optim.sgd_f64
-    b = buf.reshape(-1) if momentum != 0 else None
-    f(p.reshape(-1), V.contiguous(g).reshape(-1), b, lr, momentum, dampening, weight_decay,
-      nesterov, first, config.isa, config.num_threads)  # fmt: skip
-
-
-def adam_update(
-    p: np.ndarray,
-    g: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    step: int,
-    decoupled: bool = False,
-) -> None:
-    if step < 1:
-        raise ValueError(f"step counts from 1, got {step}")
-    if not _check_update(p, g, ("m", m), ("v", v)):
-        _reference.adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
-        return
-    f = _optim.adam_f32 if p.dtype == np.float32 else _optim.adam_f64
-    f(p.reshape(-1), V.contiguous(g).reshape(-1), m.reshape(-1), v.reshape(-1), lr, beta1,
-      beta2, eps, weight_decay, step, decoupled, config.isa, config.num_threads)  # fmt: skip
-
-
-def adamw_update(
-    p: np.ndarray,
-    g: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    step: int,
-) -> None:
-    adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
 
 
 # --- matrix multiply (csrc/gemm_impl.h explains the kernel) ----------------------------
@@ -344,6 +249,158 @@ def peak_gflops(
     return best
 
 
+# --- optimizer updates (csrc/optim_impl.h: one pass over p, g and the state) -----------
+
+
+def _check_update(p: np.ndarray, g: np.ndarray, *state: tuple[str, np.ndarray | None]) -> bool:
+    """Validate an in-place update; True if the fused kernel can run on these arrays.
+
+    g and the state buffers (name, array) must be float32/float64 arrays of p's shape
+    and dtype. The kernel writes p and the state through raw pointers, so those must
+    be C-contiguous and writable: for other views (rare) the NumPy twin, which updates
+    any view in place, is used instead. (Called once per parameter per step: cheap.)
+    """
+    V.float_array(p, "p")
+    if not p.flags.writeable:
+        raise ValueError("p is read-only")
+    fused = p.flags.c_contiguous
+    for name, a in (("g", g), *state):
+        if a is None:
+            continue
+        if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
+            V.float_array(a, name)
+            raise TypeError(f"dtypes must match: p is {p.dtype}, {name} is {a.dtype}")
+        if a.shape != p.shape:
+            raise ValueError(f"{name} has shape {a.shape}, but p has shape {p.shape}")
+        if a is not g:
+            if not a.flags.writeable:
+                raise ValueError(f"{name} is read-only")
+            fused = fused and a.flags.c_contiguous
+    return fused
+
+
+def sgd_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    buf: np.ndarray | None,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    first: bool = False,
+) -> None:
+    if momentum != 0 and buf is None:
+        raise ValueError("momentum needs a buffer (buf)")
+    if not _check_update(p, g, ("buf", buf)):
+        _reference.sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first)
+        return
+    f = _optim.sgd_f32 if p.dtype == np.float32 else _optim.sgd_f64
+    b = buf.reshape(-1) if momentum != 0 else None
+    f(p.reshape(-1), V.contiguous(g).reshape(-1), b, lr, momentum, dampening, weight_decay,
+      nesterov, first, config.isa, config.num_threads)  # fmt: skip
+
+
+def adam_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    decoupled: bool = False,
+) -> None:
+    if step < 1:
+        raise ValueError(f"step counts from 1, got {step}")
+    if not _check_update(p, g, ("m", m), ("v", v)):
+        _reference.adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+        return
+    f = _optim.adam_f32 if p.dtype == np.float32 else _optim.adam_f64
+    f(p.reshape(-1), V.contiguous(g).reshape(-1), m.reshape(-1), v.reshape(-1), lr, beta1,
+      beta2, eps, weight_decay, step, decoupled, config.isa, config.num_threads)  # fmt: skip
+
+
+def adamw_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+) -> None:
+    adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
+
+
+# --- layer normalisation and embedding backward -----------------------------------------
+
+
+def layer_norm(x: np.ndarray, weight, bias, eps: float):
+    V.float_array(x, "x")
+    V.ndim(x, 2, "x")
+    n, c = x.shape
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None:
+            V.float_array(p, name)
+            V.same_dtype(("x", x), (name, p))
+            if p.shape != (c,):
+                raise ValueError(f"layer_norm {name} must have shape ({c},), got {p.shape}")
+    x = V.contiguous(x)
+    w = None if weight is None else V.contiguous(weight)
+    b = None if bias is None else V.contiguous(bias)
+    y = np.empty_like(x)
+    mean = np.empty(n, dtype=x.dtype)
+    rstd = np.empty(n, dtype=x.dtype)
+    f = _nn.layernorm_fwd_f32 if x.dtype == np.float32 else _nn.layernorm_fwd_f64
+    f(x, w, b, y, mean, rstd, float(eps), config.isa, config.num_threads)
+    return y, mean, rstd
+
+
+def layer_norm_backward(x, weight, mean, rstd, dy):
+    V.float_array(x, "x")
+    V.ndim(x, 2, "x")
+    n, c = x.shape
+    if dy.shape != x.shape or mean.shape != (n,) or rstd.shape != (n,):
+        raise ValueError(
+            f"layer_norm_backward: dy {dy.shape}, mean {mean.shape}, rstd {rstd.shape} for x {x.shape}"
+        )
+    if weight is not None and weight.shape != (c,):
+        raise ValueError(f"layer_norm_backward: weight {weight.shape} for x {x.shape}")
+    arrays = [("x", x), ("dy", dy), ("mean", mean), ("rstd", rstd)] + (
+        [("weight", weight)] if weight is not None else []
+    )
+    V.same_dtype(*arrays)
+    x, dy, mean, rstd = (V.contiguous(a) for a in (x, dy, mean, rstd))
+    w = None if weight is None else V.contiguous(weight)
+    dx = np.empty_like(x)
+    dw = None if weight is None else np.zeros(c, dtype=x.dtype)  # zeros: N may be 0
+    db = np.zeros(c, dtype=x.dtype)
+    f = _nn.layernorm_bwd_f32 if x.dtype == np.float32 else _nn.layernorm_bwd_f64
+    f(x, w, mean, rstd, dy, dx, dw, db, config.isa, config.num_threads)
+    return dx, dw, db
+
+
+def embedding_backward(idx: np.ndarray, g: np.ndarray, num_embeddings: int) -> np.ndarray:
+    V.float_array(g, "g")
+    ids = V.int_indices(idx, "idx", num_embeddings)  # IndexError before any write
+    d = g.shape[-1] if g.ndim else 0
+    if g.shape[:-1] != idx.shape:
+        raise ValueError(f"embedding_backward: g {g.shape} should be idx shape {idx.shape} + (D,)")
+    dw = np.zeros((num_embeddings, d), dtype=g.dtype)
+    if ids.size == 0 or d == 0:
+        return dw
+    f = _nn.embedding_bwd_f32 if g.dtype == np.float32 else _nn.embedding_bwd_f64
+    f(ids.reshape(-1), V.contiguous(g).reshape(ids.size, d), dw, config.isa, config.num_threads)
+    return dw
+
+
 # --- softmax, log-softmax, cross-entropy, GELU (csrc/softmax_impl.h, csrc/gelu_impl.h) --
 # Over the last axis: (..., C) is viewed as (rows, C), rows = the product of the rest.
 
@@ -469,15 +526,10 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
 
 # --- fused attention (csrc/attention_impl.h explains the kernel) ------------------------
 
-try:
-    from . import _attention
-except ImportError:  # an extension built before attention.c existed: keep the NumPy twins
-    _attention = None
-
 
 def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 0):
     N, T, S, D = _reference._check_attention(q, k, v, causal, scale, causal_offset)
-    if _attention is None or 0 in (N, T, S, D):  # nothing to compute: the twin's edge cases
+    if 0 in (N, T, S, D):  # nothing to compute: the twin's edge cases
         return _reference.attention_forward(q, k, v, causal, scale, causal_offset)
     q, k, v = V.contiguous(q), V.contiguous(k), V.contiguous(v)
     out = np.empty((N, T, D), dtype=q.dtype)
@@ -491,7 +543,7 @@ def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 
 def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, causal_offset: int = 0):
     N, T, S, D = _reference._check_attention(q, k, v, causal, scale, causal_offset)
     _reference._check_attention_grads(q, out, lse, dout)
-    if _attention is None or 0 in (N, T, S, D):
+    if 0 in (N, T, S, D):
         return _reference.attention_backward(q, k, v, out, lse, dout, causal, scale, causal_offset)
     q, k, v = V.contiguous(q), V.contiguous(k), V.contiguous(v)
     out, lse, dout = V.contiguous(out), V.contiguous(lse), V.contiguous(dout)
@@ -514,8 +566,6 @@ def attention_scratch_bytes(
     """Bytes of scratch memory the C kernel allocates (all threads) for one forward
     (backward=False) or backward (True) call; None: the larger of the two, which is
     what a forward + backward step needs at its peak (the two never overlap)."""
-    if _attention is None:
-        return 0
     f64 = np.dtype(dtype) == np.float64
     nt = config.num_threads if nthreads is None else nthreads
     sizes = [_attention.scratch_bytes(N, T, S, D, f64, b, config.isa, nt)

@@ -69,7 +69,7 @@ def embedding_backward(idx: np.ndarray, g: np.ndarray, num_embeddings: int) -> n
     indices one by one (plain `dw[idx] += g` would keep only the last of them).
     """
     dw = np.zeros((num_embeddings, g.shape[-1]), dtype=g.dtype)
-    np.add.at(dw, idx.reshape(-1), g.reshape(-1, g.shape[-1]))
+    np.add.at(dw, idx.reshape(-1), g.reshape(idx.size, g.shape[-1]))
     return dw
 
 
@@ -104,95 +104,13 @@ def layer_norm_backward(x, weight, mean, rstd, dy):
     xhat = (x - mean[:, None]) * rstd[:, None]
     dxhat = dy * weight if weight is not None else dy
     dx = rstd[:, None] * (
-        dxhat - dxhat.mean(axis=1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)
+        dxhat
+        - dxhat.mean(axis=1, keepdims=True)
+        - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)
     )
     dweight = (dy * xhat).sum(axis=0) if weight is not None else None
     dbias = dy.sum(axis=0)
     return dx.astype(x.dtype, copy=False), dweight, dbias
-
-
-# --- optimizer updates ----------------------------------------------------------------
-# One step of gradient descent for one parameter tensor, in place (lecture 2: step
-# downhill, against the gradient). These are the twins of csrc/optim_impl.h, which
-# does the same in one pass over memory; the order of operations is PyTorch's.
-
-
-def sgd_update(
-    p: np.ndarray,
-    g: np.ndarray,
-    buf: np.ndarray | None,
-    lr: float,
-    momentum: float = 0.0,
-    dampening: float = 0.0,
-    weight_decay: float = 0.0,
-    nesterov: bool = False,
-    first: bool = False,
-) -> None:
-    """p -= lr * d, with d the gradient plus L2 weight decay, through momentum.
-
-    p, g, buf: same shape and dtype; buf (the momentum buffer, "velocity") may be None
-    when momentum == 0. `first`: the first step, when the buffer starts as a copy of d.
-    """
-    d = g
-    if weight_decay != 0:
-        d = d + weight_decay * p  # L2: the gradient of (weight_decay / 2) * |p|^2
-    if momentum != 0:
-        if first:
-            buf[...] = d
-        else:
-            buf *= momentum  # a running sum of past steps: keeps rolling through noise
-            buf += (1 - dampening) * d
-        d = d + momentum * buf if nesterov else buf
-    p += -lr * d
-
-
-def adam_update(
-    p: np.ndarray,
-    g: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    step: int,
-    decoupled: bool = False,
-) -> None:
-    """One Adam step (AdamW's when `decoupled`), in place on p, m, v (all the same shape).
-
-    m and v are running means of the gradient and of its square; each weight moves by
-    about lr in the direction of m, scaled down where the gradient is noisy (v large).
-    `step` counts from 1: the bias corrections undo the pull of m = v = 0 at the start.
-    """
-    if weight_decay != 0 and not decoupled:
-        g = g + weight_decay * p  # Adam: L2 decay is part of the gradient (then rescaled by v)
-    if weight_decay != 0 and decoupled:
-        p *= 1 - lr * weight_decay  # AdamW: shrink the weight itself, by the same fraction for all
-    m += (1 - beta1) * (g - m)  # m = beta1 * m + (1 - beta1) * g
-    v *= beta2
-    v += (1 - beta2) * g * g  # v = beta2 * v + (1 - beta2) * g^2
-    bias_correction1 = 1 - beta1**step
-    bias_correction2 = 1 - beta2**step
-    step_size = lr / bias_correction1
-    denom = np.sqrt(v) / bias_correction2**0.5 + eps
-    p += -step_size * m / denom
-
-
-def adamw_update(
-    p: np.ndarray,
-    g: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    step: int,
-) -> None:
-    """AdamW (Loshchilov & Hutter): Adam with the weight decay decoupled from the gradient."""
-    adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
 
 
 # --- matrix multiply -----------------------------------------------------------------
@@ -277,6 +195,90 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     V.float_array(b, "b")
     V.same_dtype(("a", a), ("b", b))
     return np.matmul(a, b)
+
+
+# --- optimizer updates ----------------------------------------------------------------
+# One step of gradient descent for one parameter tensor, in place (lecture 2: step
+# downhill, against the gradient). These are the twins of csrc/optim_impl.h, which
+# does the same in one pass over memory; the order of operations is PyTorch's.
+
+
+def sgd_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    buf: np.ndarray | None,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    first: bool = False,
+) -> None:
+    """p -= lr * d, with d the gradient plus L2 weight decay, through momentum.
+
+    p, g, buf: same shape and dtype; buf (the momentum buffer, "velocity") may be None
+    when momentum == 0. `first`: the first step, when the buffer starts as a copy of d.
+    """
+    d = g
+    if weight_decay != 0:
+        d = d + weight_decay * p  # L2: the gradient of (weight_decay / 2) * |p|^2
+    if momentum != 0:
+        if first:
+            buf[...] = d
+        else:
+            buf *= momentum  # a running sum of past steps: keeps rolling through noise
+            buf += (1 - dampening) * d
+        d = d + momentum * buf if nesterov else buf
+    p += -lr * d
+
+
+def adam_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    decoupled: bool = False,
+) -> None:
+    """One Adam step (AdamW's when `decoupled`), in place on p, m, v (all the same shape).
+
+    m and v are running means of the gradient and of its square; each weight moves by
+    about lr in the direction of m, scaled down where the gradient is noisy (v large).
+    `step` counts from 1: the bias corrections undo the pull of m = v = 0 at the start.
+    """
+    if weight_decay != 0 and not decoupled:
+        g = g + weight_decay * p  # Adam: L2 decay is part of the gradient (then rescaled by v)
+    if weight_decay != 0 and decoupled:
+        p *= 1 - lr * weight_decay  # AdamW: shrink the weight itself, by the same fraction for all
+    m += (1 - beta1) * (g - m)  # m = beta1 * m + (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g  # v = beta2 * v + (1 - beta2) * g^2
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    step_size = lr / bias_correction1
+    denom = np.sqrt(v) / bias_correction2**0.5 + eps
+    p += -step_size * m / denom
+
+
+def adamw_update(
+    p: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+) -> None:
+    """AdamW (Loshchilov & Hutter): Adam with the weight decay decoupled from the gradient."""
+    adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
 
 
 # --- softmax, log-softmax, cross-entropy, GELU ----------------------------------------
