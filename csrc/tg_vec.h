@@ -21,8 +21,9 @@ static inline VF32 TG_FN(load_f32)(const float *p) { VF32 v; __builtin_memcpy(&v
 static inline void TG_FN(store_f32)(float *p, VF32 v) { __builtin_memcpy(p, &v, sizeof v); }
 static inline VF64 TG_FN(load_f64)(const double *p) { VF64 v; __builtin_memcpy(&v, p, sizeof v); return v; }
 static inline void TG_FN(store_f64)(double *p, VF64 v) { __builtin_memcpy(p, &v, sizeof v); }
-static inline VF32 TG_FN(splat_f32)(float x) { return (VF32){0} + x; }
-static inline VF64 TG_FN(splat_f64)(double x) { return (VF64){0} + x; }
+/* x - 0 (not 0 + x, which turns -0.0 into +0.0) is exact, so it compiles to a bare broadcast */
+static inline VF32 TG_FN(splat_f32)(float x) { return x - (VF32){0}; }
+static inline VF64 TG_FN(splat_f64)(double x) { return x - (VF64){0}; }
 static inline float TG_FN(hsum_f32)(VF32 v) { float s = 0; for (int i = 0; i < W32; i++) s += v[i]; return s; }
 static inline double TG_FN(hsum_f64)(VF64 v) { double s = 0; for (int i = 0; i < W64; i++) s += v[i]; return s; }
 static inline float TG_FN(hmax_f32)(VF32 v) { float m = v[0]; for (int i = 1; i < W32; i++) m = v[i] > m ? v[i] : m; return m; }
