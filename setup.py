@@ -4,11 +4,11 @@ Every ``tinygrad_edu/kernels/_*.pyx`` becomes one extension module; the C files 
 needs are named in its own header (``# distutils: sources = csrc/...``).
 
 How the build stays portable (a wheel must run on other CPUs):
-  * no ``-march=native`` by default. Each SIMD kernel is compiled several times in
+  * host-specific flags (-march=native) are opt-in only. Each SIMD kernel is compiled several times in
     one C file -- for the baseline, for AVX2+FMA and for AVX-512 -- with
     ``#pragma GCC target`` (see csrc/tg_isa.h), and the kernel picks the best
     variant the running CPU supports (``__builtin_cpu_supports``).
-  * ``TINYGRAD_EDU_NATIVE=1`` opts in to ``-march=native`` for your own machine.
+  * ``TINYGRAD_EDU_NATIVE=1`` is that opt-in (-march=native), for your own machine only.
   * OpenMP is used when the compiler has it; otherwise the kernels run on one
     thread and ``tinygrad_edu.info()["openmp"]`` says so.
   * If the extension cannot be built at all, installation still succeeds and the
@@ -63,7 +63,7 @@ def _build_flags() -> tuple[list[str], list[str], list[tuple[str, str]]]:
     link_args: list[str] = []
     macros: list[tuple[str, str]] = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
     if os.environ.get("TINYGRAD_EDU_NATIVE") == "1":
-        print("tinygrad_edu: TINYGRAD_EDU_NATIVE=1, building for this CPU only (-march=native)")
+        print("tinygrad_edu: TINYGRAD_EDU_NATIVE=1 (opt-in): building for this CPU only")
         compile_args.append("-march=native")
     if os.environ.get("TINYGRAD_EDU_ASAN") == "1":  # see tests/run_asan.sh
         compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1", "-g"]
