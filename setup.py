@@ -64,7 +64,7 @@ def _build_flags() -> tuple[list[str], list[str], list[tuple[str, str]]]:
     macros: list[tuple[str, str]] = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
     if os.environ.get("TINYGRAD_EDU_NATIVE") == "1":
         print("tinygrad_edu: TINYGRAD_EDU_NATIVE=1 (opt-in): building for this CPU only")
-        compile_args.append("-march=native")
+        compile_args.append("-march=native")  # only on this opt-in (environ check above)
     if os.environ.get("TINYGRAD_EDU_ASAN") == "1":  # see tests/run_asan.sh
         compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1", "-g"]
         link_args += ["-fsanitize=address"]
