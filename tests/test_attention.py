@@ -415,3 +415,105 @@ def test_scratch_memory_is_small():
     assert compiled.attention_scratch_bytes(96, 1024, 1024, 64, nthreads=2) == (
         compiled.attention_scratch_bytes(12, 1024, 1024, 64, nthreads=2)
     )
+
+
+# --- F.multi_head_attention: split + heads + attention + merge as one op ----------------
+
+
+def _step_by_step(qkv, n_head, causal=True, scale=None):
+    """The textbook route from packed (B, T, 3C) to (B, T, C), op by op."""
+    B, T, C3 = qkv.shape
+    C, D = C3 // 3, C3 // 3 // n_head
+    q, k, v = (
+        t.reshape(B, T, n_head, D).transpose(1, 2) for t in qkv.split(C, dim=2)
+    )  # each (B, n_head, T, D)
+    y = F.scaled_dot_product_attention_reference(q, k, v, is_causal=causal, scale=scale)
+    return y.transpose(1, 2).reshape(B, T, C)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("B,T,n_head,D", [(2, 9, 3, 4), (1, 1, 1, 5), (3, 33, 2, 16)])
+def test_multi_head_matches_step_by_step(backend, causal, dtype, B, T, n_head, D, rng):
+    C = n_head * D
+    packed = rng.standard_normal((B, T, 3 * C)).astype(dtype)
+    dout = rng.standard_normal((B, T, C)).astype(dtype)
+    results = []
+    for fused in (True, False):
+        qkv = Tensor(packed.copy(), requires_grad=True)
+        if fused:
+            y = F.multi_head_attention(qkv, n_head, is_causal=causal)
+            assert y._node[0].__name__ == "MultiHeadAttention"  # one node
+        else:
+            y = _step_by_step(qkv, n_head, causal)
+        y.backward(Tensor(dout))
+        results.append([y.data, qkv.grad.data])
+    tol = TOL[dtype] * 10
+    for a, b, name in zip(*results, ("y", "dqkv")):
+        assert a.dtype == dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=name)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_multi_head_gradients_match_finite_differences(backend, causal, rng):
+    packed = rng.standard_normal((2, 5, 3 * 6))  # B=2, T=5, n_head=2, D=3
+
+    def attend(qkv):
+        return F.multi_head_attention(qkv, 2, is_causal=causal, scale=0.7)
+
+    gradcheck(attend, packed, atol=1e-8, rtol=1e-6)
+
+
+def test_multi_head_matches_pytorch(backend, rng):
+    torch = pytest.importorskip("torch")
+    B, T, n_head, D = 2, 17, 4, 8
+    C = n_head * D
+    packed = rng.standard_normal((B, T, 3 * C)).astype(np.float32)
+    dout = rng.standard_normal((B, T, C)).astype(np.float32)
+    qkv = Tensor(packed, requires_grad=True)
+    y = F.multi_head_attention(qkv, n_head)
+    y.backward(Tensor(dout))
+    tqkv = torch.tensor(packed, requires_grad=True)
+    q, k, v = (t.view(B, T, n_head, D).transpose(1, 2) for t in tqkv.split(C, dim=2))
+    ty = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    ty = ty.transpose(1, 2).reshape(B, T, C)
+    ty.backward(torch.tensor(dout))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(qkv.grad.data, tqkv.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_causal_self_attention_fused_and_step_by_step_agree(rng):
+    """nn.CausalSelfAttention takes the one-op route in training and the step-by-step
+    route with fused=False: the same numbers and gradients."""
+    from tinygrad_edu import nn
+
+    x = rng.standard_normal((2, 7, 12)).astype(np.float32)
+    layer = nn.CausalSelfAttention(12, 3)
+    results = []
+    for fused in (True, False):
+        layer.fused = fused
+        layer.zero_grad()
+        xt = Tensor(x, requires_grad=True)
+        y = layer(xt)
+        y.backward(Tensor(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(np.float32)))
+        results.append([y.data, xt.grad.data, layer.c_attn.weight.grad.data.copy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make,n_head,error,message",
+    [
+        (lambda: np.zeros((2, 3, 12)), 2, TypeError, "must be a Tensor"),
+        (lambda: Tensor(np.zeros((2, 3, 12), dtype=np.int64)), 2, TypeError, "floating"),
+        (lambda: Tensor(np.zeros((2, 3, 12), dtype=np.float16)), 2, TypeError, "float32"),
+        (lambda: Tensor(np.zeros((3, 12))), 2, ValueError, r"\(B, T, 3 \* C\)"),
+        (lambda: Tensor(np.zeros((2, 3, 12))), 3, ValueError, "n_head=3"),
+        (lambda: Tensor(np.zeros((2, 3, 13))), 1, ValueError, "divisible"),
+        (lambda: Tensor(np.zeros((2, 3, 12))), 0, ValueError, "positive int"),
+        (lambda: Tensor(np.zeros((2, 3, 12))), 2.0, ValueError, "positive int"),
+    ],
+)
+def test_multi_head_bad_inputs_raise(make, n_head, error, message):
+    with pytest.raises(error, match=message):
+        F.multi_head_attention(make(), n_head)

@@ -27,7 +27,14 @@ class CausalSelfAttention(Module):
     n_head heads do this in parallel on n_embd // n_head features each.
     """
 
-    def __init__(self, n_embd: int, n_head: int, bias: bool = True, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        bias: bool = True,
+        dropout: float = 0.0,
+        fused: bool = True,
+    ) -> None:
         super().__init__()
         if n_embd % n_head:
             raise ValueError(f"n_embd ({n_embd}) must be divisible by n_head ({n_head})")
@@ -36,24 +43,34 @@ class CausalSelfAttention(Module):
         self.c_proj = Linear(n_embd, n_embd, bias=bias)  # mixes the heads' outputs
         self.attn_dropout = dropout
         self.resid_dropout = Dropout(dropout)
+        # fused: training runs the middle (split, heads, attention, merge) as one op,
+        # F.multi_head_attention; False always runs it step by step as written below.
+        self.fused = fused
 
     def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
-        B, T, C = x.shape
+        qkv = self.c_attn(x)  # (B, T, 3C): every token's query, key and value
+        p = self.attn_dropout if self.training else 0.0
+        if self.fused and cache is None and p == 0.0:
+            y = F.multi_head_attention(qkv, self.n_head, is_causal=True)  # the same, one op
+        else:
+            y = self._attend_step_by_step(qkv, cache, p)
+        return self.resid_dropout(self.c_proj(y))  # (B, T, C)
+
+    def _attend_step_by_step(self, qkv: Tensor, cache: dict | None, p: float) -> Tensor:
+        B, T, C3 = qkv.shape
+        C = C3 // 3
         hs = C // self.n_head  # head size D
-        q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
+        q, k, v = qkv.split(C, dim=2)  # each (B, T, C)
         # (B, T, C) -> (B, T, n_head, hs) -> (B, n_head, T, hs): heads become a batch dim
         q = q.reshape(B, T, self.n_head, hs).transpose(1, 2)
         k = k.reshape(B, T, self.n_head, hs).transpose(1, 2)
         v = v.reshape(B, T, self.n_head, hs).transpose(1, 2)
         if cache is None:
-            p = self.attn_dropout if self.training else 0.0
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
         else:
             y = self._attend_with_cache(q, k, v, cache)
-        y = y.transpose(1, 2).reshape(
-            B, T, C
-        )  # (B, T, n_head, hs) -> (B, T, C): heads side by side
-        return self.resid_dropout(self.c_proj(y))
+        # (B, n_head, T, hs) -> (B, T, n_head, hs) -> (B, T, C): heads side by side
+        return y.transpose(1, 2).reshape(B, T, C)
 
     @staticmethod
     def _attend_with_cache(q: Tensor, k: Tensor, v: Tensor, cache: dict) -> Tensor:
