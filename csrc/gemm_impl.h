@@ -412,6 +412,11 @@ static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
     /* small panels: each thread packs its own copy, and the threads never wait for each
      * other; large ones: packed once, together (see section 5) */
     int private_b = nt > 1 && (double)p->K * (double)p->N <= GEMM_PRIVATE_B_MAX;
+    /* A private panel costs each thread all of B (K x N) when the rows are shared out,
+     * but only its share of B plus all of A (M x K) when the columns are: for B wider
+     * than A is tall (N > M: a weight gradient dW = dY^T X with few outputs), split the
+     * columns. (M=128, K=768, N=512 on 2 threads: about 1.2x faster.) */
+    if (private_b && p->N > p->M) split_cols = 1;
     size_t nb, na, nbt;
     GF(buffer_sizes)(p, nc_max, &nb, &na);
     nbt = private_b ? (size_t)nt * nb : nb;
