@@ -98,6 +98,31 @@ def timeit(fn, min_time: float = 0.1, repeats: int = 5) -> float:
     return time_call(fn, min_time=min_time, repeats=repeats)
 
 
+def time_interleaved(fn_a, fn_b, steps: int = 5, rounds: int = 15) -> tuple[float, float, float]:
+    """Take turns: `steps` calls of fn_a, then `steps` of fn_b, `rounds` times (after a
+    warm-up of each). Returns the median seconds per call of each and the median of the
+    per-round ratios time_b / time_a (above 1: fn_a is faster).
+
+    On a shared machine the load comes and goes in phases of seconds; timing one side
+    after the other can put them in different phases, taking turns puts them in the
+    same ones, so the ratio is much steadier than either time."""
+    import statistics
+
+    time.sleep(PAUSE)
+    for fn in (fn_a, fn_b):
+        for _ in range(steps):
+            fn()
+    ta, tb = [], []
+    for _ in range(rounds):
+        for fn, out in ((fn_a, ta), (fn_b, tb)):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            out.append((time.perf_counter() - t0) / steps)
+    ratios = [b / a for a, b in zip(ta, tb)]
+    return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
+
+
 def print_table(title: str, header: list[str], rows: list[list]) -> None:
     """A plain-text table, columns right-aligned."""
     cells = [[str(c) for c in header]] + [[_fmt(c) for c in r] for r in rows]

@@ -4,6 +4,9 @@
     python benchmarks/gpt.py --quick    # a short run (CI)
     python benchmarks/gpt.py --train    # also the full nanoGPT CPU recipe (2000 iterations)
 
+Ours and PyTorch take turns (5 steps each, 15 rounds): the speed ratio is the median
+of the rounds' ratios, so both sides see the same load on a shared machine.
+
 One step = forward, cross-entropy, backward, gradient clipping at 1.0, AdamW with
 weight decay on 2-D weights: exactly what `tinygrad-edu train-gpt` does per
 iteration, on nanoGPT's CPU recipe (4 layers, 4 heads, 128 wide, block 64, batch 12).
@@ -95,17 +98,13 @@ def bench_steps(quick: bool) -> None:
             tg.manual_seed(0)
             model = GPT(cfg)
             batches = make_batches(8, cfg, batch)
-            t_ours = H.timeit(
-                ours_step_fn(model, batches),
-                min_time=0.3 if quick else 1.0,
-                repeats=3 if quick else 5,
-            )
-            t_torch = None
-            if torch is not None:
-                t_torch = H.timeit(
-                    torch_step_fn(model, batches),
-                    min_time=0.3 if quick else 1.0,
-                    repeats=3 if quick else 5,
+            ours = ours_step_fn(model, batches)
+            t_torch = ratio = None
+            if torch is None:
+                t_ours = H.timeit(ours, min_time=0.3 if quick else 1.0, repeats=3 if quick else 5)
+            else:  # taking turns, so that both see the same load (see H.time_interleaved)
+                t_ours, t_torch, ratio = H.time_interleaved(
+                    ours, torch_step_fn(model, batches), steps=5, rounds=4 if quick else 15
                 )
         rows.append(
             [
@@ -114,7 +113,7 @@ def bench_steps(quick: bool) -> None:
                 f"{tokens / t_ours:,.0f}",
                 "-" if t_torch is None else f"{t_torch * 1e3:.1f}",
                 "-" if t_torch is None else f"{tokens / t_torch:,.0f}",
-                "-" if t_torch is None else f"{t_torch / t_ours:.2f}",
+                "-" if ratio is None else f"{ratio:.2f}",
             ]
         )
     H.print_table(
