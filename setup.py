@@ -116,6 +116,13 @@ def _extensions() -> list:
         print(f"tinygrad_edu: Cython is missing ({exc}); installing the reference path only")
         return []
     compile_args, link_args, macros = _build_flags()
+    include_dirs = ["csrc"]
+    try:  # NumPy's C headers: only _mempool.pyx uses them (the NEP 49 allocator API)
+        import numpy
+
+        include_dirs.append(numpy.get_include())
+    except ImportError:
+        print("tinygrad_edu: NumPy is missing at build time; _mempool will not build")
     exts = []
     for pyx in sorted(glob.glob("tinygrad_edu/kernels/_*.pyx")):
         name = pyx[:-4].replace("/", ".")
@@ -123,7 +130,7 @@ def _extensions() -> list:
             Extension(
                 name,
                 [pyx],  # the C sources come from the .pyx header (# distutils: sources = ...)
-                include_dirs=["csrc"],
+                include_dirs=include_dirs,
                 depends=sorted(glob.glob("csrc/*.h")),  # a header edit rebuilds the kernels
                 define_macros=macros,
                 extra_compile_args=compile_args,

@@ -23,6 +23,7 @@ def info() -> dict:
         "openmp": bool(compiled is not None and compiled.HAS_OPENMP),
         "compiled_available": compiled is not None,
         "compiled_error": kernels.COMPILED_ERROR,
+        "mempool": kernels.mempool.is_enabled(),  # caching allocator for array data (this context)
         "numpy": np.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),

@@ -55,6 +55,14 @@ if _requested == "" and compiled is None:
 ops: ModuleType = reference if (_requested == "reference" or compiled is None) else compiled
 
 
+# The memory pool (mempool.py, csrc/mempool.c): a caching allocator for NumPy array data,
+# on whenever the compiled extension loaded; TINYGRAD_EDU_MEMPOOL=0 opts out.
+from . import mempool  # noqa: E402 - after the backend choice, which it follows
+
+if compiled is not None:
+    mempool.enable_unless_opted_out()
+
+
 def backend_name() -> str:
     """'compiled' or 'reference': which implementation `ops` is now."""
     return "compiled" if ops is compiled else "reference"
@@ -73,4 +81,4 @@ def use_backend(name: str) -> None:
         raise ValueError(f"backend must be 'reference' or 'compiled', got {name!r}")
 
 
-__all__ = ["ops", "reference", "compiled", "config", "backend_name", "use_backend"]
+__all__ = ["ops", "reference", "compiled", "config", "mempool", "backend_name", "use_backend"]
