@@ -27,6 +27,9 @@
 
 enum { ATT_STORE = 0, ATT_ADD = 1, ATT_RESCALE = 2 }; /* what a tile does with C */
 
+/* Where head n = b * nh + h of a tensor starts (its row i is ld further per row). */
+#define ATT_HEAD(view, n) ((n) / (view).nh * (view).sb + (n) % (view).nh * (view).sh)
+
 /* The arguments of one call, as attention_impl.h reads them (see attention.h). */
 #define ATT_ARGS_STRUCT(T)                                                                   \
     {                                                                                        \
@@ -36,6 +39,8 @@ enum { ATT_STORE = 0, ATT_ADD = 1, ATT_RESCALE = 2 }; /* what a tile does with C
         T *dq, *dk, *dv;                /* backward: written */                              \
         ptrdiff_t N, nT, nS, D, offset; /* offset: key j is visible to query i iff          \
                                            j <= i + offset (when causal) */                  \
+        tg_att_view vq, vk, vv, vo; /* where each head's rows are; vq also for dq, vk for   \
+                                       dk, vv for dv, vo for out and dout (attention.h) */  \
         int causal;                                                                          \
         double scale;                                                                        \
     }
@@ -181,27 +186,57 @@ TG_END_TARGET
 
 /* ---- entry points (compiled once, for the baseline: they only pick and call) ------------ */
 
+/* (N, nT, D) arrays, one head after the other: head n at n * nT * D, rows D apart. */
+static tg_att_view att_dense(ptrdiff_t N, ptrdiff_t rows, ptrdiff_t D) {
+    tg_att_view v = {N, 0, rows * D, D};
+    return v;
+}
+
 #define TG_ATTENTION_ENTRY(T, SFX)                                                            \
+    int tg_attention_forward_views_##SFX(const T *q, const T *k, const T *v, T *out, T *lse,  \
+                                         ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D,\
+                                         const tg_att_view views[4], int causal,              \
+                                         ptrdiff_t causal_offset, double scale, int isa,      \
+                                         int nthreads) {                                      \
+        att_args_##SFX p = {q, k, v, out, lse, NULL, NULL, NULL, NULL, NULL, NULL,            \
+                            N, nT, nS, D, causal_offset, views[0], views[1], views[2],        \
+                            views[3], causal, scale};                                         \
+        int by_heads, nt = att_threads(N, nT, nS, D, 0, nthreads, &by_heads);                 \
+        if (N <= 0 || nT <= 0 || D <= 0) return 0; /* Python handles sizes of 0 */          \
+        return TG_PICK(tg_clamp_isa(isa), forward_##SFX)(&p, nt);                             \
+    }                                                                                         \
+    int tg_attention_backward_views_##SFX(const T *q, const T *k, const T *v, const T *out,  \
+                                          const T *lse, const T *dout, T *dq, T *dk, T *dv,   \
+                                          ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS,            \
+                                          ptrdiff_t D, const tg_att_view views[4],            \
+                                          int causal, ptrdiff_t causal_offset, double scale,  \
+                                          int isa, int nthreads) {                            \
+        att_args_##SFX p = {q, k, v, NULL, NULL, out, lse, dout, dq, dk, dv,                  \
+                            N, nT, nS, D, causal_offset, views[0], views[1], views[2],        \
+                            views[3], causal, scale};                                         \
+        int by_heads, nt = att_threads(N, nT, nS, D, 1, nthreads, &by_heads);                 \
+        if (N <= 0 || nT <= 0 || nS <= 0 || D <= 0) return 0;                                 \
+        return TG_PICK(tg_clamp_isa(isa), backward_##SFX)(&p, nt, by_heads);                  \
+    }                                                                                         \
     int tg_attention_forward_##SFX(const T *q, const T *k, const T *v, T *out, T *lse,       \
                                    ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D,      \
                                    int causal, ptrdiff_t causal_offset, double scale,         \
                                    int isa, int nthreads) {                                   \
-        att_args_##SFX p = {q, k, v, out, lse, NULL, NULL, NULL, NULL, NULL, NULL,            \
-                            N, nT, nS, D, causal_offset, causal, scale};                      \
-        int by_heads, nt = att_threads(N, nT, nS, D, 0, nthreads, &by_heads);                 \
-        if (N <= 0 || nT <= 0 || D <= 0) return 0; /* Python handles sizes of 0 */          \
-        return TG_PICK(tg_clamp_isa(isa), forward_##SFX)(&p, nt);                             \
+        tg_att_view views[4] = {att_dense(N, nT, D), att_dense(N, nS, D), att_dense(N, nS, D), \
+                                att_dense(N, nT, D)};                                         \
+        return tg_attention_forward_views_##SFX(q, k, v, out, lse, N, nT, nS, D, views,       \
+                                                causal, causal_offset, scale, isa, nthreads); \
     }                                                                                         \
     int tg_attention_backward_##SFX(const T *q, const T *k, const T *v, const T *out,        \
                                     const T *lse, const T *dout, T *dq, T *dk, T *dv,         \
                                     ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D,     \
                                     int causal, ptrdiff_t causal_offset, double scale,        \
                                     int isa, int nthreads) {                                  \
-        att_args_##SFX p = {q, k, v, NULL, NULL, out, lse, dout, dq, dk, dv,                  \
-                            N, nT, nS, D, causal_offset, causal, scale};                      \
-        int by_heads, nt = att_threads(N, nT, nS, D, 1, nthreads, &by_heads);                 \
-        if (N <= 0 || nT <= 0 || nS <= 0 || D <= 0) return 0;                                 \
-        return TG_PICK(tg_clamp_isa(isa), backward_##SFX)(&p, nt, by_heads);                  \
+        tg_att_view views[4] = {att_dense(N, nT, D), att_dense(N, nS, D), att_dense(N, nS, D), \
+                                att_dense(N, nT, D)};                                         \
+        return tg_attention_backward_views_##SFX(q, k, v, out, lse, dout, dq, dk, dv, N, nT,  \
+                                                 nS, D, views, causal, causal_offset, scale,  \
+                                                 isa, nthreads);                              \
     }
 TG_ATTENTION_ENTRY(float, f32)
 TG_ATTENTION_ENTRY(double, f64)

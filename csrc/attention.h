@@ -19,6 +19,16 @@
 #define TG_ATTENTION_H
 #include <stddef.h>
 
+/* Where the rows of each head are, for the _views entry points: head n = b * nh + h
+ * (b = n / nh, h = n % nh) starts at element b * sb + h * sh, and its row i is i * ld
+ * further; a row's D features are contiguous. (N, T, D) arrays: nh = N, sb = 0,
+ * sh = T * D, ld = D. The GPT's packed qkv (B, T, 3C) with C = H * D: q's head (b, h)
+ * starts at b * T * 3C + h * D with rows 3C apart (k at +C, v at +2C): nh = H,
+ * sb = T * 3C, sh = D, ld = 3C -- so q, k, v are read where c_attn wrote them. */
+typedef struct {
+    ptrdiff_t nh, sb, sh, ld;
+} tg_att_view;
+
 #define TG_ATTENTION_DECLARE(T, SFX)                                                          \
     int tg_attention_forward_##SFX(const T *q, const T *k, const T *v, T *out, T *lse,       \
                                    ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D,      \
@@ -29,6 +39,26 @@
                                     ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D,     \
                                     int causal, ptrdiff_t causal_offset, double scale,        \
                                     int isa, int nthreads);
+
+#define TG_ATTENTION_VIEWS_DECLARE(T, SFX)                                                    \
+    int tg_attention_forward_views_##SFX(const T *q, const T *k, const T *v, T *out, T *lse,  \
+                                         ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D,\
+                                         const tg_att_view views[4], int causal,              \
+                                         ptrdiff_t causal_offset, double scale, int isa,      \
+                                         int nthreads);                                       \
+    int tg_attention_backward_views_##SFX(const T *q, const T *k, const T *v, const T *out,  \
+                                          const T *lse, const T *dout, T *dq, T *dk, T *dv,   \
+                                          ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS,            \
+                                          ptrdiff_t D, const tg_att_view views[4],            \
+                                          int causal, ptrdiff_t causal_offset, double scale,  \
+                                          int isa, int nthreads);
+
+/* The same with each tensor's rows where its view says (views: q, k, v, out; dq, dk,
+ * dv are written through q's, k's and v's views, dout read through out's). lse is
+ * always (N, nT) contiguous. */
+TG_ATTENTION_VIEWS_DECLARE(float, f32)
+TG_ATTENTION_VIEWS_DECLARE(double, f64)
+#undef TG_ATTENTION_VIEWS_DECLARE
 
 TG_ATTENTION_DECLARE(float, f32)
 TG_ATTENTION_DECLARE(double, f64)

@@ -5,8 +5,10 @@
  * tile ATT_MR x ATT_NV set per ISA. Every name gets the suffix _<f32|f64>_<isa>,
  * e.g. forward_block_f32_avx512 (look for it in `objdump -d`).
  *
- * Shapes, for one head n (N = batch * heads of them, one after the other in memory):
- * q (nT, D), k and v (nS, D), out (nT, D), lse (nT,). nT queries, nS keys, D features.
+ * Shapes, for one head n (N = batch * heads of them): q (nT, D), k and v (nS, D),
+ * out (nT, D), lse (nT,). nT queries, nS keys, D features. Where head n's rows are
+ * is each tensor's tg_att_view (attention.h): one after the other for (N, T, D) arrays,
+ * or inside the GPT's packed (B, T, 3C) query|key|value activations, read in place.
  *
  * ====================================================================================
  * 1. The textbook version, and what is wrong with it
@@ -208,11 +210,12 @@ static void DFN(mask_future)(T *sT, ptrdiff_t nk, ptrdiff_t lanes, ptrdiff_t shi
 }
 
 /* Q^T (times `mul`) of the queries [i0, i0 + nq) of one head, as D rows of ATT_BR
- * lanes; lanes past nq are 0. q is (nT, D) row-major. */
-static void DFN(transpose_block)(const T *q, ptrdiff_t nq, ptrdiff_t D, T mul, T *qT) {
+ * lanes; lanes past nq are 0. q: nq rows of D, `ld` elements apart. */
+static void DFN(transpose_block)(const T *q, ptrdiff_t ld, ptrdiff_t nq, ptrdiff_t D, T mul,
+                                 T *qT) {
     for (ptrdiff_t i = 0; i < ATT_BR; i++) {
         if (i < nq)
-            for (ptrdiff_t d = 0; d < D; d++) qT[d * ATT_BR + i] = q[i * D + d] * mul;
+            for (ptrdiff_t d = 0; d < D; d++) qT[d * ATT_BR + i] = q[i * ld + d] * mul;
         else
             for (ptrdiff_t d = 0; d < D; d++) qT[d * ATT_BR + i] = 0;
     }
@@ -258,14 +261,15 @@ static void DFN(forward_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrdiff_t
     const ptrdiff_t nT = p->nT, nS = p->nS, D = p->D, BR = ATT_BR;
     const ptrdiff_t nq = nT - i0 < BR ? nT - i0 : BR; /* queries in this block */
     const ptrdiff_t nvec = (nq + W - 1) / W, lanes = nvec * W; /* the vectors holding them */
-    const T *k = p->k + n * nS * D, *v = p->v + n * nS * D;
+    const ptrdiff_t ldq = p->vq.ld, ldk = p->vk.ld, ldv = p->vv.ld, ldo = p->vo.ld;
+    const T *k = p->k + ATT_HEAD(p->vk, n), *v = p->v + ATT_HEAD(p->vv, n);
     T *qT = ws;                 /* (D, BR)  Q^T * scale      */
     T *sT = qT + D * BR;        /* (BC, BR) scores, then P^T */
     T *oT = sT + ATT_BC * BR;   /* (D, BR)  O^T accumulator  */
     T *m = oT + D * BR, *l = m + BR, *alpha = l + BR; /* (BR,) each */
 
     /* Folding the scale into Q^T saves a multiply per score. */
-    DFN(transpose_block)(p->q + (n * nT + i0) * D, nq, D, (T)p->scale, qT);
+    DFN(transpose_block)(p->q + ATT_HEAD(p->vq, n) + i0 * ldq, ldq, nq, D, (T)p->scale, qT);
     for (ptrdiff_t i = 0; i < BR; i++) m[i] = -INFINITY, l[i] = 0;
     for (ptrdiff_t e = 0; e < D * BR; e++) oT[e] = 0;
 
@@ -277,20 +281,20 @@ static void DFN(forward_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrdiff_t
     for (ptrdiff_t j0 = 0; j0 < kend; j0 += ATT_BC) {
         ptrdiff_t nk = kend - j0 < ATT_BC ? kend - j0 : ATT_BC;
         /* S^T = K_j (scale Q^T): (nk, D) @ (D, lanes); K_j's rows are read in place */
-        DFN(block_product)(nk, nvec, D, k + j0 * D, D, 1, qT, BR, sT, BR, NULL, ATT_STORE);
+        DFN(block_product)(nk, nvec, D, k + j0 * ldk, ldk, 1, qT, BR, sT, BR, NULL, ATT_STORE);
         if (p->causal) DFN(mask_future)(sT, nk, lanes, j0 - i0 - p->offset);
         DFN(online_softmax)(sT, nk, nvec, m, l, alpha);
-        /* O^T = alpha * O^T + V_j^T P^T: (D, nk) @ (nk, lanes); V_j^T[d, jj] = v[jj*D + d] */
-        DFN(block_product)(D, nvec, nk, v + j0 * D, 1, D, sT, BR, oT, BR, alpha, ATT_RESCALE);
+        /* O^T = alpha * O^T + V_j^T P^T: (D, nk) @ (nk, lanes); V_j^T[d, jj] = v[jj*ldv + d] */
+        DFN(block_product)(D, nvec, nk, v + j0 * ldv, 1, ldv, sT, BR, oT, BR, alpha, ATT_RESCALE);
     }
 
     /* out = O / l, lse = m + log(l). l = 0 only for a query that saw no key at all:
      * out 0 and lse -inf there (PyTorch gives NaN; we document the convention). */
-    T *out = p->out + (n * nT + i0) * D, *lse = p->lse + n * nT + i0;
+    T *out = p->out + ATT_HEAD(p->vo, n) + i0 * ldo, *lse = p->lse + n * nT + i0;
     for (ptrdiff_t i = 0; i < nq; i++) {
         T li = l[i], inv = li == 0 ? (T)0 : (T)1 / li;
         lse[i] = li == 0 ? (T)-INFINITY : m[i] + SLOG(li);
-        for (ptrdiff_t d = 0; d < D; d++) out[i * D + d] = oT[d * BR + i] * inv;
+        for (ptrdiff_t d = 0; d < D; d++) out[i * ldo + d] = oT[d * BR + i] * inv;
     }
 }
 
@@ -318,18 +322,20 @@ static int DFN(forward)(const DNAME(att_args) * p, int nt) {
 static void DFN(backward_pack)(const DNAME(att_args) * p, ptrdiff_t n, T *ws,
                                const att_layout *L, ptrdiff_t ldr) {
     const ptrdiff_t nT = p->nT, D = p->D, BR = ATT_BR, nqb = (nT + BR - 1) / BR;
-    const T *q = p->q + n * nT * D, *dO = p->dout + n * nT * D, *o = p->o + n * nT * D;
+    const ptrdiff_t ldq = p->vq.ld, ldo = p->vo.ld; /* out and dout share a view */
+    const T *q = p->q + ATT_HEAD(p->vq, n), *dO = p->dout + ATT_HEAD(p->vo, n);
+    const T *o = p->o + ATT_HEAD(p->vo, n);
     const T *lse = p->lse_in + n * nT;
     T *lsep = ws + L->lse, *dvec = ws + L->dvec, *dqT = ws + L->dqT;
     for (ptrdiff_t b = 0; b < nqb; b++) {
         ptrdiff_t i0 = b * BR, nq = nT - i0 < BR ? nT - i0 : BR;
-        DFN(transpose_block)(q + i0 * D, nq, D, (T)p->scale, ws + L->qT + b * D * BR);
-        DFN(transpose_block)(dO + i0 * D, nq, D, 1, ws + L->doT + b * D * BR);
+        DFN(transpose_block)(q + i0 * ldq, ldq, nq, D, (T)p->scale, ws + L->qT + b * D * BR);
+        DFN(transpose_block)(dO + i0 * ldo, ldo, nq, D, 1, ws + L->doT + b * D * BR);
     }
     for (ptrdiff_t i = 0; i < nqb * BR; i++) {
         T di = 0;
         if (i < nT)
-            for (ptrdiff_t d = 0; d < D; d++) di += dO[i * D + d] * o[i * D + d];
+            for (ptrdiff_t d = 0; d < D; d++) di += dO[i * ldo + d] * o[i * ldo + d];
         dvec[i] = di;
         lsep[i] = i < nT && lse[i] != -INFINITY ? lse[i] : (T)INFINITY;
     }
@@ -338,21 +344,22 @@ static void DFN(backward_pack)(const DNAME(att_args) * p, ptrdiff_t n, T *ws,
         T *qr = ws + L->qrow, *dr = ws + L->dorow;
         for (ptrdiff_t i = 0; i < nT; i++)
             for (ptrdiff_t d = 0; d < ldr; d++) {
-                qr[i * ldr + d] = d < D ? q[i * D + d] : 0;
-                dr[i * ldr + d] = d < D ? dO[i * D + d] : 0;
+                qr[i * ldr + d] = d < D ? q[i * ldq + d] : 0;
+                dr[i * ldr + d] = d < D ? dO[i * ldo + d] : 0;
             }
     }
 }
 
 /* The keys [j0, j0 + ATT_BC) of head n: their rows of dK and dV, and their share of
- * dQ^T (added into ws's dQ^T). qrow/dorow: Q and dO with rows ldr apart. */
+ * dQ^T (added into ws's dQ^T). qrow/dorow: Q and dO with rows ldqr and ldor apart. */
 static void DFN(backward_key_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrdiff_t j0,
-                                    T *ws, const att_layout *L, const T *qrow,
-                                    const T *dorow, ptrdiff_t ldr) {
+                                    T *ws, const att_layout *L, const T *qrow, ptrdiff_t ldqr,
+                                    const T *dorow, ptrdiff_t ldor) {
     const ptrdiff_t nT = p->nT, nS = p->nS, D = p->D, BR = ATT_BR;
     const ptrdiff_t nk = nS - j0 < ATT_BC ? nS - j0 : ATT_BC; /* keys in this block */
     const ptrdiff_t Dw = (D + W - 1) / W * W, nvecD = Dw / W;  /* D in whole vectors */
-    const T *k = p->k + (n * nS + j0) * D, *v = p->v + (n * nS + j0) * D;
+    const ptrdiff_t ldk = p->vk.ld, ldv = p->vv.ld;
+    const T *k = p->k + ATT_HEAD(p->vk, n) + j0 * ldk, *v = p->v + ATT_HEAD(p->vv, n) + j0 * ldv;
     T *sT = ws + L->sT, *dpT = ws + L->dpT; /* (BC, BR): P^T, and dP^T then dS^T */
     T *dk = ws + L->dk, *dv = ws + L->dv;   /* (nk, Dw): this block's dK, dV */
     for (ptrdiff_t e = 0; e < nk * Dw; e++) dk[e] = 0, dv[e] = 0;
@@ -367,7 +374,7 @@ static void DFN(backward_key_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrd
         T *dqT = ws + L->dqT + i0 * D;
 
         /* S^T = K_j (scale Q_i^T), masked; P^T = e^(S^T - lse): forward's P, rebuilt */
-        DFN(block_product)(nk, nvec, D, k, D, 1, qT, BR, sT, BR, NULL, ATT_STORE);
+        DFN(block_product)(nk, nvec, D, k, ldk, 1, qT, BR, sT, BR, NULL, ATT_STORE);
         if (p->causal) DFN(mask_future)(sT, nk, lanes, j0 - i0 - p->offset);
         for (ptrdiff_t jj = 0; jj < nk; jj++)
             for (ptrdiff_t x = 0; x < nvec; x++) {
@@ -375,7 +382,7 @@ static void DFN(backward_key_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrd
                 VSTORE(s, VEXP(VLOAD(s) - VLOAD(lse + x * W)));
             }
         /* dP^T = V_j dO_i^T: (nk, D) @ (D, lanes) */
-        DFN(block_product)(nk, nvec, D, v, D, 1, doT, BR, dpT, BR, NULL, ATT_STORE);
+        DFN(block_product)(nk, nvec, D, v, ldv, 1, doT, BR, dpT, BR, NULL, ATT_STORE);
         /* dS^T = P^T * (dP^T - rowsum(dO * O)), in place of dP^T */
         for (ptrdiff_t jj = 0; jj < nk; jj++)
             for (ptrdiff_t x = 0; x < nvec; x++) {
@@ -383,17 +390,18 @@ static void DFN(backward_key_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrd
                 VSTORE(ds, VLOAD(sT + jj * BR + x * W) * (VLOAD(ds) - VLOAD(dvec + x * W)));
             }
         /* dV_j += P_ij^T dO_i and dK_j += dS_ij^T Q_i: (nk, nq) @ (nq, Dw), D on the lanes */
-        DFN(block_product)(nk, nvecD, nq, sT, BR, 1, dorow + i0 * ldr, ldr, dv, Dw, NULL, ATT_ADD);
-        DFN(block_product)(nk, nvecD, nq, dpT, BR, 1, qrow + i0 * ldr, ldr, dk, Dw, NULL, ATT_ADD);
-        /* dQ_i^T += K_j^T dS_ij^T: (D, nk) @ (nk, lanes); K_j^T[d, jj] = k[jj*D + d] */
-        DFN(block_product)(D, nvec, nk, k, 1, D, dpT, BR, dqT, BR, NULL, ATT_ADD);
+        DFN(block_product)(nk, nvecD, nq, sT, BR, 1, dorow + i0 * ldor, ldor, dv, Dw, NULL, ATT_ADD);
+        DFN(block_product)(nk, nvecD, nq, dpT, BR, 1, qrow + i0 * ldqr, ldqr, dk, Dw, NULL, ATT_ADD);
+        /* dQ_i^T += K_j^T dS_ij^T: (D, nk) @ (nk, lanes); K_j^T[d, jj] = k[jj*ldk + d] */
+        DFN(block_product)(D, nvec, nk, k, 1, ldk, dpT, BR, dqT, BR, NULL, ATT_ADD);
     }
-    T *dk_out = p->dk + (n * nS + j0) * D, *dv_out = p->dv + (n * nS + j0) * D;
+    /* dk and dv have k's and v's views */
+    T *dk_out = p->dk + ATT_HEAD(p->vk, n) + j0 * ldk, *dv_out = p->dv + ATT_HEAD(p->vv, n) + j0 * ldv;
     const T scale = (T)p->scale;
     for (ptrdiff_t jj = 0; jj < nk; jj++)
         for (ptrdiff_t d = 0; d < D; d++) {
-            dk_out[jj * D + d] = dk[jj * Dw + d] * scale;
-            dv_out[jj * D + d] = dv[jj * Dw + d];
+            dk_out[jj * ldk + d] = dk[jj * Dw + d] * scale;
+            dv_out[jj * ldv + d] = dv[jj * Dw + d];
         }
 }
 
@@ -403,19 +411,22 @@ static void DFN(backward_write_dq)(const DNAME(att_args) * p, ptrdiff_t n, ptrdi
                                    const T *ws0, size_t wsz, int nbuf, const att_layout *L) {
     const ptrdiff_t nT = p->nT, D = p->D, nq = nT - i0 < ATT_BR ? nT - i0 : ATT_BR;
     const T scale = (T)p->scale;
-    T *dq = p->dq + (n * nT + i0) * D;
+    const ptrdiff_t ldq = p->vq.ld; /* dq has q's view */
+    T *dq = p->dq + ATT_HEAD(p->vq, n) + i0 * ldq;
     for (ptrdiff_t d = 0; d < D; d++)
         for (ptrdiff_t i = 0; i < nq; i++) {
             T s = 0;
             for (int u = 0; u < nbuf; u++) s += ws0[u * wsz + L->dqT + i0 * D + d * ATT_BR + i];
-            dq[i * D + d] = s * scale;
+            dq[i * ldq + d] = s * scale;
         }
 }
 
 static int DFN(backward)(const DNAME(att_args) * p, int nt, int by_heads) {
     const ptrdiff_t nT = p->nT, nS = p->nS, D = p->D;
     const ptrdiff_t nqb = (nT + ATT_BR - 1) / ATT_BR, nkb = (nS + ATT_BC - 1) / ATT_BC;
-    const ptrdiff_t ldr = D % W ? (D + W - 1) / W * W : D; /* row stride of Q and dO */
+    const ptrdiff_t ldr = D % W ? (D + W - 1) / W * W : D; /* padded copies' row stride */
+    /* Q and dO rows are read in place when D is whole vectors, else from padded copies */
+    const ptrdiff_t ldqr = ldr != D ? ldr : p->vq.ld, ldor = ldr != D ? ldr : p->vo.ld;
     const att_layout L = att_backward_layout(nT, D, W);
     const size_t wsz = (size_t)L.total;
     void *raw;
@@ -426,10 +437,10 @@ static int DFN(backward)(const DNAME(att_args) * p, int nt, int by_heads) {
         for (ptrdiff_t n = 0; n < p->N; n++) {
             T *w = ws + (size_t)omp_get_thread_num() * wsz;
             DFN(backward_pack)(p, n, w, &L, ldr);
-            const T *qrow = ldr != D ? w + L.qrow : p->q + n * nT * D;
-            const T *dorow = ldr != D ? w + L.dorow : p->dout + n * nT * D;
+            const T *qrow = ldr != D ? w + L.qrow : p->q + ATT_HEAD(p->vq, n);
+            const T *dorow = ldr != D ? w + L.dorow : p->dout + ATT_HEAD(p->vo, n);
             for (ptrdiff_t j0 = 0; j0 < nS; j0 += ATT_BC)
-                DFN(backward_key_block)(p, n, j0, w, &L, qrow, dorow, ldr);
+                DFN(backward_key_block)(p, n, j0, w, &L, qrow, ldqr, dorow, ldor);
             for (ptrdiff_t b = 0; b < nqb; b++) DFN(backward_write_dq)(p, n, b * ATT_BR, w, wsz, 1, &L);
         }
     } else { /* the threads share each head's key blocks */
@@ -439,11 +450,11 @@ static int DFN(backward)(const DNAME(att_args) * p, int nt, int by_heads) {
             T *w = ws + (size_t)tid * wsz;
             for (ptrdiff_t n = 0; n < p->N; n++) {
                 DFN(backward_pack)(p, n, w, &L, ldr);
-                const T *qrow = ldr != D ? w + L.qrow : p->q + n * nT * D;
-                const T *dorow = ldr != D ? w + L.dorow : p->dout + n * nT * D;
+                const T *qrow = ldr != D ? w + L.qrow : p->q + ATT_HEAD(p->vq, n);
+                const T *dorow = ldr != D ? w + L.dorow : p->dout + ATT_HEAD(p->vo, n);
                 for (ptrdiff_t jb = 0; jb < nkb; jb++)
                     if (att_snake_owner(jb, team) == tid)
-                        DFN(backward_key_block)(p, n, jb * ATT_BC, w, &L, qrow, dorow, ldr);
+                        DFN(backward_key_block)(p, n, jb * ATT_BC, w, &L, qrow, ldqr, dorow, ldor);
 #pragma omp barrier
                 for (ptrdiff_t b = tid; b < nqb; b += team)
                     DFN(backward_write_dq)(p, n, b * ATT_BR, ws, wsz, team, &L);

@@ -517,3 +517,81 @@ def test_causal_self_attention_fused_and_step_by_step_agree(rng):
 def test_multi_head_bad_inputs_raise(make, n_head, error, message):
     with pytest.raises(error, match=message):
         F.multi_head_attention(make(), n_head)
+
+
+# --- the packed multi-head kernel: q, k, v read in place from (B, T, 3C) ----------------
+
+# (B, T, n_head, D): one head; D not a whole vector (padded copies in backward); several
+# query/key blocks (T > 64); B * n_head = 1 and 3 (two threads share key blocks); 48 heads
+# of the GPT recipe's shape.
+PACKED = [
+    (1, 1, 1, 1),
+    (2, 5, 3, 7),
+    (1, 130, 1, 16),
+    (3, 70, 1, 32),
+    (2, 67, 2, 20),
+    (12, 64, 4, 32),
+]
+
+
+@needs_compiled
+@pytest.mark.parametrize("shape", PACKED, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packed_kernel_matches_twin(isa, nthreads, shape, causal, dtype, rng):
+    B, T, H, D = shape
+    C = H * D
+    qkv = rng.standard_normal((B, T, 3 * C)).astype(dtype)
+    dy = rng.standard_normal((B, T, C)).astype(dtype)
+    scale = 1 / math.sqrt(D)
+    y, lse = compiled.multi_head_attention_forward(qkv, H, causal, scale)
+    y_ref, lse_ref = reference.multi_head_attention_forward(qkv, H, causal, scale)
+    tol = TOL[dtype]
+    _assert_close(y, y_ref, tol, "y")
+    _assert_close(lse, lse_ref, tol, "lse")
+    dqkv = compiled.multi_head_attention_backward(qkv, y, lse, dy, H, causal, scale)
+    dqkv_ref = reference.multi_head_attention_backward(qkv, y, lse, dy, H, causal, scale)
+    assert dqkv.shape == qkv.shape and dqkv.dtype == dtype
+    _assert_close(dqkv, dqkv_ref, tol * 10, "dqkv")
+
+
+@needs_compiled
+def test_packed_kernel_equals_the_dense_kernel_bit_for_bit(rng):
+    """Reading q, k, v in place changes where the numbers come from, not the arithmetic:
+    the packed kernel gives exactly the dense kernel's result on copied-out heads."""
+    B, T, H, D = 3, 40, 2, 16
+    qkv = rng.standard_normal((B, T, 3 * H * D)).astype(np.float32)
+    dy = rng.standard_normal((B, T, H * D)).astype(np.float32)
+    heads = [reference._heads(x, H) for x in np.split(qkv, 3, axis=2)]
+    out, lse = compiled.attention_forward(*heads, True, 0.25)
+    y, lse_p = compiled.multi_head_attention_forward(qkv, H, True, 0.25)
+    assert np.array_equal(reference._merge_heads(out, B, H), y) and np.array_equal(lse, lse_p)
+    grads = compiled.attention_backward(*heads, out, lse, reference._heads(dy, H), True, 0.25)
+    dqkv = compiled.multi_head_attention_backward(qkv, y, lse, dy, H, True, 0.25)
+    want = np.concatenate([reference._merge_heads(g, B, H) for g in grads], axis=2)
+    assert np.array_equal(dqkv, want)
+
+
+@pytest.mark.parametrize("module", ["reference", "compiled"])
+def test_packed_kernel_bad_inputs_raise(module, rng):
+    m = _module(module)
+    qkv = rng.standard_normal((2, 3, 12))
+    with pytest.raises(TypeError, match="qkv"):
+        m.multi_head_attention_forward(qkv.astype(np.int64), 2, True, 0.5)
+    with pytest.raises(ValueError, match="n_head=3"):
+        m.multi_head_attention_forward(qkv, 3, True, 0.5)
+    with pytest.raises(ValueError, match=r"\(B, T, 3C\)"):
+        m.multi_head_attention_forward(qkv[0], 2, True, 0.5)
+    with pytest.raises(TypeError, match="n_head"):
+        m.multi_head_attention_forward(qkv, 2.0, True, 0.5)
+    with pytest.raises(ValueError, match="n_head"):
+        m.multi_head_attention_forward(qkv, 0, True, 0.5)
+    with pytest.raises(ValueError, match="finite"):
+        m.multi_head_attention_forward(qkv, 2, True, float("nan"))
+    y, lse = m.multi_head_attention_forward(qkv, 2, True, 0.5)
+    with pytest.raises(ValueError, match="dy"):
+        m.multi_head_attention_backward(qkv, y, lse, y[:, :2], 2, True, 0.5)
+    with pytest.raises(ValueError, match="lse"):
+        m.multi_head_attention_backward(qkv, y, lse[:1], y, 2, True, 0.5)
+    with pytest.raises(TypeError, match="dtype|float"):
+        m.multi_head_attention_backward(qkv, y.astype(np.float32), lse, y, 2, True, 0.5)

@@ -181,6 +181,8 @@ HOT_KERNELS = [
     "embedding_backward",
     "attention_forward",
     "attention_backward",
+    "multi_head_attention_forward",
+    "multi_head_attention_backward",
     "sgd_update",
     "adam_update",
     "adamw_update",

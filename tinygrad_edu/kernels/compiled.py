@@ -554,6 +554,30 @@ def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, caus
     return dq, dk, dv
 
 
+def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
+    B, T, C, H, D = _reference._check_multi_head(qkv, n_head, causal, scale)
+    if 0 in (B, T, D):
+        return _reference.multi_head_attention_forward(qkv, n_head, causal, scale)
+    qkv = V.contiguous(qkv)
+    y = np.empty((B, T, C), dtype=qkv.dtype)
+    lse = np.empty((B * H, T), dtype=qkv.dtype)
+    _attention.packed_forward(qkv, y, lse, H, bool(causal), float(scale), config.isa,
+                              config.num_threads)  # fmt: skip
+    return y, lse
+
+
+def multi_head_attention_backward(qkv, y, lse, dy, n_head: int, causal: bool, scale: float):
+    B, T, C, H, D = _reference._check_multi_head(qkv, n_head, causal, scale)
+    _reference._check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
+    if 0 in (B, T, D):
+        return _reference.multi_head_attention_backward(qkv, y, lse, dy, n_head, causal, scale)
+    qkv, y, lse, dy = V.contiguous(qkv), V.contiguous(y), V.contiguous(lse), V.contiguous(dy)
+    dqkv = np.empty_like(qkv)
+    _attention.packed_backward(qkv, y, lse, dy, dqkv, H, bool(causal), float(scale),
+                               config.isa, config.num_threads)  # fmt: skip
+    return dqkv
+
+
 def attention_scratch_bytes(
     N: int,
     T: int,

@@ -495,12 +495,7 @@ def _check_attention(q, k, v, causal, scale, causal_offset) -> tuple[int, int, i
         raise ValueError(
             f"attention: q {q.shape} and k {k.shape} must agree in N and D (N, T, D) / (N, S, D)"
         )
-    if not isinstance(causal, (bool, np.bool_)):
-        raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
-    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.number)):
-        raise TypeError(f"scale must be a real number, got {type(scale).__name__}")
-    if not math.isfinite(float(scale)):
-        raise ValueError(f"scale must be finite, got {scale}")
+    _check_causal_and_scale(causal, scale)
     if isinstance(causal_offset, (bool, np.bool_)) or not isinstance(
         causal_offset, (int, np.integer)
     ):
@@ -513,6 +508,15 @@ def _check_attention(q, k, v, causal, scale, causal_offset) -> tuple[int, int, i
             f"got {causal_offset}"
         )
     return N, T, S, D
+
+
+def _check_causal_and_scale(causal, scale) -> None:
+    if not isinstance(causal, (bool, np.bool_)):
+        raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.number)):
+        raise TypeError(f"scale must be a real number, got {type(scale).__name__}")
+    if not math.isfinite(float(scale)):
+        raise ValueError(f"scale must be finite, got {scale}")
 
 
 def _attention_probabilities(q, k, causal, scale, causal_offset, lse=None):
@@ -600,3 +604,68 @@ def _check_attention_grads(q, out, lse, dout) -> None:
             f"attention_backward needs out and dout of q's shape {q.shape} and lse of shape "
             f"{q.shape[:2]}, got out {out.shape}, dout {dout.shape}, lse {lse.shape}"
         )
+
+
+# --- multi-head attention on packed (B, T, 3C) query|key|value activations ----------------
+
+
+def _check_multi_head(qkv, n_head, causal, scale) -> tuple[int, int, int, int, int]:
+    """The errors both multi-head kernels raise; returns (B, T, C, H, D)."""
+    V.float_array(qkv, "qkv")
+    if isinstance(n_head, (bool, np.bool_)) or not isinstance(n_head, (int, np.integer)):
+        raise TypeError(f"n_head must be an int, got {type(n_head).__name__}")
+    if n_head < 1:
+        raise ValueError(f"n_head must be >= 1, got {n_head}")
+    if qkv.ndim != 3 or qkv.shape[2] % (3 * n_head):
+        raise ValueError(
+            f"qkv must be (B, T, 3C) with C divisible by n_head={n_head}, got {qkv.shape}"
+        )
+    _check_causal_and_scale(causal, scale)
+    B, T, C3 = qkv.shape
+    return B, T, C3 // 3, int(n_head), C3 // 3 // n_head
+
+
+def _check_multi_head_grads(qkv, y, lse, dy, B, T, C, H) -> None:
+    for name, a in (("y", y), ("lse", lse), ("dy", dy)):
+        V.float_array(a, name)
+    V.same_dtype(("qkv", qkv), ("y", y), ("lse", lse), ("dy", dy))
+    if y.shape != (B, T, C) or dy.shape != (B, T, C) or lse.shape != (B * H, T):
+        raise ValueError(
+            f"multi-head backward needs y and dy of shape {(B, T, C)} and lse {(B * H, T)}, "
+            f"got y {y.shape}, dy {dy.shape}, lse {lse.shape}"
+        )
+
+
+def _heads(x, H):
+    """(B, T, C) -> (B*H, T, D): cut C into H heads of D features, heads as a batch dim."""
+    B, T, C = x.shape
+    return np.ascontiguousarray(x.reshape(B, T, H, C // H).transpose(0, 2, 1, 3)).reshape(
+        B * H, T, C // H
+    )
+
+
+def _merge_heads(x, B, H):
+    """(B*H, T, D) -> (B, T, H*D): the heads side by side again (the inverse of _heads)."""
+    _, T, D = x.shape
+    return np.ascontiguousarray(x.reshape(B, H, T, D).transpose(0, 2, 1, 3)).reshape(B, T, H * D)
+
+
+def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
+    """qkv (B, T, 3C) -> y (B, T, C), lse (B * n_head, T).
+
+    q, k, v = qkv split in three; each head h of n_head attends with its D = C / n_head
+    features (attention_forward), and y has the heads' outputs side by side."""
+    B, T, C, H, D = _check_multi_head(qkv, n_head, causal, scale)
+    q, k, v = (_heads(x, H) for x in np.split(qkv, 3, axis=2))  # each (B*H, T, D)
+    out, lse = attention_forward(q, k, v, causal, scale)
+    return _merge_heads(out, B, H), lse
+
+
+def multi_head_attention_backward(qkv, y, lse, dy, n_head: int, causal: bool, scale: float):
+    """dqkv (B, T, 3C), laid out like qkv, from qkv, y, lse and dy = dCost/dy (B, T, C)."""
+    B, T, C, H, D = _check_multi_head(qkv, n_head, causal, scale)
+    _check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
+    q, k, v = (_heads(x, H) for x in np.split(qkv, 3, axis=2))  # each (B*H, T, D)
+    out, dout = _heads(y, H), _heads(dy, H)
+    dq, dk, dv = attention_backward(q, k, v, out, lse, dout, causal, scale)
+    return np.concatenate([_merge_heads(d, B, H) for d in (dq, dk, dv)], axis=2)

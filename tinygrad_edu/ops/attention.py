@@ -55,36 +55,19 @@ class MultiHeadAttention(Function):
     # into q, k, v; three reshapes to (B, T, H, D) and transposes to (B, H, T, D); the
     # attention; a transpose and reshape back. Each is cheap, but each is a Python call in
     # forward and another in backward, and backward's split sends three (B, T, 3C) arrays
-    # of mostly zeros to be summed. Here the layout work is two copies in forward and two
-    # in backward, around the same fused kernel Attention uses.
+    # of mostly zeros to be summed. The twin (reference.multi_head_attention_forward) does
+    # that layout work with copies; the compiled kernel reads q, k, v where c_attn wrote
+    # them and writes y and dqkv in place (csrc/attention.h: tg_att_view).
     @staticmethod
     def forward(ctx, qkv, *, n_head, causal=True, scale=1.0):
-        B, T, C3 = qkv.shape
-        H, D = n_head, C3 // (3 * n_head)
-        # (B, T, 3, H, D) -> (3, B, H, T, D): one copy lays out q, k, v head by head
-        heads = np.ascontiguousarray(qkv.reshape(B, T, 3, H, D).transpose(2, 0, 3, 1, 4))
-        q, k, v = (heads[i].reshape(B * H, T, D) for i in range(3))  # views, (B*H, T, D)
-        out, lse = kernels.ops.attention_forward(q, k, v, causal, scale)
-        ctx.save_for_backward(q, k, v, out, lse)
-        # (B*H, T, D) -> (B, H, T, D) -> (B, T, H, D) -> (B, T, C): heads side by side
-        return out.reshape(B, H, T, D).transpose(0, 2, 1, 3).reshape(B, T, H * D)
+        y, lse = kernels.ops.multi_head_attention_forward(qkv, n_head, causal, scale)
+        ctx.save_for_backward(qkv, y, lse)  # lse (B*H, T): all backward needs besides
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        q, k, v, out, lse = ctx.saved
+        qkv, y, lse = ctx.saved
         o = ctx.options
-        B, T, C = g.shape
-        H = o["n_head"]
-        D = C // H
-        # (B, T, C) -> (B, H, T, D) -> (B*H, T, D): the kernel's layout
-        dout = np.ascontiguousarray(g.reshape(B, T, H, D).transpose(0, 2, 1, 3))
-        dout = dout.reshape(B * H, T, D)
-        dq, dk, dv = kernels.ops.attention_backward(
-            q, k, v, out, lse, dout, o["causal"], o["scale"]
+        return kernels.ops.multi_head_attention_backward(
+            qkv, y, lse, g, o["n_head"], o["causal"], o["scale"]
         )
-        # and back into c_attn's layout: dqkv (B, T, 3, H, D) = (B, T, 3C)
-        dqkv = np.empty((B, T, 3, H, D), dtype=g.dtype)
-        as_heads = dqkv.transpose(2, 0, 3, 1, 4)  # a (3, B, H, T, D) view of it
-        for i, d in enumerate((dq, dk, dv)):
-            as_heads[i] = d.reshape(B, H, T, D)
-        return dqkv.reshape(B, T, 3 * C)
