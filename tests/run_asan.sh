@@ -19,5 +19,8 @@ python -c "import glob, sys; sys.exit(0 if len(glob.glob('tinygrad_edu/kernels/_
 LIBASAN=$(gcc -print-file-name=libasan.so)
 export LD_PRELOAD="$LIBASAN" ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:allocator_may_return_null=1"
 export TINYGRAD_EDU_BACKEND=compiled
+# NumPy's arrays come straight from malloc, so ASan sees each one's exact end (the
+# memory pool would hand out page-rounded blocks and hide an overrun past the end).
+export TINYGRAD_EDU_MEMPOOL=0
 python -m pytest -q -p no:cacheprovider -x tests/test_kernels_*.py tests/test_tensor_ops.py $(ls tests/test_attention.py 2>/dev/null)
 echo "AddressSanitizer: clean"
