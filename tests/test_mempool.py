@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import gc
 import os
 import subprocess
 import sys
@@ -29,6 +30,7 @@ def pool():
     was_on = mempool.is_enabled()
     old_limit = mempool.stats()["limit_bytes"]
     mempool.enable()
+    gc.collect()  # arrays other tests left for the collector die now, not during this test
     mempool.trim()
     mempool._mempool.reset_counters()
     yield mempool
@@ -46,13 +48,14 @@ def test_the_package_turns_it_on():
 
 
 def test_freed_blocks_are_reused(pool):
+    in_use = pool.stats()["in_use_bytes"]  # arrays that other tests keep alive
     for _ in range(10):
         a = np.empty(N)
         a[:] = 1.0
         del a
     s = pool.stats()
     assert s["misses"] == 1 and s["hits"] == 9
-    assert s["cached_blocks"] == 1 and s["in_use_bytes"] == 0
+    assert s["cached_blocks"] == 1 and s["in_use_bytes"] == in_use
 
 
 def test_nearby_sizes_share_a_page_rounded_class(pool):
@@ -109,6 +112,7 @@ def test_np_resize_function(pool):
 def test_many_threads_allocating_and_freeing(pool):
     """Threads churn pooled arrays (each thread enables the pool in its own context)."""
     errors = []
+    in_use = pool.stats()["in_use_bytes"]
     shared = [np.full(N, float(i)) for i in range(8)]  # made here, freed in the threads
 
     def work(seed: int) -> None:
@@ -132,7 +136,7 @@ def test_many_threads_allocating_and_freeing(pool):
         t.join()
     assert not errors, errors
     s = pool.stats()
-    assert s["hits"] > 0 and s["in_use_bytes"] == 0
+    assert s["hits"] > 0 and s["in_use_bytes"] <= in_use
     assert s["cached_bytes"] <= s["limit_bytes"]
 
 
@@ -188,6 +192,7 @@ def test_trim_frees_the_cache(pool):
 
 
 def test_disable_enable_round_trip_and_freeing_after_disable(pool):
+    in_use = pool.stats()["in_use_bytes"]
     alive = np.arange(N, dtype=np.float64)  # allocated by the pool
     small = np.arange(10.0)
     pool.disable()
@@ -197,7 +202,7 @@ def test_disable_enable_round_trip_and_freeing_after_disable(pool):
     alive.resize(2 * N, refcheck=False)  # still reallocated by the handler that owns it
     np.testing.assert_array_equal(alive[:N], np.arange(N, dtype=np.float64))
     del alive, small, other  # the pool's free: straight back to malloc, nothing cached
-    assert pool.stats()["cached_bytes"] == 0 and pool.stats()["in_use_bytes"] == 0
+    assert pool.stats()["cached_bytes"] == 0 and pool.stats()["in_use_bytes"] <= in_use
     pool.enable()
     pool.enable()  # twice is harmless: disable() still restores NumPy's default
     assert _handler_name() == "tinygrad_edu_mempool"
