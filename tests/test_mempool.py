@@ -21,7 +21,8 @@ N = 50_000  # float64 elements: 400 KB, well above the pool's 64 KiB threshold
 
 
 def _handler_name() -> str:
-    return np._core.multiarray.get_handler_name()
+    core = getattr(np, "_core", None) or np.core  # NumPy 2 renamed numpy.core
+    return core.multiarray.get_handler_name()
 
 
 @pytest.fixture
@@ -260,3 +261,18 @@ def test_a_forked_child_can_still_allocate(pool):
         timeout=120,
     )
     assert res.returncode == 0 and res.stdout.strip() == "0", res.stderr
+
+
+def test_lesson_10_measures_what_the_pool_saves():
+    """bench.memory_pool_effect (lesson 10) runs the GPT step both ways and leaves the
+    pool as it found it; with the pool the step takes (almost) no page faults."""
+    from tinygrad_edu import bench
+
+    was_on = mempool.is_enabled()
+    rows = bench.memory_pool_effect(quick=True)
+    assert mempool.is_enabled() == was_on
+    assert [r["allocator"] for r in rows] == ["NumPy's allocator (malloc/free)", "memory pool"]
+    assert all(r["ms_per_step"] > 0 for r in rows)
+    if rows[1]["faults_per_step"] is not None:  # POSIX
+        assert rows[1]["faults_per_step"] <= rows[0]["faults_per_step"]
+        assert rows[1]["faults_per_step"] < 20

@@ -165,12 +165,8 @@ def attention_fused_vs_textbook(
     return out
 
 
-def gpt_step_throughput(quick: bool = False) -> dict:
-    """tokens/s of one training step of nanoGPT's CPU recipe, and its model-FLOPs utilisation.
-
-    FLOPs per token ~ 6 * parameters (forward 2, backward 4, per weight) plus the
-    attention scores, 12 * n_layer * T * n_embd (forward + backward of q.k and p.v).
-    """
+def _gpt_recipe_step():
+    """(step function, model, tokens per step) for nanoGPT's CPU recipe on random tokens."""
     from . import manual_seed
     from .models.gpt import GPT, GPTConfig
     from .models.train_gpt import TrainConfig, make_optimizer
@@ -191,8 +187,18 @@ def gpt_step_throughput(quick: bool = False) -> dict:
         clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
+    return step, model, batch * cfg.block_size
+
+
+def gpt_step_throughput(quick: bool = False) -> dict:
+    """tokens/s of one training step of nanoGPT's CPU recipe, and its model-FLOPs utilisation.
+
+    FLOPs per token ~ 6 * parameters (forward 2, backward 4, per weight) plus the
+    attention scores, 12 * n_layer * T * n_embd (forward + backward of q.k and p.v).
+    """
+    step, model, tokens = _gpt_recipe_step()
+    cfg = model.config
     sec = time_call(step, 0.2 if quick else 1.0)
-    tokens = batch * cfg.block_size
     n_params = model.num_parameters(non_embedding=False)
     flops_per_token = 6 * n_params + 12 * cfg.n_layer * cfg.block_size * cfg.n_embd
     achieved = flops_per_token * tokens / sec
@@ -204,6 +210,47 @@ def gpt_step_throughput(quick: bool = False) -> dict:
         "mfu": achieved / peak,
         "peak_gflops": peak / 1e9,
     }
+
+
+def memory_pool_effect(quick: bool = False) -> list[dict]:
+    """The GPT step with NumPy's own allocator and with our memory pool (csrc/mempool.c):
+    minor page faults per step (the OS handing out fresh zeroed pages) and ms per step.
+
+    A step frees and remakes the same arrays of 0.1-2 MB each time; without a pool
+    their memory goes back to the OS and every first touch of a page faults again.
+    Faults are counted with getrusage (POSIX); elsewhere they are None.
+    """
+    from .kernels import mempool
+
+    _need_compiled()
+    try:
+        import resource
+
+        def faults() -> int | None:
+            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    except ImportError:  # Windows
+
+        def faults() -> int | None:
+            return None
+
+    step, _, _ = _gpt_recipe_step()
+    was_on = mempool.is_enabled()
+    n = 5 if quick else 20
+    out = []
+    try:
+        for name, on in (("NumPy's allocator (malloc/free)", False), ("memory pool", True)):
+            mempool.enable() if on else mempool.disable()
+            for _ in range(3):  # warm-up: the pool fills, the caches settle
+                step()
+            f0, t0 = faults(), time.perf_counter()
+            for _ in range(n):
+                step()
+            sec, f1 = (time.perf_counter() - t0) / n, faults()
+            per_step = None if f0 is None else (f1 - f0) / n
+            out.append({"allocator": name, "ms_per_step": sec * 1e3, "faults_per_step": per_step})
+    finally:
+        mempool.enable() if was_on else mempool.disable()
+    return out
 
 
 def report(quick: bool = False, out=print) -> None:

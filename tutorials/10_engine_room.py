@@ -125,7 +125,28 @@ for r in bench.attention_fused_vs_textbook(T=T, quick=QUICK):
 print("What to look at: the fused kernel's extra memory is far below one score matrix.")
 
 # %% [markdown]
-# ## 5. The whole GPT training step
+# ## 5. Memory: why frameworks keep a pool
+#
+# A training step makes the same temporary arrays every time -- activations, their
+# gradients -- and frees them milliseconds later. With NumPy's own allocator each big
+# array's memory goes back to the operating system when it dies (glibc returns blocks
+# over 128 KiB with munmap), so the next one gets *fresh* pages: the first write to
+# each 4 KiB page stops the program while the kernel zero-fills and maps it (a minor
+# page fault). PyTorch keeps freed GPU blocks in a caching allocator for the same
+# reason. Ours, `csrc/mempool.c`, keeps freed blocks by size and hands them to the
+# next array of that size (`tinygrad_edu.kernels.mempool`; on by default).
+
+# %%
+for r in bench.memory_pool_effect(quick=QUICK):
+    f = "n/a" if r["faults_per_step"] is None else f"{r['faults_per_step']:7.0f}"
+    print(f"{r['allocator']:<34} {r['ms_per_step']:6.1f} ms per step   page faults per step {f}")
+print("What to look at: page faults every step without the pool, none with it. How many")
+print("depends on the process's past: glibc raises its mmap threshold (up to 32 MiB) each")
+print("time a big block is freed, so a fresh process faults thousands of times per step,")
+print("one that already freed big arrays (like this lesson, after sections 3 and 4) fewer.")
+
+# %% [markdown]
+# ## 6. The whole GPT training step
 #
 # A training step runs forward, backward, clipping and AdamW. Its useful work is about
 # 6 FLOPs per parameter per token (2 forward, 4 backward) plus the attention scores.
