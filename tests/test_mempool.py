@@ -269,10 +269,19 @@ def test_lesson_10_measures_what_the_pool_saves():
     from tinygrad_edu import bench
 
     was_on = mempool.is_enabled()
-    rows = bench.memory_pool_effect(quick=True)
+    rows = bench.memory_pool_effect(quick=True, fresh_process=False)
     assert mempool.is_enabled() == was_on
     assert [r["allocator"] for r in rows] == ["NumPy's allocator (malloc/free)", "memory pool"]
     assert all(r["ms_per_step"] > 0 for r in rows)
     if rows[1]["faults_per_step"] is not None:  # POSIX
         assert rows[1]["faults_per_step"] <= rows[0]["faults_per_step"]
         assert rows[1]["faults_per_step"] < 20
+
+
+def test_lesson_10_measures_in_a_fresh_process():
+    from tinygrad_edu import bench
+
+    rows = bench.memory_pool_effect(quick=True)  # a child process: its own glibc state
+    assert [r["allocator"] for r in rows] == ["NumPy's allocator (malloc/free)", "memory pool"]
+    if rows[1]["faults_per_step"] is not None:
+        assert rows[1]["faults_per_step"] < rows[0]["faults_per_step"]

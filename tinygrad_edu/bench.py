@@ -212,14 +212,31 @@ def gpt_step_throughput(quick: bool = False) -> dict:
     }
 
 
-def memory_pool_effect(quick: bool = False) -> list[dict]:
+def memory_pool_effect(quick: bool = False, fresh_process: bool = True) -> list[dict]:
     """The GPT step with NumPy's own allocator and with our memory pool (csrc/mempool.c):
     minor page faults per step (the OS handing out fresh zeroed pages) and ms per step.
 
     A step frees and remakes the same arrays of 0.1-2 MB each time; without a pool
     their memory goes back to the OS and every first touch of a page faults again.
     Faults are counted with getrusage (POSIX); elsewhere they are None.
+
+    glibc raises its mmap threshold each time it sees a big block freed, so how often
+    a process faults depends on what it did before: by default the measurement runs in
+    a fresh Python process, as a training script starts.
     """
+    if fresh_process:
+        import json
+        import subprocess
+        import sys
+
+        code = (
+            "import json; from tinygrad_edu import bench; "
+            f"print(json.dumps(bench.memory_pool_effect({bool(quick)}, fresh_process=False)))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
     from .kernels import mempool
 
     _need_compiled()

@@ -140,10 +140,10 @@ print("What to look at: the fused kernel's extra memory is far below one score m
 for r in bench.memory_pool_effect(quick=QUICK):
     f = "n/a" if r["faults_per_step"] is None else f"{r['faults_per_step']:7.0f}"
     print(f"{r['allocator']:<34} {r['ms_per_step']:6.1f} ms per step   page faults per step {f}")
-print("What to look at: page faults every step without the pool, none with it. How many")
-print("depends on the process's past: glibc raises its mmap threshold (up to 32 MiB) each")
-print("time a big block is freed, so a fresh process faults thousands of times per step,")
-print("one that already freed big arrays (like this lesson, after sections 3 and 4) fewer.")
+print("What to look at: over a thousand page faults per step without the pool, none with it.")
+print("(Measured in a fresh process, as a training script starts: glibc raises its mmap")
+print("threshold, up to 32 MiB, each time it sees a big block freed, so a process that")
+print("already freed big arrays -- this lesson, after sections 3 and 4 -- faults less.)")
 
 # %% [markdown]
 # ## 6. The whole GPT training step
