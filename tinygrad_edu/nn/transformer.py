@@ -57,6 +57,9 @@ class CausalSelfAttention(Module):
         return self.resid_dropout(self.c_proj(y))  # (B, T, C)
 
     def _attend_step_by_step(self, qkv: Tensor, cache: dict | None, p: float) -> Tensor:
+        """The textbook route from qkv (B, T, 3C) to y (B, T, C), op by op: what
+        F.multi_head_attention computes in one op. Also the route for attention dropout
+        and for generation with a KV cache."""
         B, T, C3 = qkv.shape
         C = C3 // 3
         hs = C // self.n_head  # head size D
