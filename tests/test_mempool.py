@@ -284,4 +284,7 @@ def test_lesson_10_measures_in_a_fresh_process():
     rows = bench.memory_pool_effect(quick=True)  # a child process: its own glibc state
     assert [r["allocator"] for r in rows] == ["NumPy's allocator (malloc/free)", "memory pool"]
     if rows[1]["faults_per_step"] is not None:
-        assert rows[1]["faults_per_step"] < rows[0]["faults_per_step"]
+        # how often NumPy's allocator faults depends on glibc's heuristics (1,200-2,700
+        # per step here, sometimes 0 when its thresholds have adapted); the pool's is ~0
+        assert rows[1]["faults_per_step"] <= rows[0]["faults_per_step"]
+        assert rows[1]["faults_per_step"] < 20
