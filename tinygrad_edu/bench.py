@@ -221,22 +221,32 @@ def memory_pool_effect(quick: bool = False, fresh_process: bool = True) -> list[
     Faults are counted with getrusage (POSIX); elsewhere they are None.
 
     glibc raises its mmap threshold each time it sees a big block freed, so how often
-    a process faults depends on what it did before: by default the measurement runs in
-    a fresh Python process, as a training script starts.
+    a process faults depends on everything it did before. By default each allocator is
+    therefore measured in a fresh Python process of its own, as a training script starts.
     """
-    if fresh_process:
-        import json
-        import subprocess
-        import sys
+    if not fresh_process:
+        return [_step_with_allocator(quick, pool) for pool in (False, True)]
+    import json
+    import os
+    import subprocess
+    import sys
 
+    rows = []
+    for pool in (False, True):
         code = (
             "import json; from tinygrad_edu import bench; "
-            f"print(json.dumps(bench.memory_pool_effect({bool(quick)}, fresh_process=False)))"
+            f"print(json.dumps(bench._step_with_allocator({bool(quick)}, {pool})))"
         )
+        env = dict(os.environ, TINYGRAD_EDU_MEMPOOL="1" if pool else "0")
         done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
         )
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def _step_with_allocator(quick: bool, pool: bool) -> dict:
+    """One row of memory_pool_effect: the GPT step with the pool on or off (then restored)."""
     from .kernels import mempool
 
     _need_compiled()
@@ -250,24 +260,26 @@ def memory_pool_effect(quick: bool = False, fresh_process: bool = True) -> list[
         def faults() -> int | None:
             return None
 
-    step, _, _ = _gpt_recipe_step()
     was_on = mempool.is_enabled()
-    n = 5 if quick else 20
-    out = []
+    if pool != was_on:
+        mempool.enable() if pool else mempool.disable()
     try:
-        for name, on in (("NumPy's allocator (malloc/free)", False), ("memory pool", True)):
-            mempool.enable() if on else mempool.disable()
-            for _ in range(3):  # warm-up: the pool fills, the caches settle
-                step()
-            f0, t0 = faults(), time.perf_counter()
-            for _ in range(n):
-                step()
-            sec, f1 = (time.perf_counter() - t0) / n, faults()
-            per_step = None if f0 is None else (f1 - f0) / n
-            out.append({"allocator": name, "ms_per_step": sec * 1e3, "faults_per_step": per_step})
+        step, _, _ = _gpt_recipe_step()
+        for _ in range(3):  # warm-up: the pool fills, the caches settle
+            step()
+        n = 5 if quick else 20
+        f0, t0 = faults(), time.perf_counter()
+        for _ in range(n):
+            step()
+        sec, f1 = (time.perf_counter() - t0) / n, faults()
     finally:
-        mempool.enable() if was_on else mempool.disable()
-    return out
+        if mempool.is_enabled() != was_on:
+            mempool.enable() if was_on else mempool.disable()
+    return {
+        "allocator": "memory pool" if pool else "NumPy's allocator (malloc/free)",
+        "ms_per_step": sec * 1e3,
+        "faults_per_step": None if f0 is None else (f1 - f0) / n,
+    }
 
 
 def report(quick: bool = False, out=print) -> None:

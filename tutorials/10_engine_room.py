@@ -141,8 +141,8 @@ pool_rows = bench.memory_pool_effect(quick=QUICK)
 for r in pool_rows:
     f = "n/a" if r["faults_per_step"] is None else f"{r['faults_per_step']:7.0f}"
     print(f"{r['allocator']:<34} {r['ms_per_step']:6.1f} ms per step   page faults per step {f}")
-print("What to look at: the page faults per step, without the pool and with it (measured in")
-print("a fresh process, as a training script starts). With NumPy's allocator the count")
+print("What to look at: the page faults per step, without the pool and with it (each measured")
+print("in a fresh process, as a training script starts). With NumPy's allocator the count")
 print("depends on glibc's heuristics -- it raises its mmap threshold, up to 32 MiB, each time")
 print("it sees a big block freed -- and was 1,200 to 2,700 a step when we wrote this lesson;")
 print("with the pool it is zero once the pool holds its blocks, whatever came before.")
