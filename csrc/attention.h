@@ -1,8 +1,10 @@
 /* attention.h -- fused scaled-dot-product attention, forward and backward
  * (FlashAttention's algorithm on a CPU; attention_impl.h explains it).
  *
- * Shapes (all C-contiguous, one dtype):  q (N, nT, D), k and v (N, nS, D),
- * out (N, nT, D), lse (N, nT); N = batch * heads, nT queries, nS keys, D features.
+ * Shapes (one dtype):  q (N, nT, D), k and v (N, nS, D), out (N, nT, D), lse (N, nT);
+ * N = batch * heads, nT queries, nS keys, D features. The plain entry points take
+ * C-contiguous arrays; the _views ones find each head's rows through a tg_att_view
+ * (below), e.g. inside the GPT's packed (B, T, 3C) activations.
  *
  *   out[n, i] = sum_j softmax_j(scale * q[n, i] . k[n, j]) v[n, j]
  *   lse[n, i] = log sum_j exp(scale * q[n, i] . k[n, j])          (log-sum-exp)
