@@ -114,6 +114,9 @@
  */
 
 #define ATT_BCAST(x) ((T)(x) - (V){0}) /* x in every lane (exact even for -0.0) */
+/* Unroll a loop over the W rows of a tile: then r[ii] has a constant index and stays in
+ * a register (a variable index would put the whole tile on the stack). */
+#define ATT_UNROLL _Pragma("GCC unroll 16")
 
 /* ---- 1. the register tile -------------------------------------------------------- */
 
@@ -149,7 +152,7 @@ static inline __attribute__((always_inline)) void DFN(tile_body)(
             for (int x = 0; x < nv; x++) {
                 V res = acc[r][x];
                 if (op == ATT_ADD) res += VLOAD(cr + x * W);
-                else if (op == ATT_RESCALE) res = VFMA(VLOAD(cr + x * W), VLOAD(lane_scale + x * W), res);
+                else if (op == ATT_RESCALE && lane_scale) res = VFMA(VLOAD(cr + x * W), VLOAD(lane_scale + x * W), res);
                 VSTORE(cr + x * W, res);
             }
         }
@@ -171,6 +174,20 @@ __attribute__((noinline)) static void DFN(tile_nv4)(ATT_TILE_PARAMS) { DFN(tile_
 
 /* ---- 2. a block product: tiles of ATT_MR rows x ATT_NV vectors --------------------- */
 
+/* One register tile of nv = 1 .. ATT_NV vectors (the functions above). */
+static inline void DFN(tile)(ptrdiff_t nv, ATT_TILE_PARAMS) {
+    switch (nv) {
+#if ATT_NV >= 4
+    case 4: DFN(tile_nv4)(ATT_TILE_ARGS); break;
+#endif
+#if ATT_NV >= 3
+    case 3: DFN(tile_nv3)(ATT_TILE_ARGS); break;
+#endif
+    case 2: DFN(tile_nv2)(ATT_TILE_ARGS); break;
+    default: DFN(tile_nv1)(ATT_TILE_ARGS); break;
+    }
+}
+
 /* C (m x nvec*W) (op)= A (m x kc) @ B (kc x nvec*W), A and C as in tile_body. For each
  * strip of lanes (its kc x ATT_NV*W sliver of B stays in L1) the row tiles stream by. */
 static void DFN(block_product)(ptrdiff_t m, ptrdiff_t nvec, ptrdiff_t kc, const T *a,
@@ -181,18 +198,78 @@ static void DFN(block_product)(ptrdiff_t m, ptrdiff_t nvec, ptrdiff_t kc, const 
         const T *bx = b + x0 * W, *ls = lane_scale ? lane_scale + x0 * W : NULL;
         for (ptrdiff_t r0 = 0; r0 < m; r0 += ATT_MR) {
             ptrdiff_t mr = m - r0 < ATT_MR ? m - r0 : ATT_MR;
-            const T *ar = a + r0 * ars;
-            T *cr = c + r0 * ldc + x0 * W;
-            switch (nv) {
-#if ATT_NV >= 4
-            case 4: DFN(tile_nv4)(mr, kc, ar, ars, acs, bx, ldb, cr, ldc, ls, op); break;
-#endif
-#if ATT_NV >= 3
-            case 3: DFN(tile_nv3)(mr, kc, ar, ars, acs, bx, ldb, cr, ldc, ls, op); break;
-#endif
-            case 2: DFN(tile_nv2)(mr, kc, ar, ars, acs, bx, ldb, cr, ldc, ls, op); break;
-            default: DFN(tile_nv1)(mr, kc, ar, ars, acs, bx, ldb, cr, ldc, ls, op); break;
-            }
+            DFN(tile)(nv, mr, kc, a + r0 * ars, ars, acs, bx, ldb, c + r0 * ldc + x0 * W, ldc, ls, op);
+        }
+    }
+}
+
+/* ---- 2b. the same products, leaving out the future -------------------------------- *
+ *
+ * In a block of keys j0 + jj and queries i0 + i, key jj is visible to query i when
+ * i >= jj + shift, shift = j0 - i0 - offset (ATT_NO_MASK when nothing is masked).
+ * On the diagonal about half of the block is in the future, and its probabilities are
+ * exactly 0. The three shapes of product below leave out the tiles, and the stretches
+ * of k, that could only meet such zeros: at T = 64 (one block per head, on the
+ * diagonal) that is 3/8 of attention's multiply-adds. The results are the same, because
+ * what is left out would have added 0 * x. */
+#define ATT_NO_MASK (-(PTRDIFF_MAX / 4))
+
+/* The first vector of queries that any of the keys [r0, r0 + ATT_MR) is visible to. */
+static inline ptrdiff_t DFN(first_vec)(ptrdiff_t r0, ptrdiff_t shift) {
+    return r0 + shift <= 0 ? 0 : (r0 + shift) / W;
+}
+
+/* S^T = K Q^T and dP^T = V dO^T: rows are keys, lanes are queries. Each row tile starts
+ * at the first vector of queries its keys are visible to; the vectors before it are
+ * not computed (and not read by anything below). Always ATT_STORE. */
+static void DFN(product_keys_by_queries)(ptrdiff_t m, ptrdiff_t nvec, ptrdiff_t kc, const T *a,
+                                         ptrdiff_t ars, ptrdiff_t acs, const T *b, ptrdiff_t ldb,
+                                         T *c, ptrdiff_t ldc, ptrdiff_t shift) {
+    for (ptrdiff_t r0 = 0; r0 < m; r0 += ATT_MR) {
+        ptrdiff_t mr = m - r0 < ATT_MR ? m - r0 : ATT_MR;
+        for (ptrdiff_t x0 = DFN(first_vec)(r0, shift); x0 < nvec; x0 += ATT_NV) {
+            ptrdiff_t nv = nvec - x0 < ATT_NV ? nvec - x0 : ATT_NV;
+            DFN(tile)(nv, mr, kc, a + r0 * ars, ars, acs, b + x0 * W, ldb, c + r0 * ldc + x0 * W,
+                      ldc, NULL, ATT_STORE);
+        }
+    }
+}
+
+/* O^T (op)= V^T P^T and dQ^T += K^T dS^T: lanes are queries, k runs over the keys.
+ * Vector x of queries sees the keys [0, (x + 1) * W - shift) only, so the keys are cut
+ * into stretches, each multiplied into the vectors that see it: [0, k_0) into all,
+ * [k_0, k_1) into vectors 1.., and so on. The first stretch does `op` (the online
+ * softmax's rescale), the later ones add. A vector that sees no key at all here is left
+ * alone, which is what its rescale would do: online_softmax gives it alpha = 1. */
+static void DFN(product_by_visible_keys)(ptrdiff_t m, ptrdiff_t nvec, ptrdiff_t kc, const T *a,
+                                         ptrdiff_t ars, ptrdiff_t acs, const T *b, ptrdiff_t ldb,
+                                         T *c, ptrdiff_t ldc, const T *lane_scale, int op,
+                                         ptrdiff_t shift) {
+    ptrdiff_t k0 = 0; /* the keys before k0 are done */
+    for (ptrdiff_t x = 0; x < nvec && k0 < kc; x++) {
+        ptrdiff_t k1 = (x + 1) * W - shift; /* vector x sees the keys [0, k1) */
+        if (k1 > kc) k1 = kc;
+        if (k1 <= k0) continue;
+        DFN(block_product)(m, nvec - x, k1 - k0, a + k0 * acs, ars, acs, b + k0 * ldb + x * W, ldb,
+                           c + x * W, ldc, lane_scale ? lane_scale + x * W : NULL,
+                           k0 == 0 ? op : ATT_ADD);
+        k0 = k1;
+    }
+}
+
+/* dV += P^T dO and dK += dS^T Q: rows are keys, k runs over the queries. The keys
+ * [r0, r0 + ATT_MR) are visible to the queries from r0 + shift on: each row tile starts
+ * its k there. Always ATT_ADD. */
+static void DFN(product_by_visible_queries)(ptrdiff_t m, ptrdiff_t nvec, ptrdiff_t kc,
+                                            const T *a, ptrdiff_t ars, ptrdiff_t acs, const T *b,
+                                            ptrdiff_t ldb, T *c, ptrdiff_t ldc, ptrdiff_t shift) {
+    for (ptrdiff_t x0 = 0; x0 < nvec; x0 += ATT_NV) {
+        ptrdiff_t nv = nvec - x0 < ATT_NV ? nvec - x0 : ATT_NV;
+        for (ptrdiff_t r0 = 0; r0 < m; r0 += ATT_MR) {
+            ptrdiff_t mr = m - r0 < ATT_MR ? m - r0 : ATT_MR, ks = r0 + shift > 0 ? r0 + shift : 0;
+            if (ks >= kc) continue; /* (these keys are in the future of every query here) */
+            DFN(tile)(nv, mr, kc - ks, a + r0 * ars + ks * acs, ars, acs, b + ks * ldb + x0 * W, ldb,
+                      c + r0 * ldc + x0 * W, ldc, NULL, ATT_ADD);
         }
     }
 }
@@ -205,31 +282,72 @@ static void DFN(block_product)(ptrdiff_t m, ptrdiff_t nvec, ptrdiff_t kc, const 
 static void DFN(mask_future)(T *sT, ptrdiff_t nk, ptrdiff_t lanes, ptrdiff_t shift) {
     for (ptrdiff_t jj = 0; jj < nk; jj++) {
         ptrdiff_t end = jj + shift < lanes ? jj + shift : lanes;
-        for (ptrdiff_t i = 0; i < end; i++) sT[jj * ATT_BR + i] = -INFINITY;
+        /* (from the first vector product_keys_by_queries computed for this row) */
+        for (ptrdiff_t i = DFN(first_vec)(jj / ATT_MR * ATT_MR, shift) * W; i < end; i++)
+            sT[jj * ATT_BR + i] = -INFINITY;
     }
 }
 
 /* Q^T (times `mul`) of the queries [i0, i0 + nq) of one head, as D rows of ATT_BR
- * lanes; lanes past nq are 0. q: nq rows of D, `ld` elements apart. */
+ * lanes; lanes past nq are 0. q: nq rows of D, `ld` elements apart.
+ * The naive version is one line, qT[d * ATT_BR + i] = q[i * ld + d] * mul, but it
+ * stores every number to a different row of qT. Instead: W x W tiles, W row loads,
+ * one transpose in registers (VTRANSPOSE, tg_vec.h), W row stores. D % W is left
+ * over for the one-line version. */
 static void DFN(transpose_block)(const T *q, ptrdiff_t ld, ptrdiff_t nq, ptrdiff_t D, T mul,
                                  T *qT) {
-    for (ptrdiff_t i = 0; i < ATT_BR; i++) {
-        if (i < nq)
-            for (ptrdiff_t d = 0; d < D; d++) qT[d * ATT_BR + i] = q[i * ld + d] * mul;
-        else
-            for (ptrdiff_t d = 0; d < D; d++) qT[d * ATT_BR + i] = 0;
+    const ptrdiff_t Dv = D / W * W; /* the features in whole tiles */
+    for (ptrdiff_t i0 = 0; i0 < ATT_BR; i0 += W) {
+        const ptrdiff_t ni = nq - i0 >= W ? W : (nq > i0 ? nq - i0 : 0); /* rows in the tile */
+        for (ptrdiff_t d0 = 0; d0 < Dv; d0 += W) {
+            V r[W];
+            ATT_UNROLL for (int ii = 0; ii < W; ii++) r[ii] = ii < ni ? VLOAD(q + (i0 + ii) * ld + d0) : VSPLAT(0);
+            VTRANSPOSE(r); /* r[dd] = feature d0 + dd of the W queries */
+            ATT_UNROLL for (int dd = 0; dd < W; dd++) VSTORE(qT + (d0 + dd) * ATT_BR + i0, r[dd] * VSPLAT(mul));
+        }
+        for (ptrdiff_t d = Dv; d < D; d++)
+            for (ptrdiff_t ii = 0; ii < W; ii++)
+                qT[d * ATT_BR + i0 + ii] = ii < ni ? q[(i0 + ii) * ld + d] * mul : 0;
+    }
+}
+
+/* The way back: rows [0, nq) of `out` (`ld` apart, D features) = the D rows of ATT_BR
+ * lanes in xT, lane i times scale[i] (NULL: times 1), by the same W x W tiles. */
+static void DFN(untranspose_block)(const T *xT, const T *scale, ptrdiff_t nq, ptrdiff_t D,
+                                   T *out, ptrdiff_t ld) {
+    const ptrdiff_t Dv = D / W * W;
+    for (ptrdiff_t i0 = 0; i0 < nq; i0 += W) {
+        const ptrdiff_t ni = nq - i0 < W ? nq - i0 : W;
+        const V si = scale ? VLOAD(scale + i0) : VSPLAT(1);
+        for (ptrdiff_t d0 = 0; d0 < Dv; d0 += W) {
+            V r[W];
+            ATT_UNROLL for (int dd = 0; dd < W; dd++) r[dd] = VLOAD(xT + (d0 + dd) * ATT_BR + i0) * si;
+            VTRANSPOSE(r); /* r[ii] = query i0 + ii, features d0 .. d0 + W */
+            ATT_UNROLL for (int ii = 0; ii < W; ii++)
+                if (ii < ni) VSTORE(out + (i0 + ii) * ld + d0, r[ii]);
+        }
+        for (ptrdiff_t ii = 0; ii < ni; ii++)
+            for (ptrdiff_t d = Dv; d < D; d++)
+                out[(i0 + ii) * ld + d] = xT[d * ATT_BR + i0 + ii] * (scale ? scale[i0 + ii] : 1);
     }
 }
 
 /* ---- 4. forward ------------------------------------------------------------------- */
 
-/* One online-softmax step (section 2) for the nk keys of a block, all lanes at once:
+/* One online-softmax step (section 2) for the nk_all keys of a block, all lanes at once:
  * turns the scores sT into e^(s - m_new) in place and updates m, l; alpha receives
  * e^(m_old - m_new). A lane whose scores are all -inf so far (a query that sees no
  * key yet) keeps m = -inf and subtracts 0 instead, so that e^(-inf - -inf) = NaN never
  * happens: its p and alpha are e^-inf = 0. */
-static void DFN(online_softmax)(T *sT, ptrdiff_t nk, ptrdiff_t nvec, T *m, T *l, T *alpha) {
+static void DFN(online_softmax)(T *sT, ptrdiff_t nk_all, ptrdiff_t nvec, ptrdiff_t mask_shift,
+                                T *m, T *l, T *alpha) {
     for (ptrdiff_t x = 0; x < nvec; x++) {
+        /* the keys this vector of queries may see (section 2b); the rest are -inf for it */
+        ptrdiff_t nk = (x + 1) * W - mask_shift < nk_all ? (x + 1) * W - mask_shift : nk_all;
+        if (nk <= 0) { /* none: m, l and O stay as they are */
+            VSTORE(alpha + x * W, VSPLAT(1));
+            continue;
+        }
         V m_old = VLOAD(m + x * W), m_new = m_old;
         for (ptrdiff_t jj = 0; jj < nk; jj++) m_new = VMAX(VLOAD(sT + jj * ATT_BR + x * W), m_new);
         V shift = VSELECT(m_new == VSPLAT(-INFINITY), VSPLAT(0), m_new);
@@ -280,22 +398,26 @@ static void DFN(forward_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrdiff_t
     if (p->causal && i0 + nq + p->offset < nS) kend = i0 + nq + p->offset;
     for (ptrdiff_t j0 = 0; j0 < kend; j0 += ATT_BC) {
         ptrdiff_t nk = kend - j0 < ATT_BC ? kend - j0 : ATT_BC;
+        const ptrdiff_t shift = p->causal ? j0 - i0 - p->offset : ATT_NO_MASK;
         /* S^T = K_j (scale Q^T): (nk, D) @ (D, lanes); K_j's rows are read in place */
-        DFN(block_product)(nk, nvec, D, k + j0 * ldk, ldk, 1, qT, BR, sT, BR, NULL, ATT_STORE);
-        if (p->causal) DFN(mask_future)(sT, nk, lanes, j0 - i0 - p->offset);
-        DFN(online_softmax)(sT, nk, nvec, m, l, alpha);
+        DFN(product_keys_by_queries)(nk, nvec, D, k + j0 * ldk, ldk, 1, qT, BR, sT, BR, shift);
+        if (p->causal) DFN(mask_future)(sT, nk, lanes, shift);
+        DFN(online_softmax)(sT, nk, nvec, shift, m, l, alpha);
         /* O^T = alpha * O^T + V_j^T P^T: (D, nk) @ (nk, lanes); V_j^T[d, jj] = v[jj*ldv + d] */
-        DFN(block_product)(D, nvec, nk, v + j0 * ldv, 1, ldv, sT, BR, oT, BR, alpha, ATT_RESCALE);
+        DFN(product_by_visible_keys)(D, nvec, nk, v + j0 * ldv, 1, ldv, sT, BR, oT, BR, alpha,
+                                     ATT_RESCALE, shift);
     }
 
     /* out = O / l, lse = m + log(l). l = 0 only for a query that saw no key at all:
      * out 0 and lse -inf there (PyTorch gives NaN; we document the convention). */
     T *out = p->out + ATT_HEAD(p->vo, n) + i0 * ldo, *lse = p->lse + n * nT + i0;
-    for (ptrdiff_t i = 0; i < nq; i++) {
-        T li = l[i], inv = li == 0 ? (T)0 : (T)1 / li;
-        lse[i] = li == 0 ? (T)-INFINITY : m[i] + SLOG(li);
-        for (ptrdiff_t d = 0; d < D; d++) out[i * ldo + d] = oT[d * BR + i] * inv;
+    T *inv = alpha; /* (BR,) 1 / l, in alpha's place (no longer needed) */
+    for (ptrdiff_t i = 0; i < BR; i++) {
+        T li = l[i];
+        inv[i] = li == 0 ? (T)0 : (T)1 / li;
+        if (i < nq) lse[i] = li == 0 ? (T)-INFINITY : m[i] + SLOG(li);
     }
+    DFN(untranspose_block)(oT, inv, nq, D, out, ldo); /* out[i, d] = oT[d, i] * inv[i] */
 }
 
 static int DFN(forward)(const DNAME(att_args) * p, int nt) {
@@ -327,18 +449,42 @@ static void DFN(backward_pack)(const DNAME(att_args) * p, ptrdiff_t n, T *ws,
     const T *o = p->o + ATT_HEAD(p->vo, n);
     const T *lse = p->lse_in + n * nT;
     T *lsep = ws + L->lse, *dvec = ws + L->dvec, *dqT = ws + L->dqT;
+    const ptrdiff_t Dv = D / W * W;
     for (ptrdiff_t b = 0; b < nqb; b++) {
         ptrdiff_t i0 = b * BR, nq = nT - i0 < BR ? nT - i0 : BR;
         DFN(transpose_block)(q + i0 * ldq, ldq, nq, D, (T)p->scale, ws + L->qT + b * D * BR);
-        DFN(transpose_block)(dO + i0 * ldo, ldo, nq, D, 1, ws + L->doT + b * D * BR);
+        /* dO^T, and with it dvec_i = rowsum(dO * O)_i = sum over d of dO[i, d] * O[i, d]:
+         * transposed, both are rows of W queries, and the sum runs down the features as
+         * vertical vector operations, d in the same order as the one-line version */
+        T *doT = ws + L->doT + b * D * BR;
+        for (ptrdiff_t it = 0; it < BR; it += W) {
+            const ptrdiff_t ni = nq - it >= W ? W : (nq > it ? nq - it : 0);
+            const T *dOi = dO + (i0 + it) * ldo, *oi = o + (i0 + it) * ldo;
+            V acc = VSPLAT(0);
+            for (ptrdiff_t d0 = 0; d0 < Dv; d0 += W) {
+                V g[W], y[W]; /* rows of dO and O, then their transposes */
+                ATT_UNROLL for (int ii = 0; ii < W; ii++) {
+                    g[ii] = ii < ni ? VLOAD(dOi + ii * ldo + d0) : VSPLAT(0);
+                    y[ii] = ii < ni ? VLOAD(oi + ii * ldo + d0) : VSPLAT(0);
+                }
+                VTRANSPOSE(g);
+                VTRANSPOSE(y);
+                ATT_UNROLL for (int dd = 0; dd < W; dd++) {
+                    VSTORE(doT + (d0 + dd) * BR + it, g[dd]);
+                    acc += g[dd] * y[dd];
+                }
+            }
+            for (ptrdiff_t d = Dv; d < D; d++) /* the last D % W features, lane by lane */
+                for (ptrdiff_t ii = 0; ii < W; ii++) {
+                    T g = ii < ni ? dOi[ii * ldo + d] : 0;
+                    doT[d * BR + it + ii] = g;
+                    acc[ii] += g * (ii < ni ? oi[ii * ldo + d] : 0);
+                }
+            VSTORE(dvec + i0 + it, acc);
+        }
     }
-    for (ptrdiff_t i = 0; i < nqb * BR; i++) {
-        T di = 0;
-        if (i < nT)
-            for (ptrdiff_t d = 0; d < D; d++) di += dO[i * ldo + d] * o[i * ldo + d];
-        dvec[i] = di;
+    for (ptrdiff_t i = 0; i < nqb * BR; i++)
         lsep[i] = i < nT && lse[i] != -INFINITY ? lse[i] : (T)INFINITY;
-    }
     for (ptrdiff_t e = 0; e < nqb * D * BR; e++) dqT[e] = 0;
     if (ldr != D) {
         T *qr = ws + L->qrow, *dr = ws + L->dorow;
@@ -373,27 +519,29 @@ static void DFN(backward_key_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrd
         const T *lse = ws + L->lse + i0, *dvec = ws + L->dvec + i0;
         T *dqT = ws + L->dqT + i0 * D;
 
+        /* (section 2b: the products and loops leave out what is in the future) */
+        const ptrdiff_t shift = p->causal ? j0 - i0 - p->offset : ATT_NO_MASK;
         /* S^T = K_j (scale Q_i^T), masked; P^T = e^(S^T - lse): forward's P, rebuilt */
-        DFN(block_product)(nk, nvec, D, k, ldk, 1, qT, BR, sT, BR, NULL, ATT_STORE);
-        if (p->causal) DFN(mask_future)(sT, nk, lanes, j0 - i0 - p->offset);
+        DFN(product_keys_by_queries)(nk, nvec, D, k, ldk, 1, qT, BR, sT, BR, shift);
+        if (p->causal) DFN(mask_future)(sT, nk, lanes, shift);
         for (ptrdiff_t jj = 0; jj < nk; jj++)
-            for (ptrdiff_t x = 0; x < nvec; x++) {
+            for (ptrdiff_t x = DFN(first_vec)(jj / ATT_MR * ATT_MR, shift); x < nvec; x++) {
                 T *s = sT + jj * BR + x * W;
                 VSTORE(s, VEXP(VLOAD(s) - VLOAD(lse + x * W)));
             }
         /* dP^T = V_j dO_i^T: (nk, D) @ (D, lanes) */
-        DFN(block_product)(nk, nvec, D, v, ldv, 1, doT, BR, dpT, BR, NULL, ATT_STORE);
+        DFN(product_keys_by_queries)(nk, nvec, D, v, ldv, 1, doT, BR, dpT, BR, shift);
         /* dS^T = P^T * (dP^T - rowsum(dO * O)), in place of dP^T */
         for (ptrdiff_t jj = 0; jj < nk; jj++)
-            for (ptrdiff_t x = 0; x < nvec; x++) {
+            for (ptrdiff_t x = DFN(first_vec)(jj / ATT_MR * ATT_MR, shift); x < nvec; x++) {
                 T *ds = dpT + jj * BR + x * W;
                 VSTORE(ds, VLOAD(sT + jj * BR + x * W) * (VLOAD(ds) - VLOAD(dvec + x * W)));
             }
         /* dV_j += P_ij^T dO_i and dK_j += dS_ij^T Q_i: (nk, nq) @ (nq, Dw), D on the lanes */
-        DFN(block_product)(nk, nvecD, nq, sT, BR, 1, dorow + i0 * ldor, ldor, dv, Dw, NULL, ATT_ADD);
-        DFN(block_product)(nk, nvecD, nq, dpT, BR, 1, qrow + i0 * ldqr, ldqr, dk, Dw, NULL, ATT_ADD);
+        DFN(product_by_visible_queries)(nk, nvecD, nq, sT, BR, 1, dorow + i0 * ldor, ldor, dv, Dw, shift);
+        DFN(product_by_visible_queries)(nk, nvecD, nq, dpT, BR, 1, qrow + i0 * ldqr, ldqr, dk, Dw, shift);
         /* dQ_i^T += K_j^T dS_ij^T: (D, nk) @ (nk, lanes); K_j^T[d, jj] = k[jj*ldk + d] */
-        DFN(block_product)(D, nvec, nk, k, 1, ldk, dpT, BR, dqT, BR, NULL, ATT_ADD);
+        DFN(product_by_visible_keys)(D, nvec, nk, k, 1, ldk, dpT, BR, dqT, BR, NULL, ATT_ADD, shift);
     }
     /* dk and dv have k's and v's views */
     T *dk_out = p->dk + ATT_HEAD(p->vk, n) + j0 * ldk, *dv_out = p->dv + ATT_HEAD(p->vv, n) + j0 * ldv;
@@ -413,10 +561,17 @@ static void DFN(backward_write_dq)(const DNAME(att_args) * p, ptrdiff_t n, ptrdi
     const T scale = (T)p->scale;
     const ptrdiff_t ldq = p->vq.ld; /* dq has q's view */
     T *dq = p->dq + ATT_HEAD(p->vq, n) + i0 * ldq;
+    const T *dqT = ws0 + L->dqT + i0 * D; /* (D, BR) of the first buffer */
+    if (nbuf == 1) { /* one buffer: times scale, transposed back (the by-heads case) */
+        T sc[ATT_BR] __attribute__((aligned(64)));
+        for (ptrdiff_t i = 0; i < ATT_BR; i++) sc[i] = scale;
+        DFN(untranspose_block)(dqT, sc, nq, D, dq, ldq);
+        return;
+    }
     for (ptrdiff_t d = 0; d < D; d++)
         for (ptrdiff_t i = 0; i < nq; i++) {
             T s = 0;
-            for (int u = 0; u < nbuf; u++) s += ws0[u * wsz + L->dqT + i0 * D + d * ATT_BR + i];
+            for (int u = 0; u < nbuf; u++) s += dqT[u * wsz + d * ATT_BR + i];
             dq[i * ldq + d] = s * scale;
         }
 }
@@ -467,5 +622,7 @@ static int DFN(backward)(const DNAME(att_args) * p, int nt, int by_heads) {
 }
 
 #undef ATT_BCAST
+#undef ATT_UNROLL
+#undef ATT_NO_MASK
 #undef ATT_TILE_PARAMS
 #undef ATT_TILE_ARGS

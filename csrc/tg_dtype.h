@@ -10,7 +10,7 @@
  *     DFN(name)  a function name with dtype and ISA appended: DFN(softmax_row)
  *                becomes softmax_row_f32_avx2 in the float32, AVX2 copy
  *     VLOAD VSTORE VLOAD_PART VSTORE_PART VSPLAT VFMA VEXP VMAX VABS VRECIP VSELECT
- *     HSUM HMAX
+ *     HSUM HMAX VTRANSPOSE
  *                the vector helpers of tg_vec.h and tg_exp.h
  *     SLOG SEXP  libm's scalar log/exp of the right precision
  *
@@ -57,6 +57,7 @@ static inline int tg_threads_for(ptrdiff_t work, ptrdiff_t rows, int nthreads) {
 #define HMAX TG_FN(tree_max_f32)
 #define VLOAD_PART TG_FN(load_part_f32)
 #define VSTORE_PART TG_FN(store_part_f32)
+#define VTRANSPOSE TG_FN(transpose_f32)
 #define SLOG logf
 #define SEXP expf
 #elif TG_DTYPE == 64
@@ -77,6 +78,7 @@ static inline int tg_threads_for(ptrdiff_t work, ptrdiff_t rows, int nthreads) {
 #define HMAX TG_FN(tree_max_f64)
 #define VLOAD_PART TG_FN(load_part_f64)
 #define VSTORE_PART TG_FN(store_part_f64)
+#define VTRANSPOSE TG_FN(transpose_f64)
 #define SLOG log
 #define SEXP exp
 #else

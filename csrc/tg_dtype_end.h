@@ -18,6 +18,7 @@
 #undef HMAX
 #undef VLOAD_PART
 #undef VSTORE_PART
+#undef VTRANSPOSE
 #undef SLOG
 #undef SEXP
 #undef TG_DTYPE

@@ -2,6 +2,9 @@
 #undef VF32
 #undef VF64
 #undef VI32
+#undef VI64
+#undef TG_IOTA32
+#undef TG_IOTA64
 #undef W32
 #undef W64
 #undef TG_SUFFIX
