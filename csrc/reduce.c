@@ -64,3 +64,28 @@ double tg_dot_f64(const double *x, const double *y, ptrdiff_t n, int isa) {
 #endif
 TG_COLSUM_DRIVER(float, f32)
 TG_COLSUM_DRIVER(double, f64)
+
+/* Threads take contiguous chunks, each a whole number of cache lines (16 floats or
+ * 8 doubles) so that no two threads write the same line. Below 64k numbers one
+ * thread does it all: waking the other costs more than it saves. */
+#define TG_ADD_DRIVER(T, SFX, LINE)                                                          \
+    void tg_add_##SFX(const T *a, const T *b, T *out, ptrdiff_t n, int isa, int nthreads) {  \
+        isa = tg_clamp_isa(isa);                                                            \
+        if (n < 65536) nthreads = 1;                                                        \
+        ptrdiff_t chunk = (n + nthreads - 1) / nthreads;                                    \
+        chunk = (chunk + LINE - 1) / LINE * LINE;                                           \
+        _Pragma("omp parallel for num_threads(nthreads) schedule(static)")                  \
+        for (ptrdiff_t i0 = 0; i0 < n; i0 += chunk) {                                       \
+            ptrdiff_t len = i0 + chunk < n ? chunk : n - i0;                                \
+            if (isa == TG_ISA_AVX512) TG_ADD_CALL(SFX, avx512);                             \
+            else if (isa == TG_ISA_AVX2) TG_ADD_CALL(SFX, avx2);                            \
+            else add_##SFX##_base(a + i0, b + i0, out + i0, len);                           \
+        }                                                                                   \
+    }
+#if TG_X86
+#define TG_ADD_CALL(SFX, ISA) add_##SFX##_##ISA(a + i0, b + i0, out + i0, len)
+#else
+#define TG_ADD_CALL(SFX, ISA) add_##SFX##_base(a + i0, b + i0, out + i0, len)
+#endif
+TG_ADD_DRIVER(float, f32, 16)
+TG_ADD_DRIVER(double, f64, 8)

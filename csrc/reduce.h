@@ -1,4 +1,5 @@
-/* reduce.h -- dot product and column sums (the bias-gradient reduction). */
+/* reduce.h -- dot product, column sums (the bias-gradient reduction) and the elementwise
+ * sum (residual connections, and gradients meeting in backward). */
 #ifndef TG_REDUCE_H
 #define TG_REDUCE_H
 #include <stddef.h>
@@ -9,4 +10,7 @@ void tg_colsum_f32(const float *x, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ld,
                    int accumulate, int isa, int nthreads);
 void tg_colsum_f64(const double *x, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t ld, double *out,
                    int accumulate, int isa, int nthreads);
+/* out = a + b, elementwise, n numbers; out may be a (or b). */
+void tg_add_f32(const float *a, const float *b, float *out, ptrdiff_t n, int isa, int nthreads);
+void tg_add_f64(const double *a, const double *b, double *out, ptrdiff_t n, int isa, int nthreads);
 #endif

@@ -1,4 +1,5 @@
-/* reduce_impl.h -- dot product and column sums, written once for every ISA.
+/* reduce_impl.h -- dot product, column sums and the elementwise sum, written once for
+ * every ISA.
  * Included by reduce.c with TG_SUFFIX and TG_VEC_BYTES set; see tg_isa.h. */
 #include "tg_vec.h"
 
@@ -67,6 +68,25 @@ static void TG_FN(colsum_f64)(const double *x, ptrdiff_t rows, ptrdiff_t ld, ptr
         for (ptrdiff_t r = 0; r < rows; r++) acc += x[r * ld + c];
         out[c] = acc;
     }
+}
+
+/* out[i] = a[i] + b[i] for i in [0, n): the residual stream's `x + f(x)` in forward, and
+ * in backward the sum of the gradients that reach one tensor along two paths. The
+ * simplest kernel there is; it is here because NumPy runs it on one core, and on
+ * arrays that no longer sit in this core's cache (a 768 x 128 activation made a
+ * layer ago) one core cannot pull the bytes in as fast as two. (out may be a.) */
+static void TG_FN(add_f32)(const float *a, const float *b, float *out, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + W32 <= n; i += W32)
+        TG_FN(store_f32)(out + i, TG_FN(load_f32)(a + i) + TG_FN(load_f32)(b + i));
+    for (; i < n; i++) out[i] = a[i] + b[i];
+}
+
+static void TG_FN(add_f64)(const double *a, const double *b, double *out, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + W64 <= n; i += W64)
+        TG_FN(store_f64)(out + i, TG_FN(load_f64)(a + i) + TG_FN(load_f64)(b + i));
+    for (; i < n; i++) out[i] = a[i] + b[i];
 }
 
 #include "tg_vec_end.h"

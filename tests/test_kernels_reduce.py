@@ -1,4 +1,4 @@
-"""The first compiled kernels (dot, column sums) against their NumPy twins."""
+"""The first compiled kernels (dot, column sums, the elementwise add) against their NumPy twins."""
 
 from __future__ import annotations
 
@@ -56,3 +56,56 @@ def test_bad_inputs_raise_python_errors():
         compiled.colsum(np.ones((3, 4)), np.zeros(3))
     with pytest.raises(ValueError, match="2-D"):
         compiled.colsum(np.ones(3))
+
+
+# --- add: exactly NumPy's a + b (one rounding per element, so bit for bit) ---------------
+
+
+@pytest.mark.parametrize("shape", [(0,), (1,), (15,), (17,), (3, 5), (768, 128), (65536 * 3 + 5,)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_is_numpys_sum_bit_for_bit(isa, nthreads, shape, dtype, rng):
+    a = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(shape).astype(dtype)
+    got = compiled.add(a, b)
+    assert got.shape == shape and got.dtype == dtype
+    np.testing.assert_array_equal(got, reference.add(a, b))
+    # into a itself (how a gradient buffer is accumulated), and into b
+    a2, b2 = a.copy(), b.copy()
+    assert compiled.add(a2, b, out=a2) is a2
+    assert compiled.add(a, b2, out=b2) is b2
+    np.testing.assert_array_equal(a2, a + b)
+    np.testing.assert_array_equal(b2, a + b)
+
+
+def test_add_keeps_nan_inf_and_signed_zero():
+    a = np.array([np.nan, np.inf, -np.inf, -0.0, -0.0, 1e38] * 3, dtype=np.float32)
+    b = np.array([1.0, 1.0, -1.0, -0.0, 0.0, 1e38] * 3, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        want = a + b
+    got = compiled.add(a, b)
+    np.testing.assert_array_equal(got, want)  # NaN == NaN here, inf overflow kept
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_add_strided_inputs(rng):
+    a = rng.standard_normal((40, 70)).T  # not C-contiguous: copied first
+    b = rng.standard_normal((70, 40))
+    np.testing.assert_array_equal(compiled.add(a, b), a + b)
+
+
+def test_add_bad_inputs_raise_python_errors():
+    with pytest.raises(ValueError, match="equal shapes"):
+        compiled.add(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match="equal shapes"):
+        compiled.add(np.ones((3, 1)), np.ones((3, 4)))  # no broadcasting in the kernel
+    with pytest.raises(TypeError, match="dtypes must match"):
+        compiled.add(np.ones(3, dtype=np.float32), np.ones(3))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        compiled.add(np.ones(3, dtype=np.int32), np.ones(3, dtype=np.int32))
+    with pytest.raises(ValueError, match="out must have shape"):
+        compiled.add(np.ones(3), np.ones(3), out=np.ones(4))
+    with pytest.raises(ValueError, match="writeable C-contiguous"):
+        compiled.add(np.ones(3), np.ones(3), out=np.ones(6)[::2])
+    x = np.ones(10)
+    with pytest.raises(ValueError, match="overlaps a"):
+        compiled.add(x[1:], np.ones(9), out=x[:-1])  # shifted overlap: would race

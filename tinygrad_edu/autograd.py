@@ -139,6 +139,15 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
+def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two gradients of one tensor, a new array: on the compiled add for floats."""
+    from . import kernels
+
+    if a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f":
+        return kernels.ops.add(a, b)
+    return a + b
+
+
 def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
     """Propagate d(root)/d(root) = `grad` back to every leaf that requires grad.
 
@@ -180,7 +189,7 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
                 pg = pg.astype(parent.dtype)
             prev = grads.get(id(parent))
             # Out of place: pg may be the very array another input also received.
-            grads[id(parent)] = pg if prev is None else prev + pg
+            grads[id(parent)] = pg if prev is None else _sum(prev, pg)
         if not retain_graph:
             # Free what forward saved, and the references to the inputs (their
             # activations), but keep a marker so a second backward fails loudly.

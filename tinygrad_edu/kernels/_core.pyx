@@ -1,5 +1,6 @@
 # distutils: sources = csrc/reduce.c
-"""Compiled core: what the build and the CPU can do, and the reduction kernels.
+"""Compiled core: what the build and the CPU can do, the reduction kernels and the
+elementwise sum.
 
 Every function here trusts its caller: shapes, dtypes and contiguity are checked
 in tinygrad_edu/kernels/compiled.py before a pointer is taken.
@@ -17,6 +18,10 @@ cdef extern from "reduce.h":
                        float *out, int accumulate, int isa, int nthreads) nogil
     void tg_colsum_f64(const double *x, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld,
                        double *out, int accumulate, int isa, int nthreads) nogil
+    void tg_add_f32(const float *a, const float *b, float *out, Py_ssize_t n, int isa,
+                    int nthreads) nogil
+    void tg_add_f64(const double *a, const double *b, double *out, Py_ssize_t n, int isa,
+                    int nthreads) nogil
 
 ISA_NAMES = ("base", "avx2", "avx512")
 
@@ -76,3 +81,19 @@ def colsum_f64(const double[:, ::1] x, double[::1] out, bint accumulate, int isa
         return
     with nogil:
         tg_colsum_f64(&x[0, 0], rows, cols, cols, &out[0], accumulate, isa, nthreads)
+
+
+def add_f32(const float[::1] a, const float[::1] b, float[::1] out, int isa, int nthreads):
+    cdef Py_ssize_t n = a.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        tg_add_f32(&a[0], &b[0], &out[0], n, isa, nthreads)
+
+
+def add_f64(const double[::1] a, const double[::1] b, double[::1] out, int isa, int nthreads):
+    cdef Py_ssize_t n = a.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        tg_add_f64(&a[0], &b[0], &out[0], n, isa, nthreads)

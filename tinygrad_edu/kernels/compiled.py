@@ -68,6 +68,34 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
 # --- backward accumulation ----------------------------------------------------------
 
 
+def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a + b on both cores (csrc/reduce_impl.h); the same numbers as NumPy's a + b."""
+    V.float_array(a, "a")
+    V.float_array(b, "b")
+    V.same_dtype(("a", a), ("b", b))
+    if a.shape != b.shape:
+        raise ValueError(f"add needs equal shapes (no broadcasting), got {a.shape} and {b.shape}")
+    if out is None:
+        out = np.empty(a.shape, dtype=a.dtype)
+    else:
+        V.float_array(out, "out")
+        V.same_dtype(("a", a), ("out", out))
+        if out.shape != a.shape:
+            raise ValueError(f"out must have shape {a.shape}, got {out.shape}")
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError("out must be a writeable C-contiguous array")
+        for name, x in (("a", a), ("b", b)):  # out may be a or b, but not overlap them otherwise
+            if x is not out and np.may_share_memory(x, out) and not (
+                x.flags.c_contiguous and x.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+            ):
+                raise ValueError(f"out overlaps {name} without being it")
+    a, b = V.contiguous(a), V.contiguous(b)
+    f = _core.add_f32 if a.dtype == _F32 else _core.add_f64
+    f(a.reshape(-1), b.reshape(-1), out.reshape(-1), config.isa, config.num_threads)
+    return out
+
+
+
 def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     """The bias-gradient case (N, C) -> (C,) runs on the threaded column-sum kernel."""
     shape = tuple(shape)

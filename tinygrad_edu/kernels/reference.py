@@ -46,6 +46,19 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
 # --- backward accumulation ----------------------------------------------------------
 
 
+def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a + b, elementwise, for two float arrays of one shape and dtype (no broadcasting).
+
+    The residual connection x + f(x), and in backward the meeting of two gradients
+    (a tensor used twice gets the sum of both uses' gradients). With `out` (which may
+    be a or b itself) the sum is written there.
+    """
+    if out is None:
+        return a + b
+    np.add(a, b, out=out)
+    return out
+
+
 def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum a gradient back to the shape of an input that was broadcast in forward.
 

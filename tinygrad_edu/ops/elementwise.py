@@ -17,7 +17,9 @@ class Add(Function):
     # y = a + b;  dy/da = 1, dy/db = 1
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a + b
+        if a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f":
+            return kernels.ops.add(a, b)  # the residual stream's x + f(x), on both cores
+        return a + b  # broadcasting, or mixed dtypes: NumPy's rules
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
