@@ -143,9 +143,10 @@ def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Two gradients of one tensor, a new array: on the compiled add for floats."""
     from . import kernels
 
-    if a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f":
-        return kernels.ops.add(a, b)
-    return a + b
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape:
+        if a.dtype == b.dtype and a.dtype.kind == "f":
+            return kernels.ops.add(a, b)
+    return a + b  # NumPy scalars, mixed dtypes
 
 
 def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:

@@ -84,16 +84,16 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
             raise ValueError(f"out must have shape {a.shape}, got {out.shape}")
         if not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError("out must be a writeable C-contiguous array")
-        for name, x in (("a", a), ("b", b)):  # out may be a or b, but not overlap them otherwise
-            if x is not out and np.may_share_memory(x, out) and not (
-                x.flags.c_contiguous and x.__array_interface__["data"][0] == out.__array_interface__["data"][0]
-            ):
+        for name, x in (("a", a), ("b", b)):
+            # out may be a or b itself (a += b), but overlap them no other way: a thread
+            # would read numbers that another one has already overwritten
+            same = x.ctypes.data == out.ctypes.data and x.strides == out.strides
+            if np.may_share_memory(x, out) and not same:
                 raise ValueError(f"out overlaps {name} without being it")
     a, b = V.contiguous(a), V.contiguous(b)
     f = _core.add_f32 if a.dtype == _F32 else _core.add_f64
     f(a.reshape(-1), b.reshape(-1), out.reshape(-1), config.isa, config.num_threads)
     return out
-
 
 
 def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
