@@ -1,4 +1,6 @@
 /* reduce.c -- the ISA variants of reduce_impl.h and the entry points that pick one. */
+#include <stdlib.h>
+
 #include "reduce.h"
 #include "tg_isa.h"
 
@@ -89,3 +91,76 @@ TG_COLSUM_DRIVER(double, f64)
 #endif
 TG_ADD_DRIVER(float, f32, 16)
 TG_ADD_DRIVER(double, f64, 8)
+
+/* ---- many arrays at once: the gradients of a whole model --------------------------- *
+ *
+ * Gradient clipping needs the length of every gradient, then scales them all. One call
+ * per array (a GPT has dozens) leaves the second core idle, and most arrays are too
+ * small to be worth a parallel region of their own. So the arrays are cut into chunks
+ * of TG_FOREACH_CHUNK numbers, and one parallel loop runs over all the chunks of all
+ * the arrays. The chunks are fixed by the sizes alone, and each array's chunk sums are
+ * added in order afterwards: the sums do not depend on the number of threads. */
+#define TG_FOREACH_CHUNK 16384
+
+/* chunk c covers x[t[c]][start[c] : start[c] + len[c]]. Returns the number of chunks, or -1. */
+static ptrdiff_t tg_foreach_chunks(const ptrdiff_t *n, ptrdiff_t count, ptrdiff_t **t,
+                                   ptrdiff_t **start, ptrdiff_t **len) {
+    ptrdiff_t total = 0;
+    for (ptrdiff_t a = 0; a < count; a++) total += (n[a] + TG_FOREACH_CHUNK - 1) / TG_FOREACH_CHUNK;
+    *t = malloc((size_t)(3 * total + 1) * sizeof(ptrdiff_t));
+    if (!*t) return -1;
+    *start = *t + total;
+    *len = *start + total;
+    ptrdiff_t c = 0;
+    for (ptrdiff_t a = 0; a < count; a++)
+        for (ptrdiff_t s = 0; s < n[a]; s += TG_FOREACH_CHUNK, c++) {
+            (*t)[c] = a;
+            (*start)[c] = s;
+            (*len)[c] = n[a] - s < TG_FOREACH_CHUNK ? n[a] - s : TG_FOREACH_CHUNK;
+        }
+    return total;
+}
+
+#if TG_X86
+#define TG_PICK_REDUCE(isa, name)                                                           \
+    ((isa) == TG_ISA_AVX512 ? name##_avx512 : (isa) == TG_ISA_AVX2 ? name##_avx2 : name##_base)
+#else
+#define TG_PICK_REDUCE(isa, name) name##_base
+#endif
+
+#define TG_FOREACH_DRIVERS(T, SFX)                                                           \
+    int tg_sum_squares_##SFX(const T *const *x, const ptrdiff_t *n, ptrdiff_t count,         \
+                             double *out, int isa, int nthreads) {                           \
+        T (*dot)(const T *, const T *, ptrdiff_t) = TG_PICK_REDUCE(tg_clamp_isa(isa), dot_##SFX); \
+        ptrdiff_t *t, *start, *len, nc = tg_foreach_chunks(n, count, &t, &start, &len);      \
+        if (nc < 0) return -1;                                                               \
+        double *part = malloc((size_t)(nc + 1) * sizeof(double));                            \
+        if (!part) {                                                                         \
+            free(t);                                                                         \
+            return -1;                                                                       \
+        }                                                                                    \
+        if (nc < 4) nthreads = 1; /* under 64k numbers: not worth a second thread */         \
+        _Pragma("omp parallel for num_threads(nthreads) schedule(static)")                   \
+        for (ptrdiff_t c = 0; c < nc; c++) {                                                 \
+            const T *p = x[t[c]] + start[c];                                                 \
+            part[c] = (double)dot(p, p, len[c]);                                             \
+        }                                                                                    \
+        for (ptrdiff_t a = 0; a < count; a++) out[a] = 0;                                    \
+        for (ptrdiff_t c = 0; c < nc; c++) out[t[c]] += part[c]; /* in order */             \
+        free(part);                                                                          \
+        free(t);                                                                             \
+        return 0;                                                                            \
+    }                                                                                        \
+    int tg_scale_many_##SFX(T *const *x, const ptrdiff_t *n, ptrdiff_t count, T s, int isa,  \
+                            int nthreads) {                                                  \
+        void (*scale)(T *, ptrdiff_t, T) = TG_PICK_REDUCE(tg_clamp_isa(isa), scale_##SFX);   \
+        ptrdiff_t *t, *start, *len, nc = tg_foreach_chunks(n, count, &t, &start, &len);      \
+        if (nc < 0) return -1;                                                               \
+        if (nc < 4) nthreads = 1;                                                            \
+        _Pragma("omp parallel for num_threads(nthreads) schedule(static)")                   \
+        for (ptrdiff_t c = 0; c < nc; c++) scale(x[t[c]] + start[c], len[c], s);             \
+        free(t);                                                                             \
+        return 0;                                                                            \
+    }
+TG_FOREACH_DRIVERS(float, f32)
+TG_FOREACH_DRIVERS(double, f64)

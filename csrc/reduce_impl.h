@@ -89,4 +89,17 @@ static void TG_FN(add_f64)(const double *a, const double *b, double *out, ptrdif
     for (; i < n; i++) out[i] = a[i] + b[i];
 }
 
+/* x[i] *= s for i in [0, n): gradient clipping's rescale. */
+static void TG_FN(scale_f32)(float *x, ptrdiff_t n, float s) {
+    ptrdiff_t i = 0;
+    for (; i + W32 <= n; i += W32) TG_FN(store_f32)(x + i, TG_FN(load_f32)(x + i) * TG_FN(splat_f32)(s));
+    for (; i < n; i++) x[i] *= s;
+}
+
+static void TG_FN(scale_f64)(double *x, ptrdiff_t n, double s) {
+    ptrdiff_t i = 0;
+    for (; i + W64 <= n; i += W64) TG_FN(store_f64)(x + i, TG_FN(load_f64)(x + i) * TG_FN(splat_f64)(s));
+    for (; i < n; i++) x[i] *= s;
+}
+
 #include "tg_vec_end.h"

@@ -109,3 +109,72 @@ def test_add_bad_inputs_raise_python_errors():
     x = np.ones(10)
     with pytest.raises(ValueError, match="overlaps a"):
         compiled.add(x[1:], np.ones(9), out=x[:-1])  # shifted overlap: would race
+
+
+# --- many arrays at once (gradient clipping): sum_squares and scale_ --------------------
+
+
+def _ragged(rng, dtype, sizes=(0, 1, 17, 16384, 16385, 40000, 70001)):
+    return [rng.standard_normal(n).astype(dtype) for n in sizes] + [
+        rng.standard_normal((30, 7)).astype(dtype)
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_squares_matches_twin(isa, nthreads, dtype, rng):
+    xs = _ragged(rng, dtype)
+    got, want = compiled.sum_squares(xs), reference.sum_squares(xs)
+    assert got.dtype == np.float64 and got.shape == (len(xs),)
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    assert got[0] == 0.0  # an empty array
+
+
+def test_sum_squares_does_not_depend_on_the_thread_count(rng):
+    from tinygrad_edu.kernels.config import config
+
+    xs = _ragged(rng, np.float32, sizes=(200_000, 50_000, 3))
+    old = config.num_threads
+    try:
+        config.num_threads = 1
+        one = compiled.sum_squares(xs)
+        config.num_threads = 2
+        two = compiled.sum_squares(xs)
+    finally:
+        config.num_threads = old
+    np.testing.assert_array_equal(one, two)  # fixed chunks, summed in a fixed order
+
+
+def test_sum_squares_mixed_dtypes_and_views(rng):
+    xs = [rng.standard_normal(1000), rng.standard_normal((50, 40)).astype(np.float32).T]
+    np.testing.assert_allclose(compiled.sum_squares(xs), reference.sum_squares(xs), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scale_is_numpys_in_place_product_bit_for_bit(isa, nthreads, dtype, rng):
+    xs = _ragged(rng, dtype)
+    ys = [x.copy() for x in xs]
+    compiled.scale_(xs, 0.3)
+    reference.scale_(ys, 0.3)
+    for x, y in zip(xs, ys):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_scale_arrays_that_share_memory_are_scaled_like_numpy():
+    a = np.ones(100_000, dtype=np.float32)
+    b = np.ones(20, dtype=np.float32)[::2]  # not contiguous: NumPy scales it
+    compiled.scale_([a, a[10:], b], 0.5)  # a's tail twice, one after the other
+    assert a[0] == 0.5 and a[10] == 0.25 and a[-1] == 0.25
+    np.testing.assert_array_equal(b, 0.5)
+
+
+def test_many_array_kernels_reject_bad_input():
+    with pytest.raises(TypeError, match="list"):
+        compiled.sum_squares(np.ones(3))
+    with pytest.raises(TypeError, match=r"arrays\[1\] must be float32 or float64"):
+        compiled.sum_squares([np.ones(3), np.ones(3, dtype=np.int64)])
+    with pytest.raises(TypeError, match=r"arrays\[0\] must be a numpy.ndarray"):
+        compiled.scale_([[1.0, 2.0]], 0.5)
+    ro = np.ones(3)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match=r"arrays\[0\] is read-only"):
+        compiled.scale_([ro], 0.5)

@@ -165,6 +165,8 @@ def test_public_names_from_the_api_page():
 HOT_KERNELS = [
     "dot",
     "add",
+    "sum_squares",
+    "scale_",
     "colsum",
     "sum_to_shape",
     "gemm",

@@ -6,6 +6,10 @@ Every function here trusts its caller: shapes, dtypes and contiguity are checked
 in tinygrad_edu/kernels/compiled.py before a pointer is taken.
 """
 
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+
 cdef extern from "tg_isa.h":
     int tg_best_isa()
     int TG_HAVE_OPENMP
@@ -18,6 +22,14 @@ cdef extern from "reduce.h":
                        float *out, int accumulate, int isa, int nthreads) nogil
     void tg_colsum_f64(const double *x, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld,
                        double *out, int accumulate, int isa, int nthreads) nogil
+    int tg_sum_squares_f32(const float *const *x, const Py_ssize_t *n, Py_ssize_t count,
+                           double *out, int isa, int nthreads) nogil
+    int tg_sum_squares_f64(const double *const *x, const Py_ssize_t *n, Py_ssize_t count,
+                           double *out, int isa, int nthreads) nogil
+    int tg_scale_many_f32(float *const *x, const Py_ssize_t *n, Py_ssize_t count, float s,
+                          int isa, int nthreads) nogil
+    int tg_scale_many_f64(double *const *x, const Py_ssize_t *n, Py_ssize_t count, double s,
+                          int isa, int nthreads) nogil
     void tg_add_f32(const float *a, const float *b, float *out, Py_ssize_t n, int isa,
                     int nthreads) nogil
     void tg_add_f64(const double *a, const double *b, double *out, Py_ssize_t n, int isa,
@@ -97,3 +109,82 @@ def add_f64(const double[::1] a, const double[::1] b, double[::1] out, int isa, 
         return
     with nogil:
         tg_add_f64(&a[0], &b[0], &out[0], n, isa, nthreads)
+
+
+# --- many arrays at once: the caller passes a list of 1-D C-contiguous arrays of one dtype --
+
+
+cdef class _Pointers:
+    """The data pointers and lengths of a list of arrays, in C arrays (freed with it)."""
+    cdef void **ptr
+    cdef Py_ssize_t *n
+    cdef Py_ssize_t count
+
+    def __cinit__(self, list arrays, bint writeable):
+        cdef Py_ssize_t i
+        cdef const unsigned char[::1] ro
+        cdef unsigned char[::1] rw
+        self.count = len(arrays)
+        self.ptr = <void **>malloc((self.count + 1) * sizeof(void *))
+        self.n = <Py_ssize_t *>malloc((self.count + 1) * sizeof(Py_ssize_t))
+        if self.ptr == NULL or self.n == NULL:
+            raise MemoryError()
+        for i in range(self.count):
+            a = arrays[i]
+            self.n[i] = a.shape[0]
+            self.ptr[i] = NULL
+            if self.n[i]:
+                if writeable:
+                    rw = a.view(np.uint8)
+                    self.ptr[i] = <void *>&rw[0]
+                else:
+                    ro = a.view(np.uint8)
+                    self.ptr[i] = <void *>&ro[0]
+
+    def __dealloc__(self):
+        free(self.ptr)
+        free(self.n)
+
+
+def sum_squares_f32(list arrays, int isa, int nthreads):
+    cdef _Pointers p = _Pointers(arrays, False)
+    cdef double[::1] out = np.zeros(p.count, dtype=np.float64)
+    cdef int err
+    if p.count:
+        with nogil:
+            err = tg_sum_squares_f32(<const float *const *>p.ptr, p.n, p.count, &out[0], isa, nthreads)
+        if err:
+            raise MemoryError()
+    return np.asarray(out)
+
+
+def sum_squares_f64(list arrays, int isa, int nthreads):
+    cdef _Pointers p = _Pointers(arrays, False)
+    cdef double[::1] out = np.zeros(p.count, dtype=np.float64)
+    cdef int err
+    if p.count:
+        with nogil:
+            err = tg_sum_squares_f64(<const double *const *>p.ptr, p.n, p.count, &out[0], isa, nthreads)
+        if err:
+            raise MemoryError()
+    return np.asarray(out)
+
+
+def scale_many_f32(list arrays, float s, int isa, int nthreads):
+    cdef _Pointers p = _Pointers(arrays, True)
+    cdef int err = 0
+    if p.count:
+        with nogil:
+            err = tg_scale_many_f32(<float *const *>p.ptr, p.n, p.count, s, isa, nthreads)
+    if err:
+        raise MemoryError()
+
+
+def scale_many_f64(list arrays, double s, int isa, int nthreads):
+    cdef _Pointers p = _Pointers(arrays, True)
+    cdef int err = 0
+    if p.count:
+        with nogil:
+            err = tg_scale_many_f64(<double *const *>p.ptr, p.n, p.count, s, isa, nthreads)
+    if err:
+        raise MemoryError()

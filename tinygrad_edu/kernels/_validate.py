@@ -21,6 +21,15 @@ def float_array(x, name: str) -> np.ndarray:
     return x
 
 
+def float_arrays(xs, name: str) -> list:
+    """xs as a list of float32/float64 ndarrays, or TypeError naming `name` and the index."""
+    if not isinstance(xs, (list, tuple)):
+        raise TypeError(f"{name} must be a list of numpy arrays, got {type(xs).__name__}")
+    for i, x in enumerate(xs):
+        float_array(x, f"{name}[{i}]")
+    return list(xs)
+
+
 def same_dtype(*named: tuple[str, np.ndarray]) -> np.dtype:
     dtypes = {a.dtype for _, a in named}
     if len(dtypes) != 1:

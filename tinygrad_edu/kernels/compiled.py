@@ -65,6 +65,40 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
     return out
 
 
+def sum_squares(arrays: list[np.ndarray]) -> np.ndarray:
+    """Every array's sum of squares in one parallel loop over all of them (reduce.c)."""
+    arrays = V.float_arrays(arrays, "arrays")
+    out = np.zeros(len(arrays), dtype=np.float64)
+    for dtype, f in ((_F32, _core.sum_squares_f32), (_F64, _core.sum_squares_f64)):
+        which = [i for i, x in enumerate(arrays) if x.dtype == dtype]
+        if which:
+            flat = [V.contiguous(arrays[i]).reshape(-1) for i in which]
+            out[which] = f(flat, config.isa, config.num_threads)
+    return out
+
+
+def scale_(arrays: list[np.ndarray], s: float) -> None:
+    """x *= s for every x, in one parallel loop over all of them (reduce.c). An array the
+    kernel cannot write through a pointer (not C-contiguous) is scaled by NumPy."""
+    arrays = V.float_arrays(arrays, "arrays")
+    for i, x in enumerate(arrays):
+        if not x.flags.writeable:
+            raise ValueError(f"arrays[{i}] is read-only")
+    # Two arrays that share memory have the same owner (.base): then the threads could
+    # scale one number twice at once, so NumPy does the list one array after the other.
+    owners = {id(x if x.base is None else x.base) for x in arrays}
+    if len(owners) < len(arrays):
+        return _reference.scale_(arrays, s)
+    for dtype, f in ((_F32, _core.scale_many_f32), (_F64, _core.scale_many_f64)):
+        group = [x for x in arrays if x.dtype == dtype]
+        flat = [x.reshape(-1) for x in group if x.flags.c_contiguous]
+        if flat:
+            f(flat, float(s), config.isa, config.num_threads)
+        for x in group:
+            if not x.flags.c_contiguous:
+                x *= s
+
+
 # --- backward accumulation ----------------------------------------------------------
 
 

@@ -46,6 +46,22 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
 # --- backward accumulation ----------------------------------------------------------
 
 
+def sum_squares(arrays: list[np.ndarray]) -> np.ndarray:
+    """[sum of x**2 over all of x, for x in arrays], float64: the squared lengths of a
+    model's gradients, which gradient clipping needs all of (nn/utils.py)."""
+    V.float_arrays(arrays, "arrays")
+    return np.array(
+        [float(np.sum(np.square(x, dtype=np.float64))) for x in arrays], dtype=np.float64
+    )
+
+
+def scale_(arrays: list[np.ndarray], s: float) -> None:
+    """x *= s for every x in arrays, in place, in x's own dtype (gradient clipping)."""
+    V.float_arrays(arrays, "arrays")
+    for x in arrays:
+        x *= s
+
+
 def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """a + b, elementwise, for two float arrays of one shape and dtype (no broadcasting).
 

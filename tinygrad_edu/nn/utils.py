@@ -42,15 +42,14 @@ def clip_grad_norm_(
     norm_type = float(norm_type)
     if norm_type == math.inf:
         total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
+    elif norm_type == 2.0:
+        # The one training uses every step: sqrt of the sum of all squares. All the
+        # gradients' sums of squares come from one call that runs on every core
+        # (kernels.ops.sum_squares; a call per gradient would leave a core idle).
+        total = math.sqrt(float(np.sum(kernels.ops.sum_squares(grads))))
     else:
-        # each gradient's norm, then the norm of those norms. The 2-norm, the one
-        # training uses every step, is sqrt(g . g) on the compiled dot kernel (no copy).
-        if norm_type == 2.0:
-            norms = [math.sqrt(max(kernels.ops.dot(g.ravel(), g.ravel()), 0.0)) for g in grads]
-        else:
-            norms = [
-                float(np.linalg.norm(g.ravel().astype(np.float64), ord=norm_type)) for g in grads
-            ]
+        # each gradient's norm, then the norm of those norms
+        norms = [float(np.linalg.norm(g.ravel().astype(np.float64), ord=norm_type)) for g in grads]
         total = float(np.linalg.norm(np.asarray(norms, dtype=np.float64), ord=norm_type))
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
@@ -59,8 +58,7 @@ def clip_grad_norm_(
         )
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
-        for g in grads:
-            g *= coef  # in place, in the gradient's own dtype
+        kernels.ops.scale_(grads, coef)  # g *= coef for each, in place, in g's own dtype
     return total
 
 
