@@ -89,6 +89,64 @@ def test_shared_subexpression_gets_both_contributions():
     assert x.grad.item() == pytest.approx(3 * 2 * 3.0)  # dz/dx = 3 * 2x
 
 
+# --- who owns a gradient array (Function.fresh_grads) ------------------------------------
+
+
+def test_a_weight_keeps_its_fresh_gradient_and_nothing_else_sees_it(backend):
+    """Linear declares fresh_grads: its dW becomes weight.grad without a copy. Scaling
+    that .grad in place (as clipping does) must then change nothing else."""
+    w = tg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    x = tg.Tensor(np.ones((4, 3)), requires_grad=True)
+    y = F.linear(x, w)
+    y.retain_grad()
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.data, np.full((2, 3), 4.0))
+    w.grad.data *= 0.5
+    np.testing.assert_array_equal(y.grad.data, np.ones((4, 2)))
+    np.testing.assert_array_equal(x.grad.data, np.tile(np.arange(6.0).reshape(2, 3).sum(0), (4, 1)))
+    assert not np.shares_memory(w.grad.data, x.grad.data)
+
+
+def test_an_op_that_does_not_promise_fresh_gradients_has_them_copied():
+    held = np.ones(3)  # an array the op keeps, and returns as a gradient
+
+    class Hold(tg.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return held
+
+    a = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    Hold.apply(a).sum().backward()
+    a.grad.data *= 10  # in place, as clip_grad_norm_ does
+    np.testing.assert_array_equal(held, np.ones(3))  # the op's own array is untouched
+    assert not np.shares_memory(a.grad.data, held)
+
+
+def test_two_weights_fed_the_same_gradient_array_get_separate_grads():
+    a = tg.Tensor([1.0, 2.0], requires_grad=True)
+    b = tg.Tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()  # Add hands the very same array to both
+    a.grad.data *= 3
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+
+
+def test_tied_weight_sums_both_uses_and_owns_the_sum(backend):
+    w = tg.Tensor(np.ones((3, 2)), requires_grad=True)  # used by two layers, like wte
+    x = tg.Tensor(np.ones((5, 2)))
+    h = F.linear(x, w)  # (5, 3)
+    out = F.linear(h, w.transpose(0, 1))  # (5, 2): w again
+    out.sum().backward()
+    W, X, G = np.ones((3, 2)), np.ones((5, 2)), np.ones((5, 2))  # G = dCost/dout
+    H = X @ W.T
+    dH = G @ W.T  # back through out = H @ W
+    want = dH.T @ X + (H.T @ G)  # first use (dW = dH^T X), second use (dW = H^T G)
+    np.testing.assert_allclose(w.grad.data, want)
+
+
 def test_second_backward_through_freed_graph_raises_and_retain_graph_allows_it():
     x = tg.Tensor([1.0, 2.0], requires_grad=True)
     y = (x.exp() * x).sum()

@@ -81,6 +81,13 @@ class Context:
 class Function:
     """Base class of every differentiable op (see tinygrad_edu/ops/)."""
 
+    # True when backward always returns new arrays, a different one per input, that
+    # nothing else holds (a layer's weight gradient straight out of a kernel). A weight
+    # (a leaf) may then keep that array as its .grad instead of a copy of it: the engine
+    # cannot see who else holds an array, so an op has to say so. (PyTorch decides the
+    # same thing by looking at the reference count.)
+    fresh_grads: bool = False
+
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
         raise NotImplementedError
@@ -159,12 +166,13 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
     from . import kernels
 
     grads: dict[int, np.ndarray] = {id(root): grad}
+    owned: set[int] = set()  # the tensors whose pending gradient only `grads` holds
     for t in reversed(_topological_order(root)):
         g = grads.pop(id(t), None)
         if g is None:  # no path from the cost reaches t through a differentiable input
             continue
         if t._node is None or t._retains_grad:
-            t._accumulate_grad(g)
+            t._accumulate_grad(g, owned=t._node is None and id(t) in owned)
         if t._node is None:
             continue
         fn, ctx, inputs = t._node
@@ -186,11 +194,18 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
             # An input that was broadcast in forward gets the sum of its copies' gradients.
             if pg.shape != parent.shape:
                 pg = kernels.ops.sum_to_shape(pg, parent.shape)
+            fresh = fn.fresh_grads
             if pg.dtype != parent.dtype:
-                pg = pg.astype(parent.dtype)
+                pg, fresh = pg.astype(parent.dtype), True
             prev = grads.get(id(parent))
-            # Out of place: pg may be the very array another input also received.
-            grads[id(parent)] = pg if prev is None else _sum(prev, pg)
+            if prev is not None:
+                # Out of place: pg may be the very array another input also received.
+                pg, fresh = _sum(prev, pg), True
+            grads[id(parent)] = pg
+            if fresh:
+                owned.add(id(parent))
+            else:
+                owned.discard(id(parent))
         if not retain_graph:
             # Free what forward saved, and the references to the inputs (their
             # activations), but keep a marker so a second backward fails loudly.

@@ -63,6 +63,8 @@ class Linear(Function):
     #   dx = dy @ W          (..., out) @ (out, in)
     #   dW = dy^T @ x        (out, N) @ (N, in), N = all leading dims flattened
     #   db = sum of dy over its rows
+    fresh_grads = True  # dx, dW, db: each a new array from a kernel (see Function)
+
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)

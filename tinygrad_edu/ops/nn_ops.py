@@ -78,6 +78,8 @@ class MaskedFill(Function):
 class Embedding(Function):
     # y[..., :] = weight[idx[...], :]  -- look up each token's vector (lecture 6).
     # Backward scatter-adds: a token that appears twice gets both gradients.
+    fresh_grads = True  # dW: a new array from a kernel (see Function)
+
     @staticmethod
     def forward(ctx, weight, *, idx):
         ctx.options["num_embeddings"] = weight.shape[0]
@@ -92,6 +94,8 @@ class Embedding(Function):
 class LayerNorm(Function):
     # y = (x - mean) / sqrt(var + eps) * weight + bias, over the last axis.
     # Saves mean and rstd = 1/sqrt(var + eps) per row so backward needs no recompute.
+    fresh_grads = True  # dx, dweight, dbias: new arrays from a kernel (see Function)
+
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, *, eps=1e-5):
         y, mean, rstd = kernels.ops.layer_norm(_rows(x), weight, bias, eps)
