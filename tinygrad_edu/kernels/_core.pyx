@@ -6,6 +6,7 @@ Every function here trusts its caller: shapes, dtypes and contiguity are checked
 in tinygrad_edu/kernels/compiled.py before a pointer is taken.
 """
 
+from cython cimport floating
 from libc.stdlib cimport free, malloc
 
 import numpy as np
@@ -95,20 +96,16 @@ def colsum_f64(const double[:, ::1] x, double[::1] out, bint accumulate, int isa
         tg_colsum_f64(&x[0, 0], rows, cols, cols, &out[0], accumulate, isa, nthreads)
 
 
-def add_f32(const float[::1] a, const float[::1] b, float[::1] out, int isa, int nthreads):
+def add(const floating[::1] a, const floating[::1] b, floating[::1] out, int isa, int nthreads):
+    """out = a + b (one Cython fused type: a float32 and a float64 version)."""
     cdef Py_ssize_t n = a.shape[0]
     if n == 0:
         return
     with nogil:
-        tg_add_f32(&a[0], &b[0], &out[0], n, isa, nthreads)
-
-
-def add_f64(const double[::1] a, const double[::1] b, double[::1] out, int isa, int nthreads):
-    cdef Py_ssize_t n = a.shape[0]
-    if n == 0:
-        return
-    with nogil:
-        tg_add_f64(&a[0], &b[0], &out[0], n, isa, nthreads)
+        if floating is float:
+            tg_add_f32(&a[0], &b[0], &out[0], n, isa, nthreads)
+        else:
+            tg_add_f64(&a[0], &b[0], &out[0], n, isa, nthreads)
 
 
 # --- many arrays at once: the caller passes a list of 1-D C-contiguous arrays of one dtype --
@@ -146,45 +143,35 @@ cdef class _Pointers:
         free(self.n)
 
 
-def sum_squares_f32(list arrays, int isa, int nthreads):
+def sum_squares(list arrays, bint f64, int isa, int nthreads):
+    """float64 sums of squares of the arrays (all float64 if f64, else all float32)."""
     cdef _Pointers p = _Pointers(arrays, False)
     cdef double[::1] out = np.zeros(p.count, dtype=np.float64)
-    cdef int err
-    if p.count:
-        with nogil:
-            err = tg_sum_squares_f32(<const float *const *>p.ptr, p.n, p.count, &out[0], isa, nthreads)
-        if err:
-            raise MemoryError()
-    return np.asarray(out)
-
-
-def sum_squares_f64(list arrays, int isa, int nthreads):
-    cdef _Pointers p = _Pointers(arrays, False)
-    cdef double[::1] out = np.zeros(p.count, dtype=np.float64)
-    cdef int err
-    if p.count:
-        with nogil:
-            err = tg_sum_squares_f64(<const double *const *>p.ptr, p.n, p.count, &out[0], isa, nthreads)
-        if err:
-            raise MemoryError()
-    return np.asarray(out)
-
-
-def scale_many_f32(list arrays, float s, int isa, int nthreads):
-    cdef _Pointers p = _Pointers(arrays, True)
     cdef int err = 0
     if p.count:
         with nogil:
-            err = tg_scale_many_f32(<float *const *>p.ptr, p.n, p.count, s, isa, nthreads)
+            if f64:
+                err = tg_sum_squares_f64(<const double *const *>p.ptr, p.n, p.count, &out[0],
+                                         isa, nthreads)
+            else:
+                err = tg_sum_squares_f32(<const float *const *>p.ptr, p.n, p.count, &out[0],
+                                         isa, nthreads)
     if err:
         raise MemoryError()
+    return np.asarray(out)
 
 
-def scale_many_f64(list arrays, double s, int isa, int nthreads):
+def scale_many(list arrays, double s, bint f64, int isa, int nthreads):
+    """x *= s for every array, in place (s rounded to float32 first for float32 arrays,
+    as NumPy's x *= s does)."""
     cdef _Pointers p = _Pointers(arrays, True)
     cdef int err = 0
     if p.count:
         with nogil:
-            err = tg_scale_many_f64(<double *const *>p.ptr, p.n, p.count, s, isa, nthreads)
+            if f64:
+                err = tg_scale_many_f64(<double *const *>p.ptr, p.n, p.count, s, isa, nthreads)
+            else:
+                err = tg_scale_many_f32(<float *const *>p.ptr, p.n, p.count, <float>s, isa,
+                                        nthreads)
     if err:
         raise MemoryError()

@@ -69,11 +69,11 @@ def sum_squares(arrays: list[np.ndarray]) -> np.ndarray:
     """Every array's sum of squares in one parallel loop over all of them (reduce.c)."""
     arrays = V.float_arrays(arrays, "arrays")
     out = np.zeros(len(arrays), dtype=np.float64)
-    for dtype, f in ((_F32, _core.sum_squares_f32), (_F64, _core.sum_squares_f64)):
+    for dtype in (_F32, _F64):
         which = [i for i, x in enumerate(arrays) if x.dtype == dtype]
         if which:
             flat = [V.contiguous(arrays[i]).reshape(-1) for i in which]
-            out[which] = f(flat, config.isa, config.num_threads)
+            out[which] = _core.sum_squares(flat, dtype == _F64, config.isa, config.num_threads)
     return out
 
 
@@ -89,11 +89,11 @@ def scale_(arrays: list[np.ndarray], s: float) -> None:
     owners = {id(x if x.base is None else x.base) for x in arrays}
     if len(owners) < len(arrays):
         return _reference.scale_(arrays, s)
-    for dtype, f in ((_F32, _core.scale_many_f32), (_F64, _core.scale_many_f64)):
+    for dtype in (_F32, _F64):
         group = [x for x in arrays if x.dtype == dtype]
         flat = [x.reshape(-1) for x in group if x.flags.c_contiguous]
         if flat:
-            f(flat, float(s), config.isa, config.num_threads)
+            _core.scale_many(flat, float(s), dtype == _F64, config.isa, config.num_threads)
         for x in group:
             if not x.flags.c_contiguous:
                 x *= s
@@ -125,8 +125,7 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
             if np.may_share_memory(x, out) and not same:
                 raise ValueError(f"out overlaps {name} without being it")
     a, b = V.contiguous(a), V.contiguous(b)
-    f = _core.add_f32 if a.dtype == _F32 else _core.add_f64
-    f(a.reshape(-1), b.reshape(-1), out.reshape(-1), config.isa, config.num_threads)
+    _core.add(a.reshape(-1), b.reshape(-1), out.reshape(-1), config.isa, config.num_threads)
     return out
 
 
