@@ -105,6 +105,18 @@ def test_compiled_matches_twin(isa, nthreads, shape, causal, dtype, rng):
 
 
 @needs_compiled
+@pytest.mark.parametrize("offset", [-20, -40, 5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_skipping_the_future_with_shifted_masks(isa, nthreads, offset, dtype, rng):
+    """The causal products leave out what is in the future (attention_impl.h, section 2b).
+    With the diagonal shifted by more than a vector of queries, whole vectors of a block
+    see no key of that block after seeing keys of earlier blocks (their rescale is
+    skipped, alpha = 1); T = 100 gives two query blocks, a partial one among them."""
+    q, k, v = _inputs(rng, 2, 100, 100, 24, dtype)
+    _check_against_twin(q, k, v, True, offset, rng)
+
+
+@needs_compiled
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_large_scores_do_not_overflow(isa, dtype, rng):
     """Scores of +-1000 (e^1000 overflows even float64): the running max keeps every

@@ -54,6 +54,8 @@ CAUSAL = np.tril(np.ones((4, 4), dtype=bool))
 
 SPECS = [
     Spec("add_broadcast", lambda L, a, b: a + b, [(3, 4), (4,)]),
+    Spec("add", lambda L, a, b: a + b, [(3, 4), (3, 4)]),  # same shapes: the compiled add
+    Spec("residual", lambda L, a: a + (a * a).tanh(), [(3, 4)]),  # two gradients meet in a
     Spec("sub_broadcast", lambda L, a, b: a - b, [(3, 1), (1, 4)]),
     Spec("mul_broadcast", lambda L, a, b: a * b, [(2, 3, 4), (3, 1)]),
     Spec("div", lambda L, a, b: a / b, [(3, 4), (3, 4)], positive=True),
