@@ -152,6 +152,9 @@ static inline __attribute__((always_inline)) void DFN(tile_body)(
             for (int x = 0; x < nv; x++) {
                 V res = acc[r][x];
                 if (op == ATT_ADD) res += VLOAD(cr + x * W);
+                /* (every ATT_RESCALE passes lane_scale; the test only keeps GCC from warning
+                 * about the NULL that the other ops' calls pass, in its constant-propagated
+                 * copies of this function) */
                 else if (op == ATT_RESCALE && lane_scale) res = VFMA(VLOAD(cr + x * W), VLOAD(lane_scale + x * W), res);
                 VSTORE(cr + x * W, res);
             }
