@@ -44,8 +44,35 @@ def ndim(x: np.ndarray, n: int, name: str) -> None:
 
 
 def contiguous(x: np.ndarray) -> np.ndarray:
-    """A C-contiguous array with the same values (a copy only when needed)."""
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    """A C-contiguous, aligned array with the same values (a copy only when needed).
+
+    Aligned means the address is a whole number of elements: an array made with
+    np.frombuffer(..., offset=1) is C-contiguous but not aligned, and
+    np.ascontiguousarray would return it unchanged. A kernel that reads it would
+    see elements straddling two slots (or refuse it), so such arrays are copied too.
+    """
+    if x.flags.c_contiguous and x.flags.aligned:
+        return x
+    return np.array(x, order="C", copy=True)  # a fresh allocation is always aligned
+
+
+def writable_in_place(x: np.ndarray) -> bool:
+    """True if a kernel may write x through a raw pointer: C-contiguous, aligned,
+    writeable. (In-place updates of other arrays go through NumPy instead.)"""
+    return x.flags.c_contiguous and x.flags.aligned and x.flags.writeable
+
+
+def out_array(out: np.ndarray, name: str = "out") -> None:
+    """An output a kernel writes through a pointer: C-contiguous, aligned, writeable."""
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if not out.flags.aligned:
+        raise ValueError(
+            f"{name} is not aligned (its address is not a whole number of {out.itemsize}-byte "
+            "elements): pass an array NumPy allocated, or a copy"
+        )
 
 
 def int_indices(idx, name: str, upper: int) -> np.ndarray:
@@ -59,4 +86,5 @@ def int_indices(idx, name: str, upper: int) -> np.ndarray:
         if lo < 0 or hi >= upper:
             bad = lo if lo < 0 else hi
             raise IndexError(f"{name} holds {bad}, outside [0, {upper})")
-    return np.ascontiguousarray(idx, dtype=np.int64)
+    ids = np.asarray(idx, dtype=np.int64)
+    return contiguous(ids)

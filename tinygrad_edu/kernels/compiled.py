@@ -59,6 +59,8 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
         )
     if not out.flags.c_contiguous:
         raise ValueError("out must be C-contiguous")
+    if not out.flags.aligned:  # the kernel writes through a pointer: let NumPy do it
+        return _reference.colsum(x, out, accumulate)
     x = V.contiguous(x)
     f = _core.colsum_f32 if x.dtype == np.float32 else _core.colsum_f64
     f(x, out, accumulate, config.isa, config.num_threads)
@@ -91,11 +93,11 @@ def scale_(arrays: list[np.ndarray], s: float) -> None:
         return _reference.scale_(arrays, s)
     for dtype in (_F32, _F64):
         group = [x for x in arrays if x.dtype == dtype]
-        flat = [x.reshape(-1) for x in group if x.flags.c_contiguous]
+        flat = [x.reshape(-1) for x in group if V.writable_in_place(x)]
         if flat:
             _core.scale_many(flat, float(s), dtype == _F64, config.isa, config.num_threads)
         for x in group:
-            if not x.flags.c_contiguous:
+            if not V.writable_in_place(x):
                 x *= s
 
 
@@ -118,6 +120,8 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
             raise ValueError(f"out must have shape {a.shape}, got {out.shape}")
         if not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError("out must be a writeable C-contiguous array")
+        if not out.flags.aligned:  # the kernel writes through a pointer: let NumPy do it
+            return _reference.add(a, b, out)
         for name, x in (("a", a), ("b", b)):
             # out may be a or b itself (a += b), but overlap them no other way: a thread
             # would read numbers that another one has already overwritten
@@ -153,8 +157,9 @@ def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
 def _aligned(x: np.ndarray) -> np.ndarray:
     """x itself if its address and every stride are whole numbers of elements (the
     kernel reads any such view in place), else an aligned copy (only odd views built
-    from raw buffers or with as_strided fail this: numpy calls them unaligned)."""
-    return x if x.flags.aligned else np.ascontiguousarray(x)
+    from raw buffers or with as_strided fail this: numpy calls them unaligned).
+    np.ascontiguousarray would not do: it returns a contiguous unaligned array as is."""
+    return x if x.flags.aligned else np.array(x, order="C", copy=True)
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -180,6 +185,7 @@ def gemm(
         and out.dtype == a.dtype
         and out.shape == (a.shape[0], b.shape[1])
         and out.flags.c_contiguous
+        and out.flags.aligned
         and out.flags.writeable
     ):
         _reference._check_gemm(a, b, out)
@@ -201,9 +207,11 @@ def gemm(
         return out
     f = _gemm.gemm_f32 if a.dtype == _F32 else _gemm.gemm_f64
     if not f(a, b, out, accumulate, config.isa, config.num_threads):
-        # a stride that is not a whole number of elements: copy, then multiply
-        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-        f(a, b, out, accumulate, config.isa, config.num_threads)
+        # an address or stride that is not a whole number of elements: multiply
+        # aligned copies (the kernel refuses such views and computes nothing)
+        a, b = _aligned(a), _aligned(b)
+        if not f(a, b, out, accumulate, config.isa, config.num_threads):
+            raise RuntimeError("gemm: the kernel refused aligned copies of its inputs")
     return out
 
 
@@ -264,7 +272,7 @@ def gemm_naive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise TypeError(f"gemm_naive is float32 only, got {a.dtype}")
     out = np.zeros((a.shape[0], b.shape[1]), dtype=np.float32)
     if out.size and a.shape[1]:
-        _gemm.gemm_naive_f32(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
+        _gemm.gemm_naive_f32(V.contiguous(a), V.contiguous(b), out)
     return out
 
 
@@ -324,7 +332,7 @@ def _check_update(p: np.ndarray, g: np.ndarray, *state: tuple[str, np.ndarray | 
     V.float_array(p, "p")
     if not p.flags.writeable:
         raise ValueError("p is read-only")
-    fused = p.flags.c_contiguous
+    fused = V.writable_in_place(p)
     for name, a in (("g", g), *state):
         if a is None:
             continue
@@ -336,7 +344,7 @@ def _check_update(p: np.ndarray, g: np.ndarray, *state: tuple[str, np.ndarray | 
         if a is not g:
             if not a.flags.writeable:
                 raise ValueError(f"{name} is read-only")
-            fused = fused and a.flags.c_contiguous
+            fused = fused and V.writable_in_place(a)
     return fused
 
 

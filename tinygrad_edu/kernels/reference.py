@@ -189,8 +189,7 @@ def _check_gemm(a, b, out) -> None:
                 f"out must have shape {(a.shape[0], b.shape[1])} for {a.shape} @ {b.shape}, "
                 f"got {out.shape}"
             )
-        if not out.flags.c_contiguous or not out.flags.writeable:
-            raise ValueError("out must be a writeable C-contiguous array")
+        V.out_array(out)
 
 
 def gemm(
@@ -403,7 +402,7 @@ def _cross_entropy_targets(logits, targets, ignore_index) -> np.ndarray:
                 f"target {bad} is outside [0, {c}) for logits of shape {logits.shape} "
                 f"(and is not ignore_index={int(ignore_index)})"
             )
-    return np.ascontiguousarray(targets, dtype=np.int64)
+    return V.contiguous(np.asarray(targets, dtype=np.int64))
 
 
 def cross_entropy(
