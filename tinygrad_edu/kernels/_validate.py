@@ -65,7 +65,7 @@ def writable_in_place(x: np.ndarray) -> bool:
 def out_array(out: np.ndarray, name: str = "out") -> None:
     """An output a kernel writes through a pointer: C-contiguous, aligned, writeable."""
     if not out.flags.writeable:
-        raise ValueError(f"{name} is read-only")
+        raise ValueError(f"{name} is read-only (not writeable)")
     if not out.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous")
     if not out.flags.aligned:
