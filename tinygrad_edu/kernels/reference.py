@@ -172,26 +172,6 @@ def matmul_naive(a, b):
     return C
 
 
-def _check_gemm(a, b, out) -> None:
-    """The errors both gemm()s raise: non-arrays, dtypes, shapes, a bad `out`."""
-    V.float_array(a, "a")
-    V.float_array(b, "b")
-    V.same_dtype(("a", a), ("b", b))
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        raise ValueError(f"gemm needs (M, K) @ (K, N), got shapes {a.shape} and {b.shape}")
-    if out is not None:
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-        if out.dtype != a.dtype:
-            raise ValueError(f"out must have the dtype of a and b ({a.dtype}), got {out.dtype}")
-        if out.shape != (a.shape[0], b.shape[1]):
-            raise ValueError(
-                f"out must have shape {(a.shape[0], b.shape[1])} for {a.shape} @ {b.shape}, "
-                f"got {out.shape}"
-            )
-        V.out_array(out)
-
-
 def gemm(
     a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, accumulate: bool = False
 ) -> np.ndarray:
@@ -202,7 +182,7 @@ def gemm(
     With `out`, the result is written into it (C-contiguous, same dtype); with
     `accumulate=True` it is added to it (out += a @ b), as gradients accumulate.
     """
-    _check_gemm(a, b, out)
+    V.check_gemm(a, b, out)
     c = a @ b  # (M, N)
     if out is None:
         return c
@@ -373,38 +353,6 @@ class CrossEntropySaved(NamedTuple):
     ignore_index: int
 
 
-def _cross_entropy_targets(logits, targets, ignore_index) -> np.ndarray:
-    """Check cross_entropy's arguments; return the targets as contiguous int64.
-
-    Shared by both backends, so both raise the same exceptions: TypeError for a wrong
-    kind of value, ValueError naming the shapes, IndexError naming a target outside
-    [0, C) that is not ignore_index (NumPy would wrap a negative one around silently).
-    """
-    V.float_array(logits, "logits")
-    V.ndim(logits, 2, "logits")
-    if not isinstance(targets, np.ndarray):
-        raise TypeError(f"targets must be a numpy.ndarray, got {type(targets).__name__}")
-    if targets.dtype.kind not in "iu":
-        raise TypeError(f"targets must hold integers (class indices), got {targets.dtype}")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
-        raise TypeError(f"ignore_index must be an int, got {type(ignore_index).__name__}")
-    n, c = logits.shape
-    if targets.shape != (n,):
-        raise ValueError(
-            f"targets must have shape ({n},) for logits of shape {logits.shape}, got {targets.shape}"
-        )
-    counted = targets[targets != ignore_index]
-    if counted.size:
-        lo, hi = int(counted.min()), int(counted.max())
-        if lo < 0 or hi >= c:
-            bad = lo if lo < 0 else hi
-            raise IndexError(
-                f"target {bad} is outside [0, {c}) for logits of shape {logits.shape} "
-                f"(and is not ignore_index={int(ignore_index)})"
-            )
-    return V.contiguous(np.asarray(targets, dtype=np.int64))
-
-
 def cross_entropy(
     logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100
 ) -> tuple[float, CrossEntropySaved]:
@@ -415,7 +363,7 @@ def cross_entropy(
     no row counts (all ignored, or N = 0) the mean is 0/0 = NaN -- PyTorch's answer
     too -- and the gradient is all zeros.
     """
-    targets = _cross_entropy_targets(logits, targets, ignore_index)
+    targets = V.cross_entropy_targets(logits, targets, ignore_index)
     with np.errstate(invalid="ignore", divide="ignore"):
         row_max = np.max(logits, axis=-1, initial=-np.inf)  # (N,)
         shifted = logits - row_max[:, None]  # (N, C), <= 0
@@ -449,13 +397,6 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _erfc = np.frompyfunc(math.erfc, 1, 1)  # math.erfc on every element (slow, exact)
 
 
-def _check_approximate(approximate: str) -> bool:
-    """True for the tanh form; ValueError unless approximate is 'none' or 'tanh'."""
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    return approximate == "tanh"
-
-
 def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     """GELU(x) = x * Phi(x), Phi the standard normal CDF, element-wise, any shape.
 
@@ -469,7 +410,7 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     Computed in float64, rounded once to x's dtype. GELU(-inf) = NaN (-inf * 0), as in
     PyTorch; GELU(+inf) = +inf.
     """
-    tanh_form = _check_approximate(approximate)
+    tanh_form = V.check_approximate(approximate)
     x64 = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if tanh_form:
@@ -488,7 +429,7 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
     tanh:  GELU'(x) = s + x s (1 - s) 2 du/dx, with s = (1 + tanh u)/2 = 1/(1 + e^(-2u))
            and du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     """
-    tanh_form = _check_approximate(approximate)
+    tanh_form = V.check_approximate(approximate)
     x64 = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if tanh_form:
@@ -506,45 +447,6 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
 
 
 # --- attention (lecture 7; csrc/attention_impl.h is the fused kernel) -----------------
-
-
-def _check_attention(q, k, v, causal, scale, causal_offset) -> tuple[int, int, int, int]:
-    """The errors both attention kernels raise; returns (N, T, S, D)."""
-    for name, a in (("q", q), ("k", k), ("v", v)):
-        V.float_array(a, name)
-    V.same_dtype(("q", q), ("k", k), ("v", v))
-    if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or k.shape != v.shape:
-        raise ValueError(
-            f"attention needs q (N, T, D), k and v (N, S, D), got shapes "
-            f"q {q.shape}, k {k.shape}, v {v.shape}"
-        )
-    (N, T, D), S = q.shape, k.shape[1]
-    if k.shape[0] != N or k.shape[2] != D:
-        raise ValueError(
-            f"attention: q {q.shape} and k {k.shape} must agree in N and D (N, T, D) / (N, S, D)"
-        )
-    _check_causal_and_scale(causal, scale)
-    if isinstance(causal_offset, (bool, np.bool_)) or not isinstance(
-        causal_offset, (int, np.integer)
-    ):
-        raise TypeError(f"causal_offset must be an int, got {type(causal_offset).__name__}")
-    if not causal and causal_offset != 0:
-        raise ValueError(f"causal_offset={causal_offset} needs causal=True")
-    if not -T <= causal_offset <= S:
-        raise ValueError(
-            f"causal_offset must be in [-T, S] = [{-T}, {S}] for T={T} queries and S={S} keys, "
-            f"got {causal_offset}"
-        )
-    return N, T, S, D
-
-
-def _check_causal_and_scale(causal, scale) -> None:
-    if not isinstance(causal, (bool, np.bool_)):
-        raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
-    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.number)):
-        raise TypeError(f"scale must be a real number, got {type(scale).__name__}")
-    if not math.isfinite(float(scale)):
-        raise ValueError(f"scale must be finite, got {scale}")
 
 
 def _attention_probabilities(q, k, causal, scale, causal_offset, lse=None):
@@ -589,7 +491,7 @@ def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 
     right, for T new queries after S - T cached keys. A query that may look at no key
     gets out 0 and lse -inf (PyTorch gives NaN there).
     """
-    _check_attention(q, k, v, causal, scale, causal_offset)
+    V.check_attention(q, k, v, causal, scale, causal_offset)
     p, lse = _attention_probabilities(q, k, causal, scale, causal_offset)
     return (p @ v).astype(q.dtype, copy=False), lse
 
@@ -605,8 +507,8 @@ def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, caus
         dk = scale * dS^T @ q                     (N, S, D)
     (rowsum(dP * P) = rowsum(dout * out), since out = P @ v: an (N, T) vector.)
     """
-    _check_attention(q, k, v, causal, scale, causal_offset)
-    _check_attention_grads(q, out, lse, dout)
+    V.check_attention(q, k, v, causal, scale, causal_offset)
+    V.check_attention_grads(q, out, lse, dout)
     p, _ = _attention_probabilities(q, k, causal, scale, causal_offset, lse)
     dv = p.transpose(0, 2, 1) @ dout
     dp = dout @ v.transpose(0, 2, 1)
@@ -622,46 +524,7 @@ def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, caus
     )
 
 
-def _check_attention_grads(q, out, lse, dout) -> None:
-    """out and dout must have q's shape (N, T, D), lse (N, T), all of q's dtype."""
-    for name, a in (("out", out), ("lse", lse), ("dout", dout)):
-        V.float_array(a, name)
-    V.same_dtype(("q", q), ("out", out), ("lse", lse), ("dout", dout))
-    if out.shape != q.shape or dout.shape != q.shape or lse.shape != q.shape[:2]:
-        raise ValueError(
-            f"attention_backward needs out and dout of q's shape {q.shape} and lse of shape "
-            f"{q.shape[:2]}, got out {out.shape}, dout {dout.shape}, lse {lse.shape}"
-        )
-
-
 # --- multi-head attention on packed (B, T, 3C) query|key|value activations ----------------
-
-
-def _check_multi_head(qkv, n_head, causal, scale) -> tuple[int, int, int, int, int]:
-    """The errors both multi-head kernels raise; returns (B, T, C, H, D)."""
-    V.float_array(qkv, "qkv")
-    if isinstance(n_head, (bool, np.bool_)) or not isinstance(n_head, (int, np.integer)):
-        raise TypeError(f"n_head must be an int, got {type(n_head).__name__}")
-    if n_head < 1:
-        raise ValueError(f"n_head must be >= 1, got {n_head}")
-    if qkv.ndim != 3 or qkv.shape[2] % (3 * n_head):
-        raise ValueError(
-            f"qkv must be (B, T, 3C) with C divisible by n_head={n_head}, got {qkv.shape}"
-        )
-    _check_causal_and_scale(causal, scale)
-    B, T, C3 = qkv.shape
-    return B, T, C3 // 3, int(n_head), C3 // 3 // n_head
-
-
-def _check_multi_head_grads(qkv, y, lse, dy, B, T, C, H) -> None:
-    for name, a in (("y", y), ("lse", lse), ("dy", dy)):
-        V.float_array(a, name)
-    V.same_dtype(("qkv", qkv), ("y", y), ("lse", lse), ("dy", dy))
-    if y.shape != (B, T, C) or dy.shape != (B, T, C) or lse.shape != (B * H, T):
-        raise ValueError(
-            f"multi-head backward needs y and dy of shape {(B, T, C)} and lse {(B * H, T)}, "
-            f"got y {y.shape}, dy {dy.shape}, lse {lse.shape}"
-        )
 
 
 def _heads(x, H):
@@ -683,7 +546,7 @@ def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
 
     q, k, v = qkv split in three; each head h of n_head attends with its D = C / n_head
     features (attention_forward), and y has the heads' outputs side by side."""
-    B, T, C, H, D = _check_multi_head(qkv, n_head, causal, scale)
+    B, T, C, H, D = V.check_multi_head(qkv, n_head, causal, scale)
     q, k, v = (_heads(x, H) for x in np.split(qkv, 3, axis=2))  # each (B*H, T, D)
     out, lse = attention_forward(q, k, v, causal, scale)
     return _merge_heads(out, B, H), lse
@@ -691,8 +554,8 @@ def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
 
 def multi_head_attention_backward(qkv, y, lse, dy, n_head: int, causal: bool, scale: float):
     """dqkv (B, T, 3C), laid out like qkv, from qkv, y, lse and dy = dCost/dy (B, T, C)."""
-    B, T, C, H, D = _check_multi_head(qkv, n_head, causal, scale)
-    _check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
+    B, T, C, H, D = V.check_multi_head(qkv, n_head, causal, scale)
+    V.check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
     q, k, v = (_heads(x, H) for x in np.split(qkv, 3, axis=2))  # each (B*H, T, D)
     out, dout = _heads(y, H), _heads(dy, H)
     dq, dk, dv = attention_backward(q, k, v, out, lse, dout, causal, scale)
