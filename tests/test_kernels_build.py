@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import tinygrad_edu
@@ -210,3 +211,33 @@ def test_info_reports_build_and_kernel_table():
         assert i["kernels"]["gemm"] == "compiled (_gemm)"
         assert i["kernels"]["matmul_naive"] == "reference (by design)"
     assert set(i["omp_wait_policy"]) == {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"}
+
+
+_H = np.ones((4, 4), np.float16)
+_V16 = np.ones(4, np.float16)
+FLOAT16_CALLS = {
+    "dot": lambda m: m.dot(_V16, _V16),
+    "colsum": lambda m: m.colsum(_H),
+    "add": lambda m: m.add(_H, _H),
+    "layer_norm": lambda m: m.layer_norm(_H, None, None, 1e-5),
+    "gemm": lambda m: m.gemm(_H, _H),
+    "softmax": lambda m: m.softmax(_H),
+    "log_softmax": lambda m: m.log_softmax(_H),
+    "softmax_backward": lambda m: m.softmax_backward(_H, _H),
+    "gelu": lambda m: m.gelu(_H),
+    "gelu_backward": lambda m: m.gelu_backward(_H, _H),
+    "sgd_update": lambda m: m.sgd_update(_H.copy(), _H, None, 0.1, 0.0, 0.0, 0.0, False, True),
+    "embedding_backward": lambda m: m.embedding_backward(np.zeros(4, np.int64), _H, 4),
+    "sum_squares": lambda m: m.sum_squares([_H]),
+}
+
+
+@pytest.mark.parametrize("kernel", sorted(FLOAT16_CALLS))
+def test_float16_rejected_the_same_way_by_both_backends(kernel):
+    backends = [kernels.reference] + ([kernels.compiled] if kernels.compiled else [])
+    messages = []
+    for m in backends:
+        with pytest.raises(TypeError, match="must be float32 or float64, got float16") as e:
+            FLOAT16_CALLS[kernel](m)
+        messages.append(str(e.value))
+    assert len(set(messages)) == 1, messages

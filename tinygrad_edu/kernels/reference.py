@@ -23,6 +23,8 @@ NAME = "reference"
 
 def dot(x: np.ndarray, y: np.ndarray) -> float:
     """sum_i x[i] * y[i] for two 1-D arrays of the same length and dtype."""
+    V.float_array(x, "x")
+    V.float_array(y, "y")
     return float(np.sum(x * y))
 
 
@@ -33,6 +35,7 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
     row in forward, so its gradient is the sum of the rows' gradients.
     With `accumulate`, the sums are added into `out` (gradient accumulation).
     """
+    V.float_array(x, "x")
     s = x.sum(axis=0)
     if out is None:
         return s
@@ -69,6 +72,8 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
     (a tensor used twice gets the sum of both uses' gradients). With `out` (which may
     be a or b itself) the sum is written there.
     """
+    V.float_array(a, "a")
+    V.float_array(b, "b")
     if out is None:
         return a + b
     np.add(a, b, out=out)
@@ -97,6 +102,7 @@ def embedding_backward(idx: np.ndarray, g: np.ndarray, num_embeddings: int) -> n
     idx (...) ints, g (..., D) -> (num_embeddings, D). np.add.at adds repeated
     indices one by one (plain `dw[idx] += g` would keep only the last of them).
     """
+    V.float_array(g, "g")
     dw = np.zeros((num_embeddings, g.shape[-1]), dtype=g.dtype)
     np.add.at(dw, idx.reshape(-1), g.reshape(idx.size, g.shape[-1]))
     return dw
@@ -111,6 +117,7 @@ def layer_norm(x: np.ndarray, weight, bias, eps: float):
     Each row is shifted to mean 0 and scaled to variance 1, then scaled by `weight`
     and shifted by `bias` (C,), both learned. rstd = 1 / sqrt(var + eps).
     """
+    V.float_array(x, "x")
     mean = x.mean(axis=1)
     xc = x - mean[:, None]
     var = (xc * xc).mean(axis=1)
@@ -130,6 +137,8 @@ def layer_norm_backward(x, weight, mean, rstd, dy):
     depend on every element of the row, which gives the two correction terms:
         dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
     """
+    V.float_array(x, "x")
+    V.float_array(dy, "dy")
     xhat = (x - mean[:, None]) * rstd[:, None]
     dxhat = dy * weight if weight is not None else dy
     dx = rstd[:, None] * (
@@ -227,6 +236,8 @@ def sgd_update(
     p, g, buf: same shape and dtype; buf (the momentum buffer, "velocity") may be None
     when momentum == 0. `first`: the first step, when the buffer starts as a copy of d.
     """
+    V.float_array(p, "p")
+    V.float_array(g, "g")
     d = g
     if weight_decay != 0:
         d = d + weight_decay * p  # L2: the gradient of (weight_decay / 2) * |p|^2
@@ -259,6 +270,8 @@ def adam_update(
     about lr in the direction of m, scaled down where the gradient is noisy (v large).
     `step` counts from 1: the bias corrections undo the pull of m = v = 0 at the start.
     """
+    V.float_array(p, "p")
+    V.float_array(g, "g")
     if weight_decay != 0 and not decoupled:
         g = g + weight_decay * p  # Adam: L2 decay is part of the gradient (then rescaled by v)
     if weight_decay != 0 and decoupled:
@@ -286,6 +299,8 @@ def adamw_update(
     step: int,
 ) -> None:
     """AdamW (Loshchilov & Hutter): Adam with the weight decay decoupled from the gradient."""
+    V.float_array(p, "p")
+    V.float_array(g, "g")
     adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
 
 
@@ -306,6 +321,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
     logits of 1e4. A -inf logit (a masked position) gets probability exactly 0. A row
     that is ALL -inf has no distribution: it gives NaN, as in PyTorch.
     """
+    V.float_array(x, "x")
     with np.errstate(invalid="ignore"):  # all -inf row: -inf - (-inf) = NaN, on purpose
         m = np.max(x, axis=-1, keepdims=True, initial=-np.inf)  # (rows, 1)
         e = np.exp(x - m)  # (rows, C), each in [0, 1], the max itself gives 1
@@ -317,6 +333,8 @@ def softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
 
     (The Jacobian dy_j/dx_i = y_j (delta_ij - y_i), applied to dy; y and dy (rows, C).)
     """
+    V.float_array(y, "y")
+    V.float_array(dy, "dy")
     return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
 
 
@@ -326,6 +344,7 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     Computed directly, not as log(softmax(x)): a probability that underflows to 0
     would become -inf, while here a logit of -1e4 gets its finite log-probability.
     """
+    V.float_array(x, "x")
     with np.errstate(invalid="ignore", divide="ignore"):  # all -inf rows, C = 0
         m = np.max(x, axis=-1, keepdims=True, initial=-np.inf)  # (rows, 1)
         log_s = np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))  # (rows, 1)
@@ -334,6 +353,8 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
 
 def log_softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """dx for y = log_softmax(x): dx_i = dy_i - e^(y_i) sum_j dy_j (e^y is the softmax)."""
+    V.float_array(y, "y")
+    V.float_array(dy, "dy")
     return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
 
 
@@ -363,6 +384,7 @@ def cross_entropy(
     no row counts (all ignored, or N = 0) the mean is 0/0 = NaN -- PyTorch's answer
     too -- and the gradient is all zeros.
     """
+    V.float_array(logits, "logits")
     targets = V.cross_entropy_targets(logits, targets, ignore_index)
     with np.errstate(invalid="ignore", divide="ignore"):
         row_max = np.max(logits, axis=-1, initial=-np.inf)  # (N,)
@@ -410,6 +432,7 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     Computed in float64, rounded once to x's dtype. GELU(-inf) = NaN (-inf * 0), as in
     PyTorch; GELU(+inf) = +inf.
     """
+    V.float_array(x, "x")
     tanh_form = V.check_approximate(approximate)
     x64 = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -429,6 +452,8 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
     tanh:  GELU'(x) = s + x s (1 - s) 2 du/dx, with s = (1 + tanh u)/2 = 1/(1 + e^(-2u))
            and du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     """
+    V.float_array(x, "x")
+    V.float_array(dy, "dy")
     tanh_form = V.check_approximate(approximate)
     x64 = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
