@@ -53,12 +53,31 @@ static inline double TG_FN(hmax_f64)(VF64 v) { double m = v[0]; for (int i = 1; 
  *     new a[p] = a[p]      if bit h of p is clear, else b[p - h]
  *     new b[p] = a[p + h]  if bit h of p is clear, else b[p]
  *
- * one two-input shuffle each (GCC's __builtin_shuffle: mask index W + p means b[p]).
+ * one two-input shuffle each (TG_SHUFFLE2 below: mask index W + p means b[p]).
  * W * log2(W) shuffles in all -- 64 for 16 floats, one instruction each on AVX-512 --
  * where element by element it is W * W loads and W * W stores to scattered addresses.
  * Packing for the GEMM and attention's query-along-lanes layout are made of these.
  * Both loops are unrolled (the pragmas: GCC's own heuristics stop halfway), so that the
  * masks become constants and r[] lives in registers, not on the stack. */
+/* TG_SHUFFLE2(a, b, mask): lane p is a[mask[p]] (mask[p] < W) or b[mask[p] - W].
+ * GCC: __builtin_shuffle, which takes the mask as a vector (here constant after unrolling).
+ * clang has no __builtin_shuffle; its __builtin_shufflevector wants each index as a
+ * separate integer constant expression, which a mask computed in a loop is not. So for
+ * clang the same selection is written lane by lane; after the unrolling below every
+ * mask[p] is a constant and clang's optimizer folds the lane copies into one shuffle. */
+#if defined(__clang__) || !defined(__GNUC__)
+#define TG_SHUFFLE2(VT, NW, a, b, mask, dst)                                    \
+    do {                                                                        \
+        VT tg_s_;                                                               \
+        for (int tg_p_ = 0; tg_p_ < (NW); tg_p_++)                              \
+            tg_s_[tg_p_] = (mask)[tg_p_] < (NW) ? (a)[(mask)[tg_p_]]            \
+                                                : (b)[(mask)[tg_p_] - (NW)];    \
+        (dst) = tg_s_;                                                          \
+    } while (0)
+#else
+#define TG_SHUFFLE2(VT, NW, a, b, mask, dst) ((dst) = __builtin_shuffle((a), (b), (mask)))
+#endif
+
 #define TG_TRANSPOSE_BODY(VT, VIT, NW, IOTA)                                   \
     const VIT iota = IOTA;                                                      \
     _Pragma("GCC unroll 8")                                                     \
@@ -70,8 +89,8 @@ static inline double TG_FN(hmax_f64)(VF64 v) { double m = v[0]; for (int i = 1; 
         for (int i = 0; i < (NW); i++)                                          \
             if (!(i & h)) {                                                     \
                 VT a = r[i], b = r[i + h];                                      \
-                r[i] = __builtin_shuffle(a, b, lo);                             \
-                r[i + h] = __builtin_shuffle(a, b, hi);                         \
+                TG_SHUFFLE2(VT, NW, a, b, lo, r[i]);                            \
+                TG_SHUFFLE2(VT, NW, a, b, hi, r[i + h]);                        \
             }                                                                   \
     }
 static inline __attribute__((always_inline)) void TG_FN(transpose_f32)(VF32 *r) {
@@ -81,3 +100,4 @@ static inline __attribute__((always_inline)) void TG_FN(transpose_f64)(VF64 *r) 
     TG_TRANSPOSE_BODY(VF64, VI64, W64, TG_IOTA64)
 }
 #undef TG_TRANSPOSE_BODY
+#undef TG_SHUFFLE2

@@ -6,6 +6,14 @@ Read it in lecture order (README.md has the map):
   tensor.py          the same autograd idea for whole arrays
   nn/, optim/        layers, losses and optimizers built on Tensor
   models/gpt.py      a GPT, line by line
+
+Importing this package changes two process-wide settings (kernels/__init__.py says why):
+  * the memory pool (kernels/mempool.py) becomes NumPy's data allocator for the importing
+    context, i.e. for every NumPy array made there, also by other libraries. It is on when
+    the compiled kernels loaded; TINYGRAD_EDU_MEMPOOL=0 before the import leaves NumPy's
+    allocator alone, and ``kernels.mempool.disable()`` removes it. info()["mempool"] shows it.
+  * OpenMP's waiting policy defaults to a short spin, then sleep (GOMP_SPINCOUNT=10000,
+    KMP_BLOCKTIME=1), unless OMP_WAIT_POLICY or those variables are already set.
 """
 
 from __future__ import annotations

@@ -9,6 +9,13 @@ import numpy as np
 from . import kernels
 from ._version import __version__
 from .kernels.config import ISA_NAMES, config
+from .kernels.interface import KERNELS, build_report
+
+
+def _build() -> dict:
+    report = build_report()
+    keys = ("compiler", "compile_args", "link_args", "openmp", "openmp_note", "modules")
+    return {k: report[k] for k in keys if k in report}
 
 
 def info() -> dict:
@@ -23,7 +30,16 @@ def info() -> dict:
         "openmp": bool(compiled is not None and compiled.HAS_OPENMP),
         "compiled_available": compiled is not None,
         "compiled_error": kernels.COMPILED_ERROR,
-        "mempool": kernels.mempool.is_enabled(),  # caching allocator for array data (this context)
+        # caching allocator for array data, installed process-wide at import (this context)
+        "mempool": kernels.mempool.is_enabled(),
+        "omp_wait_policy": dict(kernels.OMP_WAIT_POLICY),
+        # how the extension was built (setup.py's _build_report.json): compiler, flags, ...
+        "build": _build(),
+        # kernel -> "compiled (_module)" / "reference (...)": which path each one runs on
+        "kernels": compiled.kernel_table()
+        if compiled is not None
+        else {k: "reference (no compiled extension)" for k in KERNELS},
+        "module_errors": dict(compiled.MODULE_ERRORS) if compiled is not None else {},
         "numpy": np.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),

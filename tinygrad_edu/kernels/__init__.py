@@ -11,6 +11,22 @@ whole library. Tests call ``reference`` and ``compiled`` side by side.
 Choosing the backend: the compiled one when its extension imports, else the
 reference one with a single warning. ``TINYGRAD_EDU_BACKEND=reference|compiled``
 forces one at import; ``use_backend(name)`` switches at run time.
+
+If one extension module failed to build or import, only its kernels run on their
+twins (``compiled.kernel_table()`` and ``tinygrad-edu info`` show which), with one
+warning naming the module and its real error.
+
+OpenMP waiting policy (set here, before the extension loads the OpenMP runtime, and
+only for variables the user has not set): a thread that reaches the end of a parallel
+loop first spins, waiting for the next one. GCC's libgomp spins up to 300000 times
+by default, so on a busy machine (more threads than free cores) the spinning threads
+take the CPU from the ones still working, and 2 threads ran 10-25x slower than 1. We
+default to a short spin, then sleep: ``GOMP_SPINCOUNT=10000`` (libgomp, GCC builds)
+and ``KMP_BLOCKTIME=1`` (milliseconds; LLVM's libomp, clang builds). On a quiet
+machine this costs at most a few microseconds per parallel loop; under contention
+it degrades gracefully. Setting ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or
+``KMP_BLOCKTIME`` yourself overrides it. (A runtime that another library, e.g.
+torch, loaded first keeps the policy it started with.)
 """
 
 from __future__ import annotations
@@ -21,6 +37,13 @@ from types import ModuleType
 
 from . import reference
 from .config import config
+
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+    os.environ.setdefault("KMP_BLOCKTIME", "1")
+OMP_WAIT_POLICY = {
+    k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+}
 
 compiled: ModuleType | None
 try:
@@ -55,8 +78,14 @@ if _requested == "" and compiled is None:
 ops: ModuleType = reference if (_requested == "reference" or compiled is None) else compiled
 
 
-# The memory pool (mempool.py, csrc/mempool.c): a caching allocator for NumPy array data,
-# on whenever the compiled extension loaded; TINYGRAD_EDU_MEMPOOL=0 opts out.
+# The memory pool (mempool.py, csrc/mempool.c): a caching allocator for NumPy array data.
+# It is installed PROCESS-WIDE, not only for tinygrad_edu: after `import tinygrad_edu`,
+# every NumPy array the importing context makes (also other libraries' arrays) gets its
+# data from the pool, because NumPy keeps one data allocator per context (NEP 49).
+# It is on whenever the compiled extension loaded: it
+# keeps freed blocks for reuse, which saves the page faults of fresh large allocations
+# in every training step. TINYGRAD_EDU_MEMPOOL=0 (before import) opts out;
+# tinygrad_edu.info()["mempool"] says whether it is on.
 from . import mempool  # noqa: E402 - after the backend choice, which it follows
 
 if compiled is not None:

@@ -2,31 +2,83 @@
 
 Each function validates its arguments in Python (shapes, dtypes, index ranges:
 see _validate.py), makes them contiguous where the kernel needs it, and only then
-hands pointers to C. Functions not redefined here are taken from reference.py:
-the compiled backend is the reference one with its hot loops replaced.
+hands pointers to C.
+
+What this module provides is listed in KERNELS below: every kernel name, and the
+extension module that runs it (or None where the NumPy twin is used on purpose).
+The extension modules load one by one: if one of them did not build or does not
+import, only the kernels it carries fall back to their reference twins, and one
+warning names the module and its real error (the ImportError, and the compiler's
+first error line when the build recorded one in _build_report.json). Only _core is
+required: it tells the CPU's SIMD level and whether OpenMP was built in.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+import warnings
+
 import numpy as np
 
-# Every extension module or none: an ImportError here (the extension is not built, or
-# a module of it failed) makes the whole package fall back to reference.py, loudly.
-from . import _attention, _core, _gemm, _nn, _optim, _softmax
 from . import _validate as V
 from . import reference as _reference
 from .config import config
-from .reference import *  # noqa: F403 - every kernel not replaced below
+from .interface import KERNELS, MODULES, build_report
 
 NAME = "compiled"
+
+# Names from reference.py that are part of this backend's interface but are not kernels.
+matmul_naive = _reference.matmul_naive
+CrossEntropySaved = _reference.CrossEntropySaved
+
+
+def _load(name: str):
+    """Import one extension module; (module, None) or (None, 'why it failed')."""
+    try:  # importlib, not `from . import`: a missing module gives its own error, not a
+        # misleading "partially initialized module ... circular import"
+        return importlib.import_module(f"{__package__}.{name}"), None
+    except ImportError as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        built = build_report().get("modules", {}).get(name)
+        if built and built != "built":
+            why += f"; the build said: {built}"
+        return None, why
+
+
+MODULE_ERRORS: dict[str, str] = {}
+_modules = {}
+for _name in MODULES:
+    _modules[_name], _err = _load(_name)
+    if _err is not None:
+        MODULE_ERRORS[_name] = _err
+if "_core" in MODULE_ERRORS:  # without _core there is no compiled backend at all
+    raise ImportError(f"compiled kernel module _core did not load ({MODULE_ERRORS['_core']})")
+_core = _modules["_core"]
+_gemm, _nn, _optim = _modules["_gemm"], _modules["_nn"], _modules["_optim"]
+_softmax, _attention = _modules["_softmax"], _modules["_attention"]
+
 config.best_isa = _core.best_isa()
 config.isa = config.best_isa
 
-_env_isa = __import__("os").environ.get("TINYGRAD_EDU_SIMD", "").strip().lower()
+_env_isa = os.environ.get("TINYGRAD_EDU_SIMD", "").strip().lower()
 if _env_isa:
     config.set_isa(_env_isa)
 
 HAS_OPENMP = _core.has_openmp()
+
+
+def kernel_table() -> dict[str, str]:
+    """kernel name -> 'compiled (_module)' or 'reference' (and why), as running now."""
+    table = {}
+    for kernel, module in KERNELS.items():
+        if module is None:
+            table[kernel] = "reference (by design)"
+        elif module in MODULE_ERRORS:
+            table[kernel] = f"reference ({module} did not load)"
+        else:
+            table[kernel] = f"compiled ({module})"
+    return table
 
 
 # --- reductions --------------------------------------------------------------------
@@ -169,7 +221,7 @@ def gemm(
     a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, accumulate: bool = False
 ) -> np.ndarray:
     # The common case passes a few quick comparisons; anything else goes through
-    # _check_gemm, which names the problem. (gemm runs three times per Linear layer
+    # V.check_gemm, which names the problem. (gemm runs three times per Linear layer
     # per step: for small layers, microseconds of checking count.)
     if not (
         isinstance(a, np.ndarray)
@@ -188,7 +240,7 @@ def gemm(
         and out.flags.aligned
         and out.flags.writeable
     ):
-        _reference._check_gemm(a, b, out)
+        V.check_gemm(a, b, out)
     M, K = a.shape
     N = b.shape[1]
     if out is None:
@@ -267,7 +319,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def gemm_naive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b by the textbook i-k-j loops in C (float32): no blocking, no packing, no
     threads -- the rung between reference.matmul_naive and the blocked gemm."""
-    _reference._check_gemm(a, b, None)
+    V.check_gemm(a, b, None)
     if a.dtype != np.float32:
         raise TypeError(f"gemm_naive is float32 only, got {a.dtype}")
     out = np.zeros((a.shape[0], b.shape[1]), dtype=np.float32)
@@ -529,7 +581,7 @@ def log_softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
 def cross_entropy(
     logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100
 ) -> tuple[float, _reference.CrossEntropySaved]:
-    targets = _reference._cross_entropy_targets(logits, targets, ignore_index)
+    targets = V.cross_entropy_targets(logits, targets, ignore_index)
     logits = V.contiguous(logits)
     n = logits.shape[0]
     row_max = np.empty(n, dtype=logits.dtype)
@@ -547,7 +599,7 @@ def cross_entropy_backward(saved, grad_loss: float) -> np.ndarray:
     logits, targets, row_max, row_log_sum, ignore_index = saved
     # saved is normally what cross_entropy returned, but it is a public function:
     # check everything a pointer will be taken from.
-    targets = _reference._cross_entropy_targets(logits, targets, ignore_index)
+    targets = V.cross_entropy_targets(logits, targets, ignore_index)
     for name, a in (("row_max", row_max), ("row_log_sum", row_log_sum)):
         V.float_array(a, name)
         V.same_dtype(("logits", logits), (name, a))
@@ -574,7 +626,7 @@ def cross_entropy_backward(saved, grad_loss: float) -> np.ndarray:
 
 
 def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
-    tanh_form = _reference._check_approximate(approximate)
+    tanh_form = V.check_approximate(approximate)
     V.float_array(x, "x")
     flat = V.contiguous(x).reshape(-1)  # element-wise: any shape is a 1-D run
     y = np.empty_like(flat)
@@ -584,7 +636,7 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
 
 
 def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> np.ndarray:
-    tanh_form = _reference._check_approximate(approximate)
+    tanh_form = V.check_approximate(approximate)
     _same_shape(x, "x", dy, "dy")
     xf, dyf = V.contiguous(x).reshape(-1), V.contiguous(dy).reshape(-1)
     dx = np.empty_like(xf)
@@ -597,7 +649,7 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
 
 
 def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 0):
-    N, T, S, D = _reference._check_attention(q, k, v, causal, scale, causal_offset)
+    N, T, S, D = V.check_attention(q, k, v, causal, scale, causal_offset)
     if 0 in (N, T, S, D):  # nothing to compute: the twin's edge cases
         return _reference.attention_forward(q, k, v, causal, scale, causal_offset)
     q, k, v = V.contiguous(q), V.contiguous(k), V.contiguous(v)
@@ -610,8 +662,8 @@ def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 
 
 
 def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, causal_offset: int = 0):
-    N, T, S, D = _reference._check_attention(q, k, v, causal, scale, causal_offset)
-    _reference._check_attention_grads(q, out, lse, dout)
+    N, T, S, D = V.check_attention(q, k, v, causal, scale, causal_offset)
+    V.check_attention_grads(q, out, lse, dout)
     if 0 in (N, T, S, D):
         return _reference.attention_backward(q, k, v, out, lse, dout, causal, scale, causal_offset)
     q, k, v = V.contiguous(q), V.contiguous(k), V.contiguous(v)
@@ -624,7 +676,7 @@ def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, caus
 
 
 def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
-    B, T, C, H, D = _reference._check_multi_head(qkv, n_head, causal, scale)
+    B, T, C, H, D = V.check_multi_head(qkv, n_head, causal, scale)
     if 0 in (B, T, D):
         return _reference.multi_head_attention_forward(qkv, n_head, causal, scale)
     qkv = V.contiguous(qkv)
@@ -636,8 +688,8 @@ def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
 
 
 def multi_head_attention_backward(qkv, y, lse, dy, n_head: int, causal: bool, scale: float):
-    B, T, C, H, D = _reference._check_multi_head(qkv, n_head, causal, scale)
-    _reference._check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
+    B, T, C, H, D = V.check_multi_head(qkv, n_head, causal, scale)
+    V.check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
     if 0 in (B, T, D):
         return _reference.multi_head_attention_backward(qkv, y, lse, dy, n_head, causal, scale)
     qkv, y, lse, dy = V.contiguous(qkv), V.contiguous(y), V.contiguous(lse), V.contiguous(dy)
@@ -674,3 +726,23 @@ def attention_blocking(dtype=np.float32, isa: str | None = None) -> dict:
     level = config.isa if isa is None else ISA_NAMES.index(isa)
     values = _attention.blocking(level, np.dtype(dtype) == np.float64)
     return dict(zip(("BR", "BC", "MR", "lanes"), values))
+
+
+# --- kernels whose extension module did not load run on their twins --------------------
+
+for _kernel, _module in KERNELS.items():
+    if _module in MODULE_ERRORS:
+        # gemm_naive (the C triple loop) has no twin of its own: NumPy's matmul stands in
+        globals()[_kernel] = getattr(_reference, _kernel, _reference.matmul)
+if MODULE_ERRORS:
+    warnings.warn(
+        "tinygrad_edu: "
+        + "; ".join(
+            f"compiled kernel module {m} did not load ({e}), so "
+            + ", ".join(k for k, mod in KERNELS.items() if mod == m)
+            + " run on the NumPy reference path"
+            for m, e in MODULE_ERRORS.items()
+        ),
+        RuntimeWarning,
+        stacklevel=2,
+    )

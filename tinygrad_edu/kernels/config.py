@@ -47,12 +47,18 @@ class Config:
 config = Config()
 
 
+MAX_THREADS = 4096  # far above any CPU we run on; OpenMP would try to start them all
+
+
 def set_num_threads(n: int) -> None:
-    """Threads the compiled kernels use (like torch.set_num_threads)."""
+    """Threads the compiled kernels use (like torch.set_num_threads): an int in
+    [1, MAX_THREADS]; anything else raises TypeError/ValueError here, at the call."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"number of threads must be an int, got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"number of threads must be at least 1, got {n}")
+    if n > MAX_THREADS:
+        raise ValueError(f"number of threads must be at most {MAX_THREADS}, got {n}")
     config.num_threads = n
 
 

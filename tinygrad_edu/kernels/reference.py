@@ -23,6 +23,8 @@ NAME = "reference"
 
 def dot(x: np.ndarray, y: np.ndarray) -> float:
     """sum_i x[i] * y[i] for two 1-D arrays of the same length and dtype."""
+    V.float_array(x, "x")
+    V.float_array(y, "y")
     return float(np.sum(x * y))
 
 
@@ -33,6 +35,7 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
     row in forward, so its gradient is the sum of the rows' gradients.
     With `accumulate`, the sums are added into `out` (gradient accumulation).
     """
+    V.float_array(x, "x")
     s = x.sum(axis=0)
     if out is None:
         return s
@@ -69,6 +72,8 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
     (a tensor used twice gets the sum of both uses' gradients). With `out` (which may
     be a or b itself) the sum is written there.
     """
+    V.float_array(a, "a")
+    V.float_array(b, "b")
     if out is None:
         return a + b
     np.add(a, b, out=out)
@@ -97,6 +102,7 @@ def embedding_backward(idx: np.ndarray, g: np.ndarray, num_embeddings: int) -> n
     idx (...) ints, g (..., D) -> (num_embeddings, D). np.add.at adds repeated
     indices one by one (plain `dw[idx] += g` would keep only the last of them).
     """
+    V.float_array(g, "g")
     dw = np.zeros((num_embeddings, g.shape[-1]), dtype=g.dtype)
     np.add.at(dw, idx.reshape(-1), g.reshape(idx.size, g.shape[-1]))
     return dw
@@ -111,6 +117,7 @@ def layer_norm(x: np.ndarray, weight, bias, eps: float):
     Each row is shifted to mean 0 and scaled to variance 1, then scaled by `weight`
     and shifted by `bias` (C,), both learned. rstd = 1 / sqrt(var + eps).
     """
+    V.float_array(x, "x")
     mean = x.mean(axis=1)
     xc = x - mean[:, None]
     var = (xc * xc).mean(axis=1)
@@ -130,6 +137,8 @@ def layer_norm_backward(x, weight, mean, rstd, dy):
     depend on every element of the row, which gives the two correction terms:
         dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
     """
+    V.float_array(x, "x")
+    V.float_array(dy, "dy")
     xhat = (x - mean[:, None]) * rstd[:, None]
     dxhat = dy * weight if weight is not None else dy
     dx = rstd[:, None] * (
@@ -172,26 +181,6 @@ def matmul_naive(a, b):
     return C
 
 
-def _check_gemm(a, b, out) -> None:
-    """The errors both gemm()s raise: non-arrays, dtypes, shapes, a bad `out`."""
-    V.float_array(a, "a")
-    V.float_array(b, "b")
-    V.same_dtype(("a", a), ("b", b))
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        raise ValueError(f"gemm needs (M, K) @ (K, N), got shapes {a.shape} and {b.shape}")
-    if out is not None:
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-        if out.dtype != a.dtype:
-            raise ValueError(f"out must have the dtype of a and b ({a.dtype}), got {out.dtype}")
-        if out.shape != (a.shape[0], b.shape[1]):
-            raise ValueError(
-                f"out must have shape {(a.shape[0], b.shape[1])} for {a.shape} @ {b.shape}, "
-                f"got {out.shape}"
-            )
-        V.out_array(out)
-
-
 def gemm(
     a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, accumulate: bool = False
 ) -> np.ndarray:
@@ -202,7 +191,7 @@ def gemm(
     With `out`, the result is written into it (C-contiguous, same dtype); with
     `accumulate=True` it is added to it (out += a @ b), as gradients accumulate.
     """
-    _check_gemm(a, b, out)
+    V.check_gemm(a, b, out)
     c = a @ b  # (M, N)
     if out is None:
         return c
@@ -247,6 +236,8 @@ def sgd_update(
     p, g, buf: same shape and dtype; buf (the momentum buffer, "velocity") may be None
     when momentum == 0. `first`: the first step, when the buffer starts as a copy of d.
     """
+    V.float_array(p, "p")
+    V.float_array(g, "g")
     d = g
     if weight_decay != 0:
         d = d + weight_decay * p  # L2: the gradient of (weight_decay / 2) * |p|^2
@@ -279,6 +270,8 @@ def adam_update(
     about lr in the direction of m, scaled down where the gradient is noisy (v large).
     `step` counts from 1: the bias corrections undo the pull of m = v = 0 at the start.
     """
+    V.float_array(p, "p")
+    V.float_array(g, "g")
     if weight_decay != 0 and not decoupled:
         g = g + weight_decay * p  # Adam: L2 decay is part of the gradient (then rescaled by v)
     if weight_decay != 0 and decoupled:
@@ -306,6 +299,8 @@ def adamw_update(
     step: int,
 ) -> None:
     """AdamW (Loshchilov & Hutter): Adam with the weight decay decoupled from the gradient."""
+    V.float_array(p, "p")
+    V.float_array(g, "g")
     adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
 
 
@@ -326,6 +321,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
     logits of 1e4. A -inf logit (a masked position) gets probability exactly 0. A row
     that is ALL -inf has no distribution: it gives NaN, as in PyTorch.
     """
+    V.float_array(x, "x")
     with np.errstate(invalid="ignore"):  # all -inf row: -inf - (-inf) = NaN, on purpose
         m = np.max(x, axis=-1, keepdims=True, initial=-np.inf)  # (rows, 1)
         e = np.exp(x - m)  # (rows, C), each in [0, 1], the max itself gives 1
@@ -337,6 +333,8 @@ def softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
 
     (The Jacobian dy_j/dx_i = y_j (delta_ij - y_i), applied to dy; y and dy (rows, C).)
     """
+    V.float_array(y, "y")
+    V.float_array(dy, "dy")
     return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
 
 
@@ -346,6 +344,7 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     Computed directly, not as log(softmax(x)): a probability that underflows to 0
     would become -inf, while here a logit of -1e4 gets its finite log-probability.
     """
+    V.float_array(x, "x")
     with np.errstate(invalid="ignore", divide="ignore"):  # all -inf rows, C = 0
         m = np.max(x, axis=-1, keepdims=True, initial=-np.inf)  # (rows, 1)
         log_s = np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))  # (rows, 1)
@@ -354,6 +353,8 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
 
 def log_softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """dx for y = log_softmax(x): dx_i = dy_i - e^(y_i) sum_j dy_j (e^y is the softmax)."""
+    V.float_array(y, "y")
+    V.float_array(dy, "dy")
     return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
 
 
@@ -373,38 +374,6 @@ class CrossEntropySaved(NamedTuple):
     ignore_index: int
 
 
-def _cross_entropy_targets(logits, targets, ignore_index) -> np.ndarray:
-    """Check cross_entropy's arguments; return the targets as contiguous int64.
-
-    Shared by both backends, so both raise the same exceptions: TypeError for a wrong
-    kind of value, ValueError naming the shapes, IndexError naming a target outside
-    [0, C) that is not ignore_index (NumPy would wrap a negative one around silently).
-    """
-    V.float_array(logits, "logits")
-    V.ndim(logits, 2, "logits")
-    if not isinstance(targets, np.ndarray):
-        raise TypeError(f"targets must be a numpy.ndarray, got {type(targets).__name__}")
-    if targets.dtype.kind not in "iu":
-        raise TypeError(f"targets must hold integers (class indices), got {targets.dtype}")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
-        raise TypeError(f"ignore_index must be an int, got {type(ignore_index).__name__}")
-    n, c = logits.shape
-    if targets.shape != (n,):
-        raise ValueError(
-            f"targets must have shape ({n},) for logits of shape {logits.shape}, got {targets.shape}"
-        )
-    counted = targets[targets != ignore_index]
-    if counted.size:
-        lo, hi = int(counted.min()), int(counted.max())
-        if lo < 0 or hi >= c:
-            bad = lo if lo < 0 else hi
-            raise IndexError(
-                f"target {bad} is outside [0, {c}) for logits of shape {logits.shape} "
-                f"(and is not ignore_index={int(ignore_index)})"
-            )
-    return V.contiguous(np.asarray(targets, dtype=np.int64))
-
-
 def cross_entropy(
     logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100
 ) -> tuple[float, CrossEntropySaved]:
@@ -415,7 +384,8 @@ def cross_entropy(
     no row counts (all ignored, or N = 0) the mean is 0/0 = NaN -- PyTorch's answer
     too -- and the gradient is all zeros.
     """
-    targets = _cross_entropy_targets(logits, targets, ignore_index)
+    V.float_array(logits, "logits")
+    targets = V.cross_entropy_targets(logits, targets, ignore_index)
     with np.errstate(invalid="ignore", divide="ignore"):
         row_max = np.max(logits, axis=-1, initial=-np.inf)  # (N,)
         shifted = logits - row_max[:, None]  # (N, C), <= 0
@@ -449,13 +419,6 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _erfc = np.frompyfunc(math.erfc, 1, 1)  # math.erfc on every element (slow, exact)
 
 
-def _check_approximate(approximate: str) -> bool:
-    """True for the tanh form; ValueError unless approximate is 'none' or 'tanh'."""
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    return approximate == "tanh"
-
-
 def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     """GELU(x) = x * Phi(x), Phi the standard normal CDF, element-wise, any shape.
 
@@ -469,7 +432,8 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     Computed in float64, rounded once to x's dtype. GELU(-inf) = NaN (-inf * 0), as in
     PyTorch; GELU(+inf) = +inf.
     """
-    tanh_form = _check_approximate(approximate)
+    V.float_array(x, "x")
+    tanh_form = V.check_approximate(approximate)
     x64 = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if tanh_form:
@@ -488,7 +452,9 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
     tanh:  GELU'(x) = s + x s (1 - s) 2 du/dx, with s = (1 + tanh u)/2 = 1/(1 + e^(-2u))
            and du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     """
-    tanh_form = _check_approximate(approximate)
+    V.float_array(x, "x")
+    V.float_array(dy, "dy")
+    tanh_form = V.check_approximate(approximate)
     x64 = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if tanh_form:
@@ -506,45 +472,6 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
 
 
 # --- attention (lecture 7; csrc/attention_impl.h is the fused kernel) -----------------
-
-
-def _check_attention(q, k, v, causal, scale, causal_offset) -> tuple[int, int, int, int]:
-    """The errors both attention kernels raise; returns (N, T, S, D)."""
-    for name, a in (("q", q), ("k", k), ("v", v)):
-        V.float_array(a, name)
-    V.same_dtype(("q", q), ("k", k), ("v", v))
-    if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or k.shape != v.shape:
-        raise ValueError(
-            f"attention needs q (N, T, D), k and v (N, S, D), got shapes "
-            f"q {q.shape}, k {k.shape}, v {v.shape}"
-        )
-    (N, T, D), S = q.shape, k.shape[1]
-    if k.shape[0] != N or k.shape[2] != D:
-        raise ValueError(
-            f"attention: q {q.shape} and k {k.shape} must agree in N and D (N, T, D) / (N, S, D)"
-        )
-    _check_causal_and_scale(causal, scale)
-    if isinstance(causal_offset, (bool, np.bool_)) or not isinstance(
-        causal_offset, (int, np.integer)
-    ):
-        raise TypeError(f"causal_offset must be an int, got {type(causal_offset).__name__}")
-    if not causal and causal_offset != 0:
-        raise ValueError(f"causal_offset={causal_offset} needs causal=True")
-    if not -T <= causal_offset <= S:
-        raise ValueError(
-            f"causal_offset must be in [-T, S] = [{-T}, {S}] for T={T} queries and S={S} keys, "
-            f"got {causal_offset}"
-        )
-    return N, T, S, D
-
-
-def _check_causal_and_scale(causal, scale) -> None:
-    if not isinstance(causal, (bool, np.bool_)):
-        raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
-    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.number)):
-        raise TypeError(f"scale must be a real number, got {type(scale).__name__}")
-    if not math.isfinite(float(scale)):
-        raise ValueError(f"scale must be finite, got {scale}")
 
 
 def _attention_probabilities(q, k, causal, scale, causal_offset, lse=None):
@@ -589,7 +516,7 @@ def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 
     right, for T new queries after S - T cached keys. A query that may look at no key
     gets out 0 and lse -inf (PyTorch gives NaN there).
     """
-    _check_attention(q, k, v, causal, scale, causal_offset)
+    V.check_attention(q, k, v, causal, scale, causal_offset)
     p, lse = _attention_probabilities(q, k, causal, scale, causal_offset)
     return (p @ v).astype(q.dtype, copy=False), lse
 
@@ -605,8 +532,8 @@ def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, caus
         dk = scale * dS^T @ q                     (N, S, D)
     (rowsum(dP * P) = rowsum(dout * out), since out = P @ v: an (N, T) vector.)
     """
-    _check_attention(q, k, v, causal, scale, causal_offset)
-    _check_attention_grads(q, out, lse, dout)
+    V.check_attention(q, k, v, causal, scale, causal_offset)
+    V.check_attention_grads(q, out, lse, dout)
     p, _ = _attention_probabilities(q, k, causal, scale, causal_offset, lse)
     dv = p.transpose(0, 2, 1) @ dout
     dp = dout @ v.transpose(0, 2, 1)
@@ -622,46 +549,7 @@ def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, caus
     )
 
 
-def _check_attention_grads(q, out, lse, dout) -> None:
-    """out and dout must have q's shape (N, T, D), lse (N, T), all of q's dtype."""
-    for name, a in (("out", out), ("lse", lse), ("dout", dout)):
-        V.float_array(a, name)
-    V.same_dtype(("q", q), ("out", out), ("lse", lse), ("dout", dout))
-    if out.shape != q.shape or dout.shape != q.shape or lse.shape != q.shape[:2]:
-        raise ValueError(
-            f"attention_backward needs out and dout of q's shape {q.shape} and lse of shape "
-            f"{q.shape[:2]}, got out {out.shape}, dout {dout.shape}, lse {lse.shape}"
-        )
-
-
 # --- multi-head attention on packed (B, T, 3C) query|key|value activations ----------------
-
-
-def _check_multi_head(qkv, n_head, causal, scale) -> tuple[int, int, int, int, int]:
-    """The errors both multi-head kernels raise; returns (B, T, C, H, D)."""
-    V.float_array(qkv, "qkv")
-    if isinstance(n_head, (bool, np.bool_)) or not isinstance(n_head, (int, np.integer)):
-        raise TypeError(f"n_head must be an int, got {type(n_head).__name__}")
-    if n_head < 1:
-        raise ValueError(f"n_head must be >= 1, got {n_head}")
-    if qkv.ndim != 3 or qkv.shape[2] % (3 * n_head):
-        raise ValueError(
-            f"qkv must be (B, T, 3C) with C divisible by n_head={n_head}, got {qkv.shape}"
-        )
-    _check_causal_and_scale(causal, scale)
-    B, T, C3 = qkv.shape
-    return B, T, C3 // 3, int(n_head), C3 // 3 // n_head
-
-
-def _check_multi_head_grads(qkv, y, lse, dy, B, T, C, H) -> None:
-    for name, a in (("y", y), ("lse", lse), ("dy", dy)):
-        V.float_array(a, name)
-    V.same_dtype(("qkv", qkv), ("y", y), ("lse", lse), ("dy", dy))
-    if y.shape != (B, T, C) or dy.shape != (B, T, C) or lse.shape != (B * H, T):
-        raise ValueError(
-            f"multi-head backward needs y and dy of shape {(B, T, C)} and lse {(B * H, T)}, "
-            f"got y {y.shape}, dy {dy.shape}, lse {lse.shape}"
-        )
 
 
 def _heads(x, H):
@@ -683,7 +571,7 @@ def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
 
     q, k, v = qkv split in three; each head h of n_head attends with its D = C / n_head
     features (attention_forward), and y has the heads' outputs side by side."""
-    B, T, C, H, D = _check_multi_head(qkv, n_head, causal, scale)
+    B, T, C, H, D = V.check_multi_head(qkv, n_head, causal, scale)
     q, k, v = (_heads(x, H) for x in np.split(qkv, 3, axis=2))  # each (B*H, T, D)
     out, lse = attention_forward(q, k, v, causal, scale)
     return _merge_heads(out, B, H), lse
@@ -691,8 +579,8 @@ def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
 
 def multi_head_attention_backward(qkv, y, lse, dy, n_head: int, causal: bool, scale: float):
     """dqkv (B, T, 3C), laid out like qkv, from qkv, y, lse and dy = dCost/dy (B, T, C)."""
-    B, T, C, H, D = _check_multi_head(qkv, n_head, causal, scale)
-    _check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
+    B, T, C, H, D = V.check_multi_head(qkv, n_head, causal, scale)
+    V.check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
     q, k, v = (_heads(x, H) for x in np.split(qkv, 3, axis=2))  # each (B*H, T, D)
     out, dout = _heads(y, H), _heads(dy, H)
     dq, dk, dv = attention_backward(q, k, v, out, lse, dout, causal, scale)
