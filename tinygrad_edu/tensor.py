@@ -225,24 +225,6 @@ class Tensor:
                 raise ValueError(f"grad has shape {g.shape}, but the tensor has shape {self.shape}")
         autograd.backward(self, g, retain_graph=retain_graph)
 
-    def _accumulate_grad(self, g: np.ndarray, owned: bool = False) -> None:
-        """.grad += g. `owned`: nothing but this call holds g, so the first gradient may
-        be kept as it is; otherwise it is copied (g may also be another tensor's, or
-        the caller's, and .grad is added into in place later)."""
-        if self.grad is None:
-            if (
-                owned
-                and isinstance(g, np.ndarray)
-                and g.dtype == self.dtype
-                and g.flags.c_contiguous
-                and g.flags.writeable
-            ):
-                self.grad = Tensor._wrap(g)
-            else:
-                self.grad = Tensor._wrap(np.array(g, dtype=self.dtype, copy=True))
-        else:
-            self.grad.data += g
-
     def retain_grad(self) -> Tensor:
         """Keep .grad on this intermediate tensor too (leaves always keep it)."""
         self._retains_grad = True

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import kernels
 from ..autograd import Function
+from .movement import sum_to
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
@@ -68,11 +69,13 @@ class MaskedFill(Function):
     # The filled places do not depend on x, so their gradient is 0.
     @staticmethod
     def forward(ctx, x, *, mask, value):
+        ctx.options["shape"] = x.shape
         return np.where(mask, np.asarray(value, dtype=x.dtype), x)
 
     @staticmethod
     def backward(ctx, g):
-        return (np.where(ctx.options["mask"], np.zeros((), dtype=g.dtype), g),)
+        dx = np.where(ctx.options["mask"], np.zeros((), dtype=g.dtype), g)
+        return (sum_to(dx, ctx.options["shape"]),)  # a mask larger than x broadcast x
 
 
 class Embedding(Function):
