@@ -112,7 +112,7 @@ def test_token_logprobs_gradient_matches_pytorch_gather():
 
 def test_sequence_logprob_and_its_gradient_match_pytorch_twin():
     torch = pytest.importorskip("torch")
-    from tinygrad_edu.models import torch_gpt
+    import torch_gpt
 
     model = small_gpt(seed=5, bias=True)
     twin = torch_gpt.build(model.config)
