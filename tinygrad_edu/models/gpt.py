@@ -29,6 +29,7 @@ from .. import nn, rng
 from ..autograd import no_grad
 from ..nn import functional as F
 from ..tensor import Tensor
+from .hf import load_gpt_folder
 
 
 @dataclass
@@ -233,9 +234,12 @@ class GPT(nn.Module):
         original files' (`h.0...`, with `attn.bias`/`attn.masked_bias` buffers, ignored).
         GPT-2 stores its Linear layers as Conv1D, (in, out): those are transposed.
         """
-        from .hf import load_gpt_folder
-
-        config, state = load_gpt_folder(folder)
+        fields_, state = load_gpt_folder(folder)
+        try:
+            config = GPTConfig.from_dict(fields_)
+        except TypeError as exc:
+            path = os.path.join(folder, "config.json")
+            raise ValueError(f"{path}: not a GPT config ({exc})") from exc
         model = cls(config)
         model.load_state_dict(state)
         return model
