@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 # --- gradient mode -------------------------------------------------------------------
 
+
 # Per thread, as in PyTorch: one thread may train (building graphs) while another
 # samples under no_grad(); a process-wide flag would switch it off for both.
 class _GradState(threading.local):
