@@ -668,3 +668,28 @@ def test_forward_returns_the_attention_weights_it_used(rng):
     with no_grad():
         again = model.transformer.ln_f(inside["hidden"][-1]).data
     np.testing.assert_allclose(again, inside["final"].data, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "T, S, D, Dv",
+    [(0, 3, 4, 4), (3, 0, 4, 4), (3, 3, 0, 4), (3, 3, 4, 0), (0, 0, 0, 0)],
+    ids=["T=0", "S=0", "D=0", "Dv=0", "all0"],
+)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("fused", [True, False])
+def test_empty_attention_matches_pytorch(backend, T, S, D, Dv, causal, fused, rng):
+    """No query, no key, or no feature: empty tensors (S = 0: zeros; D = 0: every score
+    is 0, so the values are averaged), with PyTorch's shapes, values and gradients."""
+    torch = pytest.importorskip("torch")
+    arrays = [rng.standard_normal(s) for s in [(2, 2, T, D), (2, 2, S, D), (2, 2, S, Dv)]]
+    q, k, v = (Tensor(a.astype(np.float32), requires_grad=True) for a in arrays)
+    y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, fused=fused)
+    (y * 1.5).sum().backward()
+    tq, tk, tv = (torch.tensor(a.astype(np.float32), requires_grad=True) for a in arrays)
+    ty = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+    (ty * 1.5).sum().backward()
+    assert y.shape == tuple(ty.shape)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    for ours, theirs in ((q, tq), (k, tk), (v, tv)):
+        assert ours.grad.shape == tuple(theirs.grad.shape)
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-5, atol=1e-6)

@@ -7,6 +7,8 @@ They work over the LAST axis; (..., C) is viewed as (rows, C) for the kernel.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import kernels
@@ -15,8 +17,8 @@ from .movement import sum_to
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
-    """(..., C) -> (rows, C) as a view where possible."""
-    return x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+    """(..., C) -> (rows, C) as a view where possible (C may be 0: rows is then explicit)."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1]) if x.ndim != 2 else x
 
 
 class Softmax(Function):
