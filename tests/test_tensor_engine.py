@@ -420,3 +420,13 @@ def test_training_in_one_thread_while_another_samples_under_no_grad():
         stop.set()
         t.join()
     assert not errors
+
+
+def test_ops_on_a_parameter_give_plain_tensors_and_apply_takes_tensors_only():
+    w = tg.nn.Parameter(np.ones((4, 3), dtype=np.float32))
+    assert type(F.embedding(np.array([1, 2]), w)) is tg.Tensor  # the Parameter is input 0
+    assert type(w * 2) is tg.Tensor
+    from tinygrad_edu.ops.elementwise import Exp
+
+    with pytest.raises(TypeError, match="Exp.apply takes Tensors"):
+        Exp.apply(np.ones(2))

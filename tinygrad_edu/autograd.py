@@ -114,20 +114,23 @@ class Function:
         Inputs that are Tensors are differentiable arguments (backward returns one
         gradient for each); everything else (axes, shapes, flags) goes in **options.
         """
-        # The Tensor class comes with the inputs: autograd.py sits below tensor.py in
-        # the engine's floors (autograd <- ops <- tensor) and does not import it.
-        Tensor = type(inputs[0]) if inputs else None
-        if Tensor is None or not hasattr(Tensor, "_wrap"):
-            raise TypeError(f"{cls.__name__}.apply: the first input must be a Tensor")
-        tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
+        # autograd.py sits below tensor.py (autograd <- ops <- tensor) and does not import
+        # it: the inputs are Tensors already (tensor.py converts numbers), and the first
+        # one makes the output (_wrap gives a plain Tensor, also from a Parameter).
+        for t in inputs or (None,):
+            if not hasattr(t, "_node"):
+                raise TypeError(
+                    f"{cls.__name__}.apply takes Tensors as inputs (other arguments "
+                    f"by keyword), got {type(t).__name__}"
+                )
         ctx = Context()
         ctx.options = options
-        ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
-        out = cls.forward(ctx, *[t.data for t in tensors], **options)
+        ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        out = cls.forward(ctx, *[t.data for t in inputs], **options)
         track = _state.enabled and any(ctx.needs_input_grad)
-        result = Tensor._wrap(out, requires_grad=track)
+        result = inputs[0]._wrap(out, requires_grad=track)
         if track:
-            result._node = (cls, ctx, tensors)
+            result._node = (cls, ctx, inputs)
         return result
 
 

@@ -105,8 +105,9 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
-        """Fast path for ops: data is already a valid ndarray."""
-        t = cls.__new__(cls)
+        """Fast path for ops: data is already a valid ndarray. Always a plain Tensor
+        (an op on a Parameter gives a Tensor, as in PyTorch)."""
+        t = Tensor.__new__(Tensor)
         t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
         t.grad = None
         t._node = None
