@@ -10,7 +10,7 @@ of the rounds' ratios, so both sides see the same load on a shared machine.
 One step = forward, cross-entropy, backward, gradient clipping at 1.0, AdamW with
 weight decay on 2-D weights: exactly what `tinygrad-edu train-gpt` does per
 iteration, on nanoGPT's CPU recipe (4 layers, 4 heads, 128 wide, block 64, batch 12).
-The PyTorch model is tinygrad_edu/models/torch_gpt.py: same architecture, same
+The PyTorch model is tests/torch_gpt.py: same architecture, same
 initial weights, same batches.
 """
 
@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 import _harness as H  # noqa: E402
 
 H.reexec_clean()
@@ -62,7 +63,7 @@ def ours_step_fn(model: GPT, batches):
 
 def torch_step_fn(model: GPT, batches):
     torch = H.torch_or_none()
-    from tinygrad_edu.models import torch_gpt
+    import torch_gpt  # tests/torch_gpt.py
 
     twin = torch_gpt.build(model.config)
     twin.load_numpy(model.state_dict())

@@ -607,3 +607,89 @@ def test_packed_kernel_bad_inputs_raise(module, rng):
         m.multi_head_attention_backward(qkv, y, lse[:1], y, 2, True, 0.5)
     with pytest.raises(TypeError, match="dtype|float"):
         m.multi_head_attention_backward(qkv, y.astype(np.float32), lse, y, 2, True, 0.5)
+
+
+def test_gpt_fused_and_textbook_attention_agree_values_and_grads(rng):
+    """The whole GPT with every layer's switch flipped: same loss, same gradients."""
+    from tinygrad_edu.models.gpt import GPT, GPTConfig
+
+    model = GPT(GPTConfig(block_size=16, vocab_size=13, n_layer=2, n_head=2, n_embd=8))
+    idx = rng.integers(0, 13, (3, 11))
+    results = []
+    for fused in (True, False):
+        for block in model.transformer.h:
+            block.attn.fused = fused
+        model.zero_grad()
+        logits, loss, inside = model(idx, idx, return_hidden=True)
+        loss.backward()
+        grads = {n: p.grad.data.copy() for n, p in model.named_parameters()}
+        results.append((logits.data, loss.item(), inside["final"].data, grads))
+    (l1, c1, f1, g1), (l2, c2, f2, g2) = results
+    np.testing.assert_allclose(l2, l1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(f2, f1, rtol=1e-5, atol=1e-6)
+    assert abs(c1 - c2) < 1e-5
+    for n in g1:
+        np.testing.assert_allclose(g2[n], g1[n], rtol=1e-4, atol=1e-6, err_msg=n)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_kv_cache_goes_through_the_same_module_and_matches_the_full_forward(fused, rng):
+    from tinygrad_edu import nn
+    from tinygrad_edu.autograd import no_grad
+
+    layer = nn.CausalSelfAttention(12, 3, fused=fused)
+    x = rng.standard_normal((2, 9, 12)).astype(np.float32)
+    with no_grad():
+        full = layer(Tensor(x)).data  # (B, 9, C) in one go
+        cache: dict = {}
+        pieces = [layer(Tensor(x[:, :4]), cache).data]  # a prompt of 4 tokens
+        for t in range(4, 9):  # then one token at a time, keys and values from the cache
+            pieces.append(layer(Tensor(x[:, t : t + 1]), cache).data)
+    assert cache["k"].shape == (2, 3, 9, 4)  # (B, n_head, S, D): every token's key kept
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, rtol=1e-5, atol=1e-6)
+
+
+def test_forward_returns_the_attention_weights_it_used(rng):
+    from tinygrad_edu.models.gpt import GPT, GPTConfig
+
+    model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=8))
+    idx = rng.integers(0, 11, (2, 6))
+    logits, loss, inside = model(idx, return_attention=True)
+    plain, _ = model(idx)
+    np.testing.assert_allclose(logits.data, plain.data, rtol=1e-5, atol=1e-6)
+    assert loss is None and len(inside["attention"]) == 2 and len(inside["hidden"]) == 3
+    for w in inside["attention"]:
+        assert w.shape == (2, 2, 6, 6)
+        np.testing.assert_allclose(w.data.sum(-1), 1.0, atol=1e-6)
+        assert np.all(w.data[..., np.triu_indices(6, 1)[0], np.triu_indices(6, 1)[1]] == 0)
+    # the hidden states are the residual stream: ln_f of the last one is "final"
+    from tinygrad_edu.autograd import no_grad
+
+    with no_grad():
+        again = model.transformer.ln_f(inside["hidden"][-1]).data
+    np.testing.assert_allclose(again, inside["final"].data, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "T, S, D, Dv",
+    [(0, 3, 4, 4), (3, 0, 4, 4), (3, 3, 0, 4), (3, 3, 4, 0), (0, 0, 0, 0)],
+    ids=["T=0", "S=0", "D=0", "Dv=0", "all0"],
+)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("fused", [True, False])
+def test_empty_attention_matches_pytorch(backend, T, S, D, Dv, causal, fused, rng):
+    """No query, no key, or no feature: empty tensors (S = 0: zeros; D = 0: every score
+    is 0, so the values are averaged), with PyTorch's shapes, values and gradients."""
+    torch = pytest.importorskip("torch")
+    arrays = [rng.standard_normal(s) for s in [(2, 2, T, D), (2, 2, S, D), (2, 2, S, Dv)]]
+    q, k, v = (Tensor(a.astype(np.float32), requires_grad=True) for a in arrays)
+    y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, fused=fused)
+    (y * 1.5).sum().backward()
+    tq, tk, tv = (torch.tensor(a.astype(np.float32), requires_grad=True) for a in arrays)
+    ty = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+    (ty * 1.5).sum().backward()
+    assert y.shape == tuple(ty.shape)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    for ours, theirs in ((q, tq), (k, tk), (v, tv)):
+        assert ours.grad.shape == tuple(theirs.grad.shape)
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-5, atol=1e-6)

@@ -87,7 +87,7 @@ def test_bad_input():
 @pytest.mark.parametrize("bias", [True, False])
 def test_matches_pytorch_twin_logits_loss_and_gradients(bias):
     torch = pytest.importorskip("torch")
-    from tinygrad_edu.models import torch_gpt
+    import torch_gpt
 
     model = small_gpt(seed=1, bias=bias)
     twin = torch_gpt.build(model.config)

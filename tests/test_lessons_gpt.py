@@ -126,7 +126,7 @@ def test_attention_weights_reproduce_the_block(layer):
     idx = np.random.default_rng(1).integers(0, 11, size=(B, T))
     w = attention_weights(model, idx, layer)
     assert w.shape == (B, nh, T, T)
-    np.testing.assert_allclose(w.sum(axis=-1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(w.sum(axis=-1), 1.0, atol=1e-6)  # the model's float32 softmax
     assert np.all(w[..., np.triu_indices(T, k=1)[0], np.triu_indices(T, k=1)[1]] == 0.0)
     assert np.all(w[..., 0, 0] == 1.0)  # the first token can only look at itself
     block = model.transformer.h[layer]

@@ -326,3 +326,107 @@ def test_functional_bad_input():
         )
     with pytest.raises(ValueError, match="dropout"):
         F.dropout(logits, p=1.5)
+
+
+def test_expand_backward_sums_over_the_broadcast_axes_itself():
+    # The op, not the engine, sums: Expand.backward alone gives the input's shape.
+    from tinygrad_edu.autograd import Context
+    from tinygrad_edu.ops.movement import Expand
+
+    ctx = Context()
+    Expand.forward(ctx, np.ones((3, 1)), shape=(4, 3, 5))
+    g = np.arange(60, dtype=np.float64).reshape(4, 3, 5)
+    (da,) = Expand.backward(ctx, g)
+    np.testing.assert_array_equal(da, g.sum(axis=(0, 2)).reshape(3, 1))
+
+
+def test_an_op_whose_backward_returns_the_wrong_shape_is_named():
+    class Bad(tg.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a.sum(axis=0)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g  # forgot to broadcast back to (2, 3)
+
+    a = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match="Bad.backward.*shape"):
+        Bad.apply(a).sum().backward()
+
+
+def test_grad_mode_is_per_thread_no_grad_in_two_threads_leaves_it_on():
+    # The interleaving that broke a process-wide flag, forced with events:
+    # A enters no_grad, B enters, A leaves, B leaves (B had saved A's "off").
+    import threading
+
+    model = tg.nn.Linear(4, 3)
+    x = tg.Tensor(np.ones((2, 4), dtype=np.float32))
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def thread_a():
+        with tg.no_grad():
+            a_in.set()
+            b_in.wait(5)
+            seen["a_inside"] = model(x).requires_grad
+        a_out.set()
+        seen["a"] = tg.is_grad_enabled()
+
+    def thread_b():
+        a_in.wait(5)
+        with tg.no_grad():
+            b_in.set()
+            a_out.wait(5)
+        seen["b"] = tg.is_grad_enabled() and model(x).requires_grad
+
+    threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"a_inside": False, "a": True, "b": True}
+    assert tg.is_grad_enabled() and model(x).requires_grad
+
+
+def test_training_in_one_thread_while_another_samples_under_no_grad():
+    import threading
+
+    from tinygrad_edu.models.gpt import GPT, GPTConfig
+
+    tg.manual_seed(0)
+    cfg = GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8)
+    trained, sampler = GPT(cfg), GPT(cfg)
+    idx = np.arange(16, dtype=np.int64).reshape(2, 8) % 11
+    stop, errors = threading.Event(), []
+
+    def sample():
+        try:
+            while not stop.is_set():
+                sampler.generate(idx[:, :2], max_new_tokens=3)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=sample)
+    t.start()
+    try:
+        for _ in range(30):
+            trained.zero_grad()
+            _, loss = trained(tg.Tensor(idx), tg.Tensor(idx))
+            assert loss.requires_grad
+            loss.backward()
+            assert all(p.grad is not None for p in trained.parameters())
+    finally:
+        stop.set()
+        t.join()
+    assert not errors
+
+
+def test_ops_on_a_parameter_give_plain_tensors_and_apply_takes_tensors_only():
+    w = tg.nn.Parameter(np.ones((4, 3), dtype=np.float32))
+    assert type(F.embedding(np.array([1, 2]), w)) is tg.Tensor  # the Parameter is input 0
+    assert type(w * 2) is tg.Tensor
+    from tinygrad_edu.ops.elementwise import Exp
+
+    with pytest.raises(TypeError, match="Exp.apply takes Tensors"):
+        Exp.apply(np.ones(2))

@@ -5,7 +5,8 @@ Every operation is a `Function` with two static methods, written side by side:
     forward(ctx, *arrays, **options) -> array      compute the output; save on ctx
                                                   what backward will need
     backward(ctx, grad_output) -> grads           given dCost/dOutput, return
-                                                  dCost/dInput for every input
+                                                  dCost/dInput for every input,
+                                                  shaped like that input
 
 `Function.apply` runs forward on the tensors' NumPy arrays and, when gradients
 are wanted, remembers (function, ctx, inputs) on the output tensor. That record
@@ -21,34 +22,46 @@ through the same graph therefore needs `retain_graph=True` the first time.
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .grad_store import GradStore
 
 if TYPE_CHECKING:
     from .tensor import Tensor
 
 # --- gradient mode -------------------------------------------------------------------
 
-_grad_enabled = True
+
+# Per thread, as in PyTorch: one thread may train (building graphs) while another
+# samples under no_grad(); a process-wide flag would switch it off for both.
+class _GradState(threading.local):
+    enabled = True  # each thread starts with gradients on
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    return _state.enabled
 
 
 class _GradMode(contextlib.ContextDecorator):
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.prev: list[bool] = []  # a stack: `with m: ... with m:` nests the same object
+
+    def _recreate_cm(self) -> _GradMode:
+        return _GradMode(self.enabled)  # @no_grad(): a fresh one per call, so threads share none
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self.prev = _grad_enabled
-        _grad_enabled = self.enabled
+        self.prev.append(_state.enabled)
+        _state.enabled = self.enabled
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self.prev
+        _state.enabled = self.prev.pop()
 
 
 def no_grad() -> _GradMode:
@@ -81,11 +94,9 @@ class Context:
 class Function:
     """Base class of every differentiable op (see tinygrad_edu/ops/)."""
 
-    # True when backward always returns new arrays, a different one per input, that
-    # nothing else holds (a layer's weight gradient straight out of a kernel). A weight
-    # (a leaf) may then keep that array as its .grad instead of a copy of it: the engine
-    # cannot see who else holds an array, so an op has to say so. (PyTorch decides the
-    # same thing by looking at the reference count.)
+    # Speed only (grad_store.py): True when backward always returns new arrays, one
+    # per input, that nothing else holds (a weight gradient straight out of a kernel),
+    # so a weight may keep it as its .grad without a copy.
     fresh_grads: bool = False
 
     @staticmethod
@@ -103,17 +114,23 @@ class Function:
         Inputs that are Tensors are differentiable arguments (backward returns one
         gradient for each); everything else (axes, shapes, flags) goes in **options.
         """
-        from .tensor import Tensor
-
-        tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
+        # autograd.py sits below tensor.py (autograd <- ops <- tensor) and does not import
+        # it: the inputs are Tensors already (tensor.py converts numbers), and the first
+        # one makes the output (_wrap gives a plain Tensor, also from a Parameter).
+        for t in inputs or (None,):
+            if not hasattr(t, "_node"):
+                raise TypeError(
+                    f"{cls.__name__}.apply takes Tensors as inputs (other arguments "
+                    f"by keyword), got {type(t).__name__}"
+                )
         ctx = Context()
         ctx.options = options
-        ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
-        out = cls.forward(ctx, *[t.data for t in tensors], **options)
-        track = _grad_enabled and any(ctx.needs_input_grad)
-        result = Tensor._wrap(out, requires_grad=track)
+        ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        out = cls.forward(ctx, *[t.data for t in inputs], **options)
+        track = _state.enabled and any(ctx.needs_input_grad)
+        result = inputs[0]._wrap(out, requires_grad=track)
         if track:
-            result._node = (cls, ctx, tensors)
+            result._node = (cls, ctx, inputs)
         return result
 
 
@@ -146,16 +163,6 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Two gradients of one tensor, a new array: on the compiled add for floats."""
-    from . import kernels
-
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape:
-        if a.dtype == b.dtype and a.dtype.kind == "f":
-            return kernels.ops.add(a, b)
-    return a + b  # NumPy scalars, mixed dtypes
-
-
 def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
     """Propagate d(root)/d(root) = `grad` back to every leaf that requires grad.
 
@@ -163,16 +170,17 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
     PyTorch: call `zero_grad()` between steps. Intermediate tensors get `.grad` only
     if `retain_grad()` was called on them.
     """
-    from . import kernels
-
-    grads: dict[int, np.ndarray] = {id(root): grad}
-    owned: set[int] = set()  # the tensors whose pending gradient only `grads` holds
+    # dCost/dt for each tensor t reached so far: a dict in all but name. GradStore
+    # (grad_store.py) adds only speed: compiled sums, and no copy it can avoid.
+    pending = GradStore(root, grad)
     for t in reversed(_topological_order(root)):
-        g = grads.pop(id(t), None)
+        # Every op that used t came later in forward, so it was processed before t:
+        # all of dCost/dt has arrived.
+        g = pending.pop(t)
         if g is None:  # no path from the cost reaches t through a differentiable input
             continue
         if t._node is None or t._retains_grad:
-            t._accumulate_grad(g, owned=t._node is None and id(t) in owned)
+            pending.deposit(t, g)  # t.grad += g
         if t._node is None:
             continue
         fn, ctx, inputs = t._node
@@ -181,6 +189,7 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
                 "backward through a graph whose saved arrays were already freed: "
                 "call backward(retain_graph=True) the first time to go through it twice"
             )
+        # The chain rule, one op: dCost/dinput = dCost/dt * dt/dinput, for every input.
         in_grads = fn.backward(ctx, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
@@ -191,21 +200,13 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
         for parent, pg in zip(inputs, in_grads):
             if pg is None or not parent.requires_grad:
                 continue
-            # An input that was broadcast in forward gets the sum of its copies' gradients.
-            if pg.shape != parent.shape:
-                pg = kernels.ops.sum_to_shape(pg, parent.shape)
-            fresh = fn.fresh_grads
-            if pg.dtype != parent.dtype:
-                pg, fresh = pg.astype(parent.dtype), True
-            prev = grads.get(id(parent))
-            if prev is not None:
-                # Out of place: pg may be the very array another input also received.
-                pg, fresh = _sum(prev, pg), True
-            grads[id(parent)] = pg
-            if fresh:
-                owned.add(id(parent))
-            else:
-                owned.discard(id(parent))
+            if pg.shape != parent.shape:  # an op that broadcast sums back itself (ops/movement.py)
+                raise RuntimeError(
+                    f"{fn.__name__}.backward returned a gradient of shape {pg.shape} "
+                    f"for an input of shape {parent.shape}"
+                )
+            # A tensor used twice gets the sum of both paths' gradients.
+            pending.add(parent, pg, fresh=fn.fresh_grads)
         if not retain_graph:
             # Free what forward saved, and the references to the inputs (their
             # activations), but keep a marker so a second backward fails loudly.

@@ -57,23 +57,11 @@ from .tensor import Tensor, where
 def final_hidden_states(model: Any, idx: Any) -> Tensor:
     """The GPT's vectors after the last block and the final layer norm: (B, T, C).
 
-    This is GPT.forward without its last line (the unembedding lm_head): the same
-    submodules, run in the same order. `model` is anything with a nanoGPT-style
-    `transformer` (wte, wpe, drop, h, ln_f) and a `config`: a GPT or a RewardModel.
+    GPT.forward without its last line (the unembedding lm_head): GPT.trunk, which
+    GPT.forward itself calls. `model` is anything with a nanoGPT-style `transformer`
+    (wte, wpe, drop, h, ln_f) and a `config`: a GPT or a RewardModel.
     """
-    ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
-    if ids.ndim != 2 or ids.dtype.kind not in "iu":
-        raise ValueError(f"idx must be (B, T) integer token ids, got {ids.dtype} {ids.shape}")
-    B, T = ids.shape
-    if T > model.config.block_size:
-        raise ValueError(
-            f"sequence of length {T} is longer than block_size {model.config.block_size}"
-        )
-    tr = model.transformer
-    x = tr.drop(tr.wte(ids) + tr.wpe(np.arange(T)))  # (B, T, C): what + where
-    for block in tr.h:
-        x = block(x)  # attention, then MLP, each added onto x
-    return tr.ln_f(x)  # (B, T, C)
+    return GPT.trunk(model, idx)
 
 
 class RewardModel(nn.Module):

@@ -105,8 +105,9 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
-        """Fast path for ops: data is already a valid ndarray."""
-        t = cls.__new__(cls)
+        """Fast path for ops: data is already a valid ndarray. Always a plain Tensor
+        (an op on a Parameter gives a Tensor, as in PyTorch)."""
+        t = Tensor.__new__(Tensor)
         t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
         t.grad = None
         t._node = None
@@ -224,24 +225,6 @@ class Tensor:
             if g.shape != self.shape:
                 raise ValueError(f"grad has shape {g.shape}, but the tensor has shape {self.shape}")
         autograd.backward(self, g, retain_graph=retain_graph)
-
-    def _accumulate_grad(self, g: np.ndarray, owned: bool = False) -> None:
-        """.grad += g. `owned`: nothing but this call holds g, so the first gradient may
-        be kept as it is; otherwise it is copied (g may also be another tensor's, or
-        the caller's, and .grad is added into in place later)."""
-        if self.grad is None:
-            if (
-                owned
-                and isinstance(g, np.ndarray)
-                and g.dtype == self.dtype
-                and g.flags.c_contiguous
-                and g.flags.writeable
-            ):
-                self.grad = Tensor._wrap(g)
-            else:
-                self.grad = Tensor._wrap(np.array(g, dtype=self.dtype, copy=True))
-        else:
-            self.grad.data += g
 
     def retain_grad(self) -> Tensor:
         """Keep .grad on this intermediate tensor too (leaves always keep it)."""

@@ -29,6 +29,7 @@ from .. import nn, rng
 from ..autograd import no_grad
 from ..nn import functional as F
 from ..tensor import Tensor
+from .hf import load_gpt_folder
 
 
 @dataclass
@@ -83,9 +84,13 @@ class Block(nn.Module):
             config.n_embd, 4 * config.n_embd, config.bias, config.dropout, approximate
         )
 
-    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
-        x = x + self.attn(self.ln_1(x), cache)
-        return x + self.mlp(self.ln_2(x))
+    def forward(self, x: Tensor, cache: dict | None = None, need_weights: bool = False):
+        """x (B, T, C) -> (B, T, C); with need_weights, also the attention weights."""
+        a = self.attn(self.ln_1(x), cache, need_weights)
+        a, weights = a if need_weights else (a, None)
+        x = x + a
+        x = x + self.mlp(self.ln_2(x))
+        return (x, weights) if need_weights else x
 
 
 class GPT(nn.Module):
@@ -131,14 +136,57 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.transformer.wpe.weight.numel() if non_embedding else n
 
-    def forward(self, idx, targets=None, cache: list | None = None, start_pos: int = 0):
-        """idx (B, T) ints -> (logits (B, T, vocab), loss or None)."""
+    def forward(
+        self,
+        idx,
+        targets=None,
+        cache: list | None = None,
+        start_pos: int = 0,
+        *,
+        return_hidden: bool = False,
+        return_attention: bool = False,
+    ):
+        """idx (B, T) ints -> (logits (B, T, vocab), loss or None).
+
+        With return_hidden or return_attention, a third element: a dict `inside` with
+          "hidden":    n_layer + 1 tensors (B, T, C), the residual stream entering each
+                       block, then leaving the last one (before ln_f);
+          "final":     (B, T, C) after ln_f, what lm_head reads;
+          "attention": (return_attention) n_layer tensors (B, n_head, T, S), each
+                       block's attention weights (its textbook lines compute them).
+        """
+        inside = {} if (return_hidden or return_attention) else None
+        x = self.trunk(idx, cache, start_pos, inside, return_attention)  # (B, T, C)
+        logits = self.lm_head(x)  # (B, T, vocab): a score for every possible next token
+        loss = None
+        if targets is not None:
+            B, T = x.shape[:2]
+            t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+            if t.shape != (B, T):
+                raise ValueError(f"targets shape {t.shape} should match idx shape {(B, T)}")
+            loss = F.cross_entropy(logits.reshape(B * T, -1), t.reshape(-1), ignore_index=-1)
+        return (logits, loss) if inside is None else (logits, loss, inside)
+
+    def trunk(
+        self,
+        idx,
+        cache: list | None = None,
+        start_pos: int = 0,
+        inside: dict | None = None,
+        need_weights: bool = False,
+    ) -> Tensor:
+        """idx (B, T) ints -> the final hidden states (B, T, C): forward without lm_head.
+
+        `inside`, if a dict, receives "hidden", "final" and (need_weights) "attention"
+        as forward documents. Anything with a GPT's `transformer` and `config` may run
+        it (`GPT.trunk(model, idx)`): the reward model (rlhf.py) is such a trunk.
+        """
         ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
         if ids.ndim != 2:
             raise ValueError(f"idx must be (B, T) token ids, got shape {ids.shape}")
         if ids.dtype.kind not in "iu":
             raise TypeError(f"idx must hold integer token ids, got {ids.dtype}")
-        B, T = ids.shape
+        T = ids.shape[1]
         if start_pos + T > self.config.block_size:
             raise ValueError(
                 f"sequence of length {start_pos + T} is longer than block_size {self.config.block_size}"
@@ -146,17 +194,19 @@ class GPT(nn.Module):
         tr = self.transformer
         pos = np.arange(start_pos, start_pos + T)
         x = tr.drop(tr.wte(ids) + tr.wpe(pos))  # (B, T, C) + (T, C): what + where
+        hidden, attention = [x], []
         for i, block in enumerate(tr.h):
-            x = block(x, None if cache is None else cache[i])
+            x = block(x, None if cache is None else cache[i], need_weights)
+            if need_weights:
+                x, weights = x
+                attention.append(weights)
+            hidden.append(x)
         x = tr.ln_f(x)
-        logits = self.lm_head(x)  # (B, T, vocab)
-        loss = None
-        if targets is not None:
-            t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
-            if t.shape != (B, T):
-                raise ValueError(f"targets shape {t.shape} should match idx shape {(B, T)}")
-            loss = F.cross_entropy(logits.reshape(B * T, -1), t.reshape(-1), ignore_index=-1)
-        return logits, loss
+        if inside is not None:
+            inside.update(hidden=hidden, final=x)
+            if need_weights:
+                inside["attention"] = attention
+        return x
 
     # --- generation (lectures 5-6) -----------------------------------------------------------
 
@@ -233,9 +283,12 @@ class GPT(nn.Module):
         original files' (`h.0...`, with `attn.bias`/`attn.masked_bias` buffers, ignored).
         GPT-2 stores its Linear layers as Conv1D, (in, out): those are transposed.
         """
-        from .hf import load_gpt_folder
-
-        config, state = load_gpt_folder(folder)
+        fields_, state = load_gpt_folder(folder)
+        try:
+            config = GPTConfig.from_dict(fields_)
+        except TypeError as exc:
+            path = os.path.join(folder, "config.json")
+            raise ValueError(f"{path}: not a GPT config ({exc})") from exc
         model = cls(config)
         model.load_state_dict(state)
         return model

@@ -20,8 +20,6 @@ import os
 
 import numpy as np
 
-from .gpt import GPTConfig
-
 CONV1D_WEIGHTS = (
     "attn.c_attn.weight",
     "attn.c_proj.weight",
@@ -30,7 +28,11 @@ CONV1D_WEIGHTS = (
 )
 
 
-def _read_config(folder: str) -> tuple[GPTConfig, bool]:
+def _read_config(folder: str) -> tuple[dict, bool]:
+    """(GPTConfig's fields as a dict, whether the folder is in GPT-2's layout).
+
+    A dict, not a GPTConfig: models/gpt.py imports this page, so it cannot import
+    gpt.py back (the package has no import cycles)."""
     path = os.path.join(folder, "config.json")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint folder {folder!r} has no config.json")
@@ -45,7 +47,7 @@ def _read_config(folder: str) -> tuple[GPTConfig, bool]:
         act = cfg.get("activation_function", "gelu_new")
         if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu"):
             raise ValueError(f"{path}: unsupported activation_function {act!r}")
-        config = GPTConfig(
+        config = dict(
             block_size=cfg["n_positions"],
             vocab_size=cfg["vocab_size"],
             n_layer=cfg["n_layer"],
@@ -56,14 +58,11 @@ def _read_config(folder: str) -> tuple[GPTConfig, bool]:
             layer_norm_eps=cfg.get("layer_norm_epsilon", 1e-5),
         )
         return config, True
-    try:
-        return GPTConfig.from_dict(cfg), False
-    except TypeError as exc:
-        raise ValueError(f"{path}: not a GPT config ({exc})") from exc
+    return cfg, False
 
 
-def load_gpt_folder(folder: str) -> tuple[GPTConfig, dict[str, np.ndarray]]:
-    """(config, state dict with nanoGPT names and PyTorch layouts) from a checkpoint folder."""
+def load_gpt_folder(folder: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """(GPTConfig's fields, state dict with nanoGPT names and PyTorch layouts) from a folder."""
     from ..checkpoint import load
 
     config, is_hf = _read_config(folder)

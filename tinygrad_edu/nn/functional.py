@@ -190,7 +190,7 @@ def scaled_dot_product_attention_reference(
         raise ValueError("pass either attn_mask or is_causal, not both")
     T, S = q.shape[-2], k.shape[-2]
     _check_causal_offset(causal_offset, is_causal, T, S)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scale = _default_scale(q.shape[-1]) if scale is None else scale
     scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, S): how well each query matches each key
     if is_causal:
         # token t may not look at s > t + causal_offset
@@ -207,6 +207,12 @@ def scaled_dot_product_attention_reference(
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p)
     return weights @ v  # (B, H, T, D): a weighted average of the values
+
+
+def _default_scale(D: int) -> float:
+    """1 / sqrt(D): keeps q . k near unit variance. With D = 0 every score is an empty
+    sum, 0, whatever the scale (PyTorch then averages the values uniformly too)."""
+    return 1.0 / math.sqrt(D) if D > 0 else 1.0
 
 
 def _check_causal_offset(causal_offset: Any, is_causal: bool, T: int, S: int) -> None:
@@ -244,6 +250,7 @@ def scaled_dot_product_attention(
     if (
         fused
         and attn_mask is None
+        and all(isinstance(t, Tensor) and t.numel() > 0 for t in (q, k, v))  # empty: textbook
         and dropout_p == 0.0
         and all(isinstance(t, Tensor) and t.ndim >= 2 for t in (q, k, v))
         and q.dtype == k.dtype == v.dtype
@@ -254,7 +261,7 @@ def scaled_dot_product_attention(
     ):
         T, S = q.shape[-2], k.shape[-2]
         _check_causal_offset(causal_offset, is_causal, T, S)
-        scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+        scale = _default_scale(q.shape[-1]) if scale is None else float(scale)
         return A.Attention.apply(
             q, k, v, causal=bool(is_causal), scale=scale, causal_offset=int(causal_offset)
         )
@@ -284,5 +291,5 @@ def multi_head_attention(
             f"qkv must be (B, T, 3 * C) with C divisible by n_head={n_head}, got {qkv.shape}"
         )
     D = qkv.shape[-1] // (3 * n_head)
-    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    scale = _default_scale(D) if scale is None else float(scale)
     return A.MultiHeadAttention.apply(qkv, n_head=int(n_head), causal=bool(is_causal), scale=scale)

@@ -10,6 +10,8 @@ loads nanoGPT and GPT-2 weights by name (models/gpt.py).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -24,7 +26,14 @@ class CausalSelfAttention(Module):
     Each token's vector makes a query (what am I looking for?), a key (what do I
     offer?) and a value (what do I pass on?). A token's output is the average of
     the values of the tokens before it, weighted by softmax(query . key / sqrt(D)).
-    n_head heads do this in parallel on n_embd // n_head features each.
+    n_head heads do this in parallel on D = n_embd // n_head features each.
+
+    One switch, as in nanoGPT: `fused=True` (training's default) runs the whole
+    middle -- split, heads, attention, merge -- as ONE op around FlashAttention's
+    kernel (F.multi_head_attention); `fused=False` runs the textbook lines of
+    `forward` below, which compute the same numbers and gradients
+    (tests/test_attention.py). The textbook lines also serve what the one op cannot:
+    attention dropout, generation with a KV cache, and handing back the weights.
     """
 
     def __init__(
@@ -43,52 +52,42 @@ class CausalSelfAttention(Module):
         self.c_proj = Linear(n_embd, n_embd, bias=bias)  # mixes the heads' outputs
         self.attn_dropout = dropout
         self.resid_dropout = Dropout(dropout)
-        # fused: training runs the middle (split, heads, attention, merge) as one op,
-        # F.multi_head_attention; False always runs it step by step as written below.
         self.fused = fused
 
-    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
-        qkv = self.c_attn(x)  # (B, T, 3C): every token's query, key and value
-        p = self.attn_dropout if self.training else 0.0
-        if self.fused and cache is None and p == 0.0:
-            y = F.multi_head_attention(qkv, self.n_head, is_causal=True)  # the same, one op
-        else:
-            y = self._attend_step_by_step(qkv, cache, p)
-        return self.resid_dropout(self.c_proj(y))  # (B, T, C)
+    def forward(self, x: Tensor, cache: dict | None = None, need_weights: bool = False):
+        """x (B, T, C) -> y (B, T, C); with need_weights, (y, weights (B, n_head, T, S)).
 
-    def _attend_step_by_step(self, qkv: Tensor, cache: dict | None, p: float) -> Tensor:
-        """The textbook route from qkv (B, T, 3C) to y (B, T, C), op by op: what
-        F.multi_head_attention computes in one op. Also the route for attention dropout
-        and for generation with a KV cache."""
-        B, T, C3 = qkv.shape
-        C = C3 // 3
-        hs = C // self.n_head  # head size D
-        q, k, v = qkv.split(C, dim=2)  # each (B, T, C)
-        # (B, T, C) -> (B, T, n_head, hs) -> (B, n_head, T, hs): heads become a batch dim
-        q = q.reshape(B, T, self.n_head, hs).transpose(1, 2)
-        k = k.reshape(B, T, self.n_head, hs).transpose(1, 2)
-        v = v.reshape(B, T, self.n_head, hs).transpose(1, 2)
-        if cache is None:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
-        else:
-            y = self._attend_with_cache(q, k, v, cache)
-        # (B, n_head, T, hs) -> (B, T, n_head, hs) -> (B, T, C): heads side by side
-        return y.transpose(1, 2).reshape(B, T, C)
-
-    @staticmethod
-    def _attend_with_cache(q: Tensor, k: Tensor, v: Tensor, cache: dict) -> Tensor:
-        """Generation: keep the keys and values of earlier tokens instead of recomputing them.
-
-        The new tokens' queries attend to every cached key plus the new keys; new
-        token i (at absolute position past + i) may look at positions <= past + i.
+        cache: generation's KV cache for this layer (a dict, filled here): the keys
+        and values of the S - T earlier tokens, so only the T new ones are computed.
         """
-        if "k" in cache:
-            k = Tensor(np.concatenate([cache["k"], k.data], axis=2))  # (B, nh, past + T, hs)
-            v = Tensor(np.concatenate([cache["v"], v.data], axis=2))
-        cache["k"], cache["v"] = k.data, v.data
-        T, S = q.shape[2], k.shape[2]
-        # bottom-right causal mask: the T new queries are the last T of the S positions
-        return F.scaled_dot_product_attention(q, k, v, is_causal=True, causal_offset=S - T)
+        B, T, C = x.shape
+        nh, hs = self.n_head, C // self.n_head  # heads, head size D
+        p = self.attn_dropout if self.training else 0.0
+        qkv = self.c_attn(x)  # (B, T, 3C): every token's query, key and value
+        if self.fused and cache is None and p == 0.0 and not need_weights:
+            y = F.multi_head_attention(qkv, nh, is_causal=True)  # the lines below, as one op
+            return self.resid_dropout(self.c_proj(y))
+        q, k, v = qkv.split(C, dim=2)  # each (B, T, C)
+        # (B, T, C) -> (B, T, nh, hs) -> (B, nh, T, hs): the heads become a batch dim
+        q = q.reshape(B, T, nh, hs).transpose(1, 2)
+        k = k.reshape(B, T, nh, hs).transpose(1, 2)
+        v = v.reshape(B, T, nh, hs).transpose(1, 2)
+        if cache is not None:  # generation: earlier tokens' keys and values, kept
+            if "k" in cache:
+                k = Tensor(np.concatenate([cache["k"], k.data], axis=2))  # (B, nh, S, hs)
+                v = Tensor(np.concatenate([cache["v"], v.data], axis=2))
+            cache["k"], cache["v"] = k.data, v.data
+        S = k.shape[2]  # the T queries are the last T of S positions
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, S): query . key
+        future = np.triu(np.ones((T, S), dtype=bool), k=1 + S - T)  # key j after query i
+        att = att.masked_fill(future, -np.inf).softmax(-1)  # each row sums to 1
+        weights = att
+        if p > 0.0:
+            att = F.dropout(att, p)
+        y = att @ v  # (B, nh, T, hs): a weighted average of the values
+        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh, hs) -> (B, T, C): heads side by side
+        y = self.resid_dropout(self.c_proj(y))
+        return (y, weights) if need_weights else y
 
 
 class MLP(Module):

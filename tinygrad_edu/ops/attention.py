@@ -51,7 +51,7 @@ class MultiHeadAttention(Function):
     # The whole middle of a causal self-attention layer as ONE op:
     #   qkv (B, T, 3C)  -- c_attn's output: every token's query, key and value side by side
     #   ->  y (B, T, C) -- every head's output side by side, ready for c_proj
-    # Step by step (nn.CausalSelfAttention._attend_step_by_step) this is eleven ops: split
+    # Step by step (nn.CausalSelfAttention with fused=False) this is eleven ops: split
     # into q, k, v; three reshapes to (B, T, H, D) and transposes to (B, H, T, D); the
     # attention; a transpose and reshape back. Each is cheap, but each is a Python call in
     # forward and another in backward, and backward's split sends three (B, T, 3C) arrays

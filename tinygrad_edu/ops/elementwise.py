@@ -1,8 +1,9 @@
 """Element-wise operations: the output has the (broadcast) shape of the inputs.
 
 The chain rule for an element-wise op y = f(a) is local: dCost/da = dCost/dy * f'(a),
-element by element. When an input was broadcast (a bias of shape (C,) added to
-(N, C)), the engine sums its gradient back to its own shape (autograd.backward).
+element by element. Binary ops broadcast like NumPy (a bias (C,) added to (N, C)):
+that is an Expand before the op, so backward ends with Expand's backward, `sum_to`,
+which sums each input's gradient back to its own shape.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 
 from .. import kernels
 from ..autograd import Context, Function
+from .movement import sum_to
 
 
 def _same_float_arrays(a, b) -> bool:
@@ -28,24 +30,28 @@ class Add(Function):
     # y = a + b;  dy/da = 1, dy/db = 1
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.options["shapes"] = (a.shape, b.shape)
         if _same_float_arrays(a, b):
             return kernels.ops.add(a, b)  # the residual stream's x + f(x), on both cores
         return a + b  # broadcasting, or mixed dtypes: NumPy's rules
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
-        return g, g
+        shape_a, shape_b = ctx.options["shapes"]
+        return sum_to(g, shape_a), sum_to(g, shape_b)
 
 
 class Sub(Function):
     # y = a - b;  dy/da = 1, dy/db = -1
     @staticmethod
     def forward(ctx, a, b):
+        ctx.options["shapes"] = (a.shape, b.shape)
         return a - b
 
     @staticmethod
     def backward(ctx, g):
-        return g, (-g if ctx.needs_input_grad[1] else None)
+        shape_a, shape_b = ctx.options["shapes"]
+        return sum_to(g, shape_a), (sum_to(-g, shape_b) if ctx.needs_input_grad[1] else None)
 
 
 class Mul(Function):
@@ -58,8 +64,8 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
-        da = g * b if ctx.needs_input_grad[0] else None
-        db = g * a if ctx.needs_input_grad[1] else None
+        da = sum_to(g * b, a.shape) if ctx.needs_input_grad[0] else None
+        db = sum_to(g * a, b.shape) if ctx.needs_input_grad[1] else None
         return da, db
 
 
@@ -73,8 +79,8 @@ class Div(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
-        da = g / b if ctx.needs_input_grad[0] else None
-        db = -g * a / (b * b) if ctx.needs_input_grad[1] else None
+        da = sum_to(g / b, a.shape) if ctx.needs_input_grad[0] else None
+        db = sum_to(-g * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
         return da, db
 
 
@@ -213,20 +219,22 @@ class Maximum(Function):
     def backward(ctx, g):
         a, b = ctx.saved
         share_a = (a > b) + 0.5 * (a == b)
-        return g * share_a, g * (1 - share_a)
+        return sum_to(g * share_a, a.shape), sum_to(g * (1 - share_a), b.shape)
 
 
 class Where(Function):
     # y = a where cond else b (cond is not differentiable: it is an option)
     @staticmethod
     def forward(ctx, a, b, *, cond: np.ndarray):
+        ctx.options["shapes"] = (a.shape, b.shape)
         return np.where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):
         cond = ctx.options["cond"]
+        shape_a, shape_b = ctx.options["shapes"]
         zero = np.zeros((), dtype=g.dtype)
-        return np.where(cond, g, zero), np.where(cond, zero, g)
+        return sum_to(np.where(cond, g, zero), shape_a), sum_to(np.where(cond, zero, g), shape_b)
 
 
 class Abs(Function):
@@ -257,15 +265,16 @@ class Clamp(Function):
             inside &= a >= lo
         if hi is not None:
             inside &= a <= hi
-        return (g * inside,)
+        return (sum_to(g * inside, a.shape),)  # lo, hi may be arrays that broadcast a
 
 
 class Cast(Function):
-    # y = a in another float dtype; the gradient is cast back by the engine
+    # y = a in another float dtype; dy/da = 1, and the gradient goes back in a's dtype
     @staticmethod
     def forward(ctx, a, *, dtype):
+        ctx.options["in_dtype"] = a.dtype
         return a.astype(dtype)
 
     @staticmethod
     def backward(ctx, g):
-        return (g,)
+        return (g.astype(ctx.options["in_dtype"], copy=False),)

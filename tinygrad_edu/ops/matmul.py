@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import kernels
 from ..autograd import Function
+from .movement import sum_to
 
 
 def _mT(x: np.ndarray) -> np.ndarray:
@@ -20,7 +21,7 @@ def _mT(x: np.ndarray) -> np.ndarray:
 
 class MatMul(Function):
     # NumPy/PyTorch matmul semantics: 1-D operands are promoted, leading (batch)
-    # dimensions broadcast. (B, T, C) @ (C, N) is one (B*T, C) @ (C, N) GEMM.
+    # dimensions broadcast (and their gradients are summed back, sum_to). (B, T, C) @ (C, N) is one (B*T, C) @ (C, N) GEMM.
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -44,6 +45,7 @@ class MatMul(Function):
             da = kernels.ops.matmul(g2, _mT(b2))  # (..., M, N) @ (..., N, K)
             if a.ndim == 1:
                 da = da[..., 0, :]  # drop the promoted row axis again
+            da = sum_to(da, a.shape)  # batch dims that a shared by broadcasting
         if ctx.needs_input_grad[1]:
             if b2.ndim == 2 and a2.ndim > 2:
                 # Shared weight (K, N) used for every batch row: fold the batch into M
@@ -54,6 +56,7 @@ class MatMul(Function):
                 db = kernels.ops.matmul(_mT(a2), g2)  # (..., K, M) @ (..., M, N)
             if b.ndim == 1:
                 db = db[..., 0]
+            db = sum_to(db, b.shape)
         return da, db
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..autograd import Function
 
 
@@ -31,15 +32,31 @@ class Permute(Function):
         return (g.transpose(np.argsort(ctx.options["dims"])),)
 
 
+def sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Expand's backward: sum g over the axes that broadcasting added or stretched.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1;
+    every copy received its own gradient, so the input's gradient is their sum.
+    g (4, 3, 5) -> shape (3, 1): sum over axis 0 (new), then over axis 2 (was 1).
+    Every op that broadcasts its inputs (a + b, a * b, where, matmul's batch dims)
+    calls this in its backward: broadcast in forward = sum in backward.
+    """
+    if g.shape == tuple(shape):
+        return g  # nothing was broadcast (the common case: no copy, no work)
+    return kernels.ops.sum_to_shape(g, shape)
+
+
 class Expand(Function):
-    # broadcast a to a larger shape (a view); backward sums the copies (autograd does it)
+    # y = a broadcast to a larger shape (a view, no copy): each element of a is used
+    # many times, so its gradient is the sum of the gradients of all its copies.
     @staticmethod
     def forward(ctx, a, *, shape):
+        ctx.options["in_shape"] = a.shape
         return np.broadcast_to(a, shape)
 
     @staticmethod
     def backward(ctx, g):
-        return (g,)
+        return (sum_to(g, ctx.options["in_shape"]),)
 
 
 def _is_basic(index) -> bool:

@@ -7,15 +7,18 @@ They work over the LAST axis; (..., C) is viewed as (rows, C) for the kernel.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import kernels
 from ..autograd import Function
+from .movement import sum_to
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
-    """(..., C) -> (rows, C) as a view where possible."""
-    return x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+    """(..., C) -> (rows, C) as a view where possible (C may be 0: rows is then explicit)."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1]) if x.ndim != 2 else x
 
 
 class Softmax(Function):
@@ -68,11 +71,13 @@ class MaskedFill(Function):
     # The filled places do not depend on x, so their gradient is 0.
     @staticmethod
     def forward(ctx, x, *, mask, value):
+        ctx.options["shape"] = x.shape
         return np.where(mask, np.asarray(value, dtype=x.dtype), x)
 
     @staticmethod
     def backward(ctx, g):
-        return (np.where(ctx.options["mask"], np.zeros((), dtype=g.dtype), g),)
+        dx = np.where(ctx.options["mask"], np.zeros((), dtype=g.dtype), g)
+        return (sum_to(dx, ctx.options["shape"]),)  # a mask larger than x broadcast x
 
 
 class Embedding(Function):

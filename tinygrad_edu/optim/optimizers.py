@@ -13,9 +13,12 @@ and the optimizers below are refinements of that one line:
               gradient (m) and of its squared gradient (v)
     AdamW     Adam, with the pull towards 0 applied to the weight directly
 
-The arithmetic of one update is a hot loop over every number of the network, so it
-runs as one fused kernel per parameter (kernels.ops.sgd_update / adam_update:
-reference.py shows the math in NumPy, csrc/optim_impl.h the single-pass C).
+Each optimizer's `_step_textbook` is the update as the lecture writes it, a few
+lines of NumPy per parameter. It is also a hot loop over every number of the
+network, so by default (`fused=True`) `step()` runs its fast twin instead: one
+kernel per parameter (kernels.ops.sgd_update / adam_update, csrc/optim_impl.h)
+that reads and writes each number once. tests/test_optim.py checks they agree;
+`fused=False` (or `opt.fused = False`) runs the textbook lines.
 
 As in PyTorch: `params` is an iterable of Tensors or of parameter groups (dicts with
 "params" and their own hyper-parameters); `param_groups[i]["lr"]` may be changed at
@@ -37,7 +40,8 @@ from ..tensor import Tensor
 class Optimizer:
     """What every optimizer shares: parameter groups, state, zero_grad, state_dict."""
 
-    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any], fused: bool = True) -> None:
+        self.fused = fused  # the one-kernel twin of _step_textbook (see the top of this page)
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}  # per parameter: step count, buffers
@@ -100,10 +104,20 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            self._update_group(group)
+            if self.fused:
+                self._step_fused(group)
+            else:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self._step_textbook(p, group)
         return loss
 
-    def _update_group(self, group: dict[str, Any]) -> None:
+    def _step_textbook(self, p: Tensor, group: dict[str, Any]) -> None:
+        """One parameter's update, as the lecture writes it."""
+        raise NotImplementedError
+
+    def _step_fused(self, group: dict[str, Any]) -> None:
+        """The same update for a whole group, one kernel call per parameter."""
         raise NotImplementedError
 
     # --- checkpoints -------------------------------------------------------------------------
@@ -209,6 +223,8 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        *,
+        fused: bool = True,
     ) -> None:
         if not momentum >= 0.0:
             raise ValueError(f"invalid momentum: {momentum}")
@@ -218,9 +234,25 @@ class SGD(Optimizer):
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
             nesterov=nesterov,
         )  # fmt: skip
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, fused)
 
-    def _update_group(self, group: dict[str, Any]) -> None:
+    def _step_textbook(self, p: Tensor, group: dict[str, Any]) -> None:
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        d = p.grad.data  # dCost/dw
+        if group["weight_decay"] != 0:
+            d = d + group["weight_decay"] * p.data  # L2: the gradient of (wd / 2) * |w|^2
+        if momentum != 0:
+            state = self.state.setdefault(p, {})
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = d.copy()  # the first step: the velocity starts as the gradient
+            else:
+                buf = momentum * buf + (1 - dampening) * d  # keep rolling through noise
+            state["momentum_buffer"] = buf
+            d = d + momentum * buf if group["nesterov"] else buf
+        p.data -= lr * d  # w <- w - lr * dCost/dw
+
+    def _step_fused(self, group: dict[str, Any]) -> None:
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov = group["weight_decay"], group["nesterov"]
         update = kernels.ops.sgd_update
@@ -256,6 +288,8 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        *,
+        fused: bool = True,
     ) -> None:
         if not eps >= 0.0:
             raise ValueError(f"invalid epsilon: {eps}")
@@ -263,10 +297,33 @@ class Adam(Optimizer):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"invalid beta parameter at index {i}: {beta}")
         super().__init__(
-            params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+            params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay), fused
         )
 
-    def _update_group(self, group: dict[str, Any]) -> None:
+    def _step_textbook(self, p: Tensor, group: dict[str, Any]) -> None:
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay = group["weight_decay"]
+        g = p.grad.data
+        if weight_decay != 0 and not self._decoupled:
+            g = g + weight_decay * p.data  # Adam: L2 decay is part of the gradient
+        if weight_decay != 0 and self._decoupled:
+            p.data *= 1 - lr * weight_decay  # AdamW: shrink the weight itself
+        st = self.state.get(p)
+        if st is None:  # m and v start at 0 (hence the bias corrections)
+            st = self.state[p] = {
+                "step": 0,
+                "exp_avg": np.zeros(p.shape, p.dtype),
+                "exp_avg_sq": np.zeros(p.shape, p.dtype),
+            }
+        st["step"] += 1
+        t = st["step"]
+        m = st["exp_avg"] = beta1 * st["exp_avg"] + (1 - beta1) * g
+        v = st["exp_avg_sq"] = beta2 * st["exp_avg_sq"] + (1 - beta2) * g * g
+        m_hat = m / (1 - beta1**t)  # undo the pull towards the zeros m and v started at
+        v_hat = v / (1 - beta2**t)
+        p.data -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+    def _step_fused(self, group: dict[str, Any]) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         weight_decay, decoupled = group["weight_decay"], self._decoupled
         update = kernels.ops.adam_update
@@ -305,5 +362,9 @@ class AdamW(Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        *,
+        fused: bool = True,
     ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        super().__init__(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused
+        )

@@ -1,4 +1,7 @@
-"""The same GPT in PyTorch: our model's twin, for tests and benchmarks only.
+"""The same GPT in PyTorch: our model's twin, for tests and benchmarks (not installed).
+
+tests/ import it as `torch_gpt` (pytest puts tests/ on sys.path); benchmarks/gpt.py
+adds tests/ to sys.path itself.
 
 Same architecture, same parameter names and shapes as models/gpt.py (and so as
 nanoGPT), so `TorchGPT.load_numpy(our_model.state_dict())` gives a model whose
@@ -11,7 +14,7 @@ import math
 
 import numpy as np
 
-from .gpt import GPTConfig
+from tinygrad_edu.models.gpt import GPTConfig
 
 
 def build(config: GPTConfig):
