@@ -17,7 +17,11 @@ or the package's `io` extra); it is imported only when needed.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -109,3 +113,369 @@ def load_metadata(path: str | os.PathLike) -> dict[str, str]:
             return dict(f.metadata() or {})
     except Exception as exc:
         raise ValueError(f"{path}: not a valid safetensors file ({exc})") from exc
+
+
+# --- A training run's folder: one checkpoint = one atomic unit -----------------------
+#
+# A training checkpoint is several files (weights, optimizer state, tokenizer, config,
+# the loop's own state). Written one after another into the run folder, a kill between
+# two writes leaves a mix: weights of iteration N beside an optimizer of N - 1. So:
+#
+#   out/.tmp-ckpt-XXXX/      1. every file of a save is written here, then fsync'ed;
+#   out/ckpt-000120-ab12cd/  2. the folder is renamed to its final name (one rename);
+#   out/checkpoint.json      3. the pointer {"dir": ..., "iter": ...} is replaced (one
+#                               rename): THIS is the moment the new checkpoint exists;
+#   out/model.safetensors    4. the top-level names are links (or copies) into the
+#   out/config.json ...         current folder, for readers of the old flat layout;
+#                            5. older checkpoint folders are deleted.
+#
+# A kill at any moment leaves checkpoint.json naming a complete folder: readers
+# (resume, `sample`, GPT.from_pretrained) follow the pointer and check every file
+# against the sha256 in the folder's manifest.json. One process writes a folder at a
+# time: it holds out/.lock, a file with its PID.
+
+POINTER = "checkpoint.json"
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+RUN_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "optimizer.safetensors",
+    "train_state.json",
+)
+
+
+class CheckpointError(ValueError):
+    """A run folder that cannot be used as it is (damaged, locked, inconsistent)."""
+
+
+def _fsync_dir(path: str | os.PathLike) -> None:
+    """Make a rename inside `path` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, fsync, then rename over `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def json_safe(value: Any) -> Any:
+    """Floats that JSON cannot hold (NaN, +-inf) -> None, recursively: strict JSON only."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """json.load, with errors that name the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def read_jsonl(path: str | os.PathLike) -> list[Any]:
+    """One JSON value per line (metrics.jsonl); errors name the file and the line."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise CheckpointError(f"{path}, line {number}: not valid JSON: {exc}") from exc
+    return rows
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_finite(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:
+    """Refuse weights holding NaN or +-inf: a diverged run's checkpoint, not a model."""
+    for name, arr in arrays.items():
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            bad = int(arr.size - np.isfinite(arr).sum())
+            raise CheckpointError(
+                f"{path}: {name} holds {bad} non-finite values (NaN or inf): the weights "
+                "of a diverged run; use an earlier checkpoint"
+            )
+
+
+# ---- optimizer state: nested dicts/lists of arrays and numbers -> one safetensors file
+
+
+def _split_state(obj: Any, prefix: str = "") -> tuple[dict[str, np.ndarray], Any]:
+    """Optimizer state (nested dicts/lists with arrays) -> (flat arrays, JSON-able skeleton)."""
+    arrays: dict[str, np.ndarray] = {}
+    if isinstance(obj, np.ndarray):
+        arrays[prefix] = obj
+        return arrays, {"__array__": prefix}
+    if isinstance(obj, dict):
+        skel = {}
+        for k, v in obj.items():
+            a, skel[str(k)] = _split_state(v, f"{prefix}.{k}" if prefix else str(k))
+            arrays.update(a)
+        return arrays, {"__dict__": skel, "__intkeys__": all(isinstance(k, int) for k in obj)}
+    if isinstance(obj, (list, tuple)):
+        items = []
+        for i, v in enumerate(obj):
+            a, s = _split_state(v, f"{prefix}.{i}")
+            arrays.update(a)
+            items.append(s)
+        return arrays, {"__list__": items}
+    if isinstance(obj, (np.integer, np.floating)):
+        obj = obj.item()
+    return arrays, obj
+
+
+def _join_state(skel: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(skel, dict) and "__array__" in skel:
+        return arrays[skel["__array__"]]
+    if isinstance(skel, dict) and "__dict__" in skel:
+        conv = int if skel.get("__intkeys__") else str
+        return {conv(k): _join_state(v, arrays) for k, v in skel["__dict__"].items()}
+    if isinstance(skel, dict) and "__list__" in skel:
+        return [_join_state(v, arrays) for v in skel["__list__"]]
+    return skel
+
+
+def save_optimizer_state(state: dict[str, Any], path: str | os.PathLike) -> Path:
+    """optimizer.state_dict() -> one safetensors file: the arrays as tensors, the rest
+    (hyper-parameters, step counts, the nesting) as JSON in the header's metadata."""
+    arrays, skeleton = _split_state(state)
+    return save(arrays, path, metadata={"optimizer_state": json.dumps(skeleton)})
+
+
+def load_optimizer_state(path: str | os.PathLike, skeleton: Any = None) -> dict[str, Any]:
+    """The state dict save_optimizer_state wrote (ready for optimizer.load_state_dict).
+
+    skeleton: for files of older versions, which kept it in train_state.json.
+    """
+    arrays = load(path)
+    if skeleton is None:
+        text = load_metadata(path).get("optimizer_state")
+        if text is None:
+            raise CheckpointError(f"{path}: no optimizer state in the header")
+        skeleton = json.loads(text)
+    return _join_state(skeleton, arrays)
+
+
+# ---- the run folder
+
+
+class RunLock:
+    """out/.lock holding this process's PID: a second writer to the same folder is refused.
+
+    A lock whose process is gone (killed, crashed) is stale and is taken over.
+    """
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.path = os.path.join(folder, LOCK)
+        self.held = False
+
+    def acquire(self) -> None:
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid = _read_pid(self.path)
+                if pid is not None and pid != os.getpid() and _alive(pid):
+                    raise CheckpointError(
+                        f"{os.path.dirname(self.path) or '.'} is in use by another training "
+                        f"run (PID {pid}, see {self.path}): wait for it to finish, stop it, "
+                        "or use another --out"
+                    ) from None
+                try:  # stale: its process is gone
+                    os.remove(self.path)
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()}\n")
+            self.held = True
+            return
+        raise CheckpointError(f"could not take the lock {self.path}")
+
+    def release(self) -> None:
+        if self.held and _read_pid(self.path) == os.getpid():
+            os.remove(self.path)
+        self.held = False
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _read_pid(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or "x")
+    except (OSError, ValueError):
+        return None  # unreadable or half-written: treated as stale
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    except OSError:
+        return False
+    return True
+
+
+def published_checkpoint(folder: str | os.PathLike, verify: bool = True) -> str | None:
+    """The folder holding the current checkpoint of a run folder, or None if it has none.
+
+    A run folder written by train-gpt has checkpoint.json -> ckpt-NNNNNN-xxxxxx/ (every
+    file checked against its manifest's sha256 when verify=True). A folder of the older
+    flat layout (train_state.json beside model.safetensors) is returned as it is.
+    """
+    folder = str(folder)
+    pointer = os.path.join(folder, POINTER)
+    if os.path.isfile(pointer):
+        info = read_json(pointer)
+        name = info.get("dir") if isinstance(info, dict) else None
+        if not isinstance(name, str) or os.sep in name or name.startswith("."):
+            raise CheckpointError(f"{pointer}: no checkpoint folder named in it")
+        ckpt = os.path.join(folder, name)
+        if verify:
+            verify_manifest(ckpt)
+        return ckpt
+    if os.path.isfile(os.path.join(folder, "train_state.json")):
+        return folder
+    return None
+
+
+def resolve_model_folder(folder: str | os.PathLike) -> str:
+    """Where a model folder's files really are: its published checkpoint, or itself."""
+    folder = str(folder)
+    if os.path.isfile(os.path.join(folder, POINTER)):
+        return published_checkpoint(folder) or folder
+    return folder
+
+
+def verify_manifest(ckpt: str) -> dict[str, Any]:
+    manifest_path = os.path.join(ckpt, MANIFEST)
+    if not os.path.isfile(manifest_path):
+        raise CheckpointError(f"{ckpt}: the checkpoint folder has no {MANIFEST}")
+    manifest = read_json(manifest_path)
+    for name, digest in manifest.get("files", {}).items():
+        path = os.path.join(ckpt, name)
+        if not os.path.isfile(path):
+            raise CheckpointError(f"{path} is missing from the checkpoint")
+        if sha256_file(path) != digest:
+            raise CheckpointError(f"{path} does not match its sha256 in {manifest_path}")
+    return manifest
+
+
+def publish_checkpoint(folder: str, iteration: int, write: Any) -> str:
+    """Save one checkpoint of a run atomically; returns its folder.
+
+    write(tmp_folder) writes the files; they are fsync'ed, hashed into manifest.json,
+    the folder is renamed into place, and checkpoint.json switched to it (the commit).
+    """
+    tmp = tempfile.mkdtemp(dir=folder, prefix=".tmp-ckpt-")
+    try:
+        write(tmp)
+        files = {}
+        for name in sorted(os.listdir(tmp)):
+            path = os.path.join(tmp, name)
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+            files[name] = sha256_file(path)
+        write_json_atomic(os.path.join(tmp, MANIFEST), {"iter": iteration, "files": files})
+        _fsync_dir(tmp)
+        name = f"ckpt-{iteration:06d}-{os.urandom(3).hex()}"
+        os.rename(tmp, os.path.join(folder, name))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(folder)
+    write_json_atomic(os.path.join(folder, POINTER), {"dir": name, "iter": iteration})
+    _fsync_dir(folder)
+    ckpt = os.path.join(folder, name)
+    link_top_level(folder, ckpt)
+    remove_stale(folder)
+    return ckpt
+
+
+def link_top_level(folder: str, ckpt: str) -> None:
+    """out/NAME -> ckpt/NAME for each file of the checkpoint (a symlink, or a copy where
+    symlinks are not allowed), each switched by one rename."""
+    for name in RUN_FILES:
+        target = os.path.join(ckpt, name)
+        if not os.path.isfile(target):
+            continue
+        top = os.path.join(folder, name)
+        rel = os.path.join(os.path.basename(ckpt), name)
+        if os.path.islink(top) and os.readlink(top) == rel:
+            continue
+        tmp = os.path.join(folder, f".{name}.{os.urandom(3).hex()}.tmp")
+        try:
+            os.symlink(rel, tmp)
+        except (OSError, NotImplementedError):
+            shutil.copyfile(target, tmp)
+        os.replace(tmp, top)
+
+
+def remove_stale(folder: str) -> None:
+    """Delete what a killed run leaves: temporary files and folders, and checkpoint
+    folders that checkpoint.json no longer names. Call only while holding the lock."""
+    current = None
+    pointer = os.path.join(folder, POINTER)
+    if os.path.isfile(pointer):
+        try:
+            current = read_json(pointer).get("dir")
+        except (CheckpointError, AttributeError):
+            return  # leave everything for a human to look at
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        if entry.startswith(".tmp-ckpt-") or (entry.startswith(".") and entry.endswith(".tmp")):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+        elif entry.startswith("ckpt-") and entry != current and current is not None:
+            shutil.rmtree(path, ignore_errors=True)

@@ -3,7 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+
+
+# argparse `type=` checks: a bad value is refused with the option named ("argument
+# --val-fraction: ..."), before any work starts.
+def _int_at_least(low: int):
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    check.__name__ = f"integer >= {low}"
+    return check
+
+
+def _float_in(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False):
+    def check(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        too_high = value >= high if high_open else value > high
+        if not math.isfinite(value) or too_low or too_high:
+            lo, hi = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
+            raise argparse.ArgumentTypeError(
+                f"must be a number in {lo}{low:g}, {high:g}{hi}, got {text}"
+            )
+        return value
+
+    check.__name__ = "number"
+    return check
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -15,13 +51,27 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_gpt(args: argparse.Namespace) -> int:
-    from .models.train_gpt import TrainConfig, train
+    from .checkpoint import CheckpointError
+    from .models.train_gpt import TrainConfig, TrainingDiverged, saved_train_config, train
 
-    values = {
+    given = {
         k: v for k, v in vars(args).items() if k in TrainConfig.field_names() and v is not None
     }
-    cfg = TrainConfig(**values)
-    metrics = train(cfg)
+    try:
+        # resuming: the flags not given keep the saved run's values, not the defaults
+        saved = (
+            saved_train_config(given.get("out", TrainConfig.out))
+            if args.resume is not False
+            else {}
+        )
+        cfg = TrainConfig(**{**saved, **given})
+        metrics = train(cfg)
+    except TrainingDiverged as exc:
+        print(f"train-gpt: diverged: {exc}", file=sys.stderr)
+        return 3
+    except (CheckpointError, ValueError) as exc:
+        print(f"train-gpt: error: {exc}", file=sys.stderr)
+        return 2
     last = metrics[-1]
     print(f"done: iter {last['iter']}, val loss {last['val_loss']:.4f}; checkpoint in {cfg.out}")
     return 0
@@ -31,11 +81,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     import os
 
     from . import rng
+    from .checkpoint import resolve_model_folder
     from .models.gpt import GPT
     from .tokenizer import load_tokenizer
 
-    model = GPT.from_pretrained(args.ckpt)
-    tok_path = os.path.join(args.ckpt, "tokenizer.json")
+    folder = resolve_model_folder(args.ckpt)  # once: model and tokenizer of one checkpoint
+    model = GPT.from_pretrained(folder)
+    tok_path = os.path.join(folder, "tokenizer.json")
     if not os.path.isfile(tok_path):
         raise FileNotFoundError(f"checkpoint folder {args.ckpt!r} has no tokenizer.json")
     tok = load_tokenizer(tok_path)
@@ -60,64 +112,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_train_mnist(args: argparse.Namespace) -> int:
     """Train an MLP on the digits (lesson 4) and print test accuracy per epoch."""
-    import json
-    import os
-    import time
+    import math
 
-    import numpy as np
+    from .models.train_mnist import train_mnist
 
-    from . import nn, optim
-    from .autograd import no_grad
-    from .checkpoint import save
-    from .data import DataLoader, load_digits, load_mnist_idx
-    from .nn import functional as F
-    from .rng import manual_seed
-    from .tensor import Tensor
-
-    if args.data:  # the full MNIST from its IDX files
-        (X, y), (Xt, yt) = load_mnist_idx(args.data)
-    else:
-        (X, y), (Xt, yt) = load_digits("train", seed=0), load_digits("test", seed=0)
-    manual_seed(args.seed)
-    activations = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU}
-    sizes = [X.shape[1], *args.hidden, 10]
-    layers: list = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(activations[args.activation]())
-    model = nn.Sequential(*layers)
-    lr = args.lr if args.lr is not None else (0.5 if args.optimizer == "sgd" else 1e-3)
-    if args.optimizer == "sgd":
-        opt = optim.SGD(model.parameters(), lr=lr, momentum=args.momentum)
-    else:
-        opt = {"adam": optim.Adam, "adamw": optim.AdamW}[args.optimizer](model.parameters(), lr=lr)
-    loader = DataLoader(X, y, batch_size=args.batch_size, shuffle=True, seed=args.seed)
-    print(f"{'-'.join(map(str, sizes))} {args.activation}, {args.optimizer} lr {lr}, "
-          f"{len(X)} train / {len(Xt)} test digits, {model.num_parameters():,} parameters")  # fmt: skip
-    print("epoch   train cost   test accuracy   seconds")
-    start, accuracy = time.perf_counter(), 0.0
-    for epoch in range(1, args.epochs + 1):
-        total = 0.0
-        for xb, yb in loader:
-            cost = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            cost.backward()
-            opt.step()
-            total += cost.item()
-        with no_grad():
-            accuracy = float((model(Tensor(Xt)).argmax(1).numpy() == yt).mean())
-        elapsed = time.perf_counter() - start
-        print(f"{epoch:5d}   {total / len(loader):10.4f}   {accuracy:13.4f}   {elapsed:7.1f}")
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        config = {"sizes": sizes, "activation": args.activation, "test_accuracy": accuracy}
-        save(model.state_dict(), os.path.join(args.out, "model.safetensors"),
-             metadata={"config": json.dumps(config)})  # fmt: skip
-        with open(os.path.join(args.out, "config.json"), "w") as f:
-            json.dump(config, f, indent=2)
-        print(f"checkpoint: {os.path.join(args.out, 'model.safetensors')} (+ config.json)")
-    return 0 if np.isfinite(accuracy) else 1
+    accuracy = train_mnist(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        hidden=args.hidden,
+        activation=args.activation,
+        optimizer=args.optimizer,
+        momentum=args.momentum,
+        seed=args.seed,
+        data=args.data,
+        out=args.out,
+    )
+    return 0 if math.isfinite(accuracy) else 1
 
 
 def _add_train_gpt(sub) -> None:
@@ -132,36 +143,36 @@ def _add_train_gpt(sub) -> None:
     p.add_argument("--data", help="a UTF-8 text file (default: embedded tiny Shakespeare)")
     p.add_argument("--out", default=d.out, help=f"output folder (default {d.out})")
     p.add_argument("--tokenizer", choices=["char", "bpe"], help="default char")
-    for name in (
-        "block_size",
-        "batch_size",
-        "n_layer",
-        "n_head",
-        "n_embd",
-        "max_iters",
-        "warmup_iters",
-        "lr_decay_iters",
-        "eval_interval",
-        "eval_iters",
-        "seed",
-        "bpe_vocab_size",
-    ):
+    at_least_1 = ("block_size", "batch_size", "n_layer", "n_head", "n_embd", "eval_interval")
+    ints = at_least_1 + ("eval_iters", "bpe_vocab_size", "lr_decay_iters")
+    for name in ints + ("max_iters", "warmup_iters", "seed"):
         p.add_argument(
-            "--" + name.replace("_", "-"), dest=name, type=int, help=f"default {getattr(d, name)}"
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=_int_at_least(1 if name in ints else 0),
+            help=f"default {getattr(d, name)}",
         )
-    for name in (
-        "dropout",
-        "learning_rate",
-        "min_lr",
-        "beta1",
-        "beta2",
-        "weight_decay",
-        "grad_clip",
-        "val_fraction",
-    ):
+    floats = {
+        "dropout": _float_in(0.0, 1.0, high_open=True),
+        "learning_rate": _float_in(0.0, low_open=True),
+        "min_lr": _float_in(0.0),
+        "beta1": _float_in(0.0, 1.0, high_open=True),
+        "beta2": _float_in(0.0, 1.0, high_open=True),
+        "weight_decay": _float_in(0.0),
+        "grad_clip": _float_in(0.0),
+        "val_fraction": _float_in(0.0, 1.0, low_open=True, high_open=True),
+    }
+    for name, check in floats.items():
         p.add_argument(
-            "--" + name.replace("_", "-"), dest=name, type=float, help=f"default {getattr(d, name)}"
+            "--" + name.replace("_", "-"), dest=name, type=check, help=f"default {getattr(d, name)}"
         )
+    p.add_argument(
+        "--skip-nonfinite",
+        dest="skip_nonfinite",
+        action="store_true",
+        default=None,
+        help="skip a step whose loss or gradient norm is NaN/inf (default: stop training)",
+    )
     p.add_argument(
         "--bias",
         dest="bias",
@@ -187,14 +198,18 @@ def _add_train_mnist(sub) -> None:
         description="Default: 784-100-10 ReLU with Adam on the embedded 5,000 digits. "
         "The lecture's network: --hidden 16 16 --activation sigmoid --optimizer sgd --lr 0.5",
     )
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=None, help="default 1e-3 (Adam) or 0.5 (SGD)")
-    p.add_argument("--hidden", type=int, nargs="+", default=[100], help="hidden layer sizes")
+    p.add_argument("--epochs", type=_int_at_least(1), default=10)
+    p.add_argument("--batch-size", type=_int_at_least(1), default=32)
+    p.add_argument(
+        "--lr", type=_float_in(0.0, low_open=True), help="default 1e-3 (Adam) or 0.5 (SGD)"
+    )
+    p.add_argument(
+        "--hidden", type=_int_at_least(1), nargs="+", default=[100], help="hidden layer sizes"
+    )
     p.add_argument("--activation", choices=["relu", "sigmoid", "tanh", "gelu"], default="relu")
     p.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam")
-    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--momentum", type=_float_in(0.0, 1.0, high_open=True), default=0.0)
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--data", help="a folder with the MNIST IDX files (default: embedded digits)")
     p.add_argument("--out", help="folder to save model.safetensors and config.json in")
     p.set_defaults(func=_cmd_train_mnist)
@@ -204,11 +219,13 @@ def _add_sample(sub) -> None:
     p = sub.add_parser("sample", help="generate text from a trained GPT checkpoint")
     p.add_argument("--ckpt", required=True, help="folder written by train-gpt")
     p.add_argument("--prompt", default="", help="text to continue (default: a newline)")
-    p.add_argument("--max-new-tokens", type=int, default=500)
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--top-p", type=float, default=None)
-    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--max-new-tokens", type=_int_at_least(0), default=500)
+    p.add_argument(
+        "--temperature", type=_float_in(0.0), default=0.8, help="0: always the likeliest token"
+    )
+    p.add_argument("--top-k", type=_int_at_least(1), default=None)
+    p.add_argument("--top-p", type=_float_in(0.0, 1.0, low_open=True), default=None)
+    p.add_argument("--seed", type=_int_at_least(0), default=1337)
     p.set_defaults(func=_cmd_sample)
 
 

@@ -48,7 +48,7 @@ def case(kernel, dt, params, ins, outs):
 
 
 for dt in (np.float32, np.float64):
-    r = lambda *s: rng.standard_normal(s).astype(dt)  # noqa: E731
+    r = lambda *s, dt=dt: rng.standard_normal(s).astype(dt)  # noqa: E731
     for n in (1, 7, 33, 1000):
         x, y = r(n), r(n)
         case("dot", dt, [n], [x, y], [np.array([R.dot(x, y)], dt)])

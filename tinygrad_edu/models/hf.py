@@ -47,6 +47,11 @@ def _read_config(folder: str) -> tuple[dict, bool]:
         act = cfg.get("activation_function", "gelu_new")
         if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu"):
             raise ValueError(f"{path}: unsupported activation_function {act!r}")
+        missing = [
+            k for k in ("n_positions", "vocab_size", "n_layer", "n_head", "n_embd") if k not in cfg
+        ]
+        if missing:
+            raise ValueError(f"{path}: a GPT-2 config needs {', '.join(missing)}")
         config = dict(
             block_size=cfg["n_positions"],
             vocab_size=cfg["vocab_size"],
@@ -63,8 +68,9 @@ def _read_config(folder: str) -> tuple[dict, bool]:
 
 def load_gpt_folder(folder: str) -> tuple[dict, dict[str, np.ndarray]]:
     """(GPTConfig's fields, state dict with nanoGPT names and PyTorch layouts) from a folder."""
-    from ..checkpoint import load
+    from ..checkpoint import check_finite, load, resolve_model_folder
 
+    folder = resolve_model_folder(folder)  # a training run's folder: its published checkpoint
     config, is_hf = _read_config(folder)
     path = os.path.join(folder, "model.safetensors")
     if not os.path.isfile(path):
@@ -81,6 +87,7 @@ def load_gpt_folder(folder: str) -> tuple[dict, dict[str, np.ndarray]]:
         if is_hf and name.endswith(CONV1D_WEIGHTS):
             value = np.ascontiguousarray(value.T)  # Conv1D (in, out) -> Linear (out, in)
         state[name] = value.astype(np.float32) if value.dtype != np.float64 else value
+    check_finite(state, path)  # a diverged run's NaN weights are not a model
     if "lm_head.weight" not in state and "transformer.wte.weight" in state:
         state["lm_head.weight"] = state["transformer.wte.weight"]  # tied
     return config, state

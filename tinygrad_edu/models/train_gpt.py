@@ -8,10 +8,13 @@ The loop, once per iteration:
   3. clip the gradient's norm at 1.0 (a rare huge step can wreck training);
   4. AdamW step, with the learning rate warmed up linearly, then cosine-decayed.
 Every eval_interval iterations the cost is estimated on training and held-out
-(validation) text, and a line is appended to metrics.jsonl.
+(validation) text, a line is added to metrics.jsonl, and a checkpoint is saved.
 
 The output folder holds model.safetensors + config.json (a GPT checkpoint),
 tokenizer.json, optimizer.safetensors + train_state.json (to resume), metrics.jsonl.
+Each save is published as one unit (checkpoint.py: a folder, then one rename), so a
+kill at any moment leaves the last whole checkpoint; running again resumes it exactly
+(the random generator's state is saved too). A NaN/inf loss stops training.
 """
 
 from __future__ import annotations
@@ -20,13 +23,26 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
 from .. import nn, optim, rng
 from ..autograd import no_grad
-from ..checkpoint import load, save
+from ..checkpoint import (
+    RunLock,
+    json_safe,
+    link_top_level,
+    load_optimizer_state,
+    publish_checkpoint,
+    published_checkpoint,
+    read_json,
+    read_jsonl,
+    remove_stale,
+    save_optimizer_state,
+    write_json_atomic,
+    write_text_atomic,
+)
 from ..data.shakespeare import load_shakespeare, read_text_file
 from ..tokenizer import BPETokenizer, CharTokenizer, load_tokenizer
 from .gpt import GPT, GPTConfig
@@ -61,6 +77,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 1337
     resume: bool = True
+    skip_nonfinite: bool = False  # a NaN/inf loss or gradient: skip the step (default: stop)
     progress: bool = True
 
     @classmethod
@@ -71,13 +88,7 @@ class TrainConfig:
 def learning_rate(it: int, cfg: TrainConfig) -> float:
     """Linear warm-up for warmup_iters, then cosine decay to min_lr at lr_decay_iters (nanoGPT)."""
     decay_iters = cfg.lr_decay_iters or cfg.max_iters
-    if it < cfg.warmup_iters:
-        return cfg.learning_rate * (it + 1) / (cfg.warmup_iters + 1)
-    if it > decay_iters:
-        return cfg.min_lr
-    ratio = (it - cfg.warmup_iters) / max(1, decay_iters - cfg.warmup_iters)
-    coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))  # 1 -> 0
-    return cfg.min_lr + coeff * (cfg.learning_rate - cfg.min_lr)
+    return optim.warmup_cosine(it, cfg.warmup_iters, decay_iters, cfg.learning_rate, cfg.min_lr)
 
 
 class TextData:
@@ -147,66 +158,135 @@ def _load_text_and_tokenizer(cfg: TrainConfig, resume_dir: str | None):
     return tok, ids
 
 
-def _save_state(out: str, model: GPT, optimizer: optim.AdamW, it: int, cfg: TrainConfig) -> None:
-    model.save_pretrained(out)
-    arrays, meta = _split_state(optimizer.state_dict())
-    save(arrays, os.path.join(out, "optimizer.safetensors"))
-    state = {"iter": it, "train_config": asdict(cfg), "optimizer": meta}
-    tmp = os.path.join(out, "train_state.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(state, f, indent=2)
-    os.replace(tmp, os.path.join(out, "train_state.json"))
+def _check_config(cfg: TrainConfig) -> None:
+    """Refuse settings that would train nonsense, naming the setting (the CLI's flag)."""
+
+    def bad(name: str, why: str) -> ValueError:
+        return ValueError(f"--{name.replace('_', '-')} {why}, got {getattr(cfg, name)}")
+
+    for name in ("max_iters", "warmup_iters", "seed"):
+        if getattr(cfg, name) < 0:
+            raise bad(name, "must be >= 0")
+    for name in ("eval_interval", "eval_iters", "batch_size", "block_size", "n_layer"):
+        if getattr(cfg, name) < 1:
+            raise bad(name, "must be >= 1")
+    if not 0.0 < cfg.val_fraction < 1.0:
+        raise bad("val_fraction", "must be between 0 and 1 (exclusive)")
+    if cfg.lr_decay_iters is not None and (
+        cfg.lr_decay_iters < 1 or cfg.lr_decay_iters < cfg.warmup_iters
+    ):
+        raise bad("lr_decay_iters", f"must be >= 1 and >= --warmup-iters ({cfg.warmup_iters})")
+    if not math.isfinite(cfg.grad_clip) or cfg.grad_clip < 0:
+        raise bad("grad_clip", "must be a finite number >= 0 (0: no clipping)")
+    for name in ("learning_rate", "min_lr", "weight_decay"):
+        if not math.isfinite(getattr(cfg, name)) or getattr(cfg, name) < 0:
+            raise bad(name, "must be a finite number >= 0")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise bad("dropout", "must be in [0, 1)")
 
 
-def _split_state(obj, prefix: str = ""):
-    """Optimizer state (nested dicts/lists with arrays) -> (flat arrays, JSON-able skeleton)."""
-    arrays: dict[str, np.ndarray] = {}
-    if isinstance(obj, np.ndarray):
-        arrays[prefix] = obj
-        return arrays, {"__array__": prefix}
-    if isinstance(obj, dict):
-        skel = {}
-        for k, v in obj.items():
-            a, skel[str(k)] = _split_state(v, f"{prefix}.{k}" if prefix else str(k))
-            arrays.update(a)
-        return arrays, {"__dict__": skel, "__intkeys__": all(isinstance(k, int) for k in obj)}
-    if isinstance(obj, (list, tuple)):
-        items = []
-        for i, v in enumerate(obj):
-            a, s = _split_state(v, f"{prefix}.{i}")
-            arrays.update(a)
-            items.append(s)
-        return arrays, {"__list__": items}
-    if isinstance(obj, (np.integer, np.floating)):
-        obj = obj.item()
-    return arrays, obj
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient's norm became NaN or infinite: training stopped."""
 
 
-def _join_state(skel, arrays: dict[str, np.ndarray]):
-    if isinstance(skel, dict) and "__array__" in skel:
-        return arrays[skel["__array__"]]
-    if isinstance(skel, dict) and "__dict__" in skel:
-        conv = int if skel.get("__intkeys__") else str
-        return {conv(k): _join_state(v, arrays) for k, v in skel["__dict__"].items()}
-    if isinstance(skel, dict) and "__list__" in skel:
-        return [_join_state(v, arrays) for v in skel["__list__"]]
-    return skel
+# What a checkpoint's model is: resuming with other values would silently train another net.
+ARCHITECTURE = ("block_size", "n_layer", "n_head", "n_embd", "bias", "tokenizer", "bpe_vocab_size")
+
+
+def _save_checkpoint(cfg, model, optimizer, tok, it: int, metrics: list[dict]) -> None:
+    """All the files of iteration `it`, published as one unit (see checkpoint.py)."""
+
+    def write(folder: str) -> None:
+        model.save_pretrained(folder)
+        save_optimizer_state(optimizer.state_dict(), os.path.join(folder, "optimizer.safetensors"))
+        tok.save(os.path.join(folder, "tokenizer.json"))
+        state = {
+            "iter": it,
+            "train_config": asdict(cfg),
+            "rng": rng.get_state(),  # the next batches and dropout masks
+            "metrics": metrics,  # the rows up to `it`: metrics.jsonl is rebuilt from them
+        }
+        write_json_atomic(os.path.join(folder, "train_state.json"), state)
+
+    for p in model.parameters():  # never publish a diverged model over a good one
+        if not np.isfinite(p.data).all():
+            raise TrainingDiverged(f"iteration {it}: the weights hold NaN or inf; not saved")
+    publish_checkpoint(cfg.out, it, write)
+    write_text_atomic(
+        os.path.join(cfg.out, "metrics.jsonl"),
+        "".join(json.dumps(json_safe(r), allow_nan=False) + "\n" for r in metrics),
+    )
+
+
+def _resume(cfg: TrainConfig, ckpt: str, log) -> tuple[TrainConfig, dict, GPT, list[dict]]:
+    """Read a published checkpoint; check it is the same network cfg asks for."""
+    state = read_json(os.path.join(ckpt, "train_state.json"))
+    saved = state.get("train_config", {})
+    changed = [
+        f"--{k.replace('_', '-')} {saved[k]} -> {getattr(cfg, k)}"
+        for k in ARCHITECTURE
+        if k in saved
+        and saved[k] != getattr(cfg, k)
+        and not (k == "bpe_vocab_size" and cfg.tokenizer == "char")
+    ]
+    if changed:
+        raise ValueError(
+            f"{cfg.out} holds a run of another network ({', '.join(changed)}): resume with "
+            "the saved values, or start afresh with --no-resume or another --out"
+        )
+    if cfg.lr_decay_iters is None:  # keep the saved run's schedule, not a new horizon
+        horizon = saved.get("lr_decay_iters") or saved.get("max_iters", cfg.max_iters)
+        cfg = replace(cfg, lr_decay_iters=max(horizon, cfg.warmup_iters))
+    if cfg.max_iters != saved.get("max_iters"):
+        log(
+            f"max_iters {saved.get('max_iters')} -> {cfg.max_iters}; the learning rate keeps "
+            f"its schedule: cosine decay to {cfg.min_lr:g} by iteration {cfg.lr_decay_iters} "
+            "(--lr-decay-iters sets another)"
+        )
+    model = GPT.from_pretrained(ckpt)
+    if "metrics" in state:
+        metrics = state["metrics"]
+    else:  # the older flat layout: metrics.jsonl, without rows the checkpoint never saw
+        path = os.path.join(cfg.out, "metrics.jsonl")
+        rows = read_jsonl(path) if os.path.isfile(path) else []
+        metrics = [r for r in rows if r["iter"] <= state["iter"]]
+    return cfg, state, model, metrics
+
+
+def saved_train_config(out: str) -> dict:
+    """The settings of the run saved in `out` ({} if none): the CLI resumes with them."""
+    ckpt = published_checkpoint(out, verify=False)
+    if ckpt is None or not os.path.isfile(os.path.join(ckpt, "train_state.json")):
+        return {}
+    saved = read_json(os.path.join(ckpt, "train_state.json")).get("train_config", {})
+    keep = set(TrainConfig.field_names()) - {"out", "resume", "progress", "skip_nonfinite"}
+    return {k: v for k, v in saved.items() if k in keep}
 
 
 def train(cfg: TrainConfig, log=print) -> list[dict]:
-    """Train (or resume) into cfg.out; returns the metrics written to metrics.jsonl."""
-    if cfg.max_iters < 0 or cfg.eval_interval < 1 or cfg.eval_iters < 1 or cfg.batch_size < 1:
-        raise ValueError(
-            "max_iters >= 0, eval_interval >= 1, eval_iters >= 1 and batch_size >= 1 are needed"
-        )
+    """Train (or resume) into cfg.out; returns the metrics written to metrics.jsonl.
+
+    Raises TrainingDiverged if the loss or gradient norm becomes NaN/inf (the last good
+    checkpoint stays), unless cfg.skip_nonfinite (then that step is skipped).
+    """
+    _check_config(cfg)
     os.makedirs(cfg.out, exist_ok=True)
-    resuming = cfg.resume and os.path.isfile(os.path.join(cfg.out, "train_state.json"))
+    with RunLock(cfg.out):  # one writer per folder
+        remove_stale(cfg.out)  # what a killed run left half-written
+        return _train(cfg, log)
+
+
+def _train(cfg: TrainConfig, log) -> list[dict]:
+    ckpt = published_checkpoint(cfg.out) if cfg.resume else None
     rng.manual_seed(cfg.seed)
-    tok, ids = _load_text_and_tokenizer(cfg, cfg.out if resuming else None)
-    data = TextData(ids, cfg.block_size, cfg.val_fraction)
-    if resuming:
-        model = GPT.from_pretrained(cfg.out)
+    if ckpt is not None:
+        cfg, state, model, metrics = _resume(cfg, ckpt, log)
+        start_iter = state["iter"]
     else:
+        state, start_iter, metrics = None, 0, []
+    tok, ids = _load_text_and_tokenizer(cfg, ckpt)
+    data = TextData(ids, cfg.block_size, cfg.val_fraction)
+    if ckpt is None:
         model = GPT(
             GPTConfig(
                 block_size=cfg.block_size,
@@ -218,24 +298,24 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
                 bias=cfg.bias,
             )
         )
-    optimizer = make_optimizer(model, cfg)
-    metrics_path = os.path.join(cfg.out, "metrics.jsonl")
-    start_iter, metrics = 0, []
-    if resuming:
-        with open(os.path.join(cfg.out, "train_state.json")) as f:
-            state = json.load(f)
-        start_iter = state["iter"]
-        optimizer.load_state_dict(
-            _join_state(state["optimizer"], load(os.path.join(cfg.out, "optimizer.safetensors")))
+    elif model.config.vocab_size != tok.vocab_size:
+        raise ValueError(
+            f"{ckpt}: the model has a vocabulary of {model.config.vocab_size}, the tokenizer "
+            f"{tok.vocab_size}: start afresh with --no-resume"
         )
-        if os.path.isfile(metrics_path):
-            with open(metrics_path) as f:
-                metrics = [json.loads(line) for line in f if line.strip()]
-        rng.manual_seed(cfg.seed + start_iter)  # fresh batches, not a replay of the first ones
+    optimizer = make_optimizer(model, cfg)
+    if state is not None:
+        path = os.path.join(ckpt, "optimizer.safetensors")
+        optimizer.load_state_dict(load_optimizer_state(path, state.get("optimizer")))
+        if "rng" in state:
+            rng.set_state(state["rng"])  # the very batches a run that never stopped draws
+        else:
+            rng.manual_seed(cfg.seed + start_iter)  # older checkpoints saved no state
+        if ckpt != cfg.out:
+            link_top_level(cfg.out, ckpt)  # in case a kill came before it was done
+        elif not os.path.isfile(os.path.join(ckpt, "tokenizer.json")):
+            tok.save(os.path.join(ckpt, "tokenizer.json"))  # older runs could lack it
         log(f"resuming from {cfg.out} at iteration {start_iter}")
-    else:
-        tok.save(os.path.join(cfg.out, "tokenizer.json"))
-        open(metrics_path, "w").close()
     log(
         f"{model.num_parameters() / 1e6:.2f} M parameters, vocab {tok.vocab_size}, "
         f"{len(data.train):,} training tokens"
@@ -247,9 +327,14 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
     window_tokens, window_time = 0, 0.0
     it = start_iter
     while True:
-        evaluated_already = resuming and it == start_iter  # saved with its metrics
+        evaluated_already = state is not None and it == start_iter  # saved with its metrics
         if (it % cfg.eval_interval == 0 or it == cfg.max_iters) and not evaluated_already:
             losses = estimate_loss(model, data, cfg)
+            if not all(math.isfinite(v) for v in losses.values()):
+                raise TrainingDiverged(
+                    f"iteration {it}: the estimated loss is {losses}; the last checkpoint "
+                    f"in {cfg.out} is kept"
+                )
             row = {
                 "iter": it,
                 "train_loss": round(losses["train"], 4),
@@ -259,15 +344,12 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
                 "tokens_per_s": round(window_tokens / window_time, 1) if window_time else 0.0,
             }
             metrics.append(row)
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
             log(
                 f"iter {it}: train loss {row['train_loss']:.4f}, val loss {row['val_loss']:.4f}, "
                 f"{row['tokens_per_s']:,.0f} tokens/s"
             )
             window_tokens, window_time = 0, 0.0
-            if it > start_iter or it == cfg.max_iters:
-                _save_state(cfg.out, model, optimizer, it, cfg)
+            _save_checkpoint(cfg, model, optimizer, tok, it, metrics)
         if it >= cfg.max_iters:
             break
         t0 = time.perf_counter()
@@ -278,9 +360,19 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
         _, loss = model(x, y)
         optimizer.zero_grad()
         loss.backward()
-        if cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        # the gradient's norm (and clipping it: a rare huge step can wreck training)
+        norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or math.inf)
+        loss_value = loss.item()
+        if math.isfinite(loss_value) and math.isfinite(norm):
+            optimizer.step()
+        elif cfg.skip_nonfinite:
+            log(f"iteration {it}: loss {loss_value}, gradient norm {norm}: step skipped")
+        else:
+            raise TrainingDiverged(
+                f"iteration {it}: loss {loss_value}, gradient norm {norm} (learning rate "
+                f"{lr:g}): training stopped; the last checkpoint in {cfg.out} is kept "
+                "(a lower --learning-rate helps; --skip-nonfinite skips such steps)"
+            )
         dt = time.perf_counter() - t0
         elapsed += dt
         window_tokens += tokens_per_iter
@@ -288,7 +380,7 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
         it += 1
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tokens_per_iter / dt:,.0f}")
+            bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_iter / dt:,.0f}")
     if bar is not None:
         bar.close()
     return metrics
