@@ -41,8 +41,18 @@ def case(kernel, dt, params, ins, outs):
     for nt in (1, 2):
         lines.append(
             " ".join(
-                [kernel, tname, str(nt), repr(tol), str(len(params)), *map(repr, map(float, params)),
-                 str(len(ins)), *map(save, ins), str(len(outs)), *map(save, outs)]
+                [
+                    kernel,
+                    tname,
+                    str(nt),
+                    repr(tol),
+                    str(len(params)),
+                    *map(repr, map(float, params)),
+                    str(len(ins)),
+                    *map(save, ins),
+                    str(len(outs)),
+                    *map(save, outs),
+                ]
             )  # fmt: skip
         )
 
@@ -81,7 +91,12 @@ for dt in (np.float32, np.float64):
     for M, N, K in ((1, 1, 1), (5, 7, 3), (33, 17, 65), (128, 96, 80)):
         a, b = r(M, K), r(K, N)
         case("gemm", dt, [M, N, K], [a, b], [a @ b])
-    for N, T, S, D, causal in ((1, 1, 1, 4, 0), (2, 5, 7, 8, 0), (3, 17, 17, 16, 1), (2, 33, 33, 64, 1)):
+    for N, T, S, D, causal in (
+        (1, 1, 1, 4, 0),
+        (2, 5, 7, 8, 0),
+        (3, 17, 17, 16, 1),
+        (2, 33, 33, 64, 1),
+    ):
         q, k, v = r(N, T, D), r(N, S, D), r(N, S, D)
         scale = 1 / np.sqrt(D)
         o, lse = R.attention_forward(q, k, v, bool(causal), scale, 0)
