@@ -19,28 +19,21 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import math
 import random
-import sys
 import time
-from pathlib import Path
 
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 from tinygrad_edu.data import make_moons
-from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
 from tinygrad_edu.scalar import MLP, Value, draw, to_dot
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--quick", action="store_true", help="fewer training epochs (for CI)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
+lesson = Lesson(
+    "03_backpropagation", "Lesson 3: backpropagation", quick_help="fewer training epochs (for CI)"
+)
+args = lesson.args
 EPOCHS = 4 if args.quick else 20
-plt = maybe_plt()
+plt = lesson.plt
 
 # %% [markdown]
 # ## 1. Backpropagation by hand
@@ -98,7 +91,7 @@ for name, v in [("w", w), ("b", b), ("x", x)]:
 
 # %%
 print(to_dot(L))
-picture = draw(L, output_dir() / "03_graph.svg")
+picture = draw(L, lesson.out / "03_graph.svg")
 if picture is not None:
     print(f"  [graph drawn to {picture}]")
 else:
@@ -288,4 +281,4 @@ if plt is not None:
     ax.contourf(gx, gy, scores, levels=[-1e9, 0, 1e9], colors=["#a8c8f0", "#f4b6a1"], alpha=0.8)
     ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="coolwarm", edgecolors="k", s=18)
     ax.set(title=f"Decision boundary after {EPOCHS} epochs (accuracy {accuracy():.2f})")
-    savefig(fig, "03_moons")
+    lesson.save(fig, "03_moons")

@@ -21,36 +21,34 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import sys
 import time
-from pathlib import Path
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
 
 import numpy as np
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn, optim
 from tinygrad_edu.data import DataLoader, load_digits
 from tinygrad_edu.nn import functional as F
-from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
 
 try:  # a progress bar over epochs, if tqdm is installed
     from tqdm.auto import tqdm
 except ImportError:
     tqdm = None
 
-parser = argparse.ArgumentParser(description="Lesson 4: a network that reads handwritten digits")
-parser.add_argument("--quick", action="store_true", help="a run of a few seconds (fewer epochs)")
-parser.add_argument("--epochs", type=int, default=None, help="epochs per network (default 10)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
+lesson = Lesson(
+    "04_digits",
+    "Lesson 4: a network that reads handwritten digits",
+    quick_help="a run of a few seconds (fewer epochs)",
+    add_arguments=lambda parser: (
+        parser.add_argument(
+            "--epochs", type=int, default=None, help="epochs per network (default 10)"
+        ),
+    ),
+)
+args = lesson.args
 EPOCHS = args.epochs or (3 if args.quick else 10)
-plt = maybe_plt()
+plt = lesson.plt
 lesson_start = time.perf_counter()
 
 # %% [markdown]
@@ -237,7 +235,7 @@ if plt is not None:
         ax.imshow(W1[j].reshape(28, 28), cmap="RdBu", vmin=-lim, vmax=lim)
         ax.set(xticks=[], yticks=[], title=f"neuron {j}")
     fig.suptitle("First-layer weights (red: negative, blue: positive)")
-    savefig(fig, "04_first_layer_weights")
+    lesson.save(fig, "04_first_layer_weights")
 
 # %% [markdown]
 # ## 7. Why shuffle? Train on the data in the order it is stored
@@ -310,7 +308,7 @@ if plt is not None:
         xlabel="step (mini-batch)", ylabel="cost (cross-entropy, mean over an epoch)", yscale="log"
     )
     ax.legend()
-    savefig(fig, "04_loss_curves")
+    lesson.save(fig, "04_loss_curves")
 
 # %% [markdown]
 # ## 9. Keep what was learned: a checkpoint
@@ -321,7 +319,7 @@ if plt is not None:
 # %%
 try:
     path = tg.save(
-        modern.state_dict(), output_dir() / "04_digits.safetensors", metadata={"hidden": "100"}
+        modern.state_dict(), lesson.out / "04_digits.safetensors", metadata={"hidden": "100"}
     )
     fresh = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
     print(f"fresh network: accuracy {accuracy(fresh, X_test, y_test):.3f}")

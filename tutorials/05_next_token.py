@@ -21,35 +21,30 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import json
 import math
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
 from tinygrad_edu.data.shakespeare import load_shakespeare
 from tinygrad_edu.models.bigram import BigramModel
 from tinygrad_edu.models.gpt import GPT, sample_next
 from tinygrad_edu.models.train_gpt import TrainConfig, train
-from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
 from tinygrad_edu.tokenizer import BPETokenizer, CharTokenizer
 
-parser = argparse.ArgumentParser(description="Lesson 5: predicting the next token")
-parser.add_argument("--quick", action="store_true", help="a smaller GPT, trained briefly (CI)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
-QUICK = args.quick
-plt = maybe_plt()
+lesson = Lesson(
+    "05_next_token",
+    "Lesson 5: predicting the next token",
+    quick_help="a smaller GPT, trained briefly (CI)",
+)
+args = lesson.args
+QUICK = lesson.quick
+plt = lesson.plt
 started = time.perf_counter()
 
 
@@ -184,7 +179,7 @@ if plt is not None:
         ylabel="previous character",
         title="Bigram counts (log scale): row = previous, column = next",
     )
-    savefig(fig, "05_bigram_counts")
+    lesson.save(fig, "05_bigram_counts")
 
 # %% [markdown]
 # ## 4. A small GPT, trained for a short while
@@ -206,7 +201,7 @@ else:
 name = "gpt_char_{n_layer}x{n_embd}_T{block_size}_B{batch_size}_{max_iters}it_lr{learning_rate:g}"
 name = name.format(**recipe)  # the same recipe in lesson 6 finds this folder and reuses it
 cfg = TrainConfig(
-    out=str(output_dir() / name),
+    out=str(lesson.out / name),
     eval_interval=recipe["max_iters"] // 5,
     eval_iters=10,
     progress=False,
@@ -272,7 +267,7 @@ if plt is not None:
     ax.axhline(uniform_cost, color="gray", ls=":", label="uniform (knows nothing)")
     ax.set(xlabel="training step", ylabel="cost (nats per character)", title="Training the GPT")
     ax.legend()
-    savefig(fig, "05_training")
+    lesson.save(fig, "05_training")
 
 # %% [markdown]
 # ## 5. Generating: sample, append, repeat
@@ -353,7 +348,7 @@ if plt is not None:
         ax.set_xticks(range(len(order)), [tok.chars[i].replace(" ", "␣") for i in order])
         ax.set(title=f"T = {T}", ylim=(0, 1))
     axes[0].set_ylabel(f"P(next | {prompt!r})")
-    savefig(fig, "05_temperature")
+    lesson.save(fig, "05_temperature")
 
 # %% [markdown]
 # ## 7. Top-k and top-p: never draw the long tail

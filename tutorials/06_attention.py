@@ -25,34 +25,27 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
 from tinygrad_edu.models.gpt import GPT
 from tinygrad_edu.models.gpt_inspect import attention_weights, hidden_states
 from tinygrad_edu.models.train_gpt import TrainConfig, train
-from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.tokenizer import load_tokenizer
 
-parser = argparse.ArgumentParser(description="Lesson 6: attention")
-parser.add_argument("--quick", action="store_true", help="a smaller GPT, trained briefly (CI)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
-QUICK = args.quick
-plt = maybe_plt()
+lesson = Lesson(
+    "06_attention", "Lesson 6: attention", quick_help="a smaller GPT, trained briefly (CI)"
+)
+args = lesson.args
+QUICK = lesson.quick
+plt = lesson.plt
 started = time.perf_counter()
 
 
@@ -84,7 +77,7 @@ else:
 name = "gpt_char_{n_layer}x{n_embd}_T{block_size}_B{batch_size}_{max_iters}it_lr{learning_rate:g}"
 name = name.format(**recipe)
 cfg = TrainConfig(
-    out=str(output_dir() / name),
+    out=str(lesson.out / name),
     eval_interval=recipe["max_iters"] // 5,
     eval_iters=10,
     progress=False,
@@ -265,7 +258,7 @@ if plt is not None:
             ax.set_yticks(range(T), labels, fontsize=6)
     fig.suptitle("Attention weights: row = query position, column = key position")
     fig.tight_layout()
-    savefig(fig, "06_attention_patterns")
+    lesson.save(fig, "06_attention_patterns")
 
 # %% [markdown]
 # Because of the mask, information only flows forward. Change the last character and

@@ -27,32 +27,26 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
 from tinygrad_edu.bench import peak_memory, time_call
 from tinygrad_edu.nn import CausalSelfAttention
 from tinygrad_edu.nn import functional as F
-from tinygrad_edu.plotting import maybe_plt, savefig
 from tinygrad_edu.tensor import Tensor
 
-parser = argparse.ArgumentParser(description="Lesson 7: queries, keys and values")
-parser.add_argument("--quick", action="store_true", help="shorter timings (CI)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
-QUICK = args.quick
-plt = maybe_plt()
+lesson = Lesson(
+    "07_queries_keys_values",
+    "Lesson 7: queries, keys and values",
+    quick_help="shorter timings (CI)",
+)
+args = lesson.args
+QUICK = lesson.quick
+plt = lesson.plt
 started = time.perf_counter()
 np.set_printoptions(precision=3, suppress=True)
 
@@ -289,7 +283,7 @@ if plt is not None:
     ax.loglog(ts, secs[-1] * 1e3 * (ts / ts[-1]) ** 2, "k--", label="~ T^2")
     ax.set(xlabel="context length T", ylabel="ms per call", title="Attention cost vs context")
     ax.legend()
-    savefig(fig, "07_quadratic")
+    lesson.save(fig, "07_quadratic")
 
 # %% [markdown]
 # ## 4. The fused kernel: same result, without the T x T matrix

@@ -25,33 +25,29 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor
 from tinygrad_edu.models import superposition as S
 from tinygrad_edu.nn import functional as F
-from tinygrad_edu.plotting import maybe_plt, savefig
 
-parser = argparse.ArgumentParser(description="Lesson 8: MLPs and superposition")
-parser.add_argument("--quick", action="store_true", help="smaller experiments (for CI)")
-parser.add_argument("--threads", type=int, default=1, help="kernel threads (default 1)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
-QUICK = args.quick
+lesson = Lesson(
+    "08_mlp_and_superposition",
+    "Lesson 8: MLPs and superposition",
+    quick_help="smaller experiments (for CI)",
+    add_arguments=lambda parser: (
+        parser.add_argument("--threads", type=int, default=1, help="kernel threads (default 1)"),
+    ),
+)
+args = lesson.args
+QUICK = lesson.quick
 tg.set_num_threads(args.threads)  # small matrices: one thread wastes no time waiting
-plt = maybe_plt()
+plt = lesson.plt
 lesson_start = time.perf_counter()
 
 # %% [markdown]
@@ -271,7 +267,7 @@ if plt is not None:
         title=f"{N_DIRS} directions in {DIM} dimensions",
     )
     ax.legend()
-    savefig(fig, "08_angles")
+    lesson.save(fig, "08_angles")
 
 # %% [markdown]
 # Two things to notice.
@@ -397,7 +393,7 @@ if plt is not None:
         W = toy_models[p].W.data
         ax.imshow(W.T @ W, cmap="RdBu", vmin=-1.2, vmax=1.2)
         ax.set(title=f"p = {p}: W^T W", xticks=[], yticks=[])
-    savefig(fig, "08_toy_superposition")
+    lesson.save(fig, "08_toy_superposition")
 
 # %% [markdown]
 # With dense features the model stores exactly as many features as it has dimensions,

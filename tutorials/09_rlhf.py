@@ -28,37 +28,33 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
 from tinygrad_edu import rlhf
 from tinygrad_edu.data.shakespeare import load_shakespeare
 from tinygrad_edu.models.gpt import GPT
 from tinygrad_edu.models.train_gpt import TrainConfig, train
-from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
 from tinygrad_edu.tokenizer import load_tokenizer
 
-parser = argparse.ArgumentParser(description="Lesson 9: RLHF in miniature")
-parser.add_argument("--quick", action="store_true", help="a smaller, shorter run (for CI)")
-parser.add_argument("--threads", type=int, default=1, help="kernel threads (default 1)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
-QUICK = args.quick
+lesson = Lesson(
+    "09_rlhf",
+    "Lesson 9: RLHF in miniature",
+    quick_help="a smaller, shorter run (for CI)",
+    add_arguments=lambda parser: (
+        parser.add_argument("--threads", type=int, default=1, help="kernel threads (default 1)"),
+    ),
+)
+args = lesson.args
+QUICK = lesson.quick
 # These models are tiny (64-128 wide): splitting their small matrix products across
 # threads costs more than it saves, and on a busy machine threads that wait for each
 # other are slower still. One thread, unless you ask for more.
 tg.set_num_threads(args.threads)
-plt = maybe_plt()
+plt = lesson.plt
 lesson_start = time.perf_counter()
 
 PROMPT_LEN, NEW_TOKENS = 16, 32  # characters of prompt, characters the model writes
@@ -81,7 +77,7 @@ BATCH = 32  # prompts per policy step, and pairs per reward-model / DPO step
 # training; delete the folder to train again.)
 
 # %%
-ckpt = output_dir() / ("09_pretrained_quick" if QUICK else "09_pretrained")
+ckpt = lesson.out / ("09_pretrained_quick" if QUICK else "09_pretrained")
 t0 = time.perf_counter()
 metrics = train(
     TrainConfig(
@@ -408,6 +404,6 @@ if plt is not None:
     ):
         ax.set(title=title, xlabel="policy step")
         ax.legend()
-    savefig(fig, "09_rlhf")
+    lesson.save(fig, "09_rlhf")
 
 print(f"\nlesson 9 ran in {time.perf_counter() - lesson_start:.1f} s")

@@ -13,23 +13,16 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import os
-import sys
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
-try:
-    import tinygrad_edu as tg
-except ImportError:  # running from a checkout without `pip install -e .`
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import tinygrad_edu as tg
-
+import tinygrad_edu as tg
 from tinygrad_edu import bench
-from tinygrad_edu.plotting import maybe_plt, savefig
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter timings")
-args, _ = parser.parse_known_args()
-QUICK = args.quick
+lesson = Lesson(
+    "10_engine_room", "Lesson 10: the engine room", quick_help="smaller sizes, shorter timings"
+)
+args = lesson.args
+QUICK = lesson.quick
 
 info = tg.info()
 print(
@@ -81,7 +74,7 @@ print("What to look at: the jump at 'blocked + packed' is the memory hierarchy; 
 print("the micro-kernel is vector width; the last one is cores. NumPy calls OpenBLAS, which")
 print("does all of this in hand-written assembly: our readable C gets close to it.")
 
-plt = maybe_plt()
+plt = lesson.plt
 if plt is not None:
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.barh([r["rung"] for r in rows], [r["gflops"] for r in rows], color="tab:blue")
@@ -90,7 +83,7 @@ if plt is not None:
     ax.set_xlabel("GFLOP/s (log scale)")
     ax.legend()
     fig.tight_layout()
-    savefig(fig, "10_matmul_ladder.png")
+    lesson.save(fig, "10_matmul_ladder.png")
 
 # %% [markdown]
 # ## 3. Fused softmax
