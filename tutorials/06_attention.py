@@ -19,24 +19,25 @@
 # not run lesson 5) and looks at each stage in turn.
 #
 # Run: `python tutorials/06_attention.py [--quick]`. Read alongside:
-# `tinygrad_edu/models/gpt.py` (GPT.forward, CausalSelfAttention) and
+# `tinygrad_edu/models/gpt.py` (GPT.forward), `tinygrad_edu/nn/transformer.py`
+# (CausalSelfAttention) and
 # `tinygrad_edu/models/gpt_inspect.py` (how the attention weights are recomputed).
 
 # %%
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
+from _common import (  # tutorials/_common.py: --quick, output folder, seeding, figures
+    Lesson,
+    lesson_gpt,
+)
 
 import tinygrad_edu as tg
 from tinygrad_edu.models.gpt import GPT
 from tinygrad_edu.models.gpt_inspect import attention_weights, hidden_states
-from tinygrad_edu.models.train_gpt import TrainConfig, train
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.tokenizer import load_tokenizer
 
@@ -68,33 +69,7 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 # loaded; otherwise it is trained now.
 
 # %%
-if QUICK:
-    recipe = dict(n_layer=2, n_head=4, n_embd=64, block_size=32, batch_size=16, max_iters=300)
-    recipe.update(learning_rate=5e-3, warmup_iters=30)
-else:
-    recipe = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, max_iters=1000)
-    recipe.update(learning_rate=2e-3, warmup_iters=100)
-name = "gpt_char_{n_layer}x{n_embd}_T{block_size}_B{batch_size}_{max_iters}it_lr{learning_rate:g}"
-name = name.format(**recipe)
-cfg = TrainConfig(
-    out=str(lesson.out / name),
-    eval_interval=recipe["max_iters"] // 5,
-    eval_iters=10,
-    progress=False,
-    **recipe,
-)
-state_file = Path(cfg.out) / "train_state.json"
-if state_file.is_file() and json.loads(state_file.read_text()).get("iter") == cfg.max_iters:
-    print(f"(reusing the GPT trained by lesson 5 in {cfg.out})")
-try:
-    train(cfg, log=lambda line: print("  " + line))
-    model = GPT.from_pretrained(cfg.out)
-except (ValueError, KeyError, OSError) as exc:  # a folder left by an older version
-    print(f"  (could not reuse {cfg.out}: {exc}; training from scratch)")
-    shutil.rmtree(cfg.out, ignore_errors=True)
-    train(cfg, log=lambda line: print("  " + line))
-    model = GPT.from_pretrained(cfg.out)
-model.eval()
+model, _, cfg = lesson_gpt(lesson)  # tutorials/_common.py
 tok = load_tokenizer(Path(cfg.out) / "tokenizer.json")
 chars = tok.chars
 V, C = model.config.vocab_size, model.config.n_embd

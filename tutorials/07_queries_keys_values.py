@@ -22,7 +22,7 @@
 #
 # Run: `python tutorials/07_queries_keys_values.py [--quick]`. Read alongside:
 # `scaled_dot_product_attention` in `tinygrad_edu/nn/functional.py` and
-# `CausalSelfAttention` in `tinygrad_edu/models/gpt.py`.
+# `CausalSelfAttention` in `tinygrad_edu/nn/transformer.py`.
 
 # %%
 from __future__ import annotations

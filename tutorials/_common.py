@@ -111,3 +111,46 @@ def _shared_y(ax: Any) -> bool:
     """A panel that shares its y axis with the first panel of its row (labelled there)."""
     siblings = ax.get_shared_y_axes().get_siblings(ax)
     return any(s is not ax and s.get_ylabel() for s in siblings)
+
+
+# --- the small GPT of lessons 5 and 6 ------------------------------------------------------
+
+
+def lesson_gpt(lesson: Lesson) -> tuple[Any, list, Any]:
+    """The character-level GPT of lesson 5: trained with `models/train_gpt.py`, saved in the
+    output folder, and reused from there (by lesson 6, or a second run) when it is complete.
+    Returns (model in eval mode, the training metrics, the TrainConfig)."""
+    import shutil
+
+    from tinygrad_edu.models.gpt import GPT
+    from tinygrad_edu.models.train_gpt import TrainConfig, train
+
+    if lesson.quick:
+        recipe = dict(n_layer=2, n_head=4, n_embd=64, block_size=32, batch_size=16, max_iters=300)
+        recipe.update(learning_rate=5e-3, warmup_iters=30)
+    else:
+        recipe = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, max_iters=1000)
+        recipe.update(learning_rate=2e-3, warmup_iters=100)
+    name = (
+        "gpt_char_{n_layer}x{n_embd}_T{block_size}_B{batch_size}_{max_iters}it_lr{learning_rate:g}"
+    )
+    cfg = TrainConfig(
+        out=str(lesson.out / name.format(**recipe)),
+        eval_interval=recipe["max_iters"] // 5,
+        eval_iters=10,
+        progress=False,
+        **recipe,
+    )
+    state_file = Path(cfg.out) / "train_state.json"
+    if state_file.is_file() and json.loads(state_file.read_text()).get("iter") == cfg.max_iters:
+        print(f"(reusing the GPT already trained in {cfg.out}; delete that folder to retrain)")
+    try:
+        metrics = train(cfg, log=lambda line: print("  " + line))
+        model = GPT.from_pretrained(cfg.out)
+    except (ValueError, KeyError, OSError) as exc:  # a folder left by an older version
+        print(f"  (could not reuse {cfg.out}: {exc}; training from scratch)")
+        shutil.rmtree(cfg.out, ignore_errors=True)
+        metrics = train(cfg, log=lambda line: print("  " + line))
+        model = GPT.from_pretrained(cfg.out)
+    model.eval()
+    return model, metrics, cfg
