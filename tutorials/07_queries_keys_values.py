@@ -50,14 +50,10 @@ plt = lesson.plt
 started = time.perf_counter()
 np.set_printoptions(precision=3, suppress=True)
 
-# The library's attention: the textbook composition, and the fused kernel when this
-# version of tinygrad_edu has one (then F.scaled_dot_product_attention uses it, and the
-# textbook composition is F.scaled_dot_product_attention_reference).
-textbook_sdpa = getattr(F, "scaled_dot_product_attention_reference", None)
-HAS_FUSED = textbook_sdpa is not None
-if not HAS_FUSED:
-    textbook_sdpa = F.scaled_dot_product_attention  # no fused kernel: this IS the textbook
-fused_sdpa = F.scaled_dot_product_attention if HAS_FUSED else None
+# The library's two attentions (tinygrad_edu/nn/functional.py): the textbook composition
+# (scores, mask, softmax, weighted sum) and the fused kernel behind the same signature.
+textbook_sdpa = F.scaled_dot_product_attention_reference
+fused_sdpa = F.scaled_dot_product_attention
 
 
 def show_matrix(name: str, m: np.ndarray, rows: str = "", cols: str = "") -> None:
@@ -158,12 +154,11 @@ q_t, k_t, v_t = (Tensor(a[None, None]) for a in (Q, K, Vals))  # (1, 1, 4, 2), f
 with tg.no_grad():
     lib = textbook_sdpa(q_t, k_t, v_t, is_causal=True).data[0, 0]
 print(f"by hand vs the library's textbook attention: max difference {np.abs(lib - out).max():.0e}")
-if HAS_FUSED:
-    with tg.no_grad():
-        fused = fused_sdpa(q_t, k_t, v_t, is_causal=True).data[0, 0]
-    print(
-        f"by hand vs the fused kernel:                 max difference {np.abs(fused - out).max():.0e}"
-    )
+with tg.no_grad():
+    fused = fused_sdpa(q_t, k_t, v_t, is_causal=True).data[0, 0]
+print(
+    f"by hand vs the fused kernel:                 max difference {np.abs(fused - out).max():.0e}"
+)
 
 # %% [markdown]
 # ## 2. Several heads
@@ -268,8 +263,15 @@ try:
         print(f"  {T_:4d}   {sec * 1e3:9.2f}      {ratio}     {T_ * T_:12,}      {mb:7.1f} MiB")
 finally:
     tg.set_num_threads(threads)
-print("-> each doubling of T: 4x the scores and memory; the time grows towards x4 as well")
-print("   (at small T the fixed cost of each call dominates, so the first ratios are smaller)")
+last_ratio = timings[-1][1] / timings[-2][1]
+lesson.verdict(
+    "attention_cost_grows_faster_than_T",
+    last_ratio > 2.5,
+    f"each doubling of T: 4x the scores and memory; the last doubling took x{last_ratio:.1f} the "
+    "time, towards x4 (at small T the fixed cost of each call dominates, so the first ratios are smaller)",
+    f"each doubling of T: 4x the scores and memory, but the last doubling took only "
+    f"x{last_ratio:.1f} the time: at these sizes the fixed cost of each call still dominates",
+)
 for T_ in (8192, 131072):
     print(
         f"   a context of {T_:7,} tokens: {T_ * T_ * 4 / 2**30:6.2f} GiB of scores per head per layer"
@@ -296,33 +298,38 @@ if plt is not None:
 # stays in the CPU's cache. (`csrc/attention_impl.h`; lesson 10 measures it further.)
 
 # %%
-if not HAS_FUSED:
-    print("This build of tinygrad_edu has no fused attention kernel yet:")
-    print("F.scaled_dot_product_attention is the textbook composition timed above.")
-else:
-    print("(memory: the peak of NumPy allocations during one call, forward only: for the")
-    print(" textbook about two T x T matrices alive at once, the scores and their softmax; the")
-    print(" fused kernel's few small blocks of scratch memory are allocated in C, not counted)")
-    print("     T   textbook ms   fused ms   speed-up   textbook MiB   fused MiB   max |diff|")
-    tg.set_num_threads(1)  # the same single thread as above
-    try:
-        for T_ in Ts[2:] if QUICK else Ts:
-            q, k, v = qkv_for(T_)
-            with tg.no_grad():
-                t_text = time_call(causal_call(textbook_sdpa, q, k, v), min_time)
-                t_fused = time_call(causal_call(fused_sdpa, q, k, v), min_time)
-                m_text = peak_memory(causal_call(textbook_sdpa, q, k, v))
-                m_fused = peak_memory(causal_call(fused_sdpa, q, k, v))
-                y_text = causal_call(textbook_sdpa, q, k, v)().data
-                diff = np.abs(y_text - causal_call(fused_sdpa, q, k, v)().data).max()
-            print(
-                f"  {T_:4d}   {t_text * 1e3:10.2f}  {t_fused * 1e3:9.2f}    x{t_text / t_fused:<5.1f}"
-                f"   {m_text / 2**20:11.1f}   {m_fused / 2**20:9.2f}     {diff:.1e}"
-            )
-    finally:
-        tg.set_num_threads(threads)
-    print("-> the same numbers (differences ~1e-7 are float32 rounding), much faster,")
-    print("   and memory that grows like T (the output) instead of T^2 (the scores)")
+print("(memory: the peak of NumPy allocations during one call, forward only: for the")
+print(" textbook about two T x T matrices alive at once, the scores and their softmax; the")
+print(" fused kernel's few small blocks of scratch memory are allocated in C, not counted)")
+print("     T   textbook ms   fused ms   speed-up   textbook MiB   fused MiB   max |diff|")
+tg.set_num_threads(1)  # the same single thread as above
+fused_rows = []  # (T, textbook s, fused s, textbook bytes, fused bytes, max |diff|)
+try:
+    for T_ in Ts[2:] if QUICK else Ts:
+        q, k, v = qkv_for(T_)
+        with tg.no_grad():
+            t_text = time_call(causal_call(textbook_sdpa, q, k, v), min_time)
+            t_fused = time_call(causal_call(fused_sdpa, q, k, v), min_time)
+            m_text = peak_memory(causal_call(textbook_sdpa, q, k, v))
+            m_fused = peak_memory(causal_call(fused_sdpa, q, k, v))
+            y_text = causal_call(textbook_sdpa, q, k, v)().data
+            diff = np.abs(y_text - causal_call(fused_sdpa, q, k, v)().data).max()
+        fused_rows.append((T_, t_text, t_fused, m_text, m_fused, diff))
+        print(
+            f"  {T_:4d}   {t_text * 1e3:10.2f}  {t_fused * 1e3:9.2f}    x{t_text / t_fused:<5.1f}"
+            f"   {m_text / 2**20:11.1f}   {m_fused / 2**20:9.2f}     {diff:.1e}"
+        )
+finally:
+    tg.set_num_threads(threads)
+lesson.verdict(
+    "fused_same_numbers_less_memory",
+    max(r[5] for r in fused_rows) < 1e-4 and all(r[4] < r[3] / 4 for r in fused_rows),
+    f"the same numbers (largest difference {max(r[5] for r in fused_rows):.0e}: float32 rounding), "
+    f"{min(r[1] / r[2] for r in fused_rows):.1f}x to {max(r[1] / r[2] for r in fused_rows):.1f}x "
+    "as fast, and a small part of the textbook's memory: the T x T scores are never stored",
+    "the fused kernel did not beat the textbook on both counts in this run: see the table",
+)
+
 
 # %% [markdown]
 # Attention is quadratic in the context; the fused kernel makes the constant much
