@@ -80,7 +80,9 @@ if plt is not None:
     ax.barh([r["rung"] for r in rows], [r["gflops"] for r in rows], color="tab:blue")
     ax.axvline(peak, color="tab:red", linestyle="--", label="1-core peak")
     ax.set_xscale("log")
-    ax.set_xlabel("GFLOP/s (log scale)")
+    ax.set(
+        xlabel="GFLOP/s (log scale)", ylabel="rung", title=f"The matmul ladder, n = {rows[0]['n']}"
+    )
     ax.legend()
     fig.tight_layout()
     lesson.save(fig, "10_matmul_ladder.png")
@@ -112,10 +114,19 @@ for r in bench.softmax_fused_vs_unfused(2048 if QUICK else 4096, 1024, quick=QUI
 
 # %%
 T = 256 if QUICK else 512
-for r in bench.attention_fused_vs_textbook(T=T, quick=QUICK):
+att_rows = bench.attention_fused_vs_textbook(T=T, quick=QUICK)
+for r in att_rows:
     ms = "" if r["ms"] is None else f"{r['ms']:7.2f} ms"
     print(f"{r['version']:<38} {ms:>10}   extra memory {r['extra_mib']:6.1f} MiB")
-print("What to look at: the fused kernel's extra memory is far below one score matrix.")
+textbook_mib, fused_mib = att_rows[0]["extra_mib"], att_rows[1]["extra_mib"]
+lesson.verdict(
+    "fused_attention_memory",
+    fused_mib < textbook_mib / 4,
+    f"the fused kernel's extra memory ({fused_mib:.1f} MiB) is far below the textbook's "
+    f"({textbook_mib:.1f} MiB): it never holds the T x T scores",
+    f"the fused kernel's extra memory ({fused_mib:.1f} MiB) is close to the textbook's "
+    f"({textbook_mib:.1f} MiB) in this run",
+)
 
 # %% [markdown]
 # ## 5. Memory: why frameworks keep a pool
@@ -134,11 +145,24 @@ pool_rows = bench.memory_pool_effect(quick=QUICK)
 for r in pool_rows:
     f = "n/a" if r["faults_per_step"] is None else f"{r['faults_per_step']:7.0f}"
     print(f"{r['allocator']:<34} {r['ms_per_step']:6.1f} ms per step   page faults per step {f}")
-print("What to look at: the page faults per step, without the pool and with it (each measured")
-print("in a fresh process, as a training script starts). With NumPy's allocator the count")
-print("depends on glibc's heuristics -- it raises its mmap threshold, up to 32 MiB, each time")
-print("it sees a big block freed -- and was 1,200 to 2,700 a step when we wrote this lesson;")
-print("with the pool it is zero once the pool holds its blocks, whatever came before.")
+faults = {r["allocator"]: r["faults_per_step"] for r in pool_rows}
+without, with_pool = (
+    next((f for name, f in faults.items() if ("pool" in name) == use), None)
+    for use in (False, True)
+)
+if without is None or with_pool is None:
+    print("(page faults cannot be counted on this system: compare the times only)")
+else:
+    lesson.verdict(
+        "pool_removes_page_faults",
+        with_pool < without,
+        f"{without:,.0f} page faults per step with NumPy's allocator, {with_pool:,.0f} with the "
+        "pool: the pool hands back memory that is already mapped (each count measured in a "
+        "fresh process, as a training script starts)",
+        f"{without:,.0f} page faults per step without the pool, {with_pool:,.0f} with it: glibc's "
+        "own heuristics (it raises its mmap threshold, up to 32 MiB, each time it sees a big "
+        "block freed) already kept the memory mapped in this run",
+    )
 
 # %% [markdown]
 # ## 6. The whole GPT training step

@@ -99,8 +99,8 @@ def _check_labels(fig: Any, name: str) -> None:
     for ax in axes:
         if not ax.axison:
             continue
-        has_x = bool(ax.get_xticks().size) and ax.xaxis.get_visible()
-        has_y = bool(ax.get_yticks().size) and ax.yaxis.get_visible()
+        has_x = len(ax.get_xticks()) > 0 and ax.xaxis.get_visible()
+        has_y = len(ax.get_yticks()) > 0 and ax.yaxis.get_visible()
         if ax.images and not (ax.get_xlabel() or ax.get_ylabel()):
             continue  # an image shown as a picture, ticks hidden or not
         if (has_x and not ax.get_xlabel()) or (has_y and not ax.get_ylabel() and not _shared_y(ax)):
