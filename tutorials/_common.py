@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -54,7 +55,8 @@ class Lesson:
             add_arguments(parser)
         # parse_known_args: Jupyter passes its own arguments to the kernel
         self.args, _ = parser.parse_known_args()
-        self.quick: bool = self.args.quick
+        # the book (tinygrad_edu/lessons/book.py) runs lessons in a kernel: --quick via the env
+        self.quick: bool = self.args.quick or bool(os.environ.get("TINYGRAD_EDU_QUICK"))
         # the same random start every run: the weights, the batches, the samples
         tg.manual_seed(seed)
         np.random.seed(seed)
@@ -73,9 +75,9 @@ class Lesson:
         prefix = self.name.split("_")[0] + "_"
         path = plotting.savefig(fig, name if name.startswith(prefix) else prefix + name)
         if plotting._in_notebook():  # show it in order, between this cell's printed lines
-            from IPython.display import display
+            from IPython.display import Image, display
 
-            display(fig)
+            display(Image(filename=str(path)))
             self.plt.close(fig)
         return path
 
