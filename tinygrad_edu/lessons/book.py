@@ -107,7 +107,7 @@ body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; 
        line-height: 1.5; color: #222; }
 nav.book { font-size: 0.9rem; margin-bottom: 1rem; padding-bottom: 0.5rem; border-bottom: 1px solid #ddd; }
 nav.book a { margin-right: 1rem; }
-td.linenos { color: #999; user-select: none; }
+td.linenos, td.linenos a { color: #999; text-decoration: none; user-select: none; }
 .highlight pre, .linenodiv pre { font-size: 0.85rem; line-height: 1.35; }
 .highlight .hll, :target { background: #fff3b0; }
 table.index td { padding: 0.2rem 0.8rem 0.2rem 0; vertical-align: top; }
@@ -230,7 +230,12 @@ def build(
             body, _ = exporter.from_notebook_node(nb)
             # the page must work offline: no scripts from a CDN (the lessons need no MathJax)
             body = re.sub(r'<script[^>]*src="https?://[^"]*"[^>]*>\s*</script>', "", body)
-            body = re.sub(r"<script[^>]*>\s*MathJax\.Hub\.Config.*?</script>", "", body, flags=re.S)
+            body = re.sub(
+                r"<script[^>]*>(?:(?!</script>).)*(?:cdnjs|MathJax)(?:(?!</script>).)*</script>",
+                "",
+                body,
+                flags=re.S,
+            )
             body = _link_prose(body, text, root, known)
             title = next(
                 (
