@@ -239,7 +239,26 @@ for n in range(int(p_before.max()) + 1):
     sel = p_before == n
     if sel.any():
         print(f"       {n:2d}               {sel.sum():3d}            {r_before[sel].mean():+.2f}")
-print(f"correlation between the two: {np.corrcoef(r_before, p_before)[0, 1]:.2f}")
+corr = float(np.corrcoef(r_before, p_before)[0, 1])
+print(f"correlation between the two: {corr:.2f}")
+lesson.verdict(
+    "reward_model_learned_the_rater",
+    corr > 0.5,
+    f"the reward model's score rises with the punctuation count (correlation {corr:.2f}): it "
+    "learned what the rater likes from pairs alone, never seeing the rule",
+    f"the reward model's score barely follows the punctuation count (correlation {corr:.2f}): "
+    "it has not learned the rater's taste well in this run",
+)
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(p_before))
+    ax.scatter(p_before + jitter, r_before, s=10, alpha=0.5)
+    ax.set(
+        xlabel="punctuation marks in the completion (what the rater counts)",
+        ylabel="reward-model score",
+        title="The reward model learned the rater's taste",
+    )
+    lesson.save(fig, "reward_vs_punctuation")
 
 # %% [markdown]
 # ## 4. Policy optimisation with a KL penalty
@@ -402,7 +421,7 @@ if plt is not None:
     for ax, title in zip(
         axes, ["reward-model score", "rater: punctuation marks", "KL to pretrained (k3, nats)"]
     ):
-        ax.set(title=title, xlabel="policy step")
+        ax.set(title=title, xlabel="policy step", ylabel=title)
         ax.legend()
     lesson.save(fig, "09_rlhf")
 

@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]  # a source checkout: tutorials/ besi
 PATH_RE = re.compile(r"`((?:[\w.]+/)+[\w.]+\.(?:py|pyx|c|h))`")
 # `Name` in `path.py`   /   `path.py` (Name, Other.method)
 NAME_IN_PATH_RE = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?` (?:in|of) `((?:[\w.]+/)+[\w.]+\.py)`")
-PATH_NAMES_RE = re.compile(r"`((?:[\w.]+/)+[\w.]+\.py)` \(([A-Za-z_][\w., ]*)\)")
+PATH_NAMES_RE = re.compile(
+    r"`((?:[\w.]+/)+[\w.]+\.py)` \(([A-Za-z_][\w.]*(?:, [A-Za-z_][\w.]*)*)\)"
+)
 
 
 def resolve_path(path: str, root: Path = ROOT) -> Optional[Path]:
