@@ -117,6 +117,32 @@ print(layer, "with", len(layer.parameters()), "parameters (4*3 weights + 4 biase
 print("its 4 activations for the inputs", a, ":", [round(o.data, 3) for o in layer(a)])
 
 # %% [markdown]
+# Written with matrices, a whole layer is one line. Stack the neurons' weights as the rows
+# of a matrix W (4 x 3) and their biases as a vector b (4): the layer's activations are
+#
+#     a' = sigmoid(W a + b)          (4,) = sigmoid((4, 3) @ (3,) + (4,))
+#
+# Row j of W a is neuron j's weighted sum. The same numbers, computed both ways:
+
+# %%
+import numpy as np  # noqa: E402
+
+sig_layer = Layer(3, 4, activation="sigmoid", seed=1)
+W = np.array([[w.data for w in n.weights] for n in sig_layer.neurons])  # (4, 3)
+b = np.array([n.bias.data for n in sig_layer.neurons])  # (4,)
+by_matrix = 1 / (1 + np.exp(-(W @ np.array(a) + b)))  # sigmoid(W a + b)
+by_neurons = np.array([o.data for o in sig_layer(a)])
+print("sigmoid(W a + b)     :", np.round(by_matrix, 6))
+print("the Layer of Neurons :", np.round(by_neurons, 6))
+lesson.verdict(
+    "layer_is_sigmoid_of_W_a_plus_b",
+    np.allclose(by_matrix, by_neurons, atol=1e-12),
+    f"the same activations (largest difference {np.abs(by_matrix - by_neurons).max():.1e}): "
+    "a layer is sigmoid(W a + b)",
+    "the matrix form and the Layer disagree: something is off",
+)
+
+# %% [markdown]
 # ## 5. A network is one huge function
 #
 # The classic digit recogniser from the lecture: 784 inputs (28x28 pixels), two hidden
