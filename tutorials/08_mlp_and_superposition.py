@@ -120,6 +120,34 @@ without = recall(use_mlp=False)
 print(f"with the MLP switched off: sports {without[0]}/40, cities {without[1]}/40")
 
 # %% [markdown]
+# ### One neuron as an AND gate
+#
+# Why ReLU and a bias are enough to store a fact: say the residual stream holds a
+# "first name Michael" direction and a "last name Jordan" direction (1 when present).
+# A neuron with weight 1 on each and **bias -1** has the weighted sum
+# m + j - 1: that is 1 only when both are there, and at most 0 otherwise, which
+# ReLU turns into silence. Its c_proj column can then write "basketball" into the
+# stream, for Michael Jordan only:
+
+# %%
+w_and, b_and = np.array([1.0, 1.0]), -1.0  # (2,) weights on [Michael, Jordan], and the bias
+and_table = {}
+for michael in (0, 1):
+    for jordan in (0, 1):
+        fired = max(0.0, w_and @ np.array([michael, jordan]) + b_and)  # ReLU(w . x + b)
+        and_table[(michael, jordan)] = fired
+        print(
+            f"Michael {michael}  Jordan {jordan}  ->  ReLU({michael} + {jordan} - 1) = {fired:.0f}"
+        )
+lesson.verdict(
+    "and_gate_neuron",
+    and_table[(1, 1)] > 0 and all(v == 0 for k, v in and_table.items() if k != (1, 1)),
+    "the neuron fires only for Michael AND Jordan: the bias set its threshold above "
+    "either name alone",
+    "the neuron does not behave as an AND gate with these weights",
+)
+
+# %% [markdown]
 # ## 2. Which neurons fire for which fact?
 #
 # For each person, the 64 hidden activations ReLU(c_fc(x)): a neuron "fires" when its
