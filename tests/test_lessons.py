@@ -18,6 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # lesson -> the verdicts that must hold in --quick mode (where the effect is robust).
 # Timing verdicts (lesson 7's quadratic growth) are left out: a loaded machine can blur them.
 EXPECTED = {
+    "01_neuron": ["layer_is_sigmoid_of_W_a_plus_b"],
+    "03_backpropagation": [
+        "big_gradient_matters_most",
+        "layer_delta_matches_backward",
+        "gradcheck_tanh",
+        "gradcheck_matmul",
+    ],
+    "06_attention": ["vowels_grouped", "case_direction"],
     "02_cost_and_gradient_descent": [
         "start_decides_valley",
         "learning_rate_too_small_good_too_big",
@@ -25,7 +33,11 @@ EXPECTED = {
     "04_digits": ["shuffling_helps", "relu_adam_beats_sigmoid_sgd"],
     "05_next_token": ["gpt_beats_bigram", "temperature_sharpens_or_flattens"],
     "07_queries_keys_values": ["fused_same_numbers_less_memory"],
-    "08_mlp_and_superposition": ["directions_grow_faster_than_dimensions", "neurons_are_shared"],
+    "08_mlp_and_superposition": [
+        "and_gate_neuron",
+        "directions_grow_faster_than_dimensions",
+        "neurons_are_shared",
+    ],
 }
 
 

@@ -132,7 +132,38 @@ print(
     f"(untrained: {mean_cos(untrained, vowels, vowels):+.2f} and "
     f"{mean_cos(untrained, vowels, consonants):+.2f})"
 )
-print("  -> training grouped characters that play the same role; nobody told it what a vowel is")
+lesson.verdict(
+    "vowels_grouped",
+    mean_cos(wte, vowels, vowels) - mean_cos(wte, vowels, consonants)
+    > mean_cos(untrained, vowels, vowels) - mean_cos(untrained, vowels, consonants),
+    "training pulled the vowels closer together than to the consonants, more than chance did: "
+    "nobody told it what a vowel is",
+    "in this run the vowels are no closer to each other than to the consonants: train longer",
+)
+
+# %% [markdown]
+# **A direction means something.** Take the difference vector upper case minus lower case,
+# wte["A"] - wte["a"], for every letter, and average it over all letters but one: that is
+# a "capital letter" direction. Does it tell the left-out letter's capital from its small
+# form? (Projecting both onto the direction, the capital should come out higher.)
+
+# %%
+letters = [c for c in "abcdefghijklmnopqrstuvwxyz" if c in tok.stoi and c.upper() in tok.stoi]
+diffs = np.array([wte[tok.stoi[c.upper()]] - wte[tok.stoi[c]] for c in letters])  # (n, C)
+right = 0
+for k, c in enumerate(letters):
+    direction = np.delete(diffs, k, axis=0).mean(0)  # learned from the other letters only
+    right += int(wte[tok.stoi[c.upper()]] @ direction > wte[tok.stoi[c]] @ direction)
+print(
+    f"the capital-letter direction ranks the capital above the small letter for {right} of "
+    f"{len(letters)} left-out letters"
+)
+lesson.verdict(
+    "case_direction",
+    right > 0.75 * len(letters),
+    "one direction in the embedding space means 'capital letter'",
+    "the case direction is not clear in this model: it has seen too little text",
+)
 
 # %% [markdown]
 # The position of a token is added the same way: `transformer.wpe.weight` holds one
@@ -144,6 +175,35 @@ print("  -> training grouped characters that play the same role; nobody told it 
 wpe = model.transformer.wpe.weight.data  # (block_size, C)
 print(f"position embedding: shape {wpe.shape} = (block_size, n_embd)")
 print("vector entering block 0 = wte[token] + wpe[position], shape (T, C) for T tokens")
+
+# %% [markdown]
+# **Where a GPT's parameters live.** The embedding matrix is shared with the unembedding
+# (weight tying), every block has its attention and MLP matrices, and the MLPs hold most:
+
+# %%
+tally: dict = {}
+for name, param in model.named_parameters():
+    part = (
+        "embedding (wte, shared with unembedding)"
+        if "wte" in name
+        else "position embedding (wpe)"
+        if "wpe" in name
+        else "attention (c_attn, c_proj)"
+        if ".attn." in name
+        else "MLP (c_fc, c_proj)"
+        if ".mlp." in name
+        else "LayerNorms"
+    )
+    tally[part] = tally.get(part, 0) + param.data.size
+total = sum(tally.values())
+for part, n in sorted(tally.items(), key=lambda kv: -kv[1]):
+    print(f"  {part:42} {n:8,}  {100 * n / total:5.1f}%")
+note = (
+    " (model.num_parameters() leaves out wpe, as nanoGPT counts)"
+    if model.num_parameters() == total - tally.get("position embedding (wpe)", 0)
+    else f" (model.num_parameters() = {model.num_parameters():,})"
+)
+print(f"  {'total':42} {total:8,}{note}")
 
 # %% [markdown]
 # ## 2. Attention patterns: who looks at whom
