@@ -275,7 +275,9 @@ def build(
             f'<td><a href="{_page_name("tutorials/" + stem + ".py")}">script</a></td></tr>'
         )
     lines.append('</table>\n<h2>The source, in reading order</h2>\n<table class="index">')
+    previous = None
     for rel, what in sources:
+        what, previous = ("" if what == previous else what), what  # a README row: said once
         lines.append(
             f'<tr><td><a href="{_page_name(rel)}"><code>{html.escape(rel)}</code></a></td><td>{html.escape(what.replace("`", ""))}</td></tr>'
         )
