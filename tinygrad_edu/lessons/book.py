@@ -116,6 +116,12 @@ table.index td { padding: 0.2rem 0.8rem 0.2rem 0; vertical-align: top; }
 """
 
 
+# links in the rendered prose: visible as links (the notebook theme colours code spans)
+LESSON_CSS = (
+    ".jp-RenderedMarkdown a code, nav.book a { color: #0645ad; text-decoration: underline; }"
+)
+
+
 def _shell(title: str, body: str, depth: int, extra_css: str = "") -> str:
     up = "../" * depth
     nav = f'<nav class="book"><a href="{up}index.html">tinygrad_edu: the book</a></nav>'
@@ -239,6 +245,7 @@ def build(
                 flags=re.S,
             )
             body = _link_prose(body, text, root, known)
+            body = body.replace("</head>", f"<style>{LESSON_CSS}</style></head>", 1)
             title = next(
                 (
                     c.source.splitlines()[0].lstrip("# ")
