@@ -52,7 +52,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import report
+    from .lessons.bench import report
 
     report(quick=args.quick)
     return 0

@@ -34,7 +34,7 @@ import numpy as np
 from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
-from tinygrad_edu.bench import peak_memory, time_call
+from tinygrad_edu.lessons.timing import peak_memory, time_call
 from tinygrad_edu.nn import CausalSelfAttention
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.tensor import Tensor

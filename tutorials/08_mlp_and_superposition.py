@@ -19,7 +19,7 @@
 #    (**superposition**) when the features are rarely active at the same time.
 #
 # Run: `python tutorials/08_mlp_and_superposition.py [--quick]`. The models and
-# measurements are in `tinygrad_edu/models/superposition.py`; the GPT's own MLP block
+# measurements are in `tinygrad_edu/lessons/superposition.py`; the GPT's own MLP block
 # (`block.mlp` of each `Block` in `tinygrad_edu/models/gpt.py`) is the same shape, with GELU.
 
 # %%
@@ -33,7 +33,7 @@ from _common import Lesson  # tutorials/_common.py: --quick, output folder, seed
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor
-from tinygrad_edu.models import superposition as S
+from tinygrad_edu.lessons import superposition as S
 from tinygrad_edu.nn import functional as F
 
 lesson = Lesson(

@@ -4,7 +4,7 @@
 # Every lesson so far spent almost all of its time in a few loops: matrix
 # multiplication, softmax, attention. This lesson measures, on *your* machine, how
 # those loops get fast. Each rung of each ladder is a real code path in the package
-# (`tinygrad_edu/bench.py` names them); read `csrc/gemm_impl.h`, `csrc/softmax_impl.h`
+# (`tinygrad_edu/lessons/bench.py` names them); read `csrc/gemm_impl.h`, `csrc/softmax_impl.h`
 # and `csrc/attention_impl.h` next to `tinygrad_edu/kernels/reference.py` to see the
 # fast version beside the readable one.
 #
@@ -16,7 +16,7 @@ from __future__ import annotations
 from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
-from tinygrad_edu import bench
+from tinygrad_edu.lessons import bench
 
 lesson = Lesson(
     "10_engine_room", "Lesson 10: the engine room", quick_help="smaller sizes, shorter timings"
