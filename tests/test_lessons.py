@@ -32,7 +32,11 @@ EXPECTED = {
     ],
     "04_digits": ["shuffling_helps", "relu_adam_beats_sigmoid_sgd"],
     "05_next_token": ["gpt_beats_bigram", "temperature_sharpens_or_flattens"],
-    "07_queries_keys_values": ["fused_same_numbers_less_memory"],
+    "07_queries_keys_values": [
+        "adjectives_update_nouns",
+        "value_map_is_low_rank",
+        "fused_same_numbers_less_memory",
+    ],
     "08_mlp_and_superposition": [
         "and_gate_neuron",
         "directions_grow_faster_than_dimensions",

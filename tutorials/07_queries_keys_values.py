@@ -161,6 +161,46 @@ print(
 )
 
 # %% [markdown]
+# ### A head with a meaning: adjectives update nouns
+#
+# The numbers above were arbitrary. Now give the features a meaning, as the lecture does
+# with "a fluffy blue creature". Each token vector has 4 features:
+# [is a noun, is an adjective, fluffy, blue]. We set one head's matrices by hand:
+#
+# - W_q turns "is a noun" into the query "I am looking for adjectives";
+# - W_k turns "is an adjective" into the key "I am an adjective" (the same direction);
+# - W_v copies the adjective's meaning (fluffy, blue) into its value.
+#
+# The noun's query then matches the adjectives' keys, and the weighted sum of values
+# carries "fluffy" and "blue" into the noun's vector: attention *updates* it.
+
+# %%
+words = ["a", "fluffy", "blue", "creature"]
+x_w = np.array(
+    [[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 1], [1, 0, 0, 0]], dtype=np.float64
+)  # (T=4, C=4): [noun, adjective, fluffy, blue]
+Wq_w = np.array([[5.0], [0], [0], [0]])  # (C, d=1): nouns ask "adjective?", strongly
+Wk_w = np.array([[0], [5.0], [0], [0]])  # (C, 1): adjectives answer "yes"
+Wv_w = np.zeros((4, 4))
+Wv_w[2, 2] = Wv_w[3, 3] = 1.0  # (C, C): pass on the meaning features only
+s_w = (x_w @ Wq_w) @ (x_w @ Wk_w).T  # (4, 4) scores, d = 1
+s_w = np.where(np.triu(np.ones((4, 4), dtype=bool), k=1), -np.inf, s_w)  # causal mask
+w_w = np.exp(s_w - s_w.max(1, keepdims=True))
+w_w /= w_w.sum(1, keepdims=True)
+update = w_w @ (x_w @ Wv_w)  # (4, C): what attention adds to each token's vector
+show_matrix("weights (query row, key column)", w_w, [w[:3] for w in words], [w[:6] for w in words])
+new_creature = x_w[3] + update[3]
+print(f"'creature' before: {x_w[3]}, after attention: {np.round(new_creature, 2)}")
+on_adjectives = w_w[3, 1] + w_w[3, 2]
+lesson.verdict(
+    "adjectives_update_nouns",
+    on_adjectives > 0.9 and new_creature[2] > 0.4 and new_creature[3] > 0.4,
+    f"'creature' puts {100 * on_adjectives:.0f}% of its attention on the two adjectives and now "
+    "carries 'fluffy' and 'blue': a fluffy blue creature",
+    "the noun did not pick up the adjectives' meaning with these matrices",
+)
+
+# %% [markdown]
 # ## 2. Several heads
 #
 # One head can look for one kind of thing. A GPT runs several heads side by side: the C
@@ -217,6 +257,35 @@ y_ours = y_loop @ attn.c_proj.weight.data.T + attn.c_proj.bias.data
 print(
     f"then c_proj; vs the GPT's CausalSelfAttention module: max difference "
     f"{np.abs(y_ours - y_module).max():.1e}"
+)
+
+# %% [markdown]
+# **What one head costs, and what its value map can do.** Each head has a query, a key
+# and a value matrix of C x head_size, and its slice of c_proj (head_size x C) writes
+# its output back: 4 C head_size weights per head, 4 C^2 for all heads together. The
+# value map of one head, from a token's vector to what the head writes, is
+# W_v (C x hs) followed by c_proj's slice (hs x C): a C x C matrix of rank at most hs.
+# It is *low-rank*: a head can only move information through hs directions.
+
+# %%
+W_attn = attn.c_attn.weight.data  # (3C, C): rows 0..C queries, C..2C keys, 2C..3C values
+W_out = attn.c_proj.weight.data  # (C, C)
+per_head = 4 * C * hs
+print(
+    f"per head: 3 x C x hs (q, k, v) + hs x C (its c_proj slice) = {per_head} weights; "
+    f"x {n_head} heads = {per_head * n_head} = 4 C^2 = {4 * C * C}"
+)
+ranks = []
+for h in range(n_head):
+    Wv_h = W_attn[2 * C + h * hs : 2 * C + (h + 1) * hs].T  # (C, hs): x -> this head's value
+    Wo_h = W_out[:, h * hs : (h + 1) * hs].T  # (hs, C): this head's value -> output
+    ranks.append(int(np.linalg.matrix_rank(Wv_h @ Wo_h)))  # the (C, C) value map
+print(f"the value map of each head is {C} x {C} with rank {ranks} (head size {hs})")
+lesson.verdict(
+    "value_map_is_low_rank",
+    per_head * n_head == 4 * C * C and all(r <= hs < C for r in ranks),
+    f"each head's {C} x {C} value map has rank {max(ranks)} = head size: a low-rank map",
+    f"the value maps have ranks {ranks}, not at most the head size {hs}: something is off",
 )
 
 # %% [markdown]
