@@ -91,8 +91,8 @@ def threads(n: int):
 
 def timeit(fn, min_time: float = 0.1, repeats: int = 5) -> float:
     """Median seconds per call of fn(), after a pause (other pools' spinning threads
-    settle) and a warm-up; the timing itself is tinygrad_edu.bench.time_call."""
-    from tinygrad_edu.bench import time_call
+    settle) and a warm-up; the timing itself is tinygrad_edu.lessons.timing.time_call."""
+    from tinygrad_edu.lessons.timing import time_call
 
     time.sleep(PAUSE)
     return time_call(fn, min_time=min_time, repeats=repeats)

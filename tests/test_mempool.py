@@ -266,7 +266,7 @@ def test_a_forked_child_can_still_allocate(pool):
 def test_lesson_10_measures_what_the_pool_saves():
     """bench.memory_pool_effect (lesson 10) runs the GPT step both ways and leaves the
     pool as it found it; with the pool the step takes (almost) no page faults."""
-    from tinygrad_edu import bench
+    from tinygrad_edu.lessons import bench
 
     was_on = mempool.is_enabled()
     rows = bench.memory_pool_effect(quick=True, fresh_process=False)
@@ -279,7 +279,7 @@ def test_lesson_10_measures_what_the_pool_saves():
 
 
 def test_lesson_10_measures_in_a_fresh_process():
-    from tinygrad_edu import bench
+    from tinygrad_edu.lessons import bench
 
     rows = bench.memory_pool_effect(quick=True)  # a child process: its own glibc state
     assert [r["allocator"] for r in rows] == ["NumPy's allocator (malloc/free)", "memory pool"]

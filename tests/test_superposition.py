@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor
-from tinygrad_edu.models import superposition as S
+from tinygrad_edu.lessons import superposition as S
 from tinygrad_edu.nn import functional as F
 
 

@@ -104,7 +104,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import report
+    from .lessons.bench import report
 
     report(quick=args.quick)
     return 0
@@ -229,6 +229,22 @@ def _add_sample(sub) -> None:
     p.set_defaults(func=_cmd_sample)
 
 
+def _cmd_book(args: argparse.Namespace) -> int:
+    from .lessons.book import main as build_book
+
+    return build_book(args.out, quick=args.quick, only=args.only)
+
+
+def _add_book(sub) -> None:
+    p = sub.add_parser(
+        "book", help="the lessons, run, as a static web site (needs the [book] extra)"
+    )
+    p.add_argument("--out", default="book", help="the folder to write (default ./book)")
+    p.add_argument("--quick", action="store_true", help="run each lesson in its --quick form")
+    p.add_argument("--only", nargs="*", default=None, help="lesson numbers, e.g. 01 05")
+    p.set_defaults(func=_cmd_book)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinygrad-edu", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -241,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="the engine room: matmul ladder, fused kernels, GPT tokens/s")
     b.add_argument("--quick", action="store_true", help="smaller sizes, shorter timings")
     b.set_defaults(func=_cmd_bench)
+    _add_book(sub)
     return p
 
 

@@ -22,22 +22,16 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import sys
-from pathlib import Path
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
-
-from tinygrad_edu.plotting import maybe_plt, savefig
 from tinygrad_edu.scalar import MLP, Layer, Neuron, Value
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--quick", action="store_true", help="a fast run (this lesson is always fast)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
+lesson = Lesson(
+    "01_neuron",
+    "Lesson 1: what a neural network is",
+    quick_help="a fast run (this lesson is always fast)",
+)
+args = lesson.args
 
 # %% [markdown]
 # ## 1. One neuron, computed by hand and by the code
@@ -98,7 +92,7 @@ zs = [-6.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0]
 for z in zs:
     print(f"{z:5.1f}   {Value(z).relu().data:7.3f}   {Value(z).sigmoid().data:9.4f}")
 
-plt = maybe_plt()
+plt = lesson.plt
 if plt is not None:
     grid = [i / 10 for i in range(-60, 61)]
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -109,7 +103,7 @@ if plt is not None:
     )
     ax.legend()
     ax.grid(alpha=0.3)
-    savefig(fig, "01_activations")
+    lesson.save(fig, "01_activations")
 
 # %% [markdown]
 # ## 4. A layer: many neurons looking at the same inputs
@@ -121,6 +115,32 @@ if plt is not None:
 layer = Layer(3, 4, activation="relu", seed=1)
 print(layer, "with", len(layer.parameters()), "parameters (4*3 weights + 4 biases)")
 print("its 4 activations for the inputs", a, ":", [round(o.data, 3) for o in layer(a)])
+
+# %% [markdown]
+# Written with matrices, a whole layer is one line. Stack the neurons' weights as the rows
+# of a matrix W (4 x 3) and their biases as a vector b (4): the layer's activations are
+#
+#     a' = sigmoid(W a + b)          (4,) = sigmoid((4, 3) @ (3,) + (4,))
+#
+# Row j of W a is neuron j's weighted sum. The same numbers, computed both ways:
+
+# %%
+import numpy as np  # noqa: E402
+
+sig_layer = Layer(3, 4, activation="sigmoid", seed=1)
+W = np.array([[w.data for w in n.weights] for n in sig_layer.neurons])  # (4, 3)
+b = np.array([n.bias.data for n in sig_layer.neurons])  # (4,)
+by_matrix = 1 / (1 + np.exp(-(W @ np.array(a) + b)))  # sigmoid(W a + b)
+by_neurons = np.array([o.data for o in sig_layer(a)])
+print("sigmoid(W a + b)     :", np.round(by_matrix, 6))
+print("the Layer of Neurons :", np.round(by_neurons, 6))
+lesson.verdict(
+    "layer_is_sigmoid_of_W_a_plus_b",
+    np.allclose(by_matrix, by_neurons, atol=1e-12),
+    f"the same activations (largest difference {np.abs(by_matrix - by_neurons).max():.1e}): "
+    "a layer is sigmoid(W a + b)",
+    "the matrix form and the Layer disagree: something is off",
+)
 
 # %% [markdown]
 # ## 5. A network is one huge function

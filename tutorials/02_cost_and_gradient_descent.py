@@ -21,25 +21,20 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Callable
 
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
-from tinygrad_edu.plotting import maybe_plt, savefig
 from tinygrad_edu.scalar import Value
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--quick", action="store_true", help="fewer steps (for CI)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
+lesson = Lesson(
+    "02_cost_and_gradient_descent",
+    "Lesson 2: cost and gradient descent",
+    quick_help="fewer steps (for CI)",
+)
+args = lesson.args
 STEPS = 100 if args.quick else 300
-plt = maybe_plt()
+plt = lesson.plt
 
 # %% [markdown]
 # ## 1. A cost function
@@ -163,7 +158,7 @@ if plt is not None:
     ax.scatter(ends, [f1(x) for x in ends], marker="x", s=80, label="end", zorder=3)
     ax.set(xlabel="x", ylabel="cost", title="Gradient descent finds the nearest valley")
     ax.legend()
-    savefig(fig, "02_valleys")
+    lesson.save(fig, "02_valleys")
 
 # %% [markdown]
 # ## 5. A surface in two dimensions
@@ -186,7 +181,15 @@ for start in [(1.8, 1.5), (0.3, -1.8), (-0.3, 1.8), (-1.9, -1.0)]:
         f"start ({start[0]:5.2f}, {start[1]:5.2f}) cost {costs[0]:6.3f}  ->  "
         f"end ({point[0]:5.2f}, {point[1]:5.2f}) cost {costs[-1]:6.3f}"
     )
-print("the two ends with x < 0 found the deeper valley; the others a shallower one")
+deep = [s for s, end in paths.items() if end[0] < 0]  # ended in the valley at x < 0
+lesson.verdict(
+    "start_decides_valley",
+    all((s[0] < 0) == (end[0] < 0) for s, end in paths.items()) and 0 < len(deep) < len(paths),
+    f"each run stayed on its own side: the {len(deep)} starts with x < 0 found the deeper "
+    "valley, the others the shallower one. Where you start decides where you end.",
+    f"{len(deep)} of {len(paths)} runs ended in the deeper valley (x < 0): here the start "
+    "did not decide the valley as cleanly as the picture suggests",
+)
 
 if plt is not None:
     n = 80
@@ -203,7 +206,7 @@ if plt is not None:
             trail.append(p)
         ax.plot([q[0] for q in trail], [q[1] for q in trail], "r.-", markersize=2)
     ax.set(xlabel="x", ylabel="y", title="Gradient descent on a 2-D surface")
-    savefig(fig, "02_surface")
+    lesson.save(fig, "02_surface")
 
 # %% [markdown]
 # ## 6. The learning rate
@@ -216,9 +219,35 @@ if plt is not None:
 
 # %%
 show = [0, 1, 2, 5, 10, 20, 29]
+best_cost = line_cost(Value(w_best), Value(b_best)).data  # the bottom of the valley
 print("learning rate " + "".join(f"  step {s:<3d}" for s in show))
-for lr, verdict in [(0.005, "crawling"), (0.1, "converging"), (0.33, "diverging")]:
+lr_costs = {}
+for lr in (0.005, 0.1, 0.33):
     _, costs = gradient_descent(line_cost, [0.0, 0.0], lr=lr, steps=30)
-    print(f"{lr:5.3f}         " + "".join(f"{costs[s]:10.3f}" for s in show) + f"   {verdict}")
-print("(the best possible cost for these points is", end=" ")
-print(f"{line_cost(Value(w_best), Value(b_best)).data:.3f})")
+    lr_costs[lr] = costs
+    # the verdict comes from the costs: growing, near the best, or still far above it
+    if costs[-1] > costs[0]:
+        how = "diverging: the cost grew"
+    elif costs[-1] < best_cost + 0.01 * (costs[0] - best_cost):
+        how = "converging: 99% of the way down"
+    else:
+        how = f"crawling: {100 * (costs[0] - costs[-1]) / (costs[0] - best_cost):.0f}% of the way down"
+    print(f"{lr:5.3f}         " + "".join(f"{costs[s]:10.3f}" for s in show) + f"   {how}")
+print(f"(the best possible cost for these points is {best_cost:.3f})")
+small, good, big = (lr_costs[lr][-1] for lr in (0.005, 0.1, 0.33))
+lesson.verdict(
+    "learning_rate_too_small_good_too_big",
+    good < small < lr_costs[0.005][0] and big > lr_costs[0.33][0],
+    "too small crawls, a good rate gets to the bottom, too large climbs out of the valley",
+    f"after 30 steps the costs are {small:.3g} (lr 0.005), {good:.3g} (0.1), {big:.3g} (0.33): "
+    "not the textbook pattern this time",
+)
+
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    for lr, costs in lr_costs.items():
+        ax.plot(range(len(costs)), costs, "o-", markersize=3, label=f"learning rate {lr}")
+    ax.axhline(best_cost, color="k", ls=":", label="best possible cost")
+    ax.set(xlabel="step", ylabel="cost (log scale)", yscale="log", title="Three learning rates")
+    ax.legend()
+    lesson.save(fig, "learning_rates")

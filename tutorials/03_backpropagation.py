@@ -19,28 +19,22 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import math
 import random
-import sys
 import time
-from pathlib import Path
 
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+import numpy as np
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 from tinygrad_edu.data import make_moons
-from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
 from tinygrad_edu.scalar import MLP, Value, draw, to_dot
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--quick", action="store_true", help="fewer training epochs (for CI)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
+lesson = Lesson(
+    "03_backpropagation", "Lesson 3: backpropagation", quick_help="fewer training epochs (for CI)"
+)
+args = lesson.args
 EPOCHS = 4 if args.quick else 20
-plt = maybe_plt()
+plt = lesson.plt
 
 # %% [markdown]
 # ## 1. Backpropagation by hand
@@ -98,7 +92,7 @@ for name, v in [("w", w), ("b", b), ("x", x)]:
 
 # %%
 print(to_dot(L))
-picture = draw(L, output_dir() / "03_graph.svg")
+picture = draw(L, lesson.out / "03_graph.svg")
 if picture is not None:
     print(f"  [graph drawn to {picture}]")
 else:
@@ -191,9 +185,116 @@ for k, layer in enumerate(model.layers):
 # connect them. The average size of the gradient in each layer:
 
 # %%
+layer_grads = []
 for k, layer in enumerate(model.layers):
     grads = [abs(p.grad) for p in layer.parameters()]
+    layer_grads.append(grads)
     print(f"layer {k + 1} ({layer}): mean |grad| = {sum(grads) / len(grads):.4f}")
+
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.boxplot([[g + 1e-12 for g in gs] for gs in layer_grads])
+    ax.set(
+        yscale="log",
+        xlabel="layer (1 = first hidden layer, 3 = output)",
+        ylabel="|dLoss/dparameter| (log scale)",
+        title="Gradient sizes, layer by layer",
+    )
+    lesson.save(fig, "layer_gradients")
+
+# %% [markdown]
+# **The gradient's size says which weights matter most.** Nudge the weight with the
+# largest |gradient| and the one with the smallest by the same small amount, each in its
+# downhill direction, and see how much the cost drops:
+
+# %%
+params = model.parameters()
+by_size = sorted(params, key=lambda q: abs(q.grad))
+eps = 1e-3
+before = batch_loss(check).data
+drops = {}
+for name, q in (("largest", by_size[-1]), ("smallest", by_size[0])):
+    old = q.data
+    q.data = old - eps * (1 if q.grad > 0 else -1)  # one step of size eps, downhill
+    drops[name] = before - batch_loss(check).data
+    q.data = old
+    print(f"{name:8} |grad| {abs(q.grad):.5f}: the cost drops by {drops[name]:.2e}")
+lesson.verdict(
+    "big_gradient_matters_most",
+    drops["largest"] > 10 * max(drops["smallest"], 0),
+    "the same nudge lowers the cost far more through the weight with the large gradient: "
+    "the gradient ranks the weights by how much they matter right now",
+    "the two nudges changed the cost about equally in this run",
+)
+
+# %% [markdown]
+# ## The same, layer by layer, in matrices
+#
+# Write layer l's weights as a matrix W^l and its pre-activations as z^l = W^l a^(l-1) + b^l.
+# The error of a layer, delta^l = dLoss/dz^l, comes from the error of the layer after it:
+#
+#     delta^l = (W^(l+1))^T delta^(l+1)  *  sigma'(z^l)          (* = element by element)
+#     dLoss/dW^l = delta^l (a^(l-1))^T,      dLoss/db^l = delta^l
+#
+# That is backpropagation for a whole layer at once. We compute it by hand with NumPy for
+# one point and compare with what `backward()` put into every weight's `.grad`:
+
+# %%
+Ws = [np.array([[w.data for w in n.weights] for n in layer.neurons]) for layer in model.layers]
+bs = [np.array([n.bias.data for n in layer.neurons]) for layer in model.layers]
+i = 0  # one training point
+a_list, z_list = [np.array(points[i])], []
+for k, (W, b) in enumerate(zip(Ws, bs)):
+    z = W @ a_list[-1] + b  # (n_out,)
+    z_list.append(z)
+    a_list.append(np.maximum(z, 0) if k < len(Ws) - 1 else z)  # ReLU, linear output
+score = z_list[-1][0]
+deltas = [None] * len(Ws)
+# hinge loss max(0, 1 - t * score): dLoss/dscore = -t where the margin is violated, else 0
+deltas[-1] = np.array([-targets[i] if 1 - targets[i] * score > 0 else 0.0])
+for k in range(len(Ws) - 2, -1, -1):
+    deltas[k] = (Ws[k + 1].T @ deltas[k + 1]) * (z_list[k] > 0)  # sigma' of ReLU: 0 or 1
+model.zero_grad()
+batch_loss([i]).backward()
+worst = 0.0
+for k, layer in enumerate(model.layers):
+    engine = np.array([[w.grad for w in n.weights] for n in layer.neurons])
+    by_hand = np.outer(deltas[k], a_list[k])  # dLoss/dW^l = delta^l a^(l-1)^T
+    worst = max(worst, float(np.abs(engine - by_hand).max()))
+    print(
+        f"layer {k + 1}: |delta| = {np.linalg.norm(deltas[k]):.4f}, dW by hand vs backward(): "
+        f"max difference {np.abs(engine - by_hand).max():.1e}"
+    )
+lesson.verdict(
+    "layer_delta_matches_backward",
+    worst < 1e-9,
+    "the matrix formula and the engine's node-by-node chain rule give the same gradients",
+    f"the matrix formula and backward() differ by up to {worst:.1e}: something is off",
+)
+
+# %% [markdown]
+# The Tensor engine's ops get the same check: `tinygrad_edu/gradcheck.py` compares an op's
+# backward with finite differences in float64. Here on `tanh` and on a matrix product:
+
+# %%
+from tinygrad_edu.gradcheck import gradcheck  # noqa: E402
+
+rng = np.random.default_rng(0)
+for name, f, xs in (
+    ("tanh", lambda x: x.tanh(), [rng.standard_normal((3, 4))]),
+    ("matmul", lambda x, y: x @ y, [rng.standard_normal((3, 4)), rng.standard_normal((4, 2))]),
+):
+    try:
+        gradcheck(f, *xs)
+        ok, detail = True, "agrees"
+    except AssertionError as exc:
+        ok, detail = False, str(exc)
+    lesson.verdict(
+        f"gradcheck_{name}",
+        ok,
+        f"gradcheck({name}): backward {detail} with finite differences",
+        f"gradcheck({name}) failed: {detail}",
+    )
 
 # %% [markdown]
 # ## 5. Stochastic gradient descent
@@ -287,5 +388,9 @@ if plt is not None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.contourf(gx, gy, scores, levels=[-1e9, 0, 1e9], colors=["#a8c8f0", "#f4b6a1"], alpha=0.8)
     ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="coolwarm", edgecolors="k", s=18)
-    ax.set(title=f"Decision boundary after {EPOCHS} epochs (accuracy {accuracy():.2f})")
-    savefig(fig, "03_moons")
+    ax.set(
+        title=f"Decision boundary after {EPOCHS} epochs (accuracy {accuracy():.2f})",
+        xlabel="x1",
+        ylabel="x2",
+    )
+    lesson.save(fig, "03_moons")

@@ -21,35 +21,30 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import json
 import math
-import shutil
-import sys
+import re
 import time
-from pathlib import Path
 
 import numpy as np
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import (  # tutorials/_common.py: --quick, output folder, seeding, figures
+    Lesson,
+    lesson_gpt,
+)
 
 import tinygrad_edu as tg
 from tinygrad_edu.data.shakespeare import load_shakespeare
 from tinygrad_edu.models.bigram import BigramModel
 from tinygrad_edu.models.gpt import GPT, sample_next
-from tinygrad_edu.models.train_gpt import TrainConfig, train
-from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
 from tinygrad_edu.tokenizer import BPETokenizer, CharTokenizer
 
-parser = argparse.ArgumentParser(description="Lesson 5: predicting the next token")
-parser.add_argument("--quick", action="store_true", help="a smaller GPT, trained briefly (CI)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
-QUICK = args.quick
-plt = maybe_plt()
+lesson = Lesson(
+    "05_next_token",
+    "Lesson 5: predicting the next token",
+    quick_help="a smaller GPT, trained briefly (CI)",
+)
+args = lesson.args
+QUICK = lesson.quick
+plt = lesson.plt
 started = time.perf_counter()
 
 
@@ -184,7 +179,7 @@ if plt is not None:
         ylabel="previous character",
         title="Bigram counts (log scale): row = previous, column = next",
     )
-    savefig(fig, "05_bigram_counts")
+    lesson.save(fig, "05_bigram_counts")
 
 # %% [markdown]
 # ## 4. A small GPT, trained for a short while
@@ -196,35 +191,14 @@ if plt is not None:
 # random windows. (The trained model is saved in the output folder; lesson 6 reuses it,
 # and running this lesson again does not train again.)
 
+# The recipe (sizes, steps, learning rate) and the reuse of a finished run are in
+# `lesson_gpt` of `tutorials/_common.py`, shared with lesson 6; the training loop itself
+# is `train` in `tinygrad_edu/models/train_gpt.py`.
+
 # %%
-if QUICK:
-    recipe = dict(n_layer=2, n_head=4, n_embd=64, block_size=32, batch_size=16, max_iters=300)
-    recipe.update(learning_rate=5e-3, warmup_iters=30)
-else:
-    recipe = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, max_iters=1000)
-    recipe.update(learning_rate=2e-3, warmup_iters=100)
-name = "gpt_char_{n_layer}x{n_embd}_T{block_size}_B{batch_size}_{max_iters}it_lr{learning_rate:g}"
-name = name.format(**recipe)  # the same recipe in lesson 6 finds this folder and reuses it
-cfg = TrainConfig(
-    out=str(output_dir() / name),
-    eval_interval=recipe["max_iters"] // 5,
-    eval_iters=10,
-    progress=False,
-    **recipe,
-)
-state_file = Path(cfg.out) / "train_state.json"
-if state_file.is_file() and json.loads(state_file.read_text()).get("iter") == cfg.max_iters:
-    print(f"(reusing the GPT already trained in {cfg.out}; delete that folder to retrain)")
 t0 = time.perf_counter()
-try:
-    metrics = train(cfg, log=lambda line: print("  " + line))
-    model = GPT.from_pretrained(cfg.out)
-except (ValueError, KeyError, OSError) as exc:  # a folder left by an older version
-    print(f"  (could not reuse {cfg.out}: {exc}; training from scratch)")
-    shutil.rmtree(cfg.out, ignore_errors=True)
-    metrics = train(cfg, log=lambda line: print("  " + line))
-    model = GPT.from_pretrained(cfg.out)
-model.eval()
+model, metrics, cfg = lesson_gpt(lesson)
+print(f"{cfg.n_layer} blocks, {cfg.n_head} heads, C = {cfg.n_embd}, context {cfg.block_size}")
 print(f"training took {time.perf_counter() - t0:.1f} s")
 
 
@@ -254,13 +228,13 @@ gpt_val_cost, n_targets = gpt_cost(model, val_eval)
 bigram_same = bigram.nll(val_eval[: n_targets + 1])  # the very same predictions
 print(f"cost on {n_targets:,} validation characters:")
 print(f"  uniform {uniform_cost:.3f}   bigram {bigram_same:.3f}   GPT {gpt_val_cost:.3f}")
-verdict = (
-    "beats the bigram table: it uses the longer context"
-    if gpt_val_cost < bigram_same
-    else "does not beat the bigram table yet: train it longer"
-)
-print(
-    f"  -> the GPT ({model.num_parameters() / 1e3:.0f} k parameters, {cfg.max_iters} steps) {verdict}"
+lesson.verdict(
+    "gpt_beats_bigram",
+    gpt_val_cost < bigram_same,
+    f"the GPT ({model.num_parameters() / 1e3:.0f} k parameters, {cfg.max_iters} steps) beats "
+    "the bigram table: it uses the longer context",
+    f"the GPT ({model.num_parameters() / 1e3:.0f} k parameters, {cfg.max_iters} steps) does "
+    "not beat the bigram table yet: train it longer",
 )
 
 if plt is not None:
@@ -272,7 +246,7 @@ if plt is not None:
     ax.axhline(uniform_cost, color="gray", ls=":", label="uniform (knows nothing)")
     ax.set(xlabel="training step", ylabel="cost (nats per character)", title="Training the GPT")
     ax.legend()
-    savefig(fig, "05_training")
+    lesson.save(fig, "05_training")
 
 # %% [markdown]
 # ## 5. Generating: sample, append, repeat
@@ -329,6 +303,8 @@ scores = logits.data[0, -1].astype(np.float64)  # (65,)
 temperatures = (0.0, 0.5, 1.0, 1.5)
 dists = {}
 n_new = 80 if QUICK else 160
+known_words = set(re.findall(r"[a-z]+", text.lower()))  # every word Shakespeare used
+real_words, entropies = {}, {}
 for T in temperatures:
     if T == 0:
         p = np.zeros(V)
@@ -341,9 +317,26 @@ for T in temperatures:
     print(f"T = {T}: entropy {entropy_bits(p):.2f} bits, top 3 after {show(prompt)}: {best}")
     tg.manual_seed(0)
     out = model.generate(prompt_ids, n_new, temperature=T)
-    print("   " + show(tok.decode(out[0])))
-print("  -> T = 0 always writes the same text and tends to repeat itself;")
-print("     T = 1.5 invents words. Chatbots usually sample around T = 0.7-1.")
+    written = tok.decode(out[0])[len(prompt) :]
+    words = re.findall(r"[a-z]+", written.lower())
+    real_words[T] = float(np.mean([w in known_words for w in words])) if words else 0.0
+    entropies[T] = entropy_bits(p)
+    print("   " + show(tok.decode(out[0])) + f"   ({100 * real_words[T]:.0f}% real words)")
+lesson.verdict(
+    "temperature_sharpens_or_flattens",
+    all(entropies[a] < entropies[b] for a, b in zip(temperatures, temperatures[1:])),
+    "the higher T, the flatter the distribution (the entropy grows with T) ",
+    "the entropy did not grow with T everywhere in this run",
+)
+lesson.verdict(
+    "hot_sampling_invents_words",
+    real_words[1.5] < real_words[0.5],
+    f"at T = 1.5 only {100 * real_words[1.5]:.0f}% of the words are real, at T = 0.5 "
+    f"{100 * real_words[0.5]:.0f}%: a hot sample invents words. Chatbots usually sample "
+    "around T = 0.7-1.",
+    f"at T = 1.5, {100 * real_words[1.5]:.0f}% of the words are real, at T = 0.5 "
+    f"{100 * real_words[0.5]:.0f}%: this short sample does not show hot sampling inventing more words",
+)
 
 if plt is not None:
     fig, axes = plt.subplots(1, len(temperatures), figsize=(13, 3), sharey=True)
@@ -351,9 +344,9 @@ if plt is not None:
     for ax, T in zip(axes, temperatures):
         ax.bar(range(len(order)), dists[T][order])
         ax.set_xticks(range(len(order)), [tok.chars[i].replace(" ", "␣") for i in order])
-        ax.set(title=f"T = {T}", ylim=(0, 1))
+        ax.set(title=f"T = {T}", ylim=(0, 1), xlabel="next character")
     axes[0].set_ylabel(f"P(next | {prompt!r})")
-    savefig(fig, "05_temperature")
+    lesson.save(fig, "05_temperature")
 
 # %% [markdown]
 # ## 7. Top-k and top-p: never draw the long tail

@@ -19,40 +19,34 @@
 # not run lesson 5) and looks at each stage in turn.
 #
 # Run: `python tutorials/06_attention.py [--quick]`. Read alongside:
-# `tinygrad_edu/models/gpt.py` (GPT.forward, CausalSelfAttention) and
+# `tinygrad_edu/models/gpt.py` (GPT.forward), `tinygrad_edu/nn/transformer.py`
+# (CausalSelfAttention) and
 # `tinygrad_edu/models/gpt_inspect.py` (how the attention weights are recomputed).
 
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import json
-import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import (  # tutorials/_common.py: --quick, output folder, seeding, figures
+    Lesson,
+    lesson_gpt,
+)
 
 import tinygrad_edu as tg
 from tinygrad_edu.models.gpt import GPT
 from tinygrad_edu.models.gpt_inspect import attention_weights, hidden_states
-from tinygrad_edu.models.train_gpt import TrainConfig, train
-from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.tokenizer import load_tokenizer
 
-parser = argparse.ArgumentParser(description="Lesson 6: attention")
-parser.add_argument("--quick", action="store_true", help="a smaller GPT, trained briefly (CI)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
-QUICK = args.quick
-plt = maybe_plt()
+lesson = Lesson(
+    "06_attention", "Lesson 6: attention", quick_help="a smaller GPT, trained briefly (CI)"
+)
+args = lesson.args
+QUICK = lesson.quick
+plt = lesson.plt
 started = time.perf_counter()
 
 
@@ -75,33 +69,7 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 # loaded; otherwise it is trained now.
 
 # %%
-if QUICK:
-    recipe = dict(n_layer=2, n_head=4, n_embd=64, block_size=32, batch_size=16, max_iters=300)
-    recipe.update(learning_rate=5e-3, warmup_iters=30)
-else:
-    recipe = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, max_iters=1000)
-    recipe.update(learning_rate=2e-3, warmup_iters=100)
-name = "gpt_char_{n_layer}x{n_embd}_T{block_size}_B{batch_size}_{max_iters}it_lr{learning_rate:g}"
-name = name.format(**recipe)
-cfg = TrainConfig(
-    out=str(output_dir() / name),
-    eval_interval=recipe["max_iters"] // 5,
-    eval_iters=10,
-    progress=False,
-    **recipe,
-)
-state_file = Path(cfg.out) / "train_state.json"
-if state_file.is_file() and json.loads(state_file.read_text()).get("iter") == cfg.max_iters:
-    print(f"(reusing the GPT trained by lesson 5 in {cfg.out})")
-try:
-    train(cfg, log=lambda line: print("  " + line))
-    model = GPT.from_pretrained(cfg.out)
-except (ValueError, KeyError, OSError) as exc:  # a folder left by an older version
-    print(f"  (could not reuse {cfg.out}: {exc}; training from scratch)")
-    shutil.rmtree(cfg.out, ignore_errors=True)
-    train(cfg, log=lambda line: print("  " + line))
-    model = GPT.from_pretrained(cfg.out)
-model.eval()
+model, _, cfg = lesson_gpt(lesson)  # tutorials/_common.py
 tok = load_tokenizer(Path(cfg.out) / "tokenizer.json")
 chars = tok.chars
 V, C = model.config.vocab_size, model.config.n_embd
@@ -164,7 +132,38 @@ print(
     f"(untrained: {mean_cos(untrained, vowels, vowels):+.2f} and "
     f"{mean_cos(untrained, vowels, consonants):+.2f})"
 )
-print("  -> training grouped characters that play the same role; nobody told it what a vowel is")
+lesson.verdict(
+    "vowels_grouped",
+    mean_cos(wte, vowels, vowels) - mean_cos(wte, vowels, consonants)
+    > mean_cos(untrained, vowels, vowels) - mean_cos(untrained, vowels, consonants),
+    "training pulled the vowels closer together than to the consonants, more than chance did: "
+    "nobody told it what a vowel is",
+    "in this run the vowels are no closer to each other than to the consonants: train longer",
+)
+
+# %% [markdown]
+# **A direction means something.** Take the difference vector upper case minus lower case,
+# wte["A"] - wte["a"], for every letter, and average it over all letters but one: that is
+# a "capital letter" direction. Does it tell the left-out letter's capital from its small
+# form? (Projecting both onto the direction, the capital should come out higher.)
+
+# %%
+letters = [c for c in "abcdefghijklmnopqrstuvwxyz" if c in tok.stoi and c.upper() in tok.stoi]
+diffs = np.array([wte[tok.stoi[c.upper()]] - wte[tok.stoi[c]] for c in letters])  # (n, C)
+right = 0
+for k, c in enumerate(letters):
+    direction = np.delete(diffs, k, axis=0).mean(0)  # learned from the other letters only
+    right += int(wte[tok.stoi[c.upper()]] @ direction > wte[tok.stoi[c]] @ direction)
+print(
+    f"the capital-letter direction ranks the capital above the small letter for {right} of "
+    f"{len(letters)} left-out letters"
+)
+lesson.verdict(
+    "case_direction",
+    right > 0.75 * len(letters),
+    "one direction in the embedding space means 'capital letter'",
+    "the case direction is not clear in this model: it has seen too little text",
+)
 
 # %% [markdown]
 # The position of a token is added the same way: `transformer.wpe.weight` holds one
@@ -176,6 +175,35 @@ print("  -> training grouped characters that play the same role; nobody told it 
 wpe = model.transformer.wpe.weight.data  # (block_size, C)
 print(f"position embedding: shape {wpe.shape} = (block_size, n_embd)")
 print("vector entering block 0 = wte[token] + wpe[position], shape (T, C) for T tokens")
+
+# %% [markdown]
+# **Where a GPT's parameters live.** The embedding matrix is shared with the unembedding
+# (weight tying), every block has its attention and MLP matrices, and the MLPs hold most:
+
+# %%
+tally: dict = {}
+for name, param in model.named_parameters():
+    part = (
+        "embedding (wte, shared with unembedding)"
+        if "wte" in name
+        else "position embedding (wpe)"
+        if "wpe" in name
+        else "attention (c_attn, c_proj)"
+        if ".attn." in name
+        else "MLP (c_fc, c_proj)"
+        if ".mlp." in name
+        else "LayerNorms"
+    )
+    tally[part] = tally.get(part, 0) + param.data.size
+total = sum(tally.values())
+for part, n in sorted(tally.items(), key=lambda kv: -kv[1]):
+    print(f"  {part:42} {n:8,}  {100 * n / total:5.1f}%")
+note = (
+    " (model.num_parameters() leaves out wpe, as nanoGPT counts)"
+    if model.num_parameters() == total - tally.get("position embedding (wpe)", 0)
+    else f" (model.num_parameters() = {model.num_parameters():,})"
+)
+print(f"  {'total':42} {total:8,}{note}")
 
 # %% [markdown]
 # ## 2. Attention patterns: who looks at whom
@@ -265,7 +293,7 @@ if plt is not None:
             ax.set_yticks(range(T), labels, fontsize=6)
     fig.suptitle("Attention weights: row = query position, column = key position")
     fig.tight_layout()
-    savefig(fig, "06_attention_patterns")
+    lesson.save(fig, "06_attention_patterns")
 
 # %% [markdown]
 # Because of the mask, information only flows forward. Change the last character and

@@ -22,48 +22,38 @@
 #
 # Run: `python tutorials/07_queries_keys_values.py [--quick]`. Read alongside:
 # `scaled_dot_product_attention` in `tinygrad_edu/nn/functional.py` and
-# `CausalSelfAttention` in `tinygrad_edu/models/gpt.py`.
+# `CausalSelfAttention` in `tinygrad_edu/nn/transformer.py`.
 
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
-from tinygrad_edu.bench import peak_memory, time_call
+from tinygrad_edu.lessons.timing import peak_memory, time_call
 from tinygrad_edu.nn import CausalSelfAttention
 from tinygrad_edu.nn import functional as F
-from tinygrad_edu.plotting import maybe_plt, savefig
 from tinygrad_edu.tensor import Tensor
 
-parser = argparse.ArgumentParser(description="Lesson 7: queries, keys and values")
-parser.add_argument("--quick", action="store_true", help="shorter timings (CI)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
-QUICK = args.quick
-plt = maybe_plt()
+lesson = Lesson(
+    "07_queries_keys_values",
+    "Lesson 7: queries, keys and values",
+    quick_help="shorter timings (CI)",
+)
+args = lesson.args
+QUICK = lesson.quick
+plt = lesson.plt
 started = time.perf_counter()
 np.set_printoptions(precision=3, suppress=True)
 
-# The library's attention: the textbook composition, and the fused kernel when this
-# version of tinygrad_edu has one (then F.scaled_dot_product_attention uses it, and the
-# textbook composition is F.scaled_dot_product_attention_reference).
-textbook_sdpa = getattr(F, "scaled_dot_product_attention_reference", None)
-HAS_FUSED = textbook_sdpa is not None
-if not HAS_FUSED:
-    textbook_sdpa = F.scaled_dot_product_attention  # no fused kernel: this IS the textbook
-fused_sdpa = F.scaled_dot_product_attention if HAS_FUSED else None
+# The library's two attentions (tinygrad_edu/nn/functional.py): the textbook composition
+# (scores, mask, softmax, weighted sum) and the fused kernel behind the same signature.
+textbook_sdpa = F.scaled_dot_product_attention_reference
+fused_sdpa = F.scaled_dot_product_attention
 
 
 def show_matrix(name: str, m: np.ndarray, rows: str = "", cols: str = "") -> None:
@@ -164,12 +154,51 @@ q_t, k_t, v_t = (Tensor(a[None, None]) for a in (Q, K, Vals))  # (1, 1, 4, 2), f
 with tg.no_grad():
     lib = textbook_sdpa(q_t, k_t, v_t, is_causal=True).data[0, 0]
 print(f"by hand vs the library's textbook attention: max difference {np.abs(lib - out).max():.0e}")
-if HAS_FUSED:
-    with tg.no_grad():
-        fused = fused_sdpa(q_t, k_t, v_t, is_causal=True).data[0, 0]
-    print(
-        f"by hand vs the fused kernel:                 max difference {np.abs(fused - out).max():.0e}"
-    )
+with tg.no_grad():
+    fused = fused_sdpa(q_t, k_t, v_t, is_causal=True).data[0, 0]
+print(
+    f"by hand vs the fused kernel:                 max difference {np.abs(fused - out).max():.0e}"
+)
+
+# %% [markdown]
+# ### A head with a meaning: adjectives update nouns
+#
+# The numbers above were arbitrary. Now give the features a meaning, as the lecture does
+# with "a fluffy blue creature". Each token vector has 4 features:
+# [is a noun, is an adjective, fluffy, blue]. We set one head's matrices by hand:
+#
+# - W_q turns "is a noun" into the query "I am looking for adjectives";
+# - W_k turns "is an adjective" into the key "I am an adjective" (the same direction);
+# - W_v copies the adjective's meaning (fluffy, blue) into its value.
+#
+# The noun's query then matches the adjectives' keys, and the weighted sum of values
+# carries "fluffy" and "blue" into the noun's vector: attention *updates* it.
+
+# %%
+words = ["a", "fluffy", "blue", "creature"]
+x_w = np.array(
+    [[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 1], [1, 0, 0, 0]], dtype=np.float64
+)  # (T=4, C=4): [noun, adjective, fluffy, blue]
+Wq_w = np.array([[5.0], [0], [0], [0]])  # (C, d=1): nouns ask "adjective?", strongly
+Wk_w = np.array([[0], [5.0], [0], [0]])  # (C, 1): adjectives answer "yes"
+Wv_w = np.zeros((4, 4))
+Wv_w[2, 2] = Wv_w[3, 3] = 1.0  # (C, C): pass on the meaning features only
+s_w = (x_w @ Wq_w) @ (x_w @ Wk_w).T  # (4, 4) scores, d = 1
+s_w = np.where(np.triu(np.ones((4, 4), dtype=bool), k=1), -np.inf, s_w)  # causal mask
+w_w = np.exp(s_w - s_w.max(1, keepdims=True))
+w_w /= w_w.sum(1, keepdims=True)
+update = w_w @ (x_w @ Wv_w)  # (4, C): what attention adds to each token's vector
+show_matrix("weights (query row, key column)", w_w, [w[:3] for w in words], [w[:6] for w in words])
+new_creature = x_w[3] + update[3]
+print(f"'creature' before: {x_w[3]}, after attention: {np.round(new_creature, 2)}")
+on_adjectives = w_w[3, 1] + w_w[3, 2]
+lesson.verdict(
+    "adjectives_update_nouns",
+    on_adjectives > 0.9 and new_creature[2] > 0.4 and new_creature[3] > 0.4,
+    f"'creature' puts {100 * on_adjectives:.0f}% of its attention on the two adjectives and now "
+    "carries 'fluffy' and 'blue': a fluffy blue creature",
+    "the noun did not pick up the adjectives' meaning with these matrices",
+)
 
 # %% [markdown]
 # ## 2. Several heads
@@ -231,6 +260,35 @@ print(
 )
 
 # %% [markdown]
+# **What one head costs, and what its value map can do.** Each head has a query, a key
+# and a value matrix of C x head_size, and its slice of c_proj (head_size x C) writes
+# its output back: 4 C head_size weights per head, 4 C^2 for all heads together. The
+# value map of one head, from a token's vector to what the head writes, is
+# W_v (C x hs) followed by c_proj's slice (hs x C): a C x C matrix of rank at most hs.
+# It is *low-rank*: a head can only move information through hs directions.
+
+# %%
+W_attn = attn.c_attn.weight.data  # (3C, C): rows 0..C queries, C..2C keys, 2C..3C values
+W_out = attn.c_proj.weight.data  # (C, C)
+per_head = 4 * C * hs
+print(
+    f"per head: 3 x C x hs (q, k, v) + hs x C (its c_proj slice) = {per_head} weights; "
+    f"x {n_head} heads = {per_head * n_head} = 4 C^2 = {4 * C * C}"
+)
+ranks = []
+for h in range(n_head):
+    Wv_h = W_attn[2 * C + h * hs : 2 * C + (h + 1) * hs].T  # (C, hs): x -> this head's value
+    Wo_h = W_out[:, h * hs : (h + 1) * hs].T  # (hs, C): this head's value -> output
+    ranks.append(int(np.linalg.matrix_rank(Wv_h @ Wo_h)))  # the (C, C) value map
+print(f"the value map of each head is {C} x {C} with rank {ranks} (head size {hs})")
+lesson.verdict(
+    "value_map_is_low_rank",
+    per_head * n_head == 4 * C * C and all(r <= hs < C for r in ranks),
+    f"each head's {C} x {C} value map has rank {max(ranks)} = head size: a low-rank map",
+    f"the value maps have ranks {ranks}, not at most the head size {hs}: something is off",
+)
+
+# %% [markdown]
 # ## 3. The cost grows with the square of the context
 #
 # Every token scores every earlier token: for a context of T tokens that is a T x T
@@ -274,8 +332,15 @@ try:
         print(f"  {T_:4d}   {sec * 1e3:9.2f}      {ratio}     {T_ * T_:12,}      {mb:7.1f} MiB")
 finally:
     tg.set_num_threads(threads)
-print("-> each doubling of T: 4x the scores and memory; the time grows towards x4 as well")
-print("   (at small T the fixed cost of each call dominates, so the first ratios are smaller)")
+last_ratio = timings[-1][1] / timings[-2][1]
+lesson.verdict(
+    "attention_cost_grows_faster_than_T",
+    last_ratio > 2.5,
+    f"each doubling of T: 4x the scores and memory; the last doubling took x{last_ratio:.1f} the "
+    "time, towards x4 (at small T the fixed cost of each call dominates, so the first ratios are smaller)",
+    f"each doubling of T: 4x the scores and memory, but the last doubling took only "
+    f"x{last_ratio:.1f} the time: at these sizes the fixed cost of each call still dominates",
+)
 for T_ in (8192, 131072):
     print(
         f"   a context of {T_:7,} tokens: {T_ * T_ * 4 / 2**30:6.2f} GiB of scores per head per layer"
@@ -289,7 +354,7 @@ if plt is not None:
     ax.loglog(ts, secs[-1] * 1e3 * (ts / ts[-1]) ** 2, "k--", label="~ T^2")
     ax.set(xlabel="context length T", ylabel="ms per call", title="Attention cost vs context")
     ax.legend()
-    savefig(fig, "07_quadratic")
+    lesson.save(fig, "07_quadratic")
 
 # %% [markdown]
 # ## 4. The fused kernel: same result, without the T x T matrix
@@ -302,33 +367,38 @@ if plt is not None:
 # stays in the CPU's cache. (`csrc/attention_impl.h`; lesson 10 measures it further.)
 
 # %%
-if not HAS_FUSED:
-    print("This build of tinygrad_edu has no fused attention kernel yet:")
-    print("F.scaled_dot_product_attention is the textbook composition timed above.")
-else:
-    print("(memory: the peak of NumPy allocations during one call, forward only: for the")
-    print(" textbook about two T x T matrices alive at once, the scores and their softmax; the")
-    print(" fused kernel's few small blocks of scratch memory are allocated in C, not counted)")
-    print("     T   textbook ms   fused ms   speed-up   textbook MiB   fused MiB   max |diff|")
-    tg.set_num_threads(1)  # the same single thread as above
-    try:
-        for T_ in Ts[2:] if QUICK else Ts:
-            q, k, v = qkv_for(T_)
-            with tg.no_grad():
-                t_text = time_call(causal_call(textbook_sdpa, q, k, v), min_time)
-                t_fused = time_call(causal_call(fused_sdpa, q, k, v), min_time)
-                m_text = peak_memory(causal_call(textbook_sdpa, q, k, v))
-                m_fused = peak_memory(causal_call(fused_sdpa, q, k, v))
-                y_text = causal_call(textbook_sdpa, q, k, v)().data
-                diff = np.abs(y_text - causal_call(fused_sdpa, q, k, v)().data).max()
-            print(
-                f"  {T_:4d}   {t_text * 1e3:10.2f}  {t_fused * 1e3:9.2f}    x{t_text / t_fused:<5.1f}"
-                f"   {m_text / 2**20:11.1f}   {m_fused / 2**20:9.2f}     {diff:.1e}"
-            )
-    finally:
-        tg.set_num_threads(threads)
-    print("-> the same numbers (differences ~1e-7 are float32 rounding), much faster,")
-    print("   and memory that grows like T (the output) instead of T^2 (the scores)")
+print("(memory: the peak of NumPy allocations during one call, forward only: for the")
+print(" textbook about two T x T matrices alive at once, the scores and their softmax; the")
+print(" fused kernel's few small blocks of scratch memory are allocated in C, not counted)")
+print("     T   textbook ms   fused ms   speed-up   textbook MiB   fused MiB   max |diff|")
+tg.set_num_threads(1)  # the same single thread as above
+fused_rows = []  # (T, textbook s, fused s, textbook bytes, fused bytes, max |diff|)
+try:
+    for T_ in Ts[2:] if QUICK else Ts:
+        q, k, v = qkv_for(T_)
+        with tg.no_grad():
+            t_text = time_call(causal_call(textbook_sdpa, q, k, v), min_time)
+            t_fused = time_call(causal_call(fused_sdpa, q, k, v), min_time)
+            m_text = peak_memory(causal_call(textbook_sdpa, q, k, v))
+            m_fused = peak_memory(causal_call(fused_sdpa, q, k, v))
+            y_text = causal_call(textbook_sdpa, q, k, v)().data
+            diff = np.abs(y_text - causal_call(fused_sdpa, q, k, v)().data).max()
+        fused_rows.append((T_, t_text, t_fused, m_text, m_fused, diff))
+        print(
+            f"  {T_:4d}   {t_text * 1e3:10.2f}  {t_fused * 1e3:9.2f}    x{t_text / t_fused:<5.1f}"
+            f"   {m_text / 2**20:11.1f}   {m_fused / 2**20:9.2f}     {diff:.1e}"
+        )
+finally:
+    tg.set_num_threads(threads)
+lesson.verdict(
+    "fused_same_numbers_less_memory",
+    max(r[5] for r in fused_rows) < 1e-4 and all(r[4] < r[3] / 4 for r in fused_rows),
+    f"the same numbers (largest difference {max(r[5] for r in fused_rows):.0e}: float32 rounding), "
+    f"{min(r[1] / r[2] for r in fused_rows):.1f}x to {max(r[1] / r[2] for r in fused_rows):.1f}x "
+    "as fast, and a small part of the textbook's memory: the T x T scores are never stored",
+    "the fused kernel did not beat the textbook on both counts in this run: see the table",
+)
+
 
 # %% [markdown]
 # Attention is quadratic in the context; the fused kernel makes the constant much

@@ -19,39 +19,35 @@
 #    (**superposition**) when the features are rarely active at the same time.
 #
 # Run: `python tutorials/08_mlp_and_superposition.py [--quick]`. The models and
-# measurements are in `tinygrad_edu/models/superposition.py`; the GPT's own MLP block
+# measurements are in `tinygrad_edu/lessons/superposition.py`; the GPT's own MLP block
 # (`block.mlp` of each `Block` in `tinygrad_edu/models/gpt.py`) is the same shape, with GELU.
 
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor
-from tinygrad_edu.models import superposition as S
+from tinygrad_edu.lessons import superposition as S
 from tinygrad_edu.nn import functional as F
-from tinygrad_edu.plotting import maybe_plt, savefig
 
-parser = argparse.ArgumentParser(description="Lesson 8: MLPs and superposition")
-parser.add_argument("--quick", action="store_true", help="smaller experiments (for CI)")
-parser.add_argument("--threads", type=int, default=1, help="kernel threads (default 1)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
-QUICK = args.quick
+lesson = Lesson(
+    "08_mlp_and_superposition",
+    "Lesson 8: MLPs and superposition",
+    quick_help="smaller experiments (for CI)",
+    add_arguments=lambda parser: (
+        parser.add_argument("--threads", type=int, default=1, help="kernel threads (default 1)"),
+    ),
+)
+args = lesson.args
+QUICK = lesson.quick
 tg.set_num_threads(args.threads)  # small matrices: one thread wastes no time waiting
-plt = maybe_plt()
+plt = lesson.plt
 lesson_start = time.perf_counter()
 
 # %% [markdown]
@@ -124,6 +120,34 @@ without = recall(use_mlp=False)
 print(f"with the MLP switched off: sports {without[0]}/40, cities {without[1]}/40")
 
 # %% [markdown]
+# ### One neuron as an AND gate
+#
+# Why ReLU and a bias are enough to store a fact: say the residual stream holds a
+# "first name Michael" direction and a "last name Jordan" direction (1 when present).
+# A neuron with weight 1 on each and **bias -1** has the weighted sum
+# m + j - 1: that is 1 only when both are there, and at most 0 otherwise, which
+# ReLU turns into silence. Its c_proj column can then write "basketball" into the
+# stream, for Michael Jordan only:
+
+# %%
+w_and, b_and = np.array([1.0, 1.0]), -1.0  # (2,) weights on [Michael, Jordan], and the bias
+and_table = {}
+for michael in (0, 1):
+    for jordan in (0, 1):
+        fired = max(0.0, w_and @ np.array([michael, jordan]) + b_and)  # ReLU(w . x + b)
+        and_table[(michael, jordan)] = fired
+        print(
+            f"Michael {michael}  Jordan {jordan}  ->  ReLU({michael} + {jordan} - 1) = {fired:.0f}"
+        )
+lesson.verdict(
+    "and_gate_neuron",
+    and_table[(1, 1)] > 0 and all(v == 0 for k, v in and_table.items() if k != (1, 1)),
+    "the neuron fires only for Michael AND Jordan: the bias set its threshold above "
+    "either name alone",
+    "the neuron does not behave as an AND gate with these weights",
+)
+
+# %% [markdown]
 # ## 2. Which neurons fire for which fact?
 #
 # For each person, the 64 hidden activations ReLU(c_fc(x)): a neuron "fires" when its
@@ -151,6 +175,22 @@ for lo, hi in ((0, 0), (1, 5), (6, 20), (21, 40)):
     n = int(((per_neuron >= lo) & (per_neuron <= hi)).sum())
     label = "never fires" if hi == 0 else f"fires for {lo:2d}-{hi:2d} people"
     print(f"  {label:24} {n:2d} neurons")
+lesson.verdict(
+    "neurons_are_shared",
+    per_person.min() > 1 and (per_neuron > 1).sum() > HIDDEN // 2,
+    f"each person lights up {per_person.min()} to {per_person.max()} neurons, and "
+    f"{(per_neuron > 1).sum()} of {HIDDEN} neurons fire for more than one person",
+    "in this run the facts look stored neuron by neuron: see the counts above",
+)
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    ax.imshow(H.T, aspect="auto", cmap="Greys", interpolation="nearest")
+    ax.set(
+        xlabel="person (each holds two facts: a sport and a city)",
+        ylabel="hidden neuron",
+        title="Which neurons fire for which person (dark = strong ReLU output)",
+    )
+    lesson.save(fig, "neurons_per_fact")
 
 # %% [markdown]
 # The facts are not stored one per neuron. Each person lights up many neurons, and each
@@ -271,7 +311,7 @@ if plt is not None:
         title=f"{N_DIRS} directions in {DIM} dimensions",
     )
     ax.legend()
-    savefig(fig, "08_angles")
+    lesson.save(fig, "08_angles")
 
 # %% [markdown]
 # Two things to notice.
@@ -318,14 +358,22 @@ for d in dims:
     counts.append(lo)
     print(f"  {d:3d}     {lo:5d}       {hi:5d}         {lo / d:5.1f}        {growth}")
 print(f"  {DIM:3d}    >= {N_DIRS:4d}      (above)      >= {N_DIRS / DIM:.0f}")
+per_dim = [c / d for c, d in zip(counts, dims)]
+growths = [b / a for a, b in zip(counts, counts[1:])]
+lesson.verdict(
+    "directions_grow_faster_than_dimensions",
+    all(b > a for a, b in zip(per_dim, per_dim[1:])),
+    f"every 10 more dimensions multiply the count by {min(growths):.1f} to {max(growths):.1f}, "
+    "and the count per dimension keeps rising: faster than linear, as exponential growth would be",
+    "the count per dimension did not rise at every step in this run: "
+    + ", ".join(f"{x:.1f}" for x in per_dim),
+)
 print(f"({time.perf_counter() - t0:.1f} s)")
 
 # %% [markdown]
 # Within 90 +- 1 degree, 100 dimensions hold hardly more than 100 directions: the Welch
-# bound allows 103. Loosen the tolerance, and the count takes off: within 90 +- 10 it
-# grows by a factor of about 2 (1.7 to 3 in the table) for every 10 extra dimensions,
-# and the count per dimension keeps rising: faster than linear, as exponential growth
-# would be.
+# bound allows 103. Loosen the tolerance, and the count takes off: the table above shows
+# by how much for every 10 extra dimensions.
 # There is a clean proof that it must: for random directions, a pair is off by more
 # than eps = sin(k) with probability at most 2 e^(-d eps^2 / 2), so e^(d eps^2 / 4)
 # random directions contain no bad pair at all with positive probability
@@ -397,7 +445,7 @@ if plt is not None:
         W = toy_models[p].W.data
         ax.imshow(W.T @ W, cmap="RdBu", vmin=-1.2, vmax=1.2)
         ax.set(title=f"p = {p}: W^T W", xticks=[], yticks=[])
-    savefig(fig, "08_toy_superposition")
+    lesson.save(fig, "08_toy_superposition")
 
 # %% [markdown]
 # With dense features the model stores exactly as many features as it has dimensions,

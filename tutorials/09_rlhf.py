@@ -28,37 +28,33 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-# Let the lesson run from a source checkout without `pip install -e .`.
-if importlib.util.find_spec("tinygrad_edu") is None:
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(here.parent))
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
 import tinygrad_edu as tg
 from tinygrad_edu import rlhf
 from tinygrad_edu.data.shakespeare import load_shakespeare
 from tinygrad_edu.models.gpt import GPT
 from tinygrad_edu.models.train_gpt import TrainConfig, train
-from tinygrad_edu.plotting import maybe_plt, output_dir, savefig
 from tinygrad_edu.tokenizer import load_tokenizer
 
-parser = argparse.ArgumentParser(description="Lesson 9: RLHF in miniature")
-parser.add_argument("--quick", action="store_true", help="a smaller, shorter run (for CI)")
-parser.add_argument("--threads", type=int, default=1, help="kernel threads (default 1)")
-args, _ = parser.parse_known_args()  # parse_known_args: Jupyter passes its own arguments
-QUICK = args.quick
+lesson = Lesson(
+    "09_rlhf",
+    "Lesson 9: RLHF in miniature",
+    quick_help="a smaller, shorter run (for CI)",
+    add_arguments=lambda parser: (
+        parser.add_argument("--threads", type=int, default=1, help="kernel threads (default 1)"),
+    ),
+)
+args = lesson.args
+QUICK = lesson.quick
 # These models are tiny (64-128 wide): splitting their small matrix products across
 # threads costs more than it saves, and on a busy machine threads that wait for each
 # other are slower still. One thread, unless you ask for more.
 tg.set_num_threads(args.threads)
-plt = maybe_plt()
+plt = lesson.plt
 lesson_start = time.perf_counter()
 
 PROMPT_LEN, NEW_TOKENS = 16, 32  # characters of prompt, characters the model writes
@@ -81,7 +77,7 @@ BATCH = 32  # prompts per policy step, and pairs per reward-model / DPO step
 # training; delete the folder to train again.)
 
 # %%
-ckpt = output_dir() / ("09_pretrained_quick" if QUICK else "09_pretrained")
+ckpt = lesson.out / ("09_pretrained_quick" if QUICK else "09_pretrained")
 t0 = time.perf_counter()
 metrics = train(
     TrainConfig(
@@ -243,7 +239,26 @@ for n in range(int(p_before.max()) + 1):
     sel = p_before == n
     if sel.any():
         print(f"       {n:2d}               {sel.sum():3d}            {r_before[sel].mean():+.2f}")
-print(f"correlation between the two: {np.corrcoef(r_before, p_before)[0, 1]:.2f}")
+corr = float(np.corrcoef(r_before, p_before)[0, 1])
+print(f"correlation between the two: {corr:.2f}")
+lesson.verdict(
+    "reward_model_learned_the_rater",
+    corr > 0.5,
+    f"the reward model's score rises with the punctuation count (correlation {corr:.2f}): it "
+    "learned what the rater likes from pairs alone, never seeing the rule",
+    f"the reward model's score barely follows the punctuation count (correlation {corr:.2f}): "
+    "it has not learned the rater's taste well in this run",
+)
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(p_before))
+    ax.scatter(p_before + jitter, r_before, s=10, alpha=0.5)
+    ax.set(
+        xlabel="punctuation marks in the completion (what the rater counts)",
+        ylabel="reward-model score",
+        title="The reward model learned the rater's taste",
+    )
+    lesson.save(fig, "reward_vs_punctuation")
 
 # %% [markdown]
 # ## 4. Policy optimisation with a KL penalty
@@ -406,8 +421,8 @@ if plt is not None:
     for ax, title in zip(
         axes, ["reward-model score", "rater: punctuation marks", "KL to pretrained (k3, nats)"]
     ):
-        ax.set(title=title, xlabel="policy step")
+        ax.set(title=title, xlabel="policy step", ylabel=title)
         ax.legend()
-    savefig(fig, "09_rlhf")
+    lesson.save(fig, "09_rlhf")
 
 print(f"\nlesson 9 ran in {time.perf_counter() - lesson_start:.1f} s")

@@ -4,7 +4,7 @@
 # Every lesson so far spent almost all of its time in a few loops: matrix
 # multiplication, softmax, attention. This lesson measures, on *your* machine, how
 # those loops get fast. Each rung of each ladder is a real code path in the package
-# (`tinygrad_edu/bench.py` names them); read `csrc/gemm_impl.h`, `csrc/softmax_impl.h`
+# (`tinygrad_edu/lessons/bench.py` names them); read `csrc/gemm_impl.h`, `csrc/softmax_impl.h`
 # and `csrc/attention_impl.h` next to `tinygrad_edu/kernels/reference.py` to see the
 # fast version beside the readable one.
 #
@@ -13,23 +13,16 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import os
-import sys
+from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
 
-try:
-    import tinygrad_edu as tg
-except ImportError:  # running from a checkout without `pip install -e .`
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import tinygrad_edu as tg
+import tinygrad_edu as tg
+from tinygrad_edu.lessons import bench
 
-from tinygrad_edu import bench
-from tinygrad_edu.plotting import maybe_plt, savefig
-
-parser = argparse.ArgumentParser()
-parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter timings")
-args, _ = parser.parse_known_args()
-QUICK = args.quick
+lesson = Lesson(
+    "10_engine_room", "Lesson 10: the engine room", quick_help="smaller sizes, shorter timings"
+)
+args = lesson.args
+QUICK = lesson.quick
 
 info = tg.info()
 print(
@@ -81,16 +74,18 @@ print("What to look at: the jump at 'blocked + packed' is the memory hierarchy; 
 print("the micro-kernel is vector width; the last one is cores. NumPy calls OpenBLAS, which")
 print("does all of this in hand-written assembly: our readable C gets close to it.")
 
-plt = maybe_plt()
+plt = lesson.plt
 if plt is not None:
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.barh([r["rung"] for r in rows], [r["gflops"] for r in rows], color="tab:blue")
     ax.axvline(peak, color="tab:red", linestyle="--", label="1-core peak")
     ax.set_xscale("log")
-    ax.set_xlabel("GFLOP/s (log scale)")
+    ax.set(
+        xlabel="GFLOP/s (log scale)", ylabel="rung", title=f"The matmul ladder, n = {rows[0]['n']}"
+    )
     ax.legend()
     fig.tight_layout()
-    savefig(fig, "10_matmul_ladder.png")
+    lesson.save(fig, "10_matmul_ladder.png")
 
 # %% [markdown]
 # ## 3. Fused softmax
@@ -119,10 +114,19 @@ for r in bench.softmax_fused_vs_unfused(2048 if QUICK else 4096, 1024, quick=QUI
 
 # %%
 T = 256 if QUICK else 512
-for r in bench.attention_fused_vs_textbook(T=T, quick=QUICK):
+att_rows = bench.attention_fused_vs_textbook(T=T, quick=QUICK)
+for r in att_rows:
     ms = "" if r["ms"] is None else f"{r['ms']:7.2f} ms"
     print(f"{r['version']:<38} {ms:>10}   extra memory {r['extra_mib']:6.1f} MiB")
-print("What to look at: the fused kernel's extra memory is far below one score matrix.")
+textbook_mib, fused_mib = att_rows[0]["extra_mib"], att_rows[1]["extra_mib"]
+lesson.verdict(
+    "fused_attention_memory",
+    fused_mib < textbook_mib / 4,
+    f"the fused kernel's extra memory ({fused_mib:.1f} MiB) is far below the textbook's "
+    f"({textbook_mib:.1f} MiB): it never holds the T x T scores",
+    f"the fused kernel's extra memory ({fused_mib:.1f} MiB) is close to the textbook's "
+    f"({textbook_mib:.1f} MiB) in this run",
+)
 
 # %% [markdown]
 # ## 5. Memory: why frameworks keep a pool
@@ -141,11 +145,24 @@ pool_rows = bench.memory_pool_effect(quick=QUICK)
 for r in pool_rows:
     f = "n/a" if r["faults_per_step"] is None else f"{r['faults_per_step']:7.0f}"
     print(f"{r['allocator']:<34} {r['ms_per_step']:6.1f} ms per step   page faults per step {f}")
-print("What to look at: the page faults per step, without the pool and with it (each measured")
-print("in a fresh process, as a training script starts). With NumPy's allocator the count")
-print("depends on glibc's heuristics -- it raises its mmap threshold, up to 32 MiB, each time")
-print("it sees a big block freed -- and was 1,200 to 2,700 a step when we wrote this lesson;")
-print("with the pool it is zero once the pool holds its blocks, whatever came before.")
+faults = {r["allocator"]: r["faults_per_step"] for r in pool_rows}
+without, with_pool = (
+    next((f for name, f in faults.items() if ("pool" in name) == use), None)
+    for use in (False, True)
+)
+if without is None or with_pool is None:
+    print("(page faults cannot be counted on this system: compare the times only)")
+else:
+    lesson.verdict(
+        "pool_removes_page_faults",
+        with_pool < without,
+        f"{without:,.0f} page faults per step with NumPy's allocator, {with_pool:,.0f} with the "
+        "pool: the pool hands back memory that is already mapped (each count measured in a "
+        "fresh process, as a training script starts)",
+        f"{without:,.0f} page faults per step without the pool, {with_pool:,.0f} with it: glibc's "
+        "own heuristics (it raises its mmap threshold, up to 32 MiB, each time it sees a big "
+        "block freed) already kept the memory mapped in this run",
+    )
 
 # %% [markdown]
 # ## 6. The whole GPT training step

@@ -1,6 +1,7 @@
 """The engine room: measure how the hot loops get fast, on your own machine.
 
-Used by `tutorials/10_engine_room.py` and `tinygrad-edu bench`. Every rung of every
+Used by `tutorials/10_engine_room.py` and `tinygrad-edu bench` (a lesson-only module: it
+reaches up to `models.train_gpt`, so it lives on the top floor with the lessons). Every rung of every
 ladder is a real code path of the package, not code written for the measurement:
 
   matmul   Python triple loop (kernels.reference.matmul_naive)
@@ -19,42 +20,14 @@ Times are medians of repeated runs; quote the ratios, the machine may be shared.
 
 from __future__ import annotations
 
-import statistics
 import time
-import tracemalloc
-from typing import Callable
 
 import numpy as np
 
-from . import kernels
-from .kernels import reference
-from .kernels.config import ISA_NAMES, config
-
-
-def time_call(fn: Callable[[], object], min_time: float = 0.05, repeats: int = 3) -> float:
-    """Median seconds per call of fn(), after one warm-up call."""
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, int(min_time / once))
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - t0) / inner)
-    return statistics.median(samples)
-
-
-def peak_memory(fn: Callable[[], object]) -> int:
-    """Peak bytes NumPy allocated while fn() ran (tracemalloc sees NumPy's buffers)."""
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+from .. import kernels
+from ..kernels import reference
+from ..kernels.config import ISA_NAMES, config
+from .timing import peak_memory, time_call
 
 
 def _need_compiled():
@@ -127,8 +100,8 @@ def attention_fused_vs_textbook(
     B: int = 1, H: int = 4, T: int = 512, D: int = 64, quick: bool = False
 ) -> list[dict]:
     """Causal attention forward + backward: the textbook composition vs the fused kernel."""
-    from .nn import functional as F
-    from .tensor import Tensor
+    from ..nn import functional as F
+    from ..tensor import Tensor
 
     C = _need_compiled()
     rng = np.random.default_rng(0)
@@ -167,10 +140,10 @@ def attention_fused_vs_textbook(
 
 def _gpt_recipe_step():
     """(step function, model, tokens per step) for nanoGPT's CPU recipe on random tokens."""
-    from . import manual_seed
-    from .models.gpt import GPT, GPTConfig
-    from .models.train_gpt import TrainConfig, make_optimizer
-    from .nn.utils import clip_grad_norm_
+    from .. import manual_seed
+    from ..models.gpt import GPT, GPTConfig
+    from ..models.train_gpt import TrainConfig, make_optimizer
+    from ..nn.utils import clip_grad_norm_
 
     cfg = GPTConfig(block_size=64, vocab_size=65, n_layer=4, n_head=4, n_embd=128, bias=False)
     batch = 12
@@ -234,7 +207,7 @@ def memory_pool_effect(quick: bool = False, fresh_process: bool = True) -> list[
     rows = []
     for pool in (False, True):
         code = (
-            "import json; from tinygrad_edu import bench; "
+            "import json; from tinygrad_edu.lessons import bench; "
             f"print(json.dumps(bench._step_with_allocator({bool(quick)}, {pool})))"
         )
         env = dict(os.environ, TINYGRAD_EDU_MEMPOOL="1" if pool else "0")
@@ -247,7 +220,7 @@ def memory_pool_effect(quick: bool = False, fresh_process: bool = True) -> list[
 
 def _step_with_allocator(quick: bool, pool: bool) -> dict:
     """One row of memory_pool_effect: the GPT step with the pool on or off (then restored)."""
-    from .kernels import mempool
+    from ..kernels import mempool
 
     _need_compiled()
     try:
