@@ -46,6 +46,21 @@ def gpt2_files() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
+def bundled_files(tmp_path_factory) -> tuple[str, str]:
+    """(encoder.json, vocab.bpe): the shipped files, uncompressed; no package needed."""
+    import gzip
+
+    folder = tmp_path_factory.mktemp("gpt2-vocab")
+    data = os.path.join(ROOT, "tinygrad_edu", "data", "gpt2")
+    paths = []
+    for name in ("encoder.json", "vocab.bpe"):
+        with gzip.open(os.path.join(data, name + ".gz"), "rb") as f:
+            (folder / name).write_bytes(f.read())
+        paths.append(str(folder / name))
+    return tuple(paths)
+
+
+@pytest.fixture(scope="module")
 def tok(gpt2_files) -> GPT2Tokenizer:
     return GPT2Tokenizer.from_files(*gpt2_files)
 
@@ -149,16 +164,25 @@ def test_stdlib_pattern_equals_the_regex_package(text):
     assert gpt2_regex().findall(text) == regex.findall(GPT2_PATTERN, text)
 
 
-def test_merge_loop_twins_on_shakespeare_words(tok):
+def test_merge_loop_twins_on_shakespeare_words(bundled):
     """The heap loop and the naive loop on every distinct chunk of tiny Shakespeare."""
     from tinygrad_edu.data.shakespeare import load_shakespeare
 
+    tok = bundled
     byte_ids = tok._byte_ids
     chunks = set(gpt2_regex().findall(load_shakespeare()))
     assert len(chunks) > 10_000
     for chunk in chunks:
         ids = [byte_ids[b] for b in chunk.encode("utf-8")]
         assert tok._encode_word(list(ids)) == tok._encode_word_naive(list(ids)), chunk
+
+
+@settings(max_examples=150, deadline=None)
+@given(unicode_text)
+def test_merge_loop_twins_on_unicode(bundled, text):
+    ids = bundled.encode(text)
+    assert bundled.encode_naive(text) == ids
+    assert bundled.decode(ids) == text
 
 
 def test_pieces(bundled):
@@ -209,16 +233,16 @@ def write_forms(tmp_path, gpt2_files) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("form", ["openai", "hf", "tokenizer_json"])
-def test_every_form_loads_the_same_tokenizer(tmp_path, gpt2_files, tok, form):
-    folder = write_forms(tmp_path, gpt2_files)[form]
+def test_every_form_loads_the_same_tokenizer(tmp_path, bundled_files, bundled, form):
+    folder = write_forms(tmp_path, bundled_files)[form]
     loaded = load_tokenizer(folder)
     assert isinstance(loaded, GPT2Tokenizer)
-    assert loaded.encoder == tok.encoder and loaded.merges == tok.merges
+    assert loaded.encoder == bundled.encoder and loaded.merges == bundled.merges
     assert loaded.special_tokens == {ENDOFTEXT: 50256}
     text = "Hello world, it's 2026! 日本語 🙂\n"
-    assert loaded.encode(text) == tok.encode(text)
+    assert loaded.encode(text) == bundled.encode(text)
     first_file = sorted(os.listdir(folder))[0]  # a file path works as well as its folder
-    assert load_tokenizer(os.path.join(folder, first_file)).encode(text) == tok.encode(text)
+    assert load_tokenizer(os.path.join(folder, first_file)).encode(text) == bundled.encode(text)
 
 
 def test_merges_as_strings_in_tokenizer_json(tmp_path, bundled):
@@ -392,9 +416,9 @@ def run_sample(folder, *args) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
 
-def test_sample_on_a_hugging_face_gpt2_folder(tmp_path, gpt2_files):
+def test_sample_on_a_hugging_face_gpt2_folder(tmp_path, bundled_files):
     """Done-when of issue 18: `sample --ckpt DIR` on a folder laid out as transformers does."""
-    folder = gpt2_folder(tmp_path, gpt2_files, "tokenizer_json")
+    folder = gpt2_folder(tmp_path, bundled_files, "tokenizer_json")
     r = run_sample(folder, "--prompt", "Hello world", "--max-new-tokens", "12", "--seed", "3")
     assert r.returncode == 0, r.stderr
     out = r.stdout[:-1]  # print's newline
@@ -412,21 +436,21 @@ def test_sample_on_a_hugging_face_gpt2_folder(tmp_path, gpt2_files):
 
 
 @pytest.mark.parametrize("form", ["openai", "hf"])
-def test_sample_with_the_other_vocabulary_forms(tmp_path, gpt2_files, form, capsys):
+def test_sample_with_the_other_vocabulary_forms(tmp_path, bundled_files, form, capsys):
     from tinygrad_edu.cli import main
 
-    folder = gpt2_folder(tmp_path, gpt2_files, form)
+    folder = gpt2_folder(tmp_path, bundled_files, form)
     assert (
         main(["sample", "--ckpt", str(folder), "--prompt", "To be", "--max-new-tokens", "5"]) == 0
     )
     assert capsys.readouterr().out.startswith("To be")
 
 
-def test_sample_stops_at_endoftext(tmp_path, gpt2_files, capsys):
+def test_sample_stops_at_endoftext(tmp_path, bundled_files, capsys):
     """A model that always says <|endoftext|>: with --stop-at-eot nothing follows the prompt."""
     from tinygrad_edu.cli import main
 
-    folder = gpt2_folder(tmp_path, gpt2_files, "hf")
+    folder = gpt2_folder(tmp_path, bundled_files, "hf")
     st_numpy = pytest.importorskip("safetensors.numpy")
     state = dict(st_numpy.load_file(str(folder / "model.safetensors")))
     # Tied embeddings: make token 50256's row much longer than the others, and the final
