@@ -212,7 +212,9 @@ def _add_sample(sub) -> None:
     p.add_argument(
         "--ckpt", required=True, help="folder written by train-gpt, or a Hugging Face GPT-2 folder"
     )
-    p.add_argument("--prompt", default="", help="text to continue (default: a newline)")
+    p.add_argument(
+        "--prompt", default="", help="text to continue (default: a newline; GPT-2: <|endoftext|>)"
+    )
     p.add_argument("--max-new-tokens", type=int, default=500)
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--top-k", type=int, default=None)
