@@ -483,7 +483,7 @@ BAD_FILES = {
     "list": (b"[1, 2]", "must be a JSON object"),
     "wrong_type": (
         json.dumps({"type": "wordpiece"}).encode(),
-        "\"type\" must be one of \\['bpe', 'char'\\]",
+        "\"type\" must be one of \\['bpe', 'char', 'gpt2'\\].*accepted: our tokenizer file",
     ),
     "no_type": (json.dumps({"chars": ["a"]}).encode(), '"type" must be one of'),
     "version": (json.dumps(_bpe(version=2)).encode(), 'unsupported "version" 2'),

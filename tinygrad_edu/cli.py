@@ -78,28 +78,35 @@ def _cmd_train_gpt(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    import os
-
     from . import rng
     from .checkpoint import resolve_model_folder
     from .models.gpt import GPT
+    from .models.hf import generate_until
     from .tokenizer import load_tokenizer
 
     folder = resolve_model_folder(args.ckpt)  # once: model and tokenizer of one checkpoint
     model = GPT.from_pretrained(folder)
-    tok_path = os.path.join(folder, "tokenizer.json")
-    if not os.path.isfile(tok_path):
-        raise FileNotFoundError(f"checkpoint folder {args.ckpt!r} has no tokenizer.json")
-    tok = load_tokenizer(tok_path)
+    tok = load_tokenizer(folder)  # ours, or GPT-2's in any of its published forms
+    eot = getattr(tok, "eot_id", None)  # GPT-2's <|endoftext|>; None for ours
+    if args.stop_at_eot and eot is None:
+        raise ValueError(f"--stop-at-eot: the tokenizer in {args.ckpt!r} has no <|endoftext|>")
     rng.manual_seed(args.seed)
-    prompt = args.prompt if args.prompt else "\n"
-    ids = tok.encode(prompt)
+    # No prompt: GPT-2 starts a fresh document after <|endoftext|>; ours after a newline.
+    if args.prompt:
+        ids = tok.encode(args.prompt)
+    else:
+        ids = [eot] if eot is not None else tok.encode("\n")
     if not ids:
         raise ValueError("the prompt encodes to no tokens")
-    out = model.generate(
-        [ids], args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p
-    )
-    print(tok.decode(out[0].tolist()))
+    out = generate_until(
+        model, ids, args.max_new_tokens, stop_id=eot if args.stop_at_eot else None,
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+    )  # fmt: skip
+    if out[0] == eot and not args.prompt:
+        out = out[1:]
+    if args.stop_at_eot and out and out[-1] == eot:
+        out = out[:-1]
+    print(tok.decode(out))
     return 0
 
 
@@ -217,8 +224,12 @@ def _add_train_mnist(sub) -> None:
 
 def _add_sample(sub) -> None:
     p = sub.add_parser("sample", help="generate text from a trained GPT checkpoint")
-    p.add_argument("--ckpt", required=True, help="folder written by train-gpt")
-    p.add_argument("--prompt", default="", help="text to continue (default: a newline)")
+    p.add_argument(
+        "--ckpt", required=True, help="folder written by train-gpt, or a Hugging Face GPT-2 folder"
+    )
+    p.add_argument(
+        "--prompt", default="", help="text to continue (default: a newline; GPT-2: <|endoftext|>)"
+    )
     p.add_argument("--max-new-tokens", type=_int_at_least(0), default=500)
     p.add_argument(
         "--temperature", type=_float_in(0.0), default=0.8, help="0: always the likeliest token"
@@ -226,6 +237,11 @@ def _add_sample(sub) -> None:
     p.add_argument("--top-k", type=_int_at_least(1), default=None)
     p.add_argument("--top-p", type=_float_in(0.0, 1.0, low_open=True), default=None)
     p.add_argument("--seed", type=_int_at_least(0), default=1337)
+    p.add_argument(
+        "--stop-at-eot",
+        action="store_true",
+        help="stop at <|endoftext|> (GPT-2's end of a document), not printed",
+    )
     p.set_defaults(func=_cmd_sample)
 
 

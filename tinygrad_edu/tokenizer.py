@@ -27,8 +27,12 @@ Two tokenizers, read them in this order:
      the context length (lecture 7), so every token saved is worth a lot.
    - The trade-off: a bigger vocabulary means bigger embedding and unembedding matrices
      and rarer tokens, each seen less often during training.
-3. `save` / `load_tokenizer`: a small JSON file (`tokenizer.json` beside a checkpoint),
-   so that a model is always decoded with the dictionary it was trained with.
+3. `GPT2Tokenizer`: the same byte-level BPE with GPT-2's real vocabulary (50,257 tokens,
+   OpenAI's files, shipped in the package: `GPT2Tokenizer.from_bundled()`), giving
+   exactly GPT-2's ids, so that a downloaded GPT-2 can be prompted and read.
+4. `save` / `load_tokenizer`: a small JSON file (`tokenizer.json` beside a checkpoint),
+   so that a model is always decoded with the dictionary it was trained with;
+   `load_tokenizer` also reads GPT-2's files in each of their published forms.
 
 Invariants of a BPE tokenizer with merges `m_0, m_1, ...`:
 - ids 0..255 are the raw byte values; id `256 + r` is merge `r` = the pair `(a, b)`
@@ -42,19 +46,27 @@ Only the Python standard library is used: this file stands alone.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import heapq
 import json
 import operator
 import os
 import re
+import sys
+import unicodedata
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 __all__ = [
     "Tokenizer",
     "CharTokenizer",
     "BPETokenizer",
+    "GPT2Tokenizer",
     "GPT2_LIKE_PATTERN",
+    "GPT2_PATTERN",
+    "gpt2_regex",
+    "bytes_to_unicode",
     "pre_tokenize",
     "merge_pair",
     "load_tokenizer",
@@ -139,7 +151,9 @@ class Tokenizer:
             raise ValueError(f"a tokenizer must be a JSON object, got {type(d).__name__}")
         kind = d.get("type")
         if kind not in _TOKENIZER_TYPES:
-            raise ValueError(f'"type" must be one of {sorted(_TOKENIZER_TYPES)}, got {kind!r}')
+            raise ValueError(
+                f'"type" must be one of {sorted(_TOKENIZER_TYPES)}, got {kind!r}; accepted: {ACCEPTED}'
+            )
         sub = _TOKENIZER_TYPES[kind]
         if cls is not Tokenizer and sub is not cls:
             raise ValueError(f'expected a "{cls.type_name}" tokenizer, found type {kind!r}')
@@ -165,14 +179,17 @@ class Tokenizer:
         except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise ValueError(f"tokenizer file {os.fspath(path)!r} is not valid JSON: {e}") from e
         try:
+            if isinstance(d, dict) and "type" not in d and "model" in d:  # Hugging Face's
+                if cls not in (Tokenizer, GPT2Tokenizer):
+                    raise ValueError(
+                        f'expected a "{cls.type_name}" tokenizer, found Hugging Face\'s'
+                    )
+                return GPT2Tokenizer.from_hf_dict(d, source=repr(os.fspath(path)))
             return cls.from_dict(d)
         except ValueError as e:
+            if os.fspath(path) in str(e):
+                raise
             raise ValueError(f"tokenizer file {os.fspath(path)!r}: {e}") from e
-
-
-def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
-    """Load a `CharTokenizer` or `BPETokenizer` saved with `tok.save(path)`."""
-    return Tokenizer.load(path)
 
 
 def _format_json(d: dict[str, Any]) -> str:
@@ -720,4 +737,472 @@ def _utf8(text: str) -> bytes:
         ) from None
 
 
-_TOKENIZER_TYPES: dict[str, type] = {"char": CharTokenizer, "bpe": BPETokenizer}
+# --- 3. GPT-2's own tokenizer ----------------------------------------------------------------
+#
+# GPT-2's tokenizer is the byte-level BPE above, trained by OpenAI on 40 GB of web text with
+# 50,000 merges. Encoding is the same loop: cut the text into chunks, turn each chunk into
+# byte tokens, apply the lowest-ranked merge present until none applies. What differs is
+# bookkeeping, so that our ids are GPT-2's ids ("Hello world" -> [15496, 995]):
+#   * GPT-2 numbers its tokens in its own order. The 256 byte tokens are ids 0..255 but not
+#     in byte order ("!" is 0), and the token a merge makes has whatever id the vocabulary
+#     file gives it. So we keep the id of each byte, and for merge r the id it produces.
+#   * Its files write every token as text, one printable character per byte
+#     (`bytes_to_unicode`): the space byte is "Ġ", so " the" is written "Ġthe".
+#   * One more token, "<|endoftext|>" (id 50256), is not made by merges: it marks where a
+#     document ends in the training data, so a model that emits it means "the text is over".
+#     Plain `encode` reads those characters as text, like GPT-2's own encoder.py did; only
+#     `encode(text, allowed_special=True)` turns them into the single id 50256.
+#   * The pre-tokenizer is GPT-2's pattern exactly (`gpt2_regex`), see below.
+#
+# The three ways GPT-2's vocabulary is published, all read here (`load_tokenizer`):
+#   encoder.json + vocab.bpe      OpenAI's original files: token -> id, and the merges in
+#                                 rank order, one "left right" per line after "#version";
+#   vocab.json + merges.txt       the same two files under Hugging Face's names;
+#   tokenizer.json                Hugging Face's single file: {"model": {"type": "BPE",
+#                                 "vocab": {...}, "merges": [...]}, "added_tokens": [...]}.
+
+GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+"""GPT-2's split pattern as OpenAI wrote it, for the `regex` package (`\\p{L}`: any letter,
+`\\p{N}`: any number, `\\s`: Unicode White_Space). `gpt2_regex()` is the same pattern for
+Python's built-in `re`."""
+
+# Unicode's White_Space property, which is what `\s` means in GPT-2's (and tiktoken's) regex
+# engine. Python's str.isspace() differs: it also counts the separators \x1c-\x1f.
+WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+_GPT2_REGEX: re.Pattern | None = None
+
+
+def _char_ranges(is_in: Callable[[str], bool]) -> str:
+    """Every code point c with is_in(chr(c)), as a `re` character-class body of ranges."""
+    parts, start = [], None
+    for c in range(sys.maxunicode + 2):
+        inside = c <= sys.maxunicode and is_in(chr(c))
+        if inside and start is None:
+            start = c
+        elif not inside and start is not None:
+            parts.append(f"\\U{start:08x}-\\U{c - 1:08x}")
+            start = None
+    return "".join(parts)
+
+
+def gpt2_regex() -> re.Pattern:
+    """GPT2_PATTERN compiled with Python's built-in `re`, which has no \\p{L} or \\p{N}.
+
+    We spell them out: \\p{L} is every code point whose Unicode category starts with "L"
+    (Lu Ll Lt Lm Lo: what str.isalpha() tests), \\p{N} every one in Nd Nl No (digits, but
+    also Roman numerals and ½). Both become explicit ranges, [\\U00000041-\\U0000005a...],
+    built once (a scan of all 1.1 million code points, about a third of a second) and then
+    matched by `re` at C speed. \\s becomes WHITE_SPACE. The only difference left is the
+    Unicode version: a letter added to Unicode after this Python's `unicodedata`
+    (`unicodedata.unidata_version`) is not a letter here.
+    """
+    global _GPT2_REGEX
+    if _GPT2_REGEX is None:
+        L = _char_ranges(str.isalpha)
+        N = _char_ranges(lambda ch: unicodedata.category(ch)[0] == "N")
+        S = WHITE_SPACE
+        _GPT2_REGEX = re.compile(
+            rf"'(?:[sdmt]|ll|ve|re)| ?[{L}]+| ?[{N}]+| ?[^{S}{L}{N}]+|[{S}]+(?![^{S}])|[{S}]+"
+        )
+    return _GPT2_REGEX
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's table byte value -> the character its files write for it.
+
+    Printable bytes stand for themselves ("A" is "A", "é"'s byte 0xE9 is "é"); the other
+    68 (control bytes, the space, a few Latin-1 ones) are moved to U+0100 and up, in byte
+    order, so that no token's text holds a space or a newline: " " is "Ġ", "\\n" is "Ċ".
+    """
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
+    table = {b: chr(b) for b in printable}
+    moved = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + moved)
+            moved += 1
+    return dict(sorted(table.items()))
+
+
+ENDOFTEXT = "<|endoftext|>"
+
+
+class GPT2Tokenizer(Tokenizer):
+    """GPT-2's byte-level BPE, from its vocabulary (token -> id) and its ranked merges.
+
+    >>> tok = GPT2Tokenizer.from_bundled()                 # the files shipped in the package
+    >>> tok.encode("Hello world"), tok.decode([15496, 995])
+    ([15496, 995], 'Hello world')
+    >>> tok.pieces("Tokenization isn't hard")
+    ['Token', 'ization', ' isn', "'t", ' hard']
+
+    `encoder`: token text (in `bytes_to_unicode`'s alphabet) -> id, special tokens included.
+    `merges`: (left, right) token texts, rank 0 first. `special_tokens`: the tokens matched
+    only by `encode(..., allowed_special=True)`; None finds them: tokens of the vocabulary
+    that are neither a byte nor made by a merge (for GPT-2: "<|endoftext|>").
+    `source` names the file(s), for error messages.
+    """
+
+    type_name = "gpt2"
+
+    def __init__(
+        self,
+        encoder: dict[str, int],
+        merges: Iterable[Sequence[str]],
+        special_tokens: Iterable[str] | None = None,
+        source: str = "GPT-2 vocabulary",
+    ):
+        self.source = source
+        if not isinstance(encoder, dict) or not encoder:
+            raise ValueError(f"{source}: the vocabulary must be a non-empty token -> id map")
+        for token, i in encoder.items():
+            if not isinstance(token, str) or isinstance(i, bool) or not isinstance(i, int):
+                raise ValueError(f"{source}: vocabulary entry {token!r}: {i!r} is not str -> int")
+        n = len(encoder)
+        if sorted(encoder.values()) != list(range(n)):
+            bad = next(i for k, i in enumerate(sorted(encoder.values())) if i != k)
+            raise ValueError(
+                f"{source}: token ids must be 0..{n - 1}, each once; found id {bad} out of place"
+            )
+        self.encoder = dict(encoder)
+        self.tokens = [""] * n  # id -> token text, as the files write it
+        for token, i in encoder.items():
+            self.tokens[i] = token
+        byte_char = bytes_to_unicode()
+        char_byte = {c: b for b, c in byte_char.items()}
+        missing = [c for c in byte_char.values() if c not in encoder]
+        if missing:
+            raise ValueError(f"{source}: the vocabulary lacks the byte token(s) {missing[:5]}")
+        self._byte_ids = [encoder[byte_char[b]] for b in range(256)]  # byte value -> its id
+
+        # The merges, checked against the vocabulary: both halves and the result must be
+        # tokens. A merges file from another vocabulary fails here, not with silent garbage.
+        self._rank: dict[Pair, int] = {}  # (left id, right id) -> rank r
+        self._merged: list[int] = []  # rank r -> id of the token merge r makes
+        self.merges: list[tuple[str, str]] = []
+        for r, merge in enumerate(merges):
+            if isinstance(merge, str) or len(merge) != 2:
+                raise ValueError(f"{source}: merge {r} must be two tokens, got {merge!r}")
+            a, b = merge
+            for t in (a, b, a + b):
+                if t not in encoder:
+                    raise ValueError(
+                        f"{source}: merge {r} ({a!r} {b!r}): {t!r} is not in the vocabulary "
+                        "(are the merges and the vocabulary from the same tokenizer?)"
+                    )
+            pair = (encoder[a], encoder[b])
+            if pair in self._rank:
+                raise ValueError(
+                    f"{source}: merge {r} ({a!r} {b!r}) repeats merge {self._rank[pair]}"
+                )
+            self._rank[pair] = r
+            self._merged.append(encoder[a + b])
+            self.merges.append((a, b))
+
+        made = {a + b for a, b in self.merges} | set(byte_char.values())
+        if special_tokens is None:
+            special_tokens = [t for t in encoder if t not in made]
+        self.special_tokens: dict[str, int] = {}  # "<|endoftext|>" -> 50256
+        for t in special_tokens:
+            if t not in encoder:
+                raise ValueError(f"{source}: special token {t!r} is not in the vocabulary")
+            self.special_tokens[t] = encoder[t]
+        self.eot_id: int | None = self.special_tokens.get(ENDOFTEXT)
+
+        # id -> the bytes it stands for. A special token's bytes are its UTF-8 text.
+        self.vocab: list[bytes] = []
+        for i, token in enumerate(self.tokens):
+            if token in self.special_tokens:
+                self.vocab.append(token.encode("utf-8"))
+            elif all(c in char_byte for c in token):
+                self.vocab.append(bytes(char_byte[c] for c in token))
+            else:
+                bad = next(c for c in token if c not in char_byte)
+                raise ValueError(
+                    f"{source}: token {token!r} (id {i}) has {bad!r}, which is not in GPT-2's "
+                    "byte alphabet (is this a byte-level BPE vocabulary?)"
+                )
+        self._cache: dict[str, list[int]] = {}  # chunk -> its ids (words repeat a lot)
+        self._special_regex = (
+            re.compile("|".join(re.escape(t) for t in sorted(self.special_tokens, key=len)[::-1]))
+            if self.special_tokens
+            else None
+        )
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokens)
+
+    # -- encoding --
+
+    def encode(self, text: str, allowed_special: bool = False) -> list[int]:
+        """Text -> GPT-2's ids. Special tokens' text is plain text unless allowed_special."""
+        _check_text(text)
+        _utf8(text)  # ValueError naming a lone surrogate, before any work
+        if not allowed_special or self._special_regex is None:
+            return self._encode_ordinary(text)
+        ids: list[int] = []
+        end = 0
+        for m in self._special_regex.finditer(text):
+            ids += self._encode_ordinary(text[end : m.start()])
+            ids.append(self.special_tokens[m.group()])
+            end = m.end()
+        return ids + self._encode_ordinary(text[end:])
+
+    def _encode_ordinary(self, text: str, naive: bool = False) -> list[int]:
+        """Chunks by GPT-2's pattern, each encoded once (cached: words repeat) or naively."""
+        ids: list[int] = []
+        cache, byte_ids = self._cache, self._byte_ids
+        for chunk in gpt2_regex().findall(text):  # the pattern matches every character
+            if naive:
+                ids += self._encode_word_naive([byte_ids[b] for b in chunk.encode("utf-8")])
+                continue
+            chunk_ids = cache.get(chunk)
+            if chunk_ids is None:
+                chunk_ids = self._encode_word([byte_ids[b] for b in chunk.encode("utf-8")])
+                if len(cache) >= 100_000:
+                    cache.clear()  # keep memory bounded on very varied text
+                cache[chunk] = chunk_ids
+            ids += chunk_ids
+        return ids
+
+    def encode_naive(self, text: str) -> list[int]:
+        """`encode` the plain way, the readable twin: no cache, `_encode_word_naive`."""
+        _check_text(text)
+        _utf8(text)
+        return self._encode_ordinary(text, naive=True)
+
+    def _encode_word_naive(self, ids: list[int]) -> list[int]:
+        """Merge the lowest-ranked adjacent pair everywhere it occurs, until none is a merge.
+
+        Every step rescans all pairs: O(len) per merge applied, O(len^2) per chunk.
+        """
+        rank, none = self._rank, len(self._rank)
+        while len(ids) >= 2:
+            pair = min(zip(ids, ids[1:]), key=lambda p: rank.get(p, none))
+            if pair not in rank:
+                break
+            ids = merge_pair(ids, pair, self._merged[rank[pair]])
+        return ids
+
+    def _encode_word(self, ids: list[int]) -> list[int]:
+        """Same result as `_encode_word_naive`, with a linked list and a heap of ranks.
+
+        As in `BPETokenizer._encode_chunk`: the heap holds (rank, position) of every
+        adjacent pair that is a merge; the lowest rank comes out first, and among equal
+        ranks the leftmost place, the order `merge_pair` uses. A merge only changes the two
+        pairs around it, so only those two are pushed; entries gone stale are skipped.
+        O(len log len) per chunk.
+        """
+        n = len(ids)
+        if n < 2:
+            return ids
+        rank, merged = self._rank, self._merged
+        nxt = list(range(1, n + 1))
+        nxt[-1] = -1
+        prv = list(range(-1, n - 1))
+        heap = [(rank[p], i) for i, p in enumerate(zip(ids, ids[1:])) if p in rank]
+        heapq.heapify(heap)
+        while heap:
+            r, p = heapq.heappop(heap)
+            q = nxt[p]
+            if ids[p] < 0 or q < 0 or rank.get((ids[p], ids[q])) != r:
+                continue  # stale: this place changed since it was pushed
+            m = merged[r]
+            ids[p], ids[q] = m, -1
+            right = nxt[q]
+            nxt[p] = right
+            if right >= 0:
+                prv[right] = p
+                r2 = rank.get((m, ids[right]))
+                if r2 is not None:
+                    heapq.heappush(heap, (r2, p))
+            left = prv[p]
+            if left >= 0:
+                r2 = rank.get((ids[left], m))
+                if r2 is not None:
+                    heapq.heappush(heap, (r2, left))
+        return [t for t in ids if t >= 0]
+
+    # -- decoding --
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Join the tokens' bytes, decode as UTF-8 (errors="replace", as tiktoken does)."""
+        try:
+            checked = _check_ids(ids, self.vocab_size)
+        except IndexError as e:
+            raise IndexError(f"{e}: not a token of {self.source}") from None
+        vocab = self.vocab
+        return b"".join([vocab[i] for i in checked]).decode("utf-8", errors="replace")
+
+    def pieces(self, text: str) -> list[str]:
+        """The text of each token of `text`: how GPT-2 cuts it ("\\ufffd" for a token
+        holding part of a character)."""
+        return [self.decode([i]) for i in self.encode(text)]
+
+    # -- reading GPT-2's files --
+
+    @classmethod
+    def from_files(
+        cls, vocab_path: str | os.PathLike, merges_path: str | os.PathLike
+    ) -> GPT2Tokenizer:
+        """encoder.json + vocab.bpe, or vocab.json + merges.txt (the same formats).
+
+        Either may be gzip-compressed (a name ending in .gz).
+        """
+        vocab_path, merges_path = os.fspath(vocab_path), os.fspath(merges_path)
+        source = f"{vocab_path!r} + {merges_path!r}"
+        encoder = _read_json(vocab_path)
+        if not isinstance(encoder, dict):
+            raise ValueError(f"{vocab_path!r}: expected a JSON object token -> id")
+        merges = []
+        for n, line in enumerate(_read_text(merges_path).split("\n"), start=1):
+            if line.startswith("#version") or not line.strip():
+                continue
+            parts = line.split(" ")
+            if len(parts) != 2 or not all(parts):
+                raise ValueError(f"{merges_path!r} line {n}: expected 'left right', got {line!r}")
+            merges.append(parts)
+        return cls(encoder, merges, source=source)
+
+    @classmethod
+    def from_hf_dict(cls, d: dict[str, Any], source: str = "tokenizer.json") -> GPT2Tokenizer:
+        """A Hugging Face tokenizer.json, parsed: GPT-2's kind (byte-level BPE) only."""
+        model = d.get("model")
+        if not isinstance(model, dict):
+            raise ValueError(f'{source}: no "model" object: not a Hugging Face tokenizer.json')
+        kind = model.get("type", "BPE" if "merges" in model else None)
+        if kind != "BPE":
+            raise ValueError(
+                f"{source}: a Hugging Face tokenizer of kind {kind!r}; only byte-level BPE "
+                "(GPT-2's kind) is supported here"
+            )
+        pre = d.get("pre_tokenizer") or {}
+        if pre.get("type") != "ByteLevel" or not pre.get("use_regex", True):
+            raise ValueError(
+                f"{source}: pre_tokenizer {pre.get('type')!r} is not GPT-2's (ByteLevel with "
+                "its regex); only GPT-2-style byte-level BPE is supported here"
+            )
+        if pre.get("add_prefix_space"):
+            raise ValueError(f"{source}: add_prefix_space=true is not supported (GPT-2: false)")
+        if d.get("normalizer"):
+            raise ValueError(f"{source}: a normalizer is not supported (GPT-2 has none)")
+        encoder = dict(model.get("vocab") or {})
+        merges = [m.split(" ") if isinstance(m, str) else m for m in model.get("merges") or []]
+        added = d.get("added_tokens") or []
+        for t in added:
+            encoder.setdefault(t["content"], t["id"])
+        special = [t["content"] for t in added] if added else None
+        return cls(encoder, merges, special_tokens=special, source=source)
+
+    @classmethod
+    def from_bundled(cls) -> GPT2Tokenizer:
+        """GPT-2's vocabulary shipped in this package (tinygrad_edu/data/gpt2/, see its
+        README): works offline, checked against OpenAI's published sha256."""
+        folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "gpt2")
+        paths = [os.path.join(folder, f) for f in ("encoder.json.gz", "vocab.bpe.gz")]
+        for path in paths:
+            digest = hashlib.sha256(_read_bytes(path)).hexdigest()
+            expected = GPT2_SHA256[os.path.basename(path)[: -len(".gz")]]
+            if digest != expected:
+                raise ValueError(f"{path!r} is corrupted (sha256 {digest}, expected {expected})")
+        return cls.from_files(*paths)
+
+    # -- our own file format: the same content, with "type": "gpt2" --
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type_name,
+            "version": FORMAT_VERSION,
+            "encoder": self.encoder,
+            "merges": [f"{a} {b}" for a, b in self.merges],
+            "special_tokens": list(self.special_tokens),
+        }
+
+    @classmethod
+    def _from_fields(cls, d: dict[str, Any]) -> GPT2Tokenizer:
+        _check_keys(
+            d, {"type", "version", "encoder", "merges", "special_tokens"}, {"encoder", "merges"}
+        )
+        merges = [m.split(" ") if isinstance(m, str) else m for m in d["merges"]]
+        return cls(d["encoder"], merges, d.get("special_tokens"), source='a "gpt2" tokenizer')
+
+    def __repr__(self) -> str:
+        return f"GPT2Tokenizer(vocab_size={self.vocab_size}, source={self.source})"
+
+
+# OpenAI's published sha256 of GPT-2's files (the same as tiktoken checks on download).
+GPT2_SHA256 = {
+    "encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
+    "vocab.bpe": "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+}
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:  # a missing file stays FileNotFoundError
+        raw = f.read()
+    return gzip.decompress(raw) if path.endswith(".gz") else raw
+
+
+def _read_text(path: str) -> str:
+    try:
+        return _read_bytes(path).decode("utf-8")
+    except (UnicodeDecodeError, OSError, EOFError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"{path!r} is not UTF-8 text: {e}") from e
+
+
+def _read_json(path: str) -> Any:
+    text = _read_text(path)
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"{path!r} is not valid JSON: {e}") from e
+
+
+# What `load_tokenizer` accepts: a file of ours or Hugging Face's, or a folder holding one of:
+TOKENIZER_FILE_SETS = (
+    ("tokenizer.json",),  # ours ("type": "char"/"bpe"/"gpt2") or Hugging Face's BPE kind
+    ("vocab.json", "merges.txt"),  # GPT-2 as Hugging Face writes it
+    ("encoder.json", "vocab.bpe"),  # GPT-2 as OpenAI published it
+)
+ACCEPTED = (
+    'our tokenizer file ({"type": "char" | "bpe" | "gpt2", ...}), a Hugging Face '
+    "tokenizer.json of the BPE kind, vocab.json + merges.txt, or encoder.json + vocab.bpe"
+)
+
+
+def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
+    """Load a tokenizer from a file or a checkpoint folder, whichever format it is in.
+
+    A folder: the first of tokenizer.json / vocab.json + merges.txt / encoder.json +
+    vocab.bpe that it holds. A .json file: ours (a "type" field), or Hugging Face's (a
+    "model" field). encoder.json or vocab.json: with its merges file beside it.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        for names in TOKENIZER_FILE_SETS:
+            files = [os.path.join(path, name) for name in names]
+            if all(os.path.isfile(f) for f in files):
+                return load_tokenizer(files[0])
+        raise FileNotFoundError(f"folder {path!r} holds no tokenizer; accepted: {ACCEPTED}")
+    folder, name = os.path.split(path)
+    for vocab_name, merges_name in TOKENIZER_FILE_SETS[1:]:
+        if name in (vocab_name, merges_name):
+            return GPT2Tokenizer.from_files(
+                os.path.join(folder, vocab_name), os.path.join(folder, merges_name)
+            )
+    return Tokenizer.load(path)
+
+
+_TOKENIZER_TYPES: dict[str, type] = {
+    "char": CharTokenizer,
+    "bpe": BPETokenizer,
+    "gpt2": GPT2Tokenizer,
+}

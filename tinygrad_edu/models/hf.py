@@ -91,3 +91,22 @@ def load_gpt_folder(folder: str) -> tuple[dict, dict[str, np.ndarray]]:
     if "lm_head.weight" not in state and "transformer.wte.weight" in state:
         state["lm_head.weight"] = state["transformer.wte.weight"]  # tied
     return config, state
+
+
+def generate_until(model, ids: list[int], max_new_tokens: int, stop_id=None, chunk=64, **sampling):
+    """`model.generate` for one sequence, stopping once `stop_id` is sampled (included).
+
+    GPT-2 ends a document with <|endoftext|>: whatever it samples after that belongs to a
+    new, unrelated text. `generate` has no stop condition, so we ask it for `chunk` tokens
+    at a time and look for stop_id in each: at most chunk - 1 tokens are wasted.
+    Returns the prompt's ids followed by the new ones, a list of ints.
+    """
+    ids = list(ids)
+    end = len(ids) + max_new_tokens
+    while len(ids) < end:
+        step = end - len(ids) if stop_id is None else min(chunk, end - len(ids))
+        new = model.generate([ids], step, **sampling)[0].tolist()[len(ids) :]
+        if stop_id is not None and stop_id in new:
+            return ids + new[: new.index(stop_id) + 1]
+        ids += new
+    return ids
