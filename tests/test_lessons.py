@@ -42,6 +42,7 @@ EXPECTED = {
         "directions_grow_faster_than_dimensions",
         "neurons_are_shared",
     ],
+    "11_data_parallel": ["shard_average_is_full_gradient"],
 }
 
 
