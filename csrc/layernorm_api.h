@@ -5,6 +5,7 @@ void DNAME(tg_layernorm_fwd)(const T *x, const T *w, const T *b, T *y, T *mean, 
                              ptrdiff_t N, ptrdiff_t C, double eps, int isa, int nthreads) {
     isa = tg_clamp_isa(isa);
     int nt = tg_threads_for(N * C, N, nthreads);
+    (void)nt; /* read only by the OpenMP pragma */
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num(), k = omp_get_num_threads();
@@ -44,6 +45,7 @@ void DNAME(tg_embedding_bwd)(const int64_t *idx, ptrdiff_t n, const T *g, ptrdif
                              int64_t V_rows, int isa, int nthreads) {
     isa = tg_clamp_isa(isa);
     int nt = tg_threads_for(n * D, V_rows, nthreads);
+    (void)nt; /* read only by the OpenMP pragma */
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num(), k = omp_get_num_threads();

@@ -9,6 +9,7 @@ void TG_CAT(tg_softmax, DSFX)(const T *x, T *y, ptrdiff_t rows, ptrdiff_t cols, 
                                    int nthreads) {
     void (*row)(const T *, T *, ptrdiff_t) = TG_PICK(tg_clamp_isa(isa), DNAME(softmax_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
+    (void)nt; /* read only by the OpenMP pragma */
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (ptrdiff_t r = 0; r < rows; r++) row(x + r * cols, y + r * cols, cols);
 }
@@ -17,6 +18,7 @@ void TG_CAT(tg_log_softmax, DSFX)(const T *x, T *y, ptrdiff_t rows, ptrdiff_t co
                                        int isa, int nthreads) {
     void (*row)(const T *, T *, ptrdiff_t) = TG_PICK(tg_clamp_isa(isa), DNAME(log_softmax_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
+    (void)nt; /* read only by the OpenMP pragma */
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (ptrdiff_t r = 0; r < rows; r++) row(x + r * cols, y + r * cols, cols);
 }
@@ -26,6 +28,7 @@ void TG_CAT(tg_softmax_backward, DSFX)(const T *y, const T *dy, T *dx, ptrdiff_t
     void (*row)(const T *, const T *, T *, ptrdiff_t) =
         TG_PICK(tg_clamp_isa(isa), DNAME(softmax_backward_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
+    (void)nt; /* read only by the OpenMP pragma */
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (ptrdiff_t r = 0; r < rows; r++) row(y + r * cols, dy + r * cols, dx + r * cols, cols);
 }
@@ -35,6 +38,7 @@ void TG_CAT(tg_log_softmax_backward, DSFX)(const T *y, const T *dy, T *dx, ptrdi
     void (*row)(const T *, const T *, T *, ptrdiff_t) =
         TG_PICK(tg_clamp_isa(isa), DNAME(log_softmax_backward_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
+    (void)nt; /* read only by the OpenMP pragma */
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (ptrdiff_t r = 0; r < rows; r++) row(y + r * cols, dy + r * cols, dx + r * cols, cols);
 }
@@ -48,6 +52,7 @@ double TG_CAT(tg_cross_entropy, DSFX)(const T *logits, const int64_t *targets,
     T (*row)(const T *, ptrdiff_t, int64_t, T *, T *) =
         TG_PICK(tg_clamp_isa(isa), DNAME(cross_entropy_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
+    (void)nt; /* read only by the OpenMP pragma */
     double total = 0;
     ptrdiff_t count = 0;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : total, count)
@@ -68,6 +73,7 @@ void TG_CAT(tg_cross_entropy_backward, DSFX)(const T *logits, const int64_t *tar
     void (*row)(const T *, int64_t, T, T, T, T *, ptrdiff_t) =
         TG_PICK(tg_clamp_isa(isa), DNAME(cross_entropy_backward_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
+    (void)nt; /* read only by the OpenMP pragma */
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (ptrdiff_t r = 0; r < rows; r++) {
         T *dx = dlogits + r * cols;
