@@ -26,6 +26,8 @@ def test_one_process_without_mpiexec():
     a = np.ones(3, np.float32)
     dist.allreduce_mean_([a])  # nothing to average with: unchanged
     np.testing.assert_array_equal(a, 1)
+    assert dist.mean(2.5) == 2.5 and dist.broadcast("run") == "run"
+    dist.abort_all(1)  # one process: nothing to stop
 
 
 def test_each_rank_takes_its_own_slice():
@@ -90,6 +92,7 @@ def test_two_ranks_average_to_the_full_batch_gradient():
         full = [p.grad.numpy() for p in model.parameters()]
         err = max(float(np.abs(a - b).max()) for a, b in zip(mine, full))
         assert err < 1e-12, err
+        assert dist.mean(float(w.rank)) == 0.5 and dist.broadcast(f"r{w.rank}") == "r0"
         print(f"rank {w.rank} ok {err:.1e}")
     """
     res = _mpiexec(2, script)
@@ -110,3 +113,97 @@ def test_a_rank_that_dies_stops_the_others():
     res = _mpiexec(2, script, timeout=60)
     assert res.returncode != 0
     assert "rank 1 fails on purpose" in res.stderr
+
+
+# --- train-gpt data parallel: `mpiexec -n 2 tinygrad-edu train-gpt` -----------------------
+
+TINY_GPT = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "16",
+            "--batch-size", "4", "--eval-interval", "1", "--eval-iters", "2", "--dropout", "0",
+            "--warmup-iters", "2", "--learning-rate", "1e-2", "--seed", "7", "--no-progress"]  # fmt: skip
+
+
+def _train_gpt(n: int, args: list[str], cwd, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`tinygrad-edu train-gpt args` as one plain process (n=0) or under mpiexec -n n."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
+    cmd = [sys.executable, "-m", "tinygrad_edu", "train-gpt", *args]
+    if n:
+        cmd = ["mpiexec", "-n", str(n), *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+
+
+def _rows(out) -> list[dict]:
+    from tinygrad_edu.checkpoint import read_jsonl
+
+    return read_jsonl(os.path.join(out, "metrics.jsonl"))
+
+
+@needs_mpi
+def test_train_gpt_on_two_ranks_matches_one_process(tmp_path):
+    """Same seed, same global batch: every iteration's loss as one process's, to float32
+    rounding (the sums run in another order); rank 1 writes nothing."""
+    args = TINY_GPT + ["--max-iters", "20", "--out", "run"]
+    one = _train_gpt(0, args, cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    # rank 0 starts in r0/, rank 1 in r1/: a file rank 1 wrote to --out run would land in r1/
+    rank_dirs = [tmp_path / "r0", tmp_path / "r1"]
+    for d in rank_dirs:
+        d.mkdir()
+    script = f"""
+        import os, sys
+        from tinygrad_edu import distributed as dist
+        from tinygrad_edu.cli import main
+        os.chdir({[str(d) for d in rank_dirs]!r}[dist.world().rank])
+        sys.exit(main(["train-gpt", *{args!r}]))
+    """
+    two = _mpiexec(2, script, timeout=60)
+    assert two.returncode == 0, two.stdout + two.stderr
+    assert os.listdir(rank_dirs[1]) == []
+    assert two.stdout.count("done: iter 20") == 1 and two.stdout.count("parameters") == 1
+    a, b = _rows(tmp_path / "run"), _rows(rank_dirs[0] / "run")
+    assert [r["iter"] for r in a] == [r["iter"] for r in b] == list(range(21))
+    for key in ("step_loss", "train_loss", "val_loss"):
+        x = np.array([r[key] for r in a[1:]], dtype=np.float64)
+        y = np.array([r[key] for r in b[1:]], dtype=np.float64)
+        np.testing.assert_allclose(y, x, rtol=1e-4, atol=1e-5, err_msg=key)
+    assert a[-1]["step_loss"] < a[1]["step_loss"] - 0.5  # it learned: the test means something
+    names = sorted(e for e in os.listdir(tmp_path / "run") if not e.startswith("ckpt-"))
+    assert sorted(e for e in os.listdir(rank_dirs[0] / "run") if not e.startswith("ckpt-")) == names
+
+
+@needs_mpi
+def test_train_gpt_on_two_ranks_resumes_exactly(tmp_path):
+    from tinygrad_edu import checkpoint
+
+    straight, resumed = str(tmp_path / "a"), str(tmp_path / "b")
+    for out, iters in ((straight, 12), (resumed, 6), (resumed, 12)):
+        args = ["--max-iters", str(iters), "--lr-decay-iters", "12", "--out", out]
+        res = _train_gpt(2, TINY_GPT + args, cwd=tmp_path)  # the same schedule all three times
+        assert res.returncode == 0, res.stdout + res.stderr
+    assert "resuming from" in res.stdout and res.stdout.count("resuming from") == 1
+    keys = ("iter", "step_loss", "train_loss", "val_loss")
+    a, b = _rows(straight), _rows(resumed)
+    assert [[r[k] for k in keys] for r in a] == [[r[k] for k in keys] for r in b]
+    wa = checkpoint.load(os.path.join(straight, "model.safetensors"))
+    wb = checkpoint.load(os.path.join(resumed, "model.safetensors"))
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)
+
+
+@needs_mpi
+def test_train_gpt_refuses_a_batch_the_ranks_cannot_share(tmp_path):
+    out = tmp_path / "run"
+    res = _train_gpt(2, TINY_GPT + ["--batch-size", "5", "--out", str(out)], cwd=tmp_path)
+    assert res.returncode != 0
+    assert "batch size 5 does not divide among 2 processes" in res.stderr
+    assert not out.exists()  # refused before anything was written
+
+
+@needs_mpi
+def test_train_gpt_error_on_rank_0_only_stops_rank_1(tmp_path):
+    """Rank 0 alone takes the lock; when it cannot, rank 1 (waiting for rank 0 to say
+    which checkpoint to load) must not wait forever."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").write_text(f"{os.getpid()}\n")  # held by a live process: this one
+    res = _train_gpt(2, TINY_GPT + ["--max-iters", "2", "--out", str(out)], cwd=tmp_path)
+    assert res.returncode != 0
+    assert "in use by another training run" in res.stderr

@@ -6,7 +6,7 @@ the reader); only `if TYPE_CHECKING:` blocks, which never run, are left out. The
 
     0  kernels/ (compiled kernels and their NumPy twins), rng, _version
     1  the tensor engine: autograd, grad_store, tensor, ops/, gradcheck
-    2  nn/, optim/, data/, checkpoint, tokenizer, plotting
+    2  nn/, optim/, data/, checkpoint, tokenizer, plotting, distributed
     3  models/, rlhf
     4  cli, __main__, lessons/, and the package's own __init__ (the front door)
 
@@ -46,6 +46,7 @@ FLOORS = {  # module name (or package prefix ending in ".") -> floor
     "tinygrad_edu.checkpoint": 2,
     "tinygrad_edu.tokenizer": 2,
     "tinygrad_edu.plotting": 2,
+    "tinygrad_edu.distributed": 2,  # data parallelism: models/train_gpt uses it
     "tinygrad_edu.models": 3,
     "tinygrad_edu.models.": 3,
     "tinygrad_edu.rlhf": 3,

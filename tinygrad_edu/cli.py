@@ -51,29 +51,36 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_gpt(args: argparse.Namespace) -> int:
+    from . import distributed as dist
     from .checkpoint import CheckpointError
     from .models.train_gpt import TrainConfig, TrainingDiverged, saved_train_config, train
 
     given = {
         k: v for k, v in vars(args).items() if k in TrainConfig.field_names() and v is not None
     }
+    main = dist.world().is_main  # under mpiexec: rank 0 reads the folder, and prints
     try:
         # resuming: the flags not given keep the saved run's values, not the defaults
         saved = (
             saved_train_config(given.get("out", TrainConfig.out))
-            if args.resume is not False
+            if args.resume is not False and main
             else {}
         )
-        cfg = TrainConfig(**{**saved, **given})
+        cfg = TrainConfig(**{**dist.broadcast(saved), **given})
         metrics = train(cfg)
     except TrainingDiverged as exc:
         print(f"train-gpt: diverged: {exc}", file=sys.stderr)
+        dist.abort_all(3)  # under mpiexec: the other ranks must not wait for this one
         return 3
     except (CheckpointError, ValueError) as exc:
         print(f"train-gpt: error: {exc}", file=sys.stderr)
+        dist.abort_all(2)
         return 2
     last = metrics[-1]
-    print(f"done: iter {last['iter']}, val loss {last['val_loss']:.4f}; checkpoint in {cfg.out}")
+    if main:
+        print(
+            f"done: iter {last['iter']}, val loss {last['val_loss']:.4f}; checkpoint in {cfg.out}"
+        )
     return 0
 
 

@@ -91,10 +91,23 @@ def _abort_all_on_uncaught_error(comm) -> None:
 
     def hook(kind, value, tb):
         previous(kind, value, tb)
-        print(f"rank {comm.Get_rank()} failed; aborting all ranks", file=sys.stderr, flush=True)
-        comm.Abort(1)
+        abort_all(1)
 
     sys.excepthook = hook
+
+
+def abort_all(code: int, w: World | None = None) -> None:
+    """Stop every rank with exit code `code` (under mpiexec; one process: nothing happens).
+
+    A rank that stops on an error it handled itself (the CLI prints it and returns a code)
+    must use this too: a plain exit would leave the others waiting for it forever.
+    """
+    w = w or world()
+    if w.size == 1:
+        return
+    sys.stdout.flush()
+    print(f"rank {w.rank} stopped with an error: stopping every rank", file=sys.stderr, flush=True)
+    w.comm.Abort(code)
 
 
 # --- the batch: each rank its own slice -------------------------------------------------
@@ -183,6 +196,22 @@ def average_gradients(params, w: World | None = None) -> None:
         if p.grad is None:
             p.grad = Tensor(np.zeros_like(p.data))
     allreduce_mean_([p.grad.data for p in params], w)
+
+
+def mean(value: float, w: World | None = None) -> float:
+    """The average of one number over the ranks (a loss): every rank gets the same."""
+    w = w or world()
+    if w.size == 1:
+        return float(value)
+    buf = np.array([value], dtype=np.float64)
+    allreduce_mean_([buf], w)
+    return float(buf[0])
+
+
+def broadcast(obj, w: World | None = None, root: int = 0):
+    """Rank root's Python object (a path, a decision), on every rank."""
+    w = w or world()
+    return obj if w.size == 1 else w.comm.bcast(obj, root=root)
 
 
 def broadcast_parameters(params, w: World | None = None, root: int = 0) -> None:

@@ -258,8 +258,10 @@ for name, p in (("recipe", n_params), ("GPT-2 small", 124e6), ("GPT-3 (175 B)", 
 # ## 5. Data-parallel training for real
 #
 # `mpiexec -n 2 tinygrad-edu train-gpt` trains the recipe data-parallel: `--batch-size`
-# stays the global batch, rank 0 writes the checkpoints and metrics, and the losses match
-# one process with the same global batch (tests/test_distributed.py checks both).
+# stays the global batch, rank 0 alone writes the checkpoints and metrics, and every
+# iteration's loss matches one process's with the same seed and global batch, to float32
+# rounding (tests/test_distributed.py checks both, and an exact resume). The lines marked
+# "DP" in `tinygrad_edu/models/train_gpt.py` are all it takes.
 # Here: a few optimizer steps, timed, with the all-reduce's share measured.
 
 # %%

@@ -15,6 +15,14 @@ tokenizer.json, optimizer.safetensors + train_state.json (to resume), metrics.js
 Each save is published as one unit (checkpoint.py: a folder, then one rename), so a
 kill at any moment leaves the last whole checkpoint; running again resumes it exactly
 (the random generator's state is saved too). A NaN/inf loss stops training.
+
+Data parallel: `mpiexec -n N tinygrad-edu train-gpt ...` starts N copies of this loop
+(distributed.py, lesson 11). Every copy draws the same global batch of batch_size
+windows and keeps its own 1/N of it; after backward the gradients are averaged, so every
+copy takes the step one process would take on the whole batch. The lines marked "DP"
+are all it takes; rank 0 alone writes the output folder and prints. (With --dropout, each
+rank draws the same masks for its own slice, so the random streams stay in step; only
+dropout 0 gives exactly the one-process run.)
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
+from .. import distributed as dist
 from .. import nn, optim, rng
 from ..autograd import no_grad
 from ..checkpoint import (
@@ -119,10 +128,11 @@ def estimate_loss(model: GPT, data: TextData, cfg: TrainConfig) -> dict[str, flo
     model.eval()
     out = {}
     for split in ("train", "val"):
-        losses = [
-            model(*data.batch(split, cfg.batch_size))[1].item() for _ in range(cfg.eval_iters)
-        ]
-        out[split] = float(np.mean(losses))
+        losses = []
+        for _ in range(cfg.eval_iters):
+            x, y = data.batch(split, cfg.batch_size)
+            losses.append(model(dist.shard(x), dist.shard(y))[1].item())  # DP: my slice
+        out[split] = dist.mean(float(np.mean(losses)))  # DP: the mean over all ranks
     model.train()
     return out
 
@@ -270,6 +280,9 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
     checkpoint stays), unless cfg.skip_nonfinite (then that step is skipped).
     """
     _check_config(cfg)
+    dist.local_batch_size(cfg.batch_size)  # DP: refused on every rank if it does not divide
+    if not dist.world().is_main:  # DP: rank 0 alone holds the lock, writes files and logs
+        return _train(cfg, log=lambda *a, **k: None)
     os.makedirs(cfg.out, exist_ok=True)
     with RunLock(cfg.out):  # one writer per folder
         remove_stale(cfg.out)  # what a killed run left half-written
@@ -277,7 +290,9 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
 
 
 def _train(cfg: TrainConfig, log) -> list[dict]:
-    ckpt = published_checkpoint(cfg.out) if cfg.resume else None
+    main = dist.world().is_main
+    ckpt = published_checkpoint(cfg.out) if cfg.resume and main else None
+    ckpt = dist.broadcast(ckpt)  # DP: every rank resumes from the checkpoint rank 0 found
     rng.manual_seed(cfg.seed)
     if ckpt is not None:
         cfg, state, model, metrics = _resume(cfg, ckpt, log)
@@ -303,6 +318,7 @@ def _train(cfg: TrainConfig, log) -> list[dict]:
             f"{ckpt}: the model has a vocabulary of {model.config.vocab_size}, the tokenizer "
             f"{tok.vocab_size}: start afresh with --no-resume"
         )
+    dist.broadcast_parameters(model.parameters())  # DP: all copies start from rank 0's weights
     optimizer = make_optimizer(model, cfg)
     if state is not None:
         path = os.path.join(ckpt, "optimizer.safetensors")
@@ -311,9 +327,9 @@ def _train(cfg: TrainConfig, log) -> list[dict]:
             rng.set_state(state["rng"])  # the very batches a run that never stopped draws
         else:
             rng.manual_seed(cfg.seed + start_iter)  # older checkpoints saved no state
-        if ckpt != cfg.out:
+        if main and ckpt != cfg.out:
             link_top_level(cfg.out, ckpt)  # in case a kill came before it was done
-        elif not os.path.isfile(os.path.join(ckpt, "tokenizer.json")):
+        elif main and not os.path.isfile(os.path.join(ckpt, "tokenizer.json")):
             tok.save(os.path.join(ckpt, "tokenizer.json"))  # older runs could lack it
         log(f"resuming from {cfg.out} at iteration {start_iter}")
     log(
@@ -321,10 +337,10 @@ def _train(cfg: TrainConfig, log) -> list[dict]:
         f"{len(data.train):,} training tokens"
     )
 
-    bar = _progress(cfg, start_iter)
-    tokens_per_iter = cfg.batch_size * cfg.block_size
+    bar = _progress(cfg, start_iter) if main else None
+    tokens_per_iter = cfg.batch_size * cfg.block_size  # the global batch's (all ranks)
     elapsed = metrics[-1]["elapsed_s"] if metrics else 0.0
-    window_tokens, window_time = 0, 0.0
+    window_tokens, window_time, window_losses = 0, 0.0, []
     it = start_iter
     while True:
         evaluated_already = state is not None and it == start_iter  # saved with its metrics
@@ -342,27 +358,32 @@ def _train(cfg: TrainConfig, log) -> list[dict]:
                 "lr": learning_rate(it, cfg),
                 "elapsed_s": round(elapsed, 3),
                 "tokens_per_s": round(window_tokens / window_time, 1) if window_time else 0.0,
+                # the training steps' own losses since the last row, averaged (None at 0)
+                "step_loss": float(np.mean(window_losses)) if window_losses else None,
             }
             metrics.append(row)
             log(
                 f"iter {it}: train loss {row['train_loss']:.4f}, val loss {row['val_loss']:.4f}, "
                 f"{row['tokens_per_s']:,.0f} tokens/s"
             )
-            window_tokens, window_time = 0, 0.0
-            _save_checkpoint(cfg, model, optimizer, tok, it, metrics)
+            window_tokens, window_time, window_losses = 0, 0.0, []
+            if main:  # DP: one copy of the files
+                _save_checkpoint(cfg, model, optimizer, tok, it, metrics)
         if it >= cfg.max_iters:
             break
         t0 = time.perf_counter()
         lr = learning_rate(it, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        x, y = data.batch("train", cfg.batch_size)
+        x, y = data.batch("train", cfg.batch_size)  # the global batch: the same on every rank
+        x, y = dist.shard(x), dist.shard(y)  # DP: this rank's slice of it
         _, loss = model(x, y)
         optimizer.zero_grad()
         loss.backward()
+        dist.average_gradients(model.parameters())  # DP: the whole batch's gradient, everywhere
         # the gradient's norm (and clipping it: a rare huge step can wreck training)
         norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or math.inf)
-        loss_value = loss.item()
+        loss_value = dist.mean(loss.item())  # DP: the whole batch's loss
         if math.isfinite(loss_value) and math.isfinite(norm):
             optimizer.step()
         elif cfg.skip_nonfinite:
@@ -377,6 +398,7 @@ def _train(cfg: TrainConfig, log) -> list[dict]:
         elapsed += dt
         window_tokens += tokens_per_iter
         window_time += dt
+        window_losses.append(loss_value)
         it += 1
         if bar is not None:
             bar.update(1)
