@@ -48,6 +48,9 @@ PY
 }
 
 # ---------------------------------------------------------------------------------- (a)
+if [[ $STAGES == *a* ]]; then  # an in-place build needs the build requirements here (pip -e isolates them)
+  "$PY" -m pip install -q "setuptools>=64" wheel "Cython>=3.0" numpy
+fi
 for omp in 0 1; do
   [[ $STAGES == *a* ]] || break
   stage "(a) clang build, OpenMP=$omp"
@@ -55,7 +58,8 @@ for omp in 0 1; do
   clean_copy "$d"
   (cd "$d" && CC=clang LDSHARED="clang -shared" TINYGRAD_EDU_NO_OPENMP=$((1 - omp)) \
     "$PY" setup.py build_ext --inplace -q > build.log 2>&1) || { tail -30 "$d/build.log"; exit 1; }
-  grep -q '"compiler": "clang' "$d/tinygrad_edu/kernels/_build_report.json"
+  grep -q '"compiler": "clang' "$d/tinygrad_edu/kernels/_build_report.json" \
+    || { echo "the clang build wrote no report:"; tail -30 "$d/build.log"; exit 1; }
   want=$([ $omp = 1 ] && echo True || echo False)
   (cd "$d" && "$PY" - "$want" <<'PY'
 import os
