@@ -155,3 +155,87 @@ def test_gpt2_config_without_n_positions(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 1}))
     with pytest.raises(ValueError, match="n_positions"):
         GPT.from_pretrained(str(tmp_path))
+
+
+# ---- bugs found by tests/crash_kill.py's review of the checkpoint code ------------------
+
+
+def _interrupt_when(monkeypatch, module, name, when):
+    """Make module.name raise KeyboardInterrupt (a Ctrl-C, or the moment of a kill) when
+    when(*args) is true; returns a function that undoes it."""
+    original = getattr(module, name)
+
+    def wrapped(*args, **kw):
+        if when(*args):
+            raise KeyboardInterrupt
+        return original(*args, **kw)
+
+    monkeypatch.setattr(module, name, wrapped)
+    return lambda: monkeypatch.setattr(module, name, original)
+
+
+def test_resume_rewrites_metrics_a_kill_left_behind(tmp_path, monkeypatch):
+    """Killed after publishing the LAST checkpoint but before metrics.jsonl: the resumed
+    run has nothing left to train, and metrics.jsonl used to stay one row short forever."""
+    from tinygrad_edu.models import train_gpt
+
+    cfg = _cfg(tmp_path, max_iters=4)
+    undo = _interrupt_when(
+        monkeypatch, train_gpt, "write_text_atomic",
+        lambda path, text: str(path).endswith("metrics.jsonl") and '"iter": 4' in text,
+    )  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=lambda *a: None)
+    assert checkpoint.read_json(os.path.join(cfg.out, "checkpoint.json"))["iter"] == 4
+    assert [r["iter"] for r in checkpoint.read_jsonl(tmp_path / "run" / "metrics.jsonl")] == [0, 2]
+    undo()
+    metrics = train(cfg, log=lambda *a: None)
+    rows = checkpoint.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert [r["iter"] for r in rows] == [r["iter"] for r in metrics] == [0, 2, 4]
+
+
+def test_top_level_links_never_dangle_after_a_second_kill(tmp_path, monkeypatch):
+    """Killed between the commit and the links (they still lead into checkpoint 2), then
+    killed again just after the resumed run's clean-up: that clean-up deleted checkpoint 2
+    before anything re-linked, leaving out/model.safetensors etc. dangling."""
+    from tinygrad_edu.models import train_gpt
+
+    cfg = _cfg(tmp_path, max_iters=4)
+    undo = _interrupt_when(
+        monkeypatch, checkpoint, "link_top_level", lambda folder, ckpt: "ckpt-000004" in ckpt
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=lambda *a: None)
+    undo()
+    assert "ckpt-000002" in os.readlink(tmp_path / "run" / "model.safetensors")
+    _interrupt_when(monkeypatch, train_gpt, "_train", lambda *a: True)  # the second kill
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=lambda *a: None)
+    for name in checkpoint.RUN_FILES:
+        assert "ckpt-000004" in os.readlink(tmp_path / "run" / name)
+        assert os.path.isfile(tmp_path / "run" / name), f"{name} dangles"
+
+
+def test_load_tokenizer_reads_the_published_checkpoint(tmp_path, monkeypatch):
+    """GPT.from_pretrained(run folder) follows checkpoint.json; load_tokenizer(run folder)
+    read the top-level tokenizer.json, absent if a kill came between the first commit and
+    its links (and another checkpoint's while they lag)."""
+    from tinygrad_edu.models.gpt import GPT
+    from tinygrad_edu.tokenizer import load_tokenizer
+
+    cfg = _cfg(tmp_path, max_iters=0)
+    _interrupt_when(monkeypatch, checkpoint, "link_top_level", lambda *a: True)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=lambda *a: None)
+    assert not os.path.exists(tmp_path / "run" / "tokenizer.json")
+    model = GPT.from_pretrained(cfg.out)
+    assert load_tokenizer(cfg.out).vocab_size == model.config.vocab_size
+
+
+def test_checkpoint_folders_are_readable_by_others(tmp_path):
+    """mkdtemp makes 0o700 folders: the published checkpoint (files 0o644) was unreadable
+    for anyone but its owner, e.g. `sample` run by another user of a shared machine."""
+    cfg = _cfg(tmp_path, max_iters=0)
+    train(cfg, log=lambda *a: None)
+    ckpt = checkpoint.published_checkpoint(cfg.out)
+    assert os.stat(ckpt).st_mode & 0o777 == 0o755
