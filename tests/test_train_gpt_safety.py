@@ -239,3 +239,139 @@ def test_checkpoint_folders_are_readable_by_others(tmp_path):
     train(cfg, log=lambda *a: None)
     ckpt = checkpoint.published_checkpoint(cfg.out)
     assert os.stat(ckpt).st_mode & 0o777 == 0o755
+
+
+# ---- NaN weights on load, --skip-nonfinite, the final line ---------------------------
+
+
+def _cli_flags(cfg):
+    """train-gpt flags for the _cfg run (the CLI builds the same TrainConfig)."""
+    flags = ["--data", cfg.data, "--out", cfg.out, "--no-progress"]
+    for name in ("block_size", "batch_size", "n_layer", "n_head", "n_embd", "max_iters",
+                 "eval_interval", "eval_iters", "warmup_iters", "lr_decay_iters",
+                 "learning_rate", "dropout"):  # fmt: skip
+        flags += ["--" + name.replace("_", "-"), str(getattr(cfg, name))]
+    return flags
+
+
+def test_nan_weights_are_refused_on_load_naming_the_file(tmp_path, capsys):
+    from tinygrad_edu.models.gpt import GPT, GPTConfig
+
+    # a plain model folder (config.json + model.safetensors)
+    model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8))
+    model.transformer.h[0].mlp.c_fc.weight.data[0, :3] = np.nan
+    model.save_pretrained(str(tmp_path / "plain"))
+    path = os.path.join(tmp_path / "plain", "model.safetensors")
+    with pytest.raises(checkpoint.CheckpointError) as exc:
+        GPT.from_pretrained(str(tmp_path / "plain"))
+    msg = str(exc.value)
+    assert path in msg and "transformer.h.0.mlp.c_fc.weight" in msg and "3 non-finite" in msg
+
+    # a training run's published checkpoint, NaN written in with a consistent manifest:
+    # the manifest passes, the finiteness check does not; resuming says which file
+    cfg = _cfg(tmp_path, max_iters=2)
+    train(cfg, log=lambda *a: None)
+    ckpt = checkpoint.published_checkpoint(cfg.out)
+    weights = checkpoint.load(os.path.join(ckpt, "model.safetensors"))
+    weights["transformer.wte.weight"][1, 1] = np.inf
+    checkpoint.save(weights, os.path.join(ckpt, "model.safetensors"))
+    manifest = checkpoint.read_json(os.path.join(ckpt, "manifest.json"))
+    manifest["files"]["model.safetensors"] = checkpoint.sha256_file(
+        os.path.join(ckpt, "model.safetensors")
+    )
+    checkpoint.write_json_atomic(os.path.join(ckpt, "manifest.json"), manifest)
+    path = os.path.join(ckpt, "model.safetensors")
+    with pytest.raises(checkpoint.CheckpointError, match="transformer.wte.weight holds 1 non"):
+        GPT.from_pretrained(cfg.out)
+    assert main(["train-gpt", *_cli_flags(_cfg(tmp_path, max_iters=4))]) == 2
+    err = capsys.readouterr().err
+    assert f"train-gpt: error: {path}: transformer.wte.weight" in err and "diverged run" in err
+
+
+def _nan_loss_at(monkeypatch, step):
+    """The loss of the `step`-th training forward pass (0-based) becomes NaN, as with a
+    real blow-up: its backward gives NaN gradients, so the gradient norm is NaN too."""
+    from tinygrad_edu.models.gpt import GPT
+
+    original, calls = GPT.forward, []
+
+    def forward(self, idx, targets=None, *args, **kw):
+        out = original(self, idx, targets, *args, **kw)
+        if targets is None or not self.training:  # estimate_loss runs in eval mode
+            return out
+        calls.append(1)
+        return (out[0], out[1] * float("nan")) if len(calls) == step + 1 else out
+
+    monkeypatch.setattr(GPT, "forward", forward)
+
+
+def test_skip_nonfinite_skips_the_step_and_training_goes_on(tmp_path, monkeypatch, capsys):
+    from tinygrad_edu.models import train_gpt
+
+    cfg = _cfg(tmp_path, max_iters=5, eval_interval=1, lr_decay_iters=5)
+    saved = {}  # iteration -> the published weights
+    original = train_gpt.publish_checkpoint
+
+    def recording(folder, it, write):
+        ckpt = original(folder, it, write)
+        saved[it] = checkpoint.load(os.path.join(ckpt, "model.safetensors"))
+        return ckpt
+
+    monkeypatch.setattr(train_gpt, "publish_checkpoint", recording)
+    _nan_loss_at(monkeypatch, step=2)  # iteration 2 -> 3
+    assert main(["train-gpt", *_cli_flags(cfg), "--skip-nonfinite"]) == 0
+    out = capsys.readouterr().out
+    assert "iteration 2: loss nan, gradient norm nan: step skipped" in out
+    assert out.strip().splitlines()[-1].startswith("done: iter 5, val loss ")
+    same = [all(np.array_equal(saved[a][k], saved[b][k]) for k in saved[a]) for a, b in
+            ((1, 2), (2, 3), (3, 4))]  # fmt: skip
+    assert same == [False, True, False]  # the skipped step changed nothing; the next did
+    assert all(np.isfinite(w).all() for w in saved[5].values())
+    opt = checkpoint.load_optimizer_state(os.path.join(cfg.out, "optimizer.safetensors"))
+    assert {s["step"] for s in opt["state"].values()} == {4}  # 5 iterations, 1 skipped
+    rows = checkpoint.read_jsonl(os.path.join(cfg.out, "metrics.jsonl"))
+    assert [r["iter"] for r in rows] == [0, 1, 2, 3, 4, 5]
+
+    # without the flag: the same NaN stops training, exit 3, the last checkpoint kept
+    _nan_loss_at(monkeypatch, step=0)
+    cfg2 = _cfg(tmp_path, max_iters=5, eval_interval=1, lr_decay_iters=5, out=str(tmp_path / "b"))
+    assert main(["train-gpt", *_cli_flags(cfg2)]) == 3
+    assert "diverged: iteration 0: loss nan, gradient norm nan" in capsys.readouterr().err
+    assert checkpoint.read_json(os.path.join(cfg2.out, "checkpoint.json"))["iter"] == 0
+
+
+def test_final_line_reports_the_saved_checkpoint(tmp_path, monkeypatch, capsys):
+    """`done: iter N, val loss X; checkpoint in OUT`: N = max-iters (evaluated there even
+    when eval-interval does not divide it), X = the loss estimated on the saved model."""
+    from tinygrad_edu import rng
+    from tinygrad_edu.models import train_gpt
+    from tinygrad_edu.models.gpt import GPT
+
+    cfg = _cfg(tmp_path, max_iters=8, eval_interval=3)
+    calls = []  # (generator state before, data, the estimate)
+    original = train_gpt.estimate_loss
+
+    def recording(model, data, c):
+        state = rng.get_state()
+        calls.append((state, data, original(model, data, c)))
+        return calls[-1][2]
+
+    monkeypatch.setattr(train_gpt, "estimate_loss", recording)
+    assert main(["train-gpt", *_cli_flags(cfg)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    state, data, losses = calls[-1]
+    assert last == f"done: iter 8, val loss {losses['val']:.4f}; checkpoint in {cfg.out}"
+    assert len(calls) == 4  # iterations 0, 3, 6 and 8
+    assert checkpoint.read_json(os.path.join(cfg.out, "checkpoint.json"))["iter"] == 8
+    saved = GPT.from_pretrained(cfg.out)  # (its initialisation draws random numbers)
+    rng.set_state(state)  # the same batches, on the model loaded from the checkpoint
+    again = original(saved, data, cfg)
+    assert again == losses
+    rows = checkpoint.read_jsonl(os.path.join(cfg.out, "metrics.jsonl"))
+    assert [r["iter"] for r in rows] == [0, 3, 6, 8] and rows[-1]["val_loss"] == round(
+        losses["val"], 4
+    )
+    # run again: the run is finished; it resumes at 8 and says the same
+    assert main(["train-gpt", *_cli_flags(cfg)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0] == f"resuming from {cfg.out} at iteration 8" and out[-1] == last
