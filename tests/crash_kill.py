@@ -220,7 +220,7 @@ def check_killed_folder(out: str, ref: Reference, problems: list[str]) -> tuple:
             problems.append(f"optimizer step counts {sorted(steps)} at iteration {saved_iter}")
         try:
             GPT.from_pretrained(out)
-            load_tokenizer(checkpoint.resolve_model_folder(out))
+            load_tokenizer(out)  # both follow checkpoint.json, whatever the links say
         except Exception as exc:
             problems.append(f"published checkpoint does not load: {exc}")
     elif os.path.isfile(os.path.join(out, "train_state.json")):
