@@ -4,10 +4,11 @@ the folder they leave, resume, and compare with a run that was never interrupted
 
 Each trial starts a tiny `python -m tinygrad_edu train-gpt` (a checkpoint every
 iteration, so a good share of the run is spent writing checkpoints) as a subprocess,
-sends it SIGKILL (three trials in four) or SIGINT (Ctrl-C, every fourth trial) after a
-random delay drawn uniformly over the measured duration of a whole run (the shortest
-seen: the reference runs and any trial that ended before its kill), then checks, BEFORE
-resuming:
+sends it SIGKILL (three trials in four) or SIGINT (Ctrl-C, every fourth trial) at a
+random moment, and checks the folder it leaves. The moment is drawn uniformly over the
+measured training time (from the moment the run takes out/.lock, its imports done, to its
+end; the shortest seen: two reference runs and any trial that ended before its kill), or,
+for one trial in five, over the start-up before that. The checks, BEFORE resuming:
 
   * checkpoint.json (if any) names a complete folder: every file matches the sha256 in
     its manifest; GPT.from_pretrained(folder) and the tokenizer load;
@@ -32,7 +33,7 @@ just after the commit. Any of these counts as "mid-checkpoint".
 
 Not part of the package and not collected by pytest (no test_ prefix):
     python tests/crash_kill.py                  # 50 trials
-    python tests/crash_kill.py --quick --trials 8   # CI (.ci/crash.sh)
+    python tests/crash_kill.py --quick --trials 8    # CI (.ci/crash.sh)
 Exit status 0 only if every invariant held in every trial.
 """
 
@@ -90,6 +91,35 @@ def rows_of(metrics: list[dict]) -> list[tuple]:
     return [tuple(r.get(k) for k in ROW_KEYS) for r in metrics]
 
 
+def watched_run(out: str, flags: list[str], sig=None, delay=0.0, after_lock=True) -> dict:
+    """Run train-gpt into out, noting when it takes out/.lock (its start-up is over:
+    imports done, training about to begin) and when it ends. With sig: send it `delay`
+    seconds after the lock was taken (after_lock) or after the start."""
+    lock = os.path.join(out, checkpoint.LOCK)
+    proc = subprocess.Popen(
+        command(out, flags), cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    t_lock, sent = None, False
+    while proc.poll() is None:  # poll every 2 ms (the child writes little: pipes won't fill)
+        now = time.perf_counter() - t0
+        if t_lock is None and os.path.exists(lock):
+            t_lock = now
+        if sig is not None and not sent:
+            start = t_lock if after_lock else 0.0
+            if start is not None and now - start >= delay:
+                proc.send_signal(sig)
+                sent = True
+        time.sleep(0.002)
+    t_end = time.perf_counter() - t0
+    stdout, stderr = proc.communicate()
+    return {
+        "returncode": proc.returncode, "stdout": stdout, "stderr": stderr, "sent": sent,
+        "t_lock": t_end if t_lock is None else t_lock, "t_end": t_end,
+    }  # fmt: skip
+
+
 # ---- the uninterrupted reference ---------------------------------------------------
 
 
@@ -123,20 +153,17 @@ class Reference:
         finally:
             train_gpt.publish_checkpoint = original
         # 2. the command line, timed (the shorter of two runs, on a shared machine): the
-        #    kills are drawn over this duration
-        durations = []
+        #    start-up (until the run takes out/.lock) and the training (the rest)
+        startups, spans = [], []
         for name in ("ref-b", "ref-c"):
             self.out = os.path.join(workdir, name)
-            t0 = time.perf_counter()
-            proc = subprocess.run(
-                command(self.out, flags), cwd=ROOT, env=child_env(), capture_output=True,
-                text=True, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-            durations.append(time.perf_counter() - t0)
-            if proc.returncode != 0:
-                sys.exit(f"the reference run failed ({proc.returncode}):\n{proc.stderr}")
-        self.duration = min(durations)
-        self.done_line = proc.stdout.strip().splitlines()[-1]
+            run = watched_run(self.out, flags)
+            if run["returncode"] != 0:
+                sys.exit(f"the reference run failed ({run['returncode']}):\n{run['stderr']}")
+            startups.append(run["t_lock"])
+            spans.append(run["t_end"] - run["t_lock"])
+        self.startup, self.span = min(startups), min(spans)
+        self.done_line = run["stdout"].strip().splitlines()[-1]
         ckpt = checkpoint.published_checkpoint(self.out)
         self.final_files = checkpoint.verify_manifest(ckpt)["files"]
         self.rows = rows_of(checkpoint.read_jsonl(os.path.join(self.out, "metrics.jsonl")))
@@ -291,35 +318,28 @@ def check_resumed_folder(out: str, ref: Reference, stdout: str, problems: list[s
 def trial(number: int, workdir: str, ref: Reference, rnd: random.Random) -> dict:
     out = os.path.join(workdir, f"trial-{number:03d}")
     sig = signal.SIGINT if number % 4 == 3 else signal.SIGKILL  # one trial in four: Ctrl-C
-    delay = rnd.uniform(0.0, ref.duration)
-    proc = subprocess.Popen(
-        command(out, ref.flags), cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    t0 = time.perf_counter()
-    while True:
-        finished_first = proc.poll() is not None
-        now = time.perf_counter()
-        if finished_first:  # a whole run, timed: kills are drawn over the shortest seen
-            ref.duration = min(ref.duration, now - t0)
-            break
-        if now - t0 >= delay:
-            proc.send_signal(sig)
-            break
-        time.sleep(min(0.002, delay - (now - t0)))
-    _, err = proc.communicate()
+    # one trial in five is killed during start-up (imports, before the lock), the others
+    # uniformly over the training (a checkpoint every iteration: writes take much of it)
+    during_startup = number % 5 == 1
+    delay = rnd.uniform(0.0, ref.startup if during_startup else ref.span)
+    run = watched_run(out, ref.flags, sig, delay, after_lock=not during_startup)
+    finished_first = not run["sent"]
+    if finished_first and not during_startup:  # the training, timed: draw over the shortest
+        ref.span = min(ref.span, run["t_end"] - run["t_lock"])
+    when = f"{delay:.3f} s after " + ("the start" if during_startup else "taking the lock")
     problems: list[str] = []
-    if proc.returncode not in (0, -signal.SIGKILL, -signal.SIGINT, 1, 130):
-        problems.append(f"killed run exited {proc.returncode}: {err.strip()[-300:]}")
+    if run["returncode"] not in (0, -signal.SIGKILL, -signal.SIGINT, 1, 130):
+        problems.append(f"killed run exited {run['returncode']}: {run['stderr'][-300:]}")
     snap = snapshot(out)
     # Ctrl-C should release the lock (a stale one is taken over; the resume checks that)
     lock_left = checkpoint.LOCK in snap["entries"]
     saved_iter, metrics_iter = check_killed_folder(out, ref, problems)
-    phase = (
-        "after the run had finished"
-        if finished_first
-        else classify(out, snap, saved_iter, metrics_iter)
-    )
+    if finished_first:
+        phase = "after the run had finished"
+    elif run["returncode"] == 0:  # SIGINT between fork and exec: lost, the run went on
+        phase = "signal lost (exit 0)"
+    else:
+        phase = classify(out, snap, saved_iter, metrics_iter)
     resumed = subprocess.run(
         command(out, ref.flags), cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL,
         capture_output=True, text=True,
@@ -336,8 +356,8 @@ def trial(number: int, workdir: str, ref: Reference, rnd: random.Random) -> dict
         if max_diff != 0.0:
             problems.append(f"final weights differ from the reference by {max_diff:g}")
     return {
-        "number": number, "signal": sig.name, "delay": delay, "phase": phase,
-        "saved_iter": saved_iter, "snapshot": snap["entries"], "returncode": proc.returncode,
+        "number": number, "signal": sig.name, "when": when, "phase": phase,
+        "saved_iter": saved_iter, "snapshot": snap["entries"], "returncode": run["returncode"],
         "problems": problems, "max_diff": max_diff, "out": out, "lock_left": lock_left,
     }  # fmt: skip
 
@@ -345,7 +365,7 @@ def trial(number: int, workdir: str, ref: Reference, rnd: random.Random) -> dict
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--trials", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0, help="draws the signals and the delays")
+    p.add_argument("--seed", type=int, default=0, help="draws the kills' moments")
     p.add_argument("--out", help="keep the trial folders here (default: a temporary folder)")
     p.add_argument("--quick", action="store_true", help="a shorter run (20 iterations)")
     args = p.parse_args(argv)
@@ -358,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     ref = Reference(workdir, run_flags(args.quick))
     print(
-        f"reference: {ref.max_iters} iterations, a checkpoint each, {ref.duration:.2f} s; "
+        f"reference: {ref.max_iters} iterations, a checkpoint each: start-up "
+        f"{ref.startup:.2f} s, training {ref.span:.2f} s; "
         f"{ref.done_line.format(out='...')}",
         flush=True,
     )
@@ -370,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "ok" if not r["problems"] else "FAILED: " + "; ".join(r["problems"])
         saved = "no checkpoint" if r["saved_iter"] is None else f"checkpoint {r['saved_iter']}"
         print(
-            f"trial {number:3d}: {r['signal']:7s} at {r['delay']:.3f} s, {r['phase']}; "
+            f"trial {number:3d}: {r['signal']:7s} {r['when']}, {r['phase']}; "
             f"{saved}, resumed to {ref.max_iters}; {verdict}",
             flush=True,
         )
