@@ -27,9 +27,10 @@ bitwise the reference's (max |weight difference| is measured and must be 0).
 
 The kill's moment is classified from what the folder holds when the process is gone:
 temporary files or folders (.tmp-ckpt-*, .NAME.xxx.tmp) = killed mid-write; a
-checkpoint folder that checkpoint.json does not (yet, or any more) name = killed between
-the rename and the clean-up; top-level links or metrics.jsonl one save behind = killed
-just after the commit. Any of these counts as "mid-checkpoint".
+checkpoint folder that checkpoint.json does not name = killed between the rename and
+the commit (a newer folder) or between the commit and the clean-up (an older one);
+top-level links or metrics.jsonl one save behind = killed just after the commit. Any
+of these counts as "mid-checkpoint".
 
 Not part of the package and not collected by pytest (no test_ prefix):
     python tests/crash_kill.py                  # 50 trials
@@ -201,8 +202,11 @@ def classify(out: str, snap: dict, saved_iter: int | None, metrics_iter: int | N
     if any(e.startswith(".") and e.endswith(".tmp") for e in entries):
         return "mid-write (temporary file)"
     current = snap["pointer"].get("dir") if isinstance(snap.get("pointer"), dict) else None
-    if any(e.startswith("ckpt-") and e != current for e in entries):
-        return "mid-publish (a checkpoint folder not named by checkpoint.json)"
+    others = [e for e in entries if e.startswith("ckpt-") and e != current]
+    if others and (current is None or max(others) > current):  # ckpt-NNNNNN: sorts by iter
+        return "mid-publish (renamed into place, checkpoint.json not yet switched)"
+    if others:
+        return "mid-publish (committed; the previous folder not yet removed)"
     for name in checkpoint.RUN_FILES:
         top = os.path.join(out, name)
         if current and (not os.path.islink(top) or not os.readlink(top).startswith(current)):
