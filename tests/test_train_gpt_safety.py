@@ -375,3 +375,18 @@ def test_final_line_reports_the_saved_checkpoint(tmp_path, monkeypatch, capsys):
     assert main(["train-gpt", *_cli_flags(cfg)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0] == f"resuming from {cfg.out} at iteration 8" and out[-1] == last
+
+
+def test_clean_up_keeps_checkpoints_when_the_pointer_names_none(tmp_path):
+    """checkpoint.json naming a folder that is not there: remove_stale used to delete every
+    other checkpoint folder (the only good copies); it now leaves the run folder alone."""
+    cfg = _cfg(tmp_path, max_iters=0)
+    train(cfg, log=lambda *a: None)
+    ckpt = os.path.basename(checkpoint.published_checkpoint(cfg.out))
+    checkpoint.write_json_atomic(
+        os.path.join(cfg.out, "checkpoint.json"), {"dir": "ckpt-000009-gone", "iter": 9}
+    )
+    checkpoint.remove_stale(cfg.out)
+    assert os.path.isdir(os.path.join(cfg.out, ckpt))
+    with pytest.raises(checkpoint.CheckpointError, match="ckpt-000009-gone"):
+        checkpoint.published_checkpoint(cfg.out)
