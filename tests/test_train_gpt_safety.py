@@ -155,3 +155,238 @@ def test_gpt2_config_without_n_positions(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 1}))
     with pytest.raises(ValueError, match="n_positions"):
         GPT.from_pretrained(str(tmp_path))
+
+
+# ---- bugs found by tests/crash_kill.py's review of the checkpoint code ------------------
+
+
+def _interrupt_when(monkeypatch, module, name, when):
+    """Make module.name raise KeyboardInterrupt (a Ctrl-C, or the moment of a kill) when
+    when(*args) is true; returns a function that undoes it."""
+    original = getattr(module, name)
+
+    def wrapped(*args, **kw):
+        if when(*args):
+            raise KeyboardInterrupt
+        return original(*args, **kw)
+
+    monkeypatch.setattr(module, name, wrapped)
+    return lambda: monkeypatch.setattr(module, name, original)
+
+
+def test_resume_rewrites_metrics_a_kill_left_behind(tmp_path, monkeypatch):
+    """Killed after publishing the LAST checkpoint but before metrics.jsonl: the resumed
+    run has nothing left to train, and metrics.jsonl used to stay one row short forever."""
+    from tinygrad_edu.models import train_gpt
+
+    cfg = _cfg(tmp_path, max_iters=4)
+    undo = _interrupt_when(
+        monkeypatch, train_gpt, "write_text_atomic",
+        lambda path, text: str(path).endswith("metrics.jsonl") and '"iter": 4' in text,
+    )  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=lambda *a: None)
+    assert checkpoint.read_json(os.path.join(cfg.out, "checkpoint.json"))["iter"] == 4
+    assert [r["iter"] for r in checkpoint.read_jsonl(tmp_path / "run" / "metrics.jsonl")] == [0, 2]
+    undo()
+    metrics = train(cfg, log=lambda *a: None)
+    rows = checkpoint.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert [r["iter"] for r in rows] == [r["iter"] for r in metrics] == [0, 2, 4]
+
+
+def test_top_level_links_never_dangle_after_a_second_kill(tmp_path, monkeypatch):
+    """Killed between the commit and the links (they still lead into checkpoint 2), then
+    killed again just after the resumed run's clean-up: that clean-up deleted checkpoint 2
+    before anything re-linked, leaving out/model.safetensors etc. dangling."""
+    from tinygrad_edu.models import train_gpt
+
+    cfg = _cfg(tmp_path, max_iters=4)
+    undo = _interrupt_when(
+        monkeypatch, checkpoint, "link_top_level", lambda folder, ckpt: "ckpt-000004" in ckpt
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=lambda *a: None)
+    undo()
+    assert "ckpt-000002" in os.readlink(tmp_path / "run" / "model.safetensors")
+    _interrupt_when(monkeypatch, train_gpt, "_train", lambda *a: True)  # the second kill
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=lambda *a: None)
+    for name in checkpoint.RUN_FILES:
+        assert "ckpt-000004" in os.readlink(tmp_path / "run" / name)
+        assert os.path.isfile(tmp_path / "run" / name), f"{name} dangles"
+
+
+def test_load_tokenizer_reads_the_published_checkpoint(tmp_path, monkeypatch):
+    """GPT.from_pretrained(run folder) follows checkpoint.json; load_tokenizer(run folder)
+    read the top-level tokenizer.json, absent if a kill came between the first commit and
+    its links (and another checkpoint's while they lag)."""
+    from tinygrad_edu.models.gpt import GPT
+    from tinygrad_edu.tokenizer import load_tokenizer
+
+    cfg = _cfg(tmp_path, max_iters=0)
+    _interrupt_when(monkeypatch, checkpoint, "link_top_level", lambda *a: True)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=lambda *a: None)
+    assert not os.path.exists(tmp_path / "run" / "tokenizer.json")
+    model = GPT.from_pretrained(cfg.out)
+    assert load_tokenizer(cfg.out).vocab_size == model.config.vocab_size
+
+
+def test_checkpoint_folders_are_readable_by_others(tmp_path):
+    """mkdtemp makes 0o700 folders: the published checkpoint (files 0o644) was unreadable
+    for anyone but its owner, e.g. `sample` run by another user of a shared machine."""
+    cfg = _cfg(tmp_path, max_iters=0)
+    train(cfg, log=lambda *a: None)
+    ckpt = checkpoint.published_checkpoint(cfg.out)
+    assert os.stat(ckpt).st_mode & 0o777 == 0o755
+
+
+# ---- NaN weights on load, --skip-nonfinite, the final line ---------------------------
+
+
+def _cli_flags(cfg):
+    """train-gpt flags for the _cfg run (the CLI builds the same TrainConfig)."""
+    flags = ["--data", cfg.data, "--out", cfg.out, "--no-progress"]
+    for name in ("block_size", "batch_size", "n_layer", "n_head", "n_embd", "max_iters",
+                 "eval_interval", "eval_iters", "warmup_iters", "lr_decay_iters",
+                 "learning_rate", "dropout"):  # fmt: skip
+        flags += ["--" + name.replace("_", "-"), str(getattr(cfg, name))]
+    return flags
+
+
+def test_nan_weights_are_refused_on_load_naming_the_file(tmp_path, capsys):
+    from tinygrad_edu.models.gpt import GPT, GPTConfig
+
+    # a plain model folder (config.json + model.safetensors)
+    model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8))
+    model.transformer.h[0].mlp.c_fc.weight.data[0, :3] = np.nan
+    model.save_pretrained(str(tmp_path / "plain"))
+    path = os.path.join(tmp_path / "plain", "model.safetensors")
+    with pytest.raises(checkpoint.CheckpointError) as exc:
+        GPT.from_pretrained(str(tmp_path / "plain"))
+    msg = str(exc.value)
+    assert path in msg and "transformer.h.0.mlp.c_fc.weight" in msg and "3 non-finite" in msg
+
+    # a training run's published checkpoint, NaN written in with a consistent manifest:
+    # the manifest passes, the finiteness check does not; resuming says which file
+    cfg = _cfg(tmp_path, max_iters=2)
+    train(cfg, log=lambda *a: None)
+    ckpt = checkpoint.published_checkpoint(cfg.out)
+    weights = checkpoint.load(os.path.join(ckpt, "model.safetensors"))
+    weights["transformer.wte.weight"][1, 1] = np.inf
+    checkpoint.save(weights, os.path.join(ckpt, "model.safetensors"))
+    manifest = checkpoint.read_json(os.path.join(ckpt, "manifest.json"))
+    manifest["files"]["model.safetensors"] = checkpoint.sha256_file(
+        os.path.join(ckpt, "model.safetensors")
+    )
+    checkpoint.write_json_atomic(os.path.join(ckpt, "manifest.json"), manifest)
+    path = os.path.join(ckpt, "model.safetensors")
+    with pytest.raises(checkpoint.CheckpointError, match="transformer.wte.weight holds 1 non"):
+        GPT.from_pretrained(cfg.out)
+    assert main(["train-gpt", *_cli_flags(_cfg(tmp_path, max_iters=4))]) == 2
+    err = capsys.readouterr().err
+    assert f"train-gpt: error: {path}: transformer.wte.weight" in err and "diverged run" in err
+
+
+def _nan_loss_at(monkeypatch, step):
+    """The loss of the `step`-th training forward pass (0-based) becomes NaN, as with a
+    real blow-up: its backward gives NaN gradients, so the gradient norm is NaN too."""
+    from tinygrad_edu.models.gpt import GPT
+
+    original, calls = GPT.forward, []
+
+    def forward(self, idx, targets=None, *args, **kw):
+        out = original(self, idx, targets, *args, **kw)
+        if targets is None or not self.training:  # estimate_loss runs in eval mode
+            return out
+        calls.append(1)
+        return (out[0], out[1] * float("nan")) if len(calls) == step + 1 else out
+
+    monkeypatch.setattr(GPT, "forward", forward)
+
+
+def test_skip_nonfinite_skips_the_step_and_training_goes_on(tmp_path, monkeypatch, capsys):
+    from tinygrad_edu.models import train_gpt
+
+    cfg = _cfg(tmp_path, max_iters=5, eval_interval=1, lr_decay_iters=5)
+    saved = {}  # iteration -> the published weights
+    original = train_gpt.publish_checkpoint
+
+    def recording(folder, it, write):
+        ckpt = original(folder, it, write)
+        saved[it] = checkpoint.load(os.path.join(ckpt, "model.safetensors"))
+        return ckpt
+
+    monkeypatch.setattr(train_gpt, "publish_checkpoint", recording)
+    _nan_loss_at(monkeypatch, step=2)  # iteration 2 -> 3
+    assert main(["train-gpt", *_cli_flags(cfg), "--skip-nonfinite"]) == 0
+    out = capsys.readouterr().out
+    assert "iteration 2: loss nan, gradient norm nan: step skipped" in out
+    assert out.strip().splitlines()[-1].startswith("done: iter 5, val loss ")
+    same = [all(np.array_equal(saved[a][k], saved[b][k]) for k in saved[a]) for a, b in
+            ((1, 2), (2, 3), (3, 4))]  # fmt: skip
+    assert same == [False, True, False]  # the skipped step changed nothing; the next did
+    assert all(np.isfinite(w).all() for w in saved[5].values())
+    opt = checkpoint.load_optimizer_state(os.path.join(cfg.out, "optimizer.safetensors"))
+    assert {s["step"] for s in opt["state"].values()} == {4}  # 5 iterations, 1 skipped
+    rows = checkpoint.read_jsonl(os.path.join(cfg.out, "metrics.jsonl"))
+    assert [r["iter"] for r in rows] == [0, 1, 2, 3, 4, 5]
+
+    # without the flag: the same NaN stops training, exit 3, the last checkpoint kept
+    _nan_loss_at(monkeypatch, step=0)
+    cfg2 = _cfg(tmp_path, max_iters=5, eval_interval=1, lr_decay_iters=5, out=str(tmp_path / "b"))
+    assert main(["train-gpt", *_cli_flags(cfg2)]) == 3
+    assert "diverged: iteration 0: loss nan, gradient norm nan" in capsys.readouterr().err
+    assert checkpoint.read_json(os.path.join(cfg2.out, "checkpoint.json"))["iter"] == 0
+
+
+def test_final_line_reports_the_saved_checkpoint(tmp_path, monkeypatch, capsys):
+    """`done: iter N, val loss X; checkpoint in OUT`: N = max-iters (evaluated there even
+    when eval-interval does not divide it), X = the loss estimated on the saved model."""
+    from tinygrad_edu import rng
+    from tinygrad_edu.models import train_gpt
+    from tinygrad_edu.models.gpt import GPT
+
+    cfg = _cfg(tmp_path, max_iters=8, eval_interval=3)
+    calls = []  # (generator state before, data, the estimate)
+    original = train_gpt.estimate_loss
+
+    def recording(model, data, c):
+        state = rng.get_state()
+        calls.append((state, data, original(model, data, c)))
+        return calls[-1][2]
+
+    monkeypatch.setattr(train_gpt, "estimate_loss", recording)
+    assert main(["train-gpt", *_cli_flags(cfg)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    state, data, losses = calls[-1]
+    assert last == f"done: iter 8, val loss {losses['val']:.4f}; checkpoint in {cfg.out}"
+    assert len(calls) == 4  # iterations 0, 3, 6 and 8
+    assert checkpoint.read_json(os.path.join(cfg.out, "checkpoint.json"))["iter"] == 8
+    saved = GPT.from_pretrained(cfg.out)  # (its initialisation draws random numbers)
+    rng.set_state(state)  # the same batches, on the model loaded from the checkpoint
+    again = original(saved, data, cfg)
+    assert again == losses
+    rows = checkpoint.read_jsonl(os.path.join(cfg.out, "metrics.jsonl"))
+    assert [r["iter"] for r in rows] == [0, 3, 6, 8] and rows[-1]["val_loss"] == round(
+        losses["val"], 4
+    )
+    # run again: the run is finished; it resumes at 8 and says the same
+    assert main(["train-gpt", *_cli_flags(cfg)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0] == f"resuming from {cfg.out} at iteration 8" and out[-1] == last
+
+
+def test_clean_up_keeps_checkpoints_when_the_pointer_names_none(tmp_path):
+    """checkpoint.json naming a folder that is not there: remove_stale used to delete every
+    other checkpoint folder (the only good copies); it now leaves the run folder alone."""
+    cfg = _cfg(tmp_path, max_iters=0)
+    train(cfg, log=lambda *a: None)
+    ckpt = os.path.basename(checkpoint.published_checkpoint(cfg.out))
+    checkpoint.write_json_atomic(
+        os.path.join(cfg.out, "checkpoint.json"), {"dir": "ckpt-000009-gone", "iter": 9}
+    )
+    checkpoint.remove_stale(cfg.out)
+    assert os.path.isdir(os.path.join(cfg.out, ckpt))
+    with pytest.raises(checkpoint.CheckpointError, match="ckpt-000009-gone"):
+        checkpoint.published_checkpoint(cfg.out)

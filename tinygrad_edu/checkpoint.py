@@ -418,6 +418,7 @@ def publish_checkpoint(folder: str, iteration: int, write: Any) -> str:
     """
     tmp = tempfile.mkdtemp(dir=folder, prefix=".tmp-ckpt-")
     try:
+        os.chmod(tmp, 0o755)  # mkdtemp's 0o700 would hide the files (0o644) from others
         write(tmp)
         files = {}
         for name in sorted(os.listdir(tmp)):
@@ -462,7 +463,10 @@ def link_top_level(folder: str, ckpt: str) -> None:
 
 def remove_stale(folder: str) -> None:
     """Delete what a killed run leaves: temporary files and folders, and checkpoint
-    folders that checkpoint.json no longer names. Call only while holding the lock."""
+    folders that checkpoint.json no longer names. Call only while holding the lock.
+
+    The top-level links are switched to the current checkpoint first: a kill between the
+    commit and step 4 leaves them pointing into the previous folder, deleted here."""
     current = None
     pointer = os.path.join(folder, POINTER)
     if os.path.isfile(pointer):
@@ -470,6 +474,9 @@ def remove_stale(folder: str) -> None:
             current = read_json(pointer).get("dir")
         except (CheckpointError, AttributeError):
             return  # leave everything for a human to look at
+        if not isinstance(current, str) or not os.path.isdir(os.path.join(folder, current)):
+            return  # names nothing usable: the same
+        link_top_level(folder, os.path.join(folder, current))
     for entry in os.listdir(folder):
         path = os.path.join(folder, entry)
         if entry.startswith(".tmp-ckpt-") or (entry.startswith(".") and entry.endswith(".tmp")):

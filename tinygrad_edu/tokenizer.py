@@ -1182,11 +1182,16 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     """Load a tokenizer from a file or a checkpoint folder, whichever format it is in.
 
     A folder: the first of tokenizer.json / vocab.json + merges.txt / encoder.json +
-    vocab.bpe that it holds. A .json file: ours (a "type" field), or Hugging Face's (a
-    "model" field). encoder.json or vocab.json: with its merges file beside it.
+    vocab.bpe that it holds; of a train-gpt run folder, its published checkpoint's (the
+    one GPT.from_pretrained reads, whatever a kill left at the top level). A .json file:
+    ours (a "type" field), or Hugging Face's (a "model" field). encoder.json or
+    vocab.json: with its merges file beside it.
     """
     path = os.fspath(path)
     if os.path.isdir(path):
+        from .checkpoint import resolve_model_folder
+
+        path = resolve_model_folder(path)  # a training run's folder: its published checkpoint
         for names in TOKENIZER_FILE_SETS:
             files = [os.path.join(path, name) for name in names]
             if all(os.path.isfile(f) for f in files):

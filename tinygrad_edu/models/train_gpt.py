@@ -41,7 +41,6 @@ from ..autograd import no_grad
 from ..checkpoint import (
     RunLock,
     json_safe,
-    link_top_level,
     load_optimizer_state,
     publish_checkpoint,
     published_checkpoint,
@@ -222,8 +221,14 @@ def _save_checkpoint(cfg, model, optimizer, tok, it: int, metrics: list[dict]) -
         if not np.isfinite(p.data).all():
             raise TrainingDiverged(f"iteration {it}: the weights hold NaN or inf; not saved")
     publish_checkpoint(cfg.out, it, write)
+    _write_metrics(cfg.out, metrics)
+
+
+def _write_metrics(out: str, metrics: list[dict]) -> None:
+    """metrics.jsonl: the rows saved with the published checkpoint, no more (written after
+    each publish, and again on resume: a kill between the two leaves it one save behind)."""
     write_text_atomic(
-        os.path.join(cfg.out, "metrics.jsonl"),
+        os.path.join(out, "metrics.jsonl"),
         "".join(json.dumps(json_safe(r), allow_nan=False) + "\n" for r in metrics),
     )
 
@@ -327,10 +332,11 @@ def _train(cfg: TrainConfig, log) -> list[dict]:
             rng.set_state(state["rng"])  # the very batches a run that never stopped draws
         else:
             rng.manual_seed(cfg.seed + start_iter)  # older checkpoints saved no state
-        if main and ckpt != cfg.out:
-            link_top_level(cfg.out, ckpt)  # in case a kill came before it was done
-        elif main and not os.path.isfile(os.path.join(ckpt, "tokenizer.json")):
+        # (the top-level links were switched to ckpt by remove_stale, in train)
+        if main and ckpt == cfg.out and not os.path.isfile(os.path.join(ckpt, "tokenizer.json")):
             tok.save(os.path.join(ckpt, "tokenizer.json"))  # older runs could lack it
+        if main:
+            _write_metrics(cfg.out, metrics)  # the killed run may not have got to it
         log(f"resuming from {cfg.out} at iteration {start_iter}")
     log(
         f"{model.num_parameters() / 1e6:.2f} M parameters, vocab {tok.vocab_size}, "
