@@ -277,7 +277,7 @@ def _cmd_exercises_check(args: argparse.Namespace) -> int:
     (one that is not started counts as not passed: 1)."""
     import os
 
-    from .exercises import get, run_checks, summary
+    from .exercises import EXERCISES, get, run_checks, summary
 
     if not os.path.isdir(args.dir):
         print(
@@ -291,7 +291,7 @@ def _cmd_exercises_check(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"exercises check: error: {exc}", file=sys.stderr)
         return 2
-    width = max(len(n) for n in names) if names else 22
+    width = max(len(n) for n in names or [ex.name for ex in EXERCISES])
 
     def show(result) -> None:
         print(f"{result.name:<{width}}  {result.line()}", flush=True)

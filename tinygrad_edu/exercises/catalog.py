@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEFAULT_TIMEOUT = 5.0  # seconds each exercise's check may take (`check --timeout`)
+
 
 @dataclass(frozen=True)
 class Exercise:

@@ -90,8 +90,10 @@ def _where(exc: BaseException, learner_file: str | None) -> str:
         return ""
     line = None
     for frame in traceback.extract_tb(exc.__traceback__):
-        if Path(frame.filename).name == Path(learner_file).name:
+        if frame.filename == str(learner_file):  # runner._load compiles it under this name
             line = frame.lineno
+    if isinstance(exc, SyntaxError) and exc.filename == str(learner_file):
+        line = exc.lineno
     return f" (line {line} of {Path(learner_file).name})" if line else ""
 
 

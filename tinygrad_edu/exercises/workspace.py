@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .catalog import EXERCISES, Exercise, get
+from .catalog import DEFAULT_TIMEOUT, EXERCISES, Exercise, get
 
 README = "README.md"
 
@@ -54,7 +54,7 @@ def readme_text() -> str:
         "it with the library's own implementation (gradients also with finite differences).",
         "It prints `passed`, `not started` or `failed:` with the first mismatch: the input,",
         "the expected value and yours. Each exercise runs in a separate process with a time",
-        "limit (`--timeout`, default 5 s), so an infinite loop just fails.",
+        f"limit (`--timeout`, default {DEFAULT_TIMEOUT:g} s), so an infinite loop just fails.",
         "",
         "`tinygrad-edu exercises init .` again never overwrites a file you edited;",
         "`init . --force NAME` resets one to the blank template.",
