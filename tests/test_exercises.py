@@ -276,7 +276,7 @@ def test_recursion_gets_a_hint(tmp_path):
 
 def test_checks_leave_the_random_generators_alone(tmp_path):
     before = (rng.get_state(), scalar._rng.getstate())
-    for name in ("neuron_output", "topological_sort", "mlp_block", "minibatches"):
+    for name in ("neuron_output", "topological_sort", "mlp_block", "kv_cache_step", "minibatches"):
         ex = E.get(name)
         assert check_file(_write(tmp_path / ex.filename, E.solution_text(ex)), name).passed
     assert (rng.get_state(), scalar._rng.getstate()) == before

@@ -22,7 +22,7 @@ from ..distributed import World, shard
 from ..kernels import reference
 from ..models.gpt import top_p_filter
 from ..nn import functional as F
-from ..nn.transformer import MLP
+from ..nn.transformer import MLP, CausalSelfAttention
 from ..scalar import Neuron, Value, _walk
 from ..tensor import Tensor
 from ..tokenizer import _learn_merges_naive, merge_pair
@@ -471,17 +471,24 @@ def check_split_merge_heads(m) -> None:
 def check_kv_cache_step(m) -> None:
     r = _rng()
     B, H, D = 2, 2, 3
+    C = H * D
+    # The library's own layer, generating with its cache: its query/key/value weights are
+    # random, its output projection the identity, so its output is the heads' output.
+    state = rng.get_state()
+    layer = CausalSelfAttention(C, H, bias=False)
+    rng.set_state(state)
+    w_qkv = r.standard_normal((3 * C, C))
+    layer.c_attn.weight.data, layer.c_proj.weight.data = w_qkv, np.eye(C)
+    layer.eval()
+    library_cache: dict = {}
     cache: dict = {}
-    keys = np.zeros((B, H, 0, D))
-    values = np.zeros((B, H, 0, D))
     for step, T in enumerate([3, 1, 1, 2]):  # a prompt of 3 tokens, then new tokens
-        q, k, v = (r.standard_normal((B, H, T, D)) for _ in range(3))
-        keys, values = np.concatenate([keys, k], axis=2), np.concatenate([values, v], axis=2)
-        S = keys.shape[2]
-        # the library: T new queries after S - T cached keys see keys j <= i + S - T
-        expected = F.scaled_dot_product_attention_reference(
-            Tensor(q), Tensor(keys), Tensor(values), is_causal=True, causal_offset=S - T
-        ).data
+        x = r.standard_normal((B, T, C))
+        with no_grad():
+            y = layer(Tensor(x), cache=library_cache).data  # (B, T, C)
+        expected = y.reshape(B, T, H, D).transpose(0, 2, 1, 3)  # (B, H, T, D)
+        q, k, v = ((x @ w.T).reshape(B, T, H, D).transpose(0, 2, 1, 3) for w in np.split(w_qkv, 3))
+        S = library_cache["k"].shape[2]
         shown = (f"kv_cache_step at step {step} ({S - T} tokens cached, {T} new; "
                  f"q, k, v of shape {q.shape})")  # fmt: skip
         got, desc = call(m, "kv_cache_step", cache, q.copy(), k.copy(), v.copy(), shown=shown)
@@ -489,8 +496,8 @@ def check_kv_cache_step(m) -> None:
             raise Failed(
                 f"{desc}: expected cache['k'] and cache['v'] afterwards, got {show(cache)}"
             )
-        array(desc, keys, cache["k"], "cache['k']")
-        array(desc, values, cache["v"], "cache['v']")
+        array(desc, library_cache["k"], cache["k"], "cache['k']")
+        array(desc, library_cache["v"], cache["v"], "cache['v']")
         array(desc, expected, got)
 
 

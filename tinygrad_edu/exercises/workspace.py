@@ -55,6 +55,8 @@ def readme_text() -> str:
         "It prints `passed`, `not started` or `failed:` with the first mismatch: the input,",
         "the expected value and yours. Each exercise runs in a separate process with a time",
         f"limit (`--timeout`, default {DEFAULT_TIMEOUT:g} s), so an infinite loop just fails.",
+        "The exit code is 0 only when every exercise checked has passed (one not started",
+        "counts as not passed), so `check` also works in a script or CI job.",
         "",
         "`tinygrad-edu exercises init .` again never overwrites a file you edited;",
         "`init . --force NAME` resets one to the blank template.",
