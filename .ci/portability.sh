@@ -126,6 +126,7 @@ if grep -qE '\.so$|_build_report.json$' "$d/sdist.txt"; then echo "sdist carries
 wheel=$(ls "$d"/out/*.whl)
 python -m zipfile -l "$wheel" > "$d/wheel.txt"
 grep -q "tinygrad_edu/kernels/_gemm" "$d/wheel.txt" || { echo "the wheel has no compiled _gemm"; exit 1; }
+grep -q "tinygrad_edu/exercises/templates/" "$d/wheel.txt" || { echo "the wheel has no exercise templates"; exit 1; }
 if grep -qE '(^| )tests/' "$d/wheel.txt"; then echo "the wheel carries the tests"; exit 1; fi
 for kind in whl tar.gz; do
   v=$d/venv_$kind

@@ -8,7 +8,7 @@ the reader); only `if TYPE_CHECKING:` blocks, which never run, are left out. The
     1  the tensor engine: autograd, grad_store, tensor, ops/, gradcheck
     2  nn/, optim/, data/, checkpoint, tokenizer, plotting, distributed
     3  models/, rlhf
-    4  cli, __main__, lessons/, and the package's own __init__ (the front door)
+    4  cli, __main__, lessons/, exercises/, and the package's own __init__ (the front door)
 
 scalar.py (lesson 1's engine) stands alone: it imports nothing of the package.
 A module not listed here (a new top-level file) is put on the top floor.
@@ -52,6 +52,8 @@ FLOORS = {  # module name (or package prefix ending in ".") -> floor
     "tinygrad_edu.rlhf": 3,
     "tinygrad_edu.lessons": 4,
     "tinygrad_edu.lessons.": 4,
+    "tinygrad_edu.exercises": 4,
+    "tinygrad_edu.exercises.": 4,
     "tinygrad_edu": 4,
 }
 TOP = 4

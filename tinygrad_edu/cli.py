@@ -268,6 +268,107 @@ def _add_book(sub) -> None:
     p.set_defaults(func=_cmd_book)
 
 
+def _cmd_exercises_init(args: argparse.Namespace) -> int:
+    from .exercises import init
+
+    try:
+        init(args.dir, force=args.force or ())
+    except (ValueError, OSError) as exc:
+        print(f"exercises init: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_exercises_check(args: argparse.Namespace) -> int:
+    """One line per exercise; exit code 0 only when every exercise checked has passed
+    (one that is not started counts as not passed: 1)."""
+    import os
+
+    from .exercises import EXERCISES, get, run_checks, summary
+
+    if not os.path.isdir(args.dir):
+        print(
+            f"exercises check: error: no folder {args.dir!r}; "
+            f"`tinygrad-edu exercises init {args.dir}` writes one",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        names = [get(n).name for n in args.names]
+    except ValueError as exc:
+        print(f"exercises check: error: {exc}", file=sys.stderr)
+        return 2
+    width = max(len(n) for n in names or [ex.name for ex in EXERCISES])
+
+    def show(result) -> None:
+        print(f"{result.name:<{width}}  {result.line()}", flush=True)
+
+    results = run_checks(args.dir, names or None, timeout=args.timeout, on_result=show)
+    print(summary(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _cmd_exercises_solve(args: argparse.Namespace) -> int:
+    from .exercises import solve
+
+    try:
+        solve(args.dir, args.names or None, force=args.force)
+    except (ValueError, OSError) as exc:
+        print(f"exercises solve: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_exercises_list(args: argparse.Namespace) -> int:
+    from .exercises import EXERCISES
+
+    for ex in EXERCISES:
+        print(f"{ex.name:<22}  {ex.lesson_path:<42}  {ex.source}")
+    return 0
+
+
+def _add_exercises(sub) -> None:
+    from .exercises.runner import DEFAULT_TIMEOUT
+
+    p = sub.add_parser(
+        "exercises",
+        help="exercises to complete, checked against the library (init, check, solve, list)",
+        description="Small functions from the lessons, written by you and checked against "
+        "the library's own code: `init DIR`, edit a file, `check DIR`.",
+    )
+    ex = p.add_subparsers(dest="exercises_command", required=True)
+    q = ex.add_parser("init", help="write one file per exercise and a README into DIR")
+    q.add_argument("dir", metavar="DIR")
+    q.add_argument(
+        "--force",
+        nargs="+",
+        metavar="NAME",
+        help="reset these exercises to the blank template, even if you edited them",
+    )
+    q.set_defaults(func=_cmd_exercises_init)
+    q = ex.add_parser(
+        "check",
+        help="check your exercises: passed / not started / failed (exit code 1 unless all pass)",
+    )
+    q.add_argument("dir", metavar="DIR")
+    q.add_argument("names", nargs="*", metavar="NAME", help="only these (default: all)")
+    q.add_argument(
+        "--timeout",
+        type=_float_in(0.0, low_open=True),
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds each exercise may take (default {DEFAULT_TIMEOUT:g})",
+    )
+    q.set_defaults(func=_cmd_exercises_check)
+    q = ex.add_parser("solve", help="(teachers) write the reference solutions into DIR")
+    q.add_argument("dir", metavar="DIR")
+    q.add_argument("names", nargs="*", metavar="NAME", help="only these (default: all)")
+    q.add_argument("--force", action="store_true", help="also replace files you edited")
+    q.set_defaults(func=_cmd_exercises_solve)
+    ex.add_parser("list", help="the exercises: name, lesson, library file").set_defaults(
+        func=_cmd_exercises_list
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinygrad-edu", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -281,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="smaller sizes, shorter timings")
     b.set_defaults(func=_cmd_bench)
     _add_book(sub)
+    _add_exercises(sub)
     return p
 
 

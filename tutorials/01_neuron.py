@@ -190,3 +190,17 @@ print(f"the expression behind score 0 has {count_nodes(scores[0]):,} Values in i
 one = Neuron(784, seed=0)(image)
 print(f"a single 784-input neuron alone is {count_nodes(one):,} Values: 784 inputs, 784")
 print("  weights, 1 bias, 784 products, 784 sums and 1 ReLU")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write these steps of the lesson yourself, and let the library check them against its own code:
+#
+#     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
+#     tinygrad-edu exercises check ex neuron_output sigmoid
+#
+# - `neuron_output`: a neuron's output: activation(w . a + b)
+# - `sigmoid`: sigmoid and its derivative, without overflow
+#
+# Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
+# passed, not started, or the first input where your answer differs from the library's.

@@ -251,3 +251,17 @@ if plt is not None:
     ax.set(xlabel="step", ylabel="cost (log scale)", yscale="log", title="Three learning rates")
     ax.legend()
     lesson.save(fig, "learning_rates")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write these steps of the lesson yourself, and let the library check them against its own code:
+#
+#     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
+#     tinygrad-edu exercises check ex mse_cost gradient_descent_step
+#
+# - `mse_cost`: the mean squared error cost
+# - `gradient_descent_step`: one gradient-descent step for a line fitted by least squares
+#
+# Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
+# passed, not started, or the first input where your answer differs from the library's.

@@ -394,3 +394,18 @@ if plt is not None:
         ylabel="x2",
     )
     lesson.save(fig, "03_moons")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write these steps of the lesson yourself, and let the library check them against its own code:
+#
+#     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
+#     tinygrad-edu exercises check ex mul_backward tanh_backward topological_sort
+#
+# - `mul_backward`: the chain rule for a * b: each input's gradient
+# - `tanh_backward`: the chain rule for tanh
+# - `topological_sort`: the order backpropagation visits the graph in
+#
+# Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
+# passed, not started, or the first input where your answer differs from the library's.

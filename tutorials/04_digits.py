@@ -367,3 +367,18 @@ except ImportError as exc:  # safetensors is optional
 
 # %%
 print(f"\nlesson done in {time.perf_counter() - lesson_start:.1f} s")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write these steps of the lesson yourself, and let the library check them against its own code:
+#
+#     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
+#     tinygrad-edu exercises check ex minibatches cross_entropy_grad adam_step
+#
+# - `minibatches`: shuffled mini-batches of example indices
+# - `cross_entropy_grad`: softmax + cross-entropy: the cost and its gradient
+# - `adam_step`: one Adam update
+#
+# Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
+# passed, not started, or the first input where your answer differs from the library's.

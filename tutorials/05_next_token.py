@@ -383,3 +383,17 @@ for label, kw in (("top_k=5", {"top_k": 5}), ("top_p=0.9", {"top_p": 0.9})):
 
 # %%
 print(f"lesson 5 done in {time.perf_counter() - started:.1f} s")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write these steps of the lesson yourself, and let the library check them against its own code:
+#
+#     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
+#     tinygrad-edu exercises check ex bpe_merge_step top_p_filter
+#
+# - `bpe_merge_step`: one byte-pair-encoding merge: find the commonest pair, merge it
+# - `top_p_filter`: top-p (nucleus) filtering before sampling
+#
+# Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
+# passed, not started, or the first input where your answer differs from the library's.

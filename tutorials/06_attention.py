@@ -379,3 +379,17 @@ print(f"  (uniform over {V} tokens: max p {1 / V:.3f}, entropy {np.log2(V):.2f} 
 
 # %%
 print(f"lesson 6 done in {time.perf_counter() - started:.1f} s")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write these steps of the lesson yourself, and let the library check them against its own code:
+#
+#     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
+#     tinygrad-edu exercises check ex softmax layer_norm_backward
+#
+# - `softmax`: softmax over the last axis, stable for any logits
+# - `layer_norm_backward`: the gradients of LayerNorm
+#
+# Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
+# passed, not started, or the first input where your answer differs from the library's.

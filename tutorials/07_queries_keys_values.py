@@ -407,3 +407,18 @@ lesson.verdict(
 
 # %%
 print(f"lesson 7 done in {time.perf_counter() - started:.1f} s")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write these steps of the lesson yourself, and let the library check them against its own code:
+#
+#     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
+#     tinygrad-edu exercises check ex causal_attention split_merge_heads kv_cache_step
+#
+# - `causal_attention`: one head of causal attention: scores, mask, softmax, weighted values
+# - `split_merge_heads`: multi-head attention's reshapes: split into heads, merge back
+# - `kv_cache_step`: one generation step with a KV cache
+#
+# Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
+# passed, not started, or the first input where your answer differs from the library's.

@@ -426,3 +426,16 @@ if plt is not None:
     lesson.save(fig, "09_rlhf")
 
 print(f"\nlesson 9 ran in {time.perf_counter() - lesson_start:.1f} s")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write this step of the lesson yourself, and let the library check it against its own code:
+#
+#     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
+#     tinygrad-edu exercises check ex dpo_loss
+#
+# - `dpo_loss`: the DPO loss on sequence log-probabilities
+#
+# Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
+# passed, not started, or the first input where your answer differs from the library's.

@@ -181,3 +181,16 @@ print(
 )
 print("What to look at: a small model on a CPU is far from peak; the matrices are only")
 print("768 x 128 x 384, and every element-wise op is another pass over memory.")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write this step of the lesson yourself, and let the library check it against its own code:
+#
+#     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
+#     tinygrad-edu exercises check ex matmul_loops
+#
+# - `matmul_loops`: matrix multiplication as three loops
+#
+# Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
+# passed, not started, or the first input where your answer differs from the library's.

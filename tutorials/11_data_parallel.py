@@ -299,3 +299,16 @@ else:
         "(in a step the all-reduce also packs ~50 gradients into one buffer and unpacks them, "
         "and shares the two cores with the other rank's work; section 2 timed the transfer alone)"
     )
+
+# %% [markdown]
+# ## Exercises
+#
+# Write this step of the lesson yourself, and let the library check it against its own code:
+#
+#     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
+#     tinygrad-edu exercises check ex shard_batch
+#
+# - `shard_batch`: each worker's slice of the global batch
+#
+# Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
+# passed, not started, or the first input where your answer differs from the library's.
