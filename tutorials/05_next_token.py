@@ -35,7 +35,7 @@ import tinygrad_edu as tg
 from tinygrad_edu.data.shakespeare import load_shakespeare
 from tinygrad_edu.models.bigram import BigramModel
 from tinygrad_edu.models.gpt import GPT, sample_next
-from tinygrad_edu.tokenizer import BPETokenizer, CharTokenizer
+from tinygrad_edu.tokenizer import BPETokenizer, CharTokenizer, GPT2Tokenizer
 
 lesson = Lesson(
     "05_next_token",
@@ -103,6 +103,50 @@ print(
     f"on 20,000 unseen characters: {len(tok.encode(held_out)):,} character tokens, "
     f"{len(bpe.encode(held_out)):,} BPE tokens "
     f"({len(held_out) / len(bpe.encode(held_out)):.2f} characters per BPE token)"
+)
+
+# %% [markdown]
+# GPT-2 learned its merges the same way, on 40 GB of web text, until it had 50,257
+# tokens (the 256 bytes, 50,000 merges and `<|endoftext|>`, the mark between documents).
+# Its vocabulary ships with this package (`tinygrad_edu/data/gpt2/`, OpenAI's files), so
+# we can ask how it splits words, numbers, code and other languages, and what a sentence
+# costs. `GPT2Tokenizer` in `tinygrad_edu/tokenizer.py` is our own reading of it, checked
+# id for id against OpenAI's tiktoken. GPT-2's tokens are pieces of *bytes*, not of
+# characters: a Chinese character is 3 bytes in UTF-8, and a token holding only part of
+# one prints as `�`.
+
+# %%
+gpt2 = GPT2Tokenizer.from_bundled()
+examples = {
+    "English": "The quick brown fox jumps over the lazy dog.",
+    "a number": "In 1984, 3.14159 and 1,000,000 were typed.",
+    "code": "for i in range(10): print(i ** 2)",
+    "German": "Die schnelle braune Katze springt über den faulen Hund.",
+    "Chinese": "敏捷的棕色狐狸跳过了懒狗。",
+}
+cost = {}
+for name, sentence in examples.items():
+    ids = gpt2.encode(sentence)
+    pieces = [gpt2.decode([i]) for i in ids]
+    cost[name] = len(sentence) / len(ids)
+    print(f"{name:>9}: {len(ids):2d} tokens, {cost[name]:.1f} characters per token")
+    print(
+        "           " + " | ".join(show(p) for p in pieces[:14]) + (" ..." if len(ids) > 14 else "")
+    )
+lesson.verdict(
+    "gpt2_english_is_cheapest",
+    cost["English"] > max(cost["German"], cost["Chinese"]),
+    "English costs GPT-2 the fewest tokens per character: its merges were learned on "
+    "mostly English text, so other languages stay in smaller pieces (and fill the context sooner).",
+    "unexpected: here another language costs fewer tokens per character than English.",
+)
+n_gpt2, n_ours = len(gpt2.encode(held_out)), len(bpe.encode(held_out))
+lesson.verdict(
+    "gpt2_vocab_is_denser",
+    n_gpt2 < n_ours,
+    f"on the same 20,000 unseen characters of Shakespeare GPT-2 needs {n_gpt2:,} tokens, our "
+    f"{bpe.vocab_size}-token BPE {n_ours:,}: a larger vocabulary packs more text per token.",
+    f"unexpected: GPT-2 needs {n_gpt2:,} tokens, our small BPE {n_ours:,}.",
 )
 print("(the rest of this lesson uses the character tokens: 65 choices are easy to print)")
 
