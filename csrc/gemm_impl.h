@@ -398,8 +398,70 @@ static void GF(buffer_sizes)(const GEMM_ARGS *p, ptrdiff_t nc_max, size_t *nb, s
     *na = ((size_t)(kc * ((mc + MR - 1) / MR * MR)) + line - 1) / line * line;
 }
 
+/* ---- 6. a few rows: generation's matrix-vector products ---------------------------------
+ * Generating with a KV cache feeds ONE new token per step through every Linear layer:
+ * A is (1, K), and B is the weight W (N, K) read transposed (B[k, j] = W[j, k], so
+ * rsb = 1). Packing would copy all of W to use each number once, and the MR-row
+ * micro-kernel would compute MR - 1 rows of nothing. Instead each output is a dot
+ * product of a row of A with a row of W, read where it lies: W streams through the
+ * cache once, the few rows of A stay in L1, and the time is the memory floor (bytes of W
+ * / bandwidth). The columns (rows of W) are split between threads. */
+#ifndef GEMV_MAX_M
+#define GEMV_MAX_M 4
+#endif
+#ifndef GEMV_MIN_BYTES_PER_THREAD /* below this much of W per thread, one thread */
+#define GEMV_MIN_BYTES_PER_THREAD (256.0 * 1024.0)
+#endif
+
+/* sum_k x[k] * y[k], with four independent vector accumulators (see reduce_impl.h) */
+static T GF(dot)(const T *x, const T *y, ptrdiff_t n) {
+    VT s0 = SPLATV(0), s1 = SPLATV(0), s2 = SPLATV(0), s3 = SPLATV(0);
+    ptrdiff_t k = 0;
+    for (; k + 4 * VW <= n; k += 4 * VW) {
+        s0 += LOADV(x + k) * LOADV(y + k);
+        s1 += LOADV(x + k + VW) * LOADV(y + k + VW);
+        s2 += LOADV(x + k + 2 * VW) * LOADV(y + k + 2 * VW);
+        s3 += LOADV(x + k + 3 * VW) * LOADV(y + k + 3 * VW);
+    }
+    for (; k + VW <= n; k += VW) s0 += LOADV(x + k) * LOADV(y + k);
+    VT v = (s0 + s1) + (s2 + s3);
+    T s = 0;
+    for (int l = 0; l < VW; l++) s += v[l];
+    for (; k < n; k++) s += x[k] * y[k]; /* the tail that does not fill a vector */
+    return s;
+}
+
+static void GF(gemv_cols)(const GEMM_ARGS *p, ptrdiff_t j0, ptrdiff_t j1) {
+    for (ptrdiff_t j = j0; j < j1; j++) {
+        const T *w = p->b + j * p->csb; /* row j of W: column j of B, contiguous */
+        for (ptrdiff_t i = 0; i < p->M; i++) {
+            T s = GF(dot)(p->a + i * p->rsa, w, p->K);
+            T *c = p->c + i * p->ldc + j;
+            *c = p->accumulate ? *c + s : s;
+        }
+    }
+}
+
+static void GF(gemv)(const GEMM_ARGS *p, int nthreads) {
+    double bytes = (double)p->N * (double)p->K * (double)sizeof(T);
+    int nt = nthreads;
+    if (bytes < (double)nt * GEMV_MIN_BYTES_PER_THREAD) nt = (int)(bytes / GEMV_MIN_BYTES_PER_THREAD);
+    if (nt <= 1) {
+        GF(gemv_cols)(p, 0, p->N);
+        return;
+    }
+    _Pragma("omp parallel num_threads(nt)") {
+        int k = omp_get_num_threads(), t = omp_get_thread_num();
+        GF(gemv_cols)(p, p->N * t / k, p->N * (t + 1) / k);
+    }
+}
+
 /* C (+)= A @ B with up to nthreads threads. Returns 0, or -1 if out of memory. */
 static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
+    if (p->M <= GEMV_MAX_M && p->rsb == 1 && p->csa == 1) { /* section 6: x @ W^T, few rows */
+        GF(gemv)(p, nthreads);
+        return 0;
+    }
     double flops = 2.0 * (double)p->M * (double)p->N * (double)p->K;
     int nt = nthreads;
     if (flops < (double)nt * GEMM_MIN_FLOPS_PER_THREAD) /* too little work to wake threads */

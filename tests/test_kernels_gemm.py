@@ -59,6 +59,35 @@ def test_gemm_matches_twin(isa, nthreads, shape, dtype, rng):
     assert_gemm_close(got, reference.gemm(a, b), k, dtype)
 
 
+# Generation's path (gemm_impl.h, section 6): M <= 4 rows times a weight read transposed,
+# x @ W.T with W (N, K) row-major. K around the vector widths (tails) and the 4-vector
+# unroll; N*K past the per-thread threshold (256 KB) so that 2 threads split the rows of W.
+GEMV_SHAPES = [(1, 1, 1), (1, 3, 5), (2, 15, 7), (3, 16, 9), (4, 17, 33), (1, 63, 64),
+               (4, 129, 100), (1, 768, 2304), (3, 1000, 300), (5, 64, 64)]  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", GEMV_SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_few_rows_times_transposed_weight(isa, nthreads, shape, dtype, rng):
+    m, k, n = shape
+    x = rng.standard_normal((m, k)).astype(dtype)
+    w = rng.standard_normal((n, k)).astype(dtype)
+    assert_gemm_close(compiled.gemm(x, w.T), reference.gemm(x, w.T), k, dtype)
+    # rows of W apart by more than K (a slice of a wider matrix), rows of x likewise
+    wide_w = rng.standard_normal((n, k + 5)).astype(dtype)
+    wide_x = rng.standard_normal((m, k + 3)).astype(dtype)
+    w2, x2 = wide_w[:, 2 : 2 + k], wide_x[:, 1 : 1 + k]
+    assert_gemm_close(compiled.gemm(x2, w2.T), reference.gemm(x2, w2.T), k, dtype)
+    # accumulate adds to out; without it, out's old values (NaN) are overwritten
+    out = rng.standard_normal((m, n)).astype(dtype)
+    want = out + reference.gemm(x, w.T)
+    compiled.gemm(x, w.T, out=out, accumulate=True)
+    assert_gemm_close(out, want, k, dtype)
+    out[...] = np.nan
+    compiled.gemm(x, w.T, out=out)
+    assert_gemm_close(out, reference.gemm(x, w.T), k, dtype)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gemm_accumulate(isa, nthreads, dtype, rng):
     for m, k, n in [(1, 1, 1), (9, 33, 31), (193, 300, 70), (5, 0, 4)]:

@@ -81,6 +81,8 @@ static int run(Case *c) {
         CALL(tg_embedding_bwd, I[0], N_(0), I[1], N_(1), O[0], (int64_t)p[2], isa, nt);
     } else if (!strcmp(k, "gemm")) {
         if (CALL(tg_gemm, N_(0), N_(1), N_(2), I[0], N_(2), 1, I[1], N_(1), 1, O[0], N_(1), 0, isa, nt)) return 1;
+    } else if (!strcmp(k, "gemm_wt")) { /* x (M, K) @ W.T, W (N, K) row-major: the few-rows path */
+        if (CALL(tg_gemm, N_(0), N_(1), N_(2), I[0], N_(2), 1, I[1], 1, N_(2), O[0], N_(1), 0, isa, nt)) return 1;
     } else if (!strcmp(k, "attention_fwd")) {
         if (CALL(tg_attention_forward, I[0], I[1], I[2], O[0], O[1], N_(0), N_(1), N_(2), N_(3), (int)p[4], 0, p[5], isa, nt)) return 1;
     } else if (!strcmp(k, "attention_bwd")) {

@@ -91,6 +91,9 @@ for dt in (np.float32, np.float64):
     for M, N, K in ((1, 1, 1), (5, 7, 3), (33, 17, 65), (128, 96, 80)):
         a, b = r(M, K), r(K, N)
         case("gemm", dt, [M, N, K], [a, b], [a @ b])
+    for M, N, K in ((1, 1, 1), (1, 9, 13), (3, 40, 67), (4, 300, 768)):  # x @ W.T: few rows
+        x, w = r(M, K), r(N, K)
+        case("gemm_wt", dt, [M, N, K], [x, w], [x @ w.T])
     for N, T, S, D, causal in (
         (1, 1, 1, 4, 0),
         (2, 5, 7, 8, 0),
