@@ -307,6 +307,47 @@ def _check_keys(d: dict[str, Any], allowed: set[str], required: set[str]) -> Non
 GPT2_LIKE_PATTERN = r"'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"
 
 
+def merge_by_rank(ids: list[int], rank: dict, merged: Sequence[int]) -> list[int]:
+    """Apply learned merges to ids, lowest rank first, leftmost first among equals: the
+    same result as calling `merge_pair` for each rank in turn, in O(len log len).
+
+    `rank` maps a pair of ids to its merge rank r; `merged[r]` is the id the pair becomes.
+    The ids sit in a linked list (nxt/prv); a heap holds (rank, position) for every
+    adjacent pair that is a merge. Popping gives the next merge to apply. A merge changes
+    only the two pairs around it, so only those are pushed; entries it made stale are
+    skipped when they come out.
+    """
+    n = len(ids)
+    if n < 2:
+        return ids
+    ids = list(ids)
+    nxt = list(range(1, n + 1))
+    nxt[-1] = -1
+    prv = list(range(-1, n - 1))
+    heap = [(rank[p], i) for i, p in enumerate(zip(ids, ids[1:])) if p in rank]
+    heapq.heapify(heap)
+    while heap:
+        r, p = heapq.heappop(heap)
+        q = nxt[p]
+        if ids[p] < 0 or q < 0 or rank.get((ids[p], ids[q])) != r:
+            continue  # stale: this place changed since it was pushed
+        m = merged[r]
+        ids[p], ids[q] = m, -1  # p takes the merged token, q leaves the list
+        right = nxt[q]
+        nxt[p] = right
+        if right >= 0:
+            prv[right] = p
+            r2 = rank.get((m, ids[right]))
+            if r2 is not None:
+                heapq.heappush(heap, (r2, p))
+        left = prv[p]
+        if left >= 0:
+            r2 = rank.get((ids[left], m))
+            if r2 is not None:
+                heapq.heappush(heap, (r2, left))
+    return [t for t in ids if t >= 0]
+
+
 def pre_tokenize(text: str, pattern: str | re.Pattern | None = GPT2_LIKE_PATTERN) -> list[str]:
     """Cut text into chunks with `pattern`; `"".join(chunks) == text` always.
 
@@ -615,36 +656,7 @@ class BPETokenizer(Tokenizer):
         gives the lowest rank, and among equal ranks the leftmost place, which is exactly
         the order `merge_pair` uses. Entries made stale by an earlier merge are skipped.
         """
-        ids = list(data)
-        n = len(ids)
-        if n < 2:
-            return ids
-        rank = self._rank
-        nxt = list(range(1, n + 1))
-        nxt[-1] = -1
-        prv = list(range(-1, n - 1))
-        heap = [(rank[p], i) for i, p in enumerate(zip(ids, ids[1:])) if p in rank]
-        heapq.heapify(heap)
-        while heap:
-            r, p = heapq.heappop(heap)
-            q = nxt[p]
-            if ids[p] < 0 or q < 0 or rank.get((ids[p], ids[q])) != r:
-                continue  # stale
-            m = 256 + r
-            ids[p], ids[q] = m, -1
-            right = nxt[q]
-            nxt[p] = right
-            if right >= 0:
-                prv[right] = p
-                r2 = rank.get((m, ids[right]))
-                if r2 is not None:
-                    heapq.heappush(heap, (r2, p))
-            left = prv[p]
-            if left >= 0:
-                r2 = rank.get((ids[left], m))
-                if r2 is not None:
-                    heapq.heappush(heap, (r2, left))
-        return [t for t in ids if t >= 0]
+        return merge_by_rank(list(data), self._rank, range(256, 256 + len(self._rank)))
 
     # -- decoding --
 
@@ -999,35 +1011,7 @@ class GPT2Tokenizer(Tokenizer):
         pairs around it, so only those two are pushed; entries gone stale are skipped.
         O(len log len) per chunk.
         """
-        n = len(ids)
-        if n < 2:
-            return ids
-        rank, merged = self._rank, self._merged
-        nxt = list(range(1, n + 1))
-        nxt[-1] = -1
-        prv = list(range(-1, n - 1))
-        heap = [(rank[p], i) for i, p in enumerate(zip(ids, ids[1:])) if p in rank]
-        heapq.heapify(heap)
-        while heap:
-            r, p = heapq.heappop(heap)
-            q = nxt[p]
-            if ids[p] < 0 or q < 0 or rank.get((ids[p], ids[q])) != r:
-                continue  # stale: this place changed since it was pushed
-            m = merged[r]
-            ids[p], ids[q] = m, -1
-            right = nxt[q]
-            nxt[p] = right
-            if right >= 0:
-                prv[right] = p
-                r2 = rank.get((m, ids[right]))
-                if r2 is not None:
-                    heapq.heappush(heap, (r2, p))
-            left = prv[p]
-            if left >= 0:
-                r2 = rank.get((ids[left], m))
-                if r2 is not None:
-                    heapq.heappush(heap, (r2, left))
-        return [t for t in ids if t >= 0]
+        return merge_by_rank(ids, self._rank, self._merged)
 
     # -- decoding --
 
