@@ -131,6 +131,14 @@
  * columns instead. Small products run on one thread: waking a second one costs
  * microseconds, more than a 64 x 64 product takes.
  * A batch of many small products (attention's heads) runs one product per thread.
+ *
+ * ===================================================================================
+ * 6. A few rows (generation)
+ * ===================================================================================
+ *
+ * With a KV cache, each new token is ONE row through every weight: x (1, K) @ W.T.
+ * Everything above would pack all of W to use each number once. Section 6 of the code
+ * skips packing: each output is dot(row of x, row of W), W read where it lies, once.
  * (Does the AVX-512 target reach the function GCC outlines for the parallel region,
  * gemm_avx512_f32._omp_fn.0? Yes: objdump shows it inlined gemm_thread_avx512_f32,
  * which GCC only does into a function of the same target; the FMAs themselves live
