@@ -63,7 +63,11 @@ def test_bad_inputs_raise_python_errors():
 
 @pytest.mark.parametrize("shape", [(0,), (1,), (15,), (17,), (3, 5), (768, 128), (65536 * 3 + 5,)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_add_is_numpys_sum_bit_for_bit(isa, nthreads, shape, dtype, rng):
+@pytest.mark.parametrize("small_path", [False, True], ids=["kernel", "numpy-below-threshold"])
+def test_add_is_numpys_sum_bit_for_bit(isa, nthreads, shape, dtype, rng, small_path, monkeypatch):
+    # compiled.add hands arrays below _ADD_SMALL elements to NumPy; with the threshold
+    # at 0 every shape here (tails of 15 and 17 included) goes through the C kernel.
+    monkeypatch.setattr(compiled, "_ADD_SMALL", 1 << 40 if small_path else 0)
     a = rng.standard_normal(shape).astype(dtype)
     b = rng.standard_normal(shape).astype(dtype)
     got = compiled.add(a, b)

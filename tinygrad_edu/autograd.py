@@ -117,15 +117,18 @@ class Function:
         # autograd.py sits below tensor.py (autograd <- ops <- tensor) and does not import
         # it: the inputs are Tensors already (tensor.py converts numbers), and the first
         # one makes the output (_wrap gives a plain Tensor, also from a Parameter).
-        for t in inputs or (None,):
-            if not hasattr(t, "_node"):
-                raise TypeError(
-                    f"{cls.__name__}.apply takes Tensors as inputs (other arguments "
-                    f"by keyword), got {type(t).__name__}"
-                )
         ctx = Context()
         ctx.options = options
-        ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        try:  # Tensors only: checked by trying, which costs nothing when they are
+            ctx.needs_input_grad = tuple([t._requires_grad for t in inputs])
+        except AttributeError:
+            bad = next(t for t in inputs if not hasattr(t, "_requires_grad"))
+            raise TypeError(
+                f"{cls.__name__}.apply takes Tensors as inputs (other arguments "
+                f"by keyword), got {type(bad).__name__}"
+            ) from None
+        if not inputs:
+            raise TypeError(f"{cls.__name__}.apply needs at least one Tensor input")
         out = cls.forward(ctx, *[t.data for t in inputs], **options)
         track = _state.enabled and any(ctx.needs_input_grad)
         result = inputs[0]._wrap(out, requires_grad=track)

@@ -390,7 +390,7 @@ class Tensor:
     def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, axis=None) -> Tensor:
         """Variance with Bessel's correction by default (PyTorch's `unbiased=True`)."""
         axes = _axes(axis if dim is None else dim, self.ndim)
-        n = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        n = self.numel() if axes is None else math.prod(self.shape[a] for a in axes)
         centred = self - self.mean(axes, keepdim=True)
         return (centred * centred).sum(axes, keepdim=keepdim) / max(n - correction, 0)
 
@@ -617,6 +617,8 @@ def _convert_index(index: Any) -> Any:
 
 def _along_last(x: Tensor, dim: int, fn) -> Tensor:
     """Apply a last-axis kernel along any dim by moving that dim last and back."""
+    if dim == -1 and x.ndim:  # the usual case, without the general check below
+        return fn(x)
     (d,) = _axes(dim, x.ndim)
     if x.ndim == 0:
         raise ValueError("softmax needs at least one dimension")

@@ -16,6 +16,7 @@ required: it tells the CPU's SIMD level and whether OpenMP was built in.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import warnings
 
@@ -156,6 +157,9 @@ def scale_(arrays: list[np.ndarray], s: float) -> None:
 # --- backward accumulation ----------------------------------------------------------
 
 
+_ADD_SMALL = 1 << 14  # elements (64 KB of float32); see add()
+
+
 def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """a + b on both cores (csrc/reduce_impl.h); the same numbers as NumPy's a + b."""
     V.float_array(a, "a")
@@ -180,6 +184,11 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
             same = x.ctypes.data == out.ctypes.data and x.strides == out.strides
             if np.may_share_memory(x, out) and not same:
                 raise ValueError(f"out overlaps {name} without being it")
+    if a.size < _ADD_SMALL:
+        # Small: NumPy's loop gives the same numbers (each sum is rounded once, either
+        # way) and costs ~0.4 us, where the compiled call costs ~2 us of argument
+        # handling before any work -- and too little work to share between threads.
+        return np.add(a, b, out=out)
     a, b = V.contiguous(a), V.contiguous(b)
     _core.add(a.reshape(-1), b.reshape(-1), out.reshape(-1), config.isa, config.num_threads)
     return out
@@ -531,8 +540,10 @@ def _as_rows(x: np.ndarray, name: str) -> np.ndarray:
     V.float_array(x, name)
     if x.ndim < 1:
         raise ValueError(f"{name} needs a last axis to normalise over, got shape {x.shape}")
-    rows = int(np.prod(x.shape[:-1], dtype=np.int64))
-    return V.contiguous(x).reshape(rows, x.shape[-1])
+    x = V.contiguous(x)
+    if x.ndim == 2:
+        return x
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # explicit rows: C may be 0
 
 
 def _same_shape(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
@@ -550,7 +561,7 @@ def _softmax_forward(x: np.ndarray, log: bool) -> np.ndarray:
     y = np.empty_like(x2)
     f = _softmax.softmax_f32 if x2.dtype == np.float32 else _softmax.softmax_f64
     f(x2, y, log, config.isa, config.num_threads)
-    return y.reshape(x.shape)
+    return y if x.ndim == 2 else y.reshape(x.shape)
 
 
 def _softmax_backward(y: np.ndarray, dy: np.ndarray, log: bool) -> np.ndarray:
@@ -559,7 +570,7 @@ def _softmax_backward(y: np.ndarray, dy: np.ndarray, log: bool) -> np.ndarray:
     dx = np.empty_like(y2)
     f = _softmax.softmax_backward_f32 if y2.dtype == np.float32 else _softmax.softmax_backward_f64
     f(y2, dy2, dx, log, config.isa, config.num_threads)
-    return dx.reshape(y.shape)
+    return dx if y.ndim == 2 else dx.reshape(y.shape)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

@@ -26,28 +26,28 @@ class Softmax(Function):
     # dx = y * (dy - sum(dy * y))   (the Jacobian of softmax applied to dy)
     @staticmethod
     def forward(ctx, x):
-        y = kernels.ops.softmax(_rows(x)).reshape(x.shape)
+        y = kernels.ops.softmax(x)  # over the last axis, any leading shape
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return (kernels.ops.softmax_backward(_rows(y), _rows(g)).reshape(y.shape),)
+        return (kernels.ops.softmax_backward(y, g),)
 
 
 class LogSoftmax(Function):
     # y_i = x_i - log sum_j e^{x_j};  dx = dy - e^y * sum(dy)
     @staticmethod
     def forward(ctx, x):
-        y = kernels.ops.log_softmax(_rows(x)).reshape(x.shape)
+        y = kernels.ops.log_softmax(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return (kernels.ops.log_softmax_backward(_rows(y), _rows(g)).reshape(y.shape),)
+        return (kernels.ops.log_softmax_backward(y, g),)
 
 
 class CrossEntropy(Function):

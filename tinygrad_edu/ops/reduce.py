@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -38,7 +40,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, a, *, axis=None, keepdims=False):
         ctx.options["shape"] = a.shape
-        n = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
+        n = a.size if axis is None else math.prod(a.shape[i] for i in axis)
         ctx.options["n"] = n
         with np.errstate(invalid="ignore", divide="ignore"):  # mean of nothing is NaN
             return np.asarray(a.mean(axis=axis, keepdims=keepdims))
