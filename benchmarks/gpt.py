@@ -9,7 +9,8 @@ of the rounds' ratios, so both sides see the same load on a shared machine.
 
 One step = forward, cross-entropy, backward, gradient clipping at 1.0, AdamW with
 weight decay on 2-D weights: exactly what `tinygrad-edu train-gpt` does per
-iteration, on nanoGPT's CPU recipe (4 layers, 4 heads, 128 wide, block 64, batch 12).
+iteration, on nanoGPT's CPU recipe (4 layers, 4 heads, 128 wide, block 64, batch 12),
+and on a model 11x its size (6 layers, 6 heads, 384 wide, block 256, batch 8; 2 threads).
 The PyTorch model is tests/torch_gpt.py: same architecture, same
 initial weights, same batches.
 """
@@ -88,41 +89,57 @@ def torch_step_fn(model: GPT, batches):
     return step
 
 
-def bench_steps(quick: bool) -> None:
-    cfg = GPTConfig(block_size=64, vocab_size=65, n_layer=4, n_head=4, n_embd=128, bias=False)
-    batch = 12
-    tokens = batch * cfg.block_size
+# (name, config, batch, thread counts): nanoGPT's CPU recipe, and a model 11x its size
+# (6 layers x 384 wide, block 256: nanoGPT's Shakespeare-char GPU config, batch 8).
+SHAPES = [
+    ("recipe", dict(block_size=64, n_layer=4, n_head=4, n_embd=128), 12, (1, 2)),
+    ("6x384", dict(block_size=256, n_layer=6, n_head=6, n_embd=384), 8, (2,)),
+]
+
+
+def bench_steps(quick: bool, shapes: list[str]) -> None:
     torch = H.torch_or_none()
-    rows = []
-    for n in (1, 2):
-        with H.threads(n):
-            tg.manual_seed(0)
-            model = GPT(cfg)
-            batches = make_batches(8, cfg, batch)
-            ours = ours_step_fn(model, batches)
-            t_torch = ratio = None
-            if torch is None:
-                t_ours = H.timeit(ours, min_time=0.3 if quick else 1.0, repeats=3 if quick else 5)
-            else:  # taking turns, so that both see the same load (see H.time_interleaved)
-                t_ours, t_torch, ratio = H.time_interleaved(
-                    ours, torch_step_fn(model, batches), steps=5, rounds=4 if quick else 15
+    for name, dims, batch, thread_counts in SHAPES:
+        if name not in shapes:
+            continue
+        cfg = GPTConfig(vocab_size=65, bias=False, **dims)
+        tokens = batch * cfg.block_size
+        rows = []
+        for n in thread_counts:
+            with H.threads(n):
+                tg.manual_seed(0)
+                model = GPT(cfg)
+                batches = make_batches(8 if name == "recipe" else 4, cfg, batch)
+                ours = ours_step_fn(model, batches)
+                t_torch = ratio = None
+                steps, rounds = (
+                    (5, 4 if quick else 15) if name == "recipe" else (1, 3 if quick else 9)
                 )
-        rows.append(
-            [
-                n,
-                f"{t_ours * 1e3:.1f}",
-                f"{tokens / t_ours:,.0f}",
-                "-" if t_torch is None else f"{t_torch * 1e3:.1f}",
-                "-" if t_torch is None else f"{tokens / t_torch:,.0f}",
-                "-" if ratio is None else f"{ratio:.2f}",
-            ]
+                if torch is None:
+                    t_ours = H.timeit(
+                        ours, min_time=0.3 if quick else 1.0, repeats=3 if quick else 5
+                    )
+                else:  # taking turns, so that both see the same load (see H.time_interleaved)
+                    t_ours, t_torch, ratio = H.time_interleaved(
+                        ours, torch_step_fn(model, batches), steps=steps, rounds=rounds
+                    )
+            rows.append(
+                [
+                    n,
+                    f"{t_ours * 1e3:.1f}",
+                    f"{tokens / t_ours:,.0f}",
+                    "-" if t_torch is None else f"{t_torch * 1e3:.1f}",
+                    "-" if t_torch is None else f"{tokens / t_torch:,.0f}",
+                    "-" if ratio is None else f"{ratio:.2f}",
+                ]
+            )
+        H.print_table(
+            f"GPT training step (fwd+bwd+clip+AdamW), {cfg.n_layer}x{cfg.n_embd}, B={batch} "
+            f"T={cfg.block_size}, {tokens} tokens/step; backend {tg.info()['backend']}, "
+            f"simd {tg.info()['simd']}",
+            ["threads", "ours ms", "ours tok/s", "torch ms", "torch tok/s", "ours/torch speed"],
+            rows,
         )
-    H.print_table(
-        f"GPT training step (fwd+bwd+clip+AdamW), {cfg.n_layer}x{cfg.n_embd}, B={batch} T={cfg.block_size}, "
-        f"{tokens} tokens/step; backend {tg.info()['backend']}, simd {tg.info()['simd']}",
-        ["threads", "ours ms", "ours tok/s", "torch ms", "torch tok/s", "ours/torch speed"],
-        rows,
-    )
 
 
 def train_recipe(quick: bool) -> None:
@@ -154,9 +171,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--train", action="store_true", help="also run the 2000-iteration recipe")
+    ap.add_argument(
+        "--shapes",
+        default="recipe,6x384",
+        help="comma-separated: recipe (4x128, B12 T64) and/or 6x384 (B8 T256)",
+    )
     args = ap.parse_args()
     print(f"NumPy BLAS: {H.openblas_kernel()}")
-    bench_steps(args.quick)
+    bench_steps(args.quick, args.shapes.split(","))
     if args.train:
         train_recipe(args.quick)
 
