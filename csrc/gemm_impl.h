@@ -139,6 +139,9 @@
  * With a KV cache, each new token is ONE row through every weight: x (1, K) @ W.T.
  * Everything above would pack all of W to use each number once. Section 6 of the code
  * skips packing: each output is dot(row of x, row of W), W read where it lies, once.
+ * Attention's p @ V (V stored row by row) gets the same treatment, as a weighted sum of
+ * V's rows; and a batch of such products (one per head) runs on one thread when the
+ * whole batch is smaller than the work that pays for waking a second one.
  * (Does the AVX-512 target reach the function GCC outlines for the parallel region,
  * gemm_avx512_f32._omp_fn.0? Yes: objdump shows it inlined gemm_thread_avx512_f32,
  * which GCC only does into a function of the same target; the FMAs themselves live
@@ -433,8 +436,14 @@ static T GF(dot)(const T *x, const T *y, ptrdiff_t n) {
     }
     for (; k + VW <= n; k += VW) s0 += LOADV(x + k) * LOADV(y + k);
     VT v = (s0 + s1) + (s2 + s3);
-    T s = 0;
-    for (int l = 0; l < VW; l++) s += v[l];
+    /* the lanes' sum as a tree (8 + 4 + 2 + 1 adds for 16 lanes, 4 steps deep) rather
+     * than 16 additions in a chain: for a head of 32 numbers (q . k in attention) the
+     * chain would take longer than the products */
+    T lanes[VW];
+    for (int l = 0; l < VW; l++) lanes[l] = v[l];
+    for (int w = VW / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) lanes[l] += lanes[l + w];
+    T s = lanes[0];
     for (; k < n; k++) s += x[k] * y[k]; /* the tail that does not fill a vector */
     return s;
 }
@@ -450,23 +459,51 @@ static void GF(gemv_cols)(const GEMM_ARGS *p, ptrdiff_t j0, ptrdiff_t j1) {
     }
 }
 
+/* The other layout: B stored row by row (csb = 1), as V is in attention's p @ V. Then
+ * row i of C is a weighted sum of rows of B, c_i = sum_k a[i, k] * B[k, :], computed
+ * along the row (vectorised over the columns j) so that B is again read where it lies.
+ * The sum over k runs in order, one rounding per step, as in the dot products above. */
+static void GF(gemv_rows)(const GEMM_ARGS *p, ptrdiff_t j0, ptrdiff_t j1) {
+    for (ptrdiff_t i = 0; i < p->M; i++) {
+        T *c = p->c + i * p->ldc;
+        if (!p->accumulate)
+            for (ptrdiff_t j = j0; j < j1; j++) c[j] = 0;
+        for (ptrdiff_t k = 0; k < p->K; k++) {
+            const T aik = p->a[i * p->rsa + k * p->csa];
+            const T *b = p->b + k * p->rsb;
+            const VT va = SPLATV(aik);
+            ptrdiff_t j = j0;
+            for (; j + VW <= j1; j += VW) STOREV(c + j, LOADV(c + j) + va * LOADV(b + j));
+            for (; j < j1; j++) c[j] += aik * b[j];
+        }
+    }
+}
+
 static void GF(gemv)(const GEMM_ARGS *p, int nthreads) {
     double bytes = (double)p->N * (double)p->K * (double)sizeof(T);
     int nt = nthreads;
+    void (*cols)(const GEMM_ARGS *, ptrdiff_t, ptrdiff_t) =
+        p->rsb == 1 && p->csa == 1 ? GF(gemv_cols) : GF(gemv_rows);
     if (bytes < (double)nt * GEMV_MIN_BYTES_PER_THREAD) nt = (int)(bytes / GEMV_MIN_BYTES_PER_THREAD);
     if (nt <= 1) {
-        GF(gemv_cols)(p, 0, p->N);
+        cols(p, 0, p->N);
         return;
     }
     _Pragma("omp parallel num_threads(nt)") {
         int k = omp_get_num_threads(), t = omp_get_thread_num();
-        GF(gemv_cols)(p, p->N * t / k, p->N * (t + 1) / k);
+        cols(p, p->N * t / k, p->N * (t + 1) / k);
     }
+}
+
+/* Section 6 takes x @ W^T (B read by columns, rsb = 1: gemv_cols) and x @ V (B read by
+ * rows, csb = 1: gemv_rows) when A has at most GEMV_MAX_M rows. */
+static int GF(few_rows)(const GEMM_ARGS *p) {
+    return p->M <= GEMV_MAX_M && ((p->rsb == 1 && p->csa == 1) || p->csb == 1);
 }
 
 /* C (+)= A @ B with up to nthreads threads. Returns 0, or -1 if out of memory. */
 static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
-    if (p->M <= GEMV_MAX_M && p->rsb == 1 && p->csa == 1) { /* section 6: x @ W^T, few rows */
+    if (GF(few_rows)(p)) { /* section 6: few rows */
         GF(gemv)(p, nthreads);
         return 0;
     }
@@ -516,7 +553,12 @@ static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
 static int GF(gemm_batched)(ptrdiff_t batch, const GEMM_ARGS *proto, const ptrdiff_t *a_off,
                             const ptrdiff_t *b_off, ptrdiff_t c_step, int nthreads) {
     double flops = 2.0 * (double)proto->M * (double)proto->N * (double)proto->K;
-    int per_matrix = nthreads > 1 && batch >= nthreads &&
+    /* the whole batch too small to wake threads for (generation: one query row per head) */
+    if ((double)batch * flops < (double)nthreads * GEMM_MIN_FLOPS_PER_THREAD)
+        nthreads = (int)((double)batch * flops / GEMM_MIN_FLOPS_PER_THREAD);
+    if (nthreads < 1) nthreads = 1;
+    /* a few rows each: section 6, product by product (it threads inside if worth it) */
+    int per_matrix = nthreads > 1 && batch >= nthreads && !GF(few_rows)(proto) &&
                      (batch % nthreads == 0 || batch >= 4 * nthreads ||
                       flops < 4.0 * GEMM_MIN_FLOPS_PER_THREAD);
     int err = 0;

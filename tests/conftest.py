@@ -17,6 +17,15 @@ def supported_isas() -> list[str]:
     return list(ISA_NAMES[: config.best_isa + 1]) if kernels.compiled is not None else []
 
 
+@pytest.fixture(autouse=True)
+def _kernels_at_every_size(request, monkeypatch):
+    """compiled.py hands tiny adds and tiny batched matmuls to NumPy (faster there, and
+    the same numbers as the twins); the kernel tests run every size through the C kernels."""
+    if kernels.compiled is not None and request.module.__name__.startswith("test_kernels"):
+        monkeypatch.setattr(kernels.compiled, "_ADD_SMALL", 0)
+        monkeypatch.setattr(kernels.compiled, "_MATMUL_SMALL_FLOPS", 0)
+
+
 @pytest.fixture(params=supported_isas() or ["none"])
 def isa(request):
     """Run a test once per SIMD variant this CPU supports (base, avx2, avx512)."""

@@ -197,6 +197,38 @@ def test_matmul_strided_batches(isa, nthreads, rng):
                       np.matmul(w.T, y.swapaxes(-1, -2)), 8, np.float32)  # fmt: skip
 
 
+@pytest.mark.parametrize("m", [1, 2, 4, 5])  # section 6 takes up to GEMV_MAX_M = 4 rows
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_few_rows_both_layouts(isa, nthreads, m, dtype, rng):
+    """csrc/gemm_impl.h section 6: B read by columns (x @ W.T, W stored (N, K)) and by
+    rows (p @ V, V stored (K, N)); 2-D, accumulating, and batched one product per head."""
+    for k, n in [(32, 200), (77, 33), (768, 1100), (1, 17), (300, 1), (5, 3)]:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        w = rng.standard_normal((n, k)).astype(dtype)
+        v = rng.standard_normal((k, n)).astype(dtype)
+        for name, b in (("x @ W.T", w.T), ("p @ V", v)):
+            want = a.astype(np.float64) @ b.astype(np.float64)
+            assert_gemm_close(compiled.gemm(a, b), want, k, dtype, f"{name} {m, k, n}")
+            out = np.ones((m, n), dtype)
+            compiled.gemm(a, b, out=out, accumulate=True)
+            assert_gemm_close(out, want + 1, k, dtype, f"{name} += {m, k, n}")
+        q = rng.standard_normal((2, 3, m, k)).astype(dtype)  # (B, n_head, rows, hs)
+        keys = rng.standard_normal((2, 3, n, k)).astype(dtype)
+        vals = rng.standard_normal((2, 3, k, n)).astype(dtype)
+        for name, b in (("q @ k^T", keys.swapaxes(-1, -2)), ("p @ v", vals)):
+            want = q.astype(np.float64) @ b.astype(np.float64)
+            assert_gemm_close(compiled.matmul(q, b), want, k, dtype, f"{name} {m, k, n}")
+
+
+def test_tiny_batched_matmul_is_numpys(monkeypatch, rng):
+    """Below _MATMUL_SMALL_FLOPS compiled.matmul hands a batch to NumPy: the twin's numbers."""
+    monkeypatch.setattr(compiled, "_MATMUL_SMALL_FLOPS", 1 << 18)
+    q = rng.standard_normal((1, 4, 1, 32)).astype(np.float32)
+    k = rng.standard_normal((1, 4, 200, 32)).astype(np.float32)
+    np.testing.assert_array_equal(compiled.matmul(q, k.swapaxes(-1, -2)),
+                                  reference.matmul(q, k.swapaxes(-1, -2)))  # fmt: skip
+
+
 def test_matmul_errors():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, 5\)"):
         compiled.matmul(np.ones((2, 3)), np.ones((4, 5)))

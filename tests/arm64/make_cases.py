@@ -88,7 +88,8 @@ for dt in (np.float32, np.float64):
         case("layernorm_bwd", dt, [rows, cols], [x, w, mean, rstd, y], [dx, dw, db])
         idx = rng.integers(0, 5, rows).astype(np.int64)
         case("embedding_bwd", dt, [rows, cols, 5], [idx, x], [R.embedding_backward(idx, x, 5)])
-    for M, N, K in ((1, 1, 1), (5, 7, 3), (33, 17, 65), (128, 96, 80)):
+    # (2, 40, 67) and (4, 300, 768): few rows of A, B row-major (p @ V, section 6)
+    for M, N, K in ((1, 1, 1), (2, 40, 67), (4, 300, 768), (5, 7, 3), (33, 17, 65), (128, 96, 80)):
         a, b = r(M, K), r(K, N)
         case("gemm", dt, [M, N, K], [a, b], [a @ b])
     for M, N, K in ((1, 1, 1), (1, 9, 13), (3, 40, 67), (4, 300, 768)):  # x @ W.T: few rows
