@@ -46,6 +46,8 @@ EXPECTED = {
         "and_gate_neuron",
         "directions_grow_faster_than_dimensions",
         "neurons_are_shared",
+        "gpt_mlp_fires_sparsely",  # held for 6 training seeds, 4 backends (base to AVX-512)
+        "gpt_neurons_selective",
     ],
     "11_data_parallel": ["shard_average_is_full_gradient"],
 }

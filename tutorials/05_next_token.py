@@ -233,12 +233,12 @@ if plt is not None:
 # `tinygrad_edu/models/train_gpt.py`: random windows of the training text, the
 # cross-entropy of every position's next character, backpropagation, an AdamW step,
 # again and again. Its printed "loss" is the same cost as above, estimated on a few
-# random windows. (The trained model is saved in the output folder; lesson 6 reuses it,
-# and running this lesson again does not train again.)
+# random windows. (The trained model is saved in the output folder; lessons 6 and 8
+# reuse it, and running this lesson again does not train again.)
 
 # The recipe (sizes, steps, learning rate) and the reuse of a finished run are in
-# `lesson_gpt` of `tinygrad_edu/lessons/common.py`, shared with lesson 6; the training
-# loop itself is `train` in `tinygrad_edu/models/train_gpt.py`.
+# `lesson_gpt` of `tinygrad_edu/lessons/common.py`, shared with lessons 6 and 8; the
+# training loop itself is `train` in `tinygrad_edu/models/train_gpt.py`.
 
 # %%
 t0 = time.perf_counter()

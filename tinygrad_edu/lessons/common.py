@@ -113,12 +113,13 @@ def _shared_y(ax: Any) -> bool:
     return any(s is not ax and s.get_ylabel() for s in siblings)
 
 
-# --- the small GPT of lessons 5 and 6 ------------------------------------------------------
+# --- the small GPT of lessons 5, 6 and 8 ---------------------------------------------------
 
 
-def lesson_gpt(lesson: Lesson) -> tuple[Any, list, Any]:
+def lesson_gpt(lesson: Lesson, seed: Optional[int] = None) -> tuple[Any, list, Any]:
     """The character-level GPT of lesson 5: trained with `models/train_gpt.py`, saved in the
-    output folder, and reused from there (by lesson 6, or a second run) when it is complete.
+    output folder, and reused from there (by lessons 6 and 8, or a second run) when it is
+    complete. seed: another training seed than TrainConfig's (its own folder).
     Returns (model in eval mode, the training metrics, the TrainConfig)."""
     import shutil
 
@@ -134,6 +135,9 @@ def lesson_gpt(lesson: Lesson) -> tuple[Any, list, Any]:
     name = (
         "gpt_char_{n_layer}x{n_embd}_T{block_size}_B{batch_size}_{max_iters}it_lr{learning_rate:g}"
     )
+    if seed is not None:
+        recipe["seed"] = seed
+        name += "_seed{seed}"
     cfg = TrainConfig(
         out=str(lesson.out / name.format(**recipe)),
         eval_interval=recipe["max_iters"] // 5,
