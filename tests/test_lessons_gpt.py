@@ -1,4 +1,4 @@
-"""The helpers of the GPT lessons (5-7): the bigram model and the look inside a GPT."""
+"""The helpers of the GPT lessons (5-8): the bigram model and the look inside a GPT."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import tinygrad_edu as tg
 from tinygrad_edu.autograd import no_grad
 from tinygrad_edu.models.bigram import BigramModel
 from tinygrad_edu.models.gpt import GPT, GPTConfig
-from tinygrad_edu.models.gpt_inspect import attention_weights, hidden_states
+from tinygrad_edu.models.gpt_inspect import attention_weights, hidden_states, mlp_activations
+from tinygrad_edu.nn import functional as F
 from tinygrad_edu.tensor import Tensor
 
 # --- the bigram model -----------------------------------------------------------------------
@@ -160,3 +161,27 @@ def test_attention_weights_keep_the_models_mode_and_check_input():
         hidden_states(model, [1.0, 2.0])
     with pytest.raises(ValueError, match="T >= 1"):
         hidden_states(model, np.zeros((1, 0), dtype=np.int64))
+
+
+@pytest.mark.parametrize("layer", [0, 1, -1])
+def test_mlp_activations_are_what_the_block_computes(layer):
+    """GELU(c_fc(ln_2(x + attention))) recomputed by hand; through c_proj and added to the
+    stream, they give the next block's input."""
+    model = small_gpt(seed=3)
+    idx = np.random.default_rng(2).integers(0, 11, size=(2, 7))
+    h = mlp_activations(model, idx, layer)
+    assert h.shape == (2, 7, 4 * 8)
+    block = model.transformer.h[layer]
+    states = hidden_states(model, idx)
+    i = layer % model.config.n_layer
+    with no_grad():
+        x = Tensor(states[i])
+        mid = x + block.attn(block.ln_1(x))  # the stream after attention
+        want = F.gelu(block.mlp.c_fc(block.ln_2(mid))).data
+        out = (mid + block.mlp.c_proj(Tensor(h.astype(np.float32)))).data
+    np.testing.assert_allclose(h, want, atol=1e-5)
+    np.testing.assert_allclose(out, states[i + 1], atol=1e-5)
+    assert "forward" not in vars(block.mlp.c_proj)  # the hook is gone
+    np.testing.assert_allclose(mlp_activations(model, idx[1], layer), h[1], atol=1e-12)
+    with pytest.raises(IndexError, match="layer 2"):
+        mlp_activations(model, idx, 2)

@@ -1,4 +1,4 @@
-"""Lesson 8's helpers: the MLP block as a fact memory, angles and the Welch bound,
+"""Lesson 8's helpers: the GPT's MLP block as a fact memory, angles and the Welch bound,
 spreading directions on the sphere, and the toy model of superposition."""
 
 from __future__ import annotations
@@ -70,17 +70,23 @@ def test_most_directions_in_the_plane():
     assert S.most_directions(2, 29.0) == (2, 3)
 
 
-def test_mlp_block_is_linear_relu_linear():
+def test_fact_memory_uses_the_gpts_mlp_block():
     tg.manual_seed(1)
-    block = S.MLPBlock(4, 16)
+    mem = S.FactMemory(n_subjects=3, n_values=2, d=4, hidden=16, seed=1)
+    block = mem.mlp
+    assert type(block) is tg.nn.MLP  # the class inside every GPT block, not a copy
     x = Tensor(np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32))
     out, h = block(x, return_hidden=True)
     W1, b1 = block.c_fc.weight.data, block.c_fc.bias.data
     W2, b2 = block.c_proj.weight.data, block.c_proj.bias.data
-    want_h = np.maximum(x.data @ W1.T + b1, 0)
+    z = x.data @ W1.T + b1
+    want_h = 0.5 * z * (1 + np.vectorize(math.erf)(z / math.sqrt(2)))  # GELU, exactly
     np.testing.assert_allclose(h.data, want_h, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(out.data, want_h @ W2.T + b2, rtol=1e-5, atol=1e-6)
-    assert block(x).shape == (3, 4)
+    np.testing.assert_allclose(out.data, want_h @ W2.T + b2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(block(x).data, out.data)
+    assert np.array_equal(h.data > 0, z > 0)  # GELU(z) > 0 exactly when z > 0: "fires"
+    _, h_mem = mem(np.arange(3))
+    assert h_mem.shape == (3, 16)
 
 
 def test_fact_memory_learns_facts_only_in_its_mlp():

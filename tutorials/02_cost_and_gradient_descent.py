@@ -21,10 +21,13 @@
 # %%
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
-from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
+with contextlib.suppress(ImportError):  # a source checkout: teach from *its* package
+    import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
+from tinygrad_edu.lessons.common import Lesson  # --quick, output folder, figures
 from tinygrad_edu.scalar import Value
 
 lesson = Lesson(

@@ -19,14 +19,18 @@
 # %%
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
 
 import numpy as np
-from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
+
+with contextlib.suppress(ImportError):  # a source checkout: teach from *its* package
+    import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
 from tinygrad_edu.data import make_moons
+from tinygrad_edu.lessons.common import Lesson  # --quick, output folder, figures
 from tinygrad_edu.scalar import MLP, Value, draw, to_dot
 
 lesson = Lesson(

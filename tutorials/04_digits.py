@@ -21,14 +21,18 @@
 # %%
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
-from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
+
+with contextlib.suppress(ImportError):  # a source checkout: teach from *its* package
+    import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn, optim
 from tinygrad_edu.data import DataLoader, load_digits
+from tinygrad_edu.lessons.common import Lesson  # --quick, output folder, figures
 from tinygrad_edu.nn import functional as F
 
 try:  # a progress bar over epochs, if tqdm is installed

@@ -21,18 +21,19 @@
 # %%
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
 
 import numpy as np
-from _common import (  # tutorials/_common.py: --quick, output folder, seeding, figures
-    Lesson,
-    lesson_gpt,
-)
+
+with contextlib.suppress(ImportError):  # a source checkout: teach from *its* package
+    import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
 import tinygrad_edu as tg
 from tinygrad_edu.data.shakespeare import load_shakespeare
+from tinygrad_edu.lessons.common import Lesson, lesson_gpt  # --quick, output folder, figures
 from tinygrad_edu.models.bigram import BigramModel
 from tinygrad_edu.models.gpt import GPT, sample_next
 from tinygrad_edu.tokenizer import BPETokenizer, CharTokenizer, GPT2Tokenizer
@@ -232,12 +233,12 @@ if plt is not None:
 # `tinygrad_edu/models/train_gpt.py`: random windows of the training text, the
 # cross-entropy of every position's next character, backpropagation, an AdamW step,
 # again and again. Its printed "loss" is the same cost as above, estimated on a few
-# random windows. (The trained model is saved in the output folder; lesson 6 reuses it,
-# and running this lesson again does not train again.)
+# random windows. (The trained model is saved in the output folder; lessons 6 and 8
+# reuse it, and running this lesson again does not train again.)
 
 # The recipe (sizes, steps, learning rate) and the reuse of a finished run are in
-# `lesson_gpt` of `tutorials/_common.py`, shared with lesson 6; the training loop itself
-# is `train` in `tinygrad_edu/models/train_gpt.py`.
+# `lesson_gpt` of `tinygrad_edu/lessons/common.py`, shared with lessons 6 and 8; the
+# training loop itself is `train` in `tinygrad_edu/models/train_gpt.py`.
 
 # %%
 t0 = time.perf_counter()

@@ -26,16 +26,17 @@
 # %%
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import (  # tutorials/_common.py: --quick, output folder, seeding, figures
-    Lesson,
-    lesson_gpt,
-)
+
+with contextlib.suppress(ImportError):  # a source checkout: teach from *its* package
+    import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
 import tinygrad_edu as tg
+from tinygrad_edu.lessons.common import Lesson, lesson_gpt  # --quick, output folder, figures
 from tinygrad_edu.models.gpt import GPT
 from tinygrad_edu.models.gpt_inspect import attention_weights, hidden_states
 from tinygrad_edu.tensor import Tensor
@@ -69,7 +70,7 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 # loaded; otherwise it is trained now.
 
 # %%
-model, _, cfg = lesson_gpt(lesson)  # tutorials/_common.py
+model, _, cfg = lesson_gpt(lesson)  # tinygrad_edu/lessons/common.py
 tok = load_tokenizer(Path(cfg.out) / "tokenizer.json")
 chars = tok.chars
 V, C = model.config.vocab_size, model.config.n_embd

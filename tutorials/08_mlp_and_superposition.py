@@ -4,7 +4,7 @@
 # A transformer alternates attention blocks (tokens talk to each other) with **MLP
 # blocks**, where each token's vector passes alone through
 #
-#     linear -> ReLU (or GELU) -> linear
+#     linear -> GELU (a smooth ReLU) -> linear
 #
 # the simplest neural network of lesson 1. Most of a GPT's parameters are in these
 # blocks, and experiments suggest that this is where **facts** are stored: "Michael
@@ -16,25 +16,36 @@
 # 2. measures the geometry that lets a network hold *more features than it has
 #    dimensions*: in high dimensions, very many directions can be nearly perpendicular;
 # 3. shows a small model choosing to store more features than it has dimensions
-#    (**superposition**) when the features are rarely active at the same time.
+#    (**superposition**) when the features are rarely active at the same time;
+# 4. goes back to a trained GPT and looks at its MLP's neurons, token by token.
 #
-# Run: `python tutorials/08_mlp_and_superposition.py [--quick]`. The models and
-# measurements are in `tinygrad_edu/lessons/superposition.py`; the GPT's own MLP block
-# (`block.mlp` of each `Block` in `tinygrad_edu/models/gpt.py`) is the same shape, with GELU.
+# Run: `python tutorials/08_mlp_and_superposition.py [--quick]`. The MLP block is `MLP` in
+# `tinygrad_edu/nn/transformer.py`, the very class inside every `Block` of
+# `tinygrad_edu/models/gpt.py`; the other models and measurements are in
+# `tinygrad_edu/lessons/superposition.py`.
 
 # %%
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from pathlib import Path
 
 import numpy as np
-from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
+
+with contextlib.suppress(ImportError):  # a source checkout: teach from *its* package
+    import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor
+from tinygrad_edu.data.shakespeare import load_shakespeare
 from tinygrad_edu.lessons import superposition as S
+from tinygrad_edu.lessons.common import Lesson, lesson_gpt  # --quick, output folder, figures
+from tinygrad_edu.models.gpt import GPT
+from tinygrad_edu.models.gpt_inspect import mlp_activations
 from tinygrad_edu.nn import functional as F
+from tinygrad_edu.tokenizer import load_tokenizer
 
 lesson = Lesson(
     "08_mlp_and_superposition",
@@ -42,6 +53,9 @@ lesson = Lesson(
     quick_help="smaller experiments (for CI)",
     add_arguments=lambda parser: (
         parser.add_argument("--threads", type=int, default=1, help="kernel threads (default 1)"),
+        parser.add_argument(
+            "--seed", type=int, default=None, help="train section 6's GPT with another seed"
+        ),
     ),
 )
 args = lesson.args
@@ -61,7 +75,7 @@ lesson_start = time.perf_counter()
 # own fixed direction, and the score of a value is the dot product with it.
 #
 #     x = subject_vector[person]           (16,)   fixed, random
-#     x = x + MLP(x)                       (16,)   MLP = c_proj(ReLU(c_fc(x))), 64 neurons
+#     x = x + MLP(x)                       (16,)   MLP = c_proj(GELU(c_fc(x))), 64 neurons
 #     scores = x @ value_vectors.T         (16,)   8 sports, 8 cities; fixed, random
 #
 # Only the MLP is trained, so if the facts are recalled, they are stored in its weights.
@@ -127,32 +141,39 @@ print(f"with the MLP switched off: sports {without[0]}/40, cities {without[1]}/4
 # A neuron with weight 1 on each and **bias -1** has the weighted sum
 # m + j - 1: that is 1 only when both are there, and at most 0 otherwise, which
 # ReLU turns into silence. Its c_proj column can then write "basketball" into the
-# stream, for Michael Jordan only:
+# stream, for Michael Jordan only. The GPT's GELU is a smooth ReLU: positive exactly
+# where ReLU is, and a little negative (never below -0.17) where ReLU is 0.
 
 # %%
 w_and, b_and = np.array([1.0, 1.0]), -1.0  # (2,) weights on [Michael, Jordan], and the bias
-and_table = {}
+and_table, gelu_table = {}, {}
 for michael in (0, 1):
     for jordan in (0, 1):
-        fired = max(0.0, w_and @ np.array([michael, jordan]) + b_and)  # ReLU(w . x + b)
-        and_table[(michael, jordan)] = fired
+        z = w_and @ np.array([michael, jordan]) + b_and  # the weighted sum w . x + b
+        and_table[(michael, jordan)] = max(0.0, z)  # ReLU(z)
+        gelu_table[(michael, jordan)] = F.gelu(Tensor([z])).item()
         print(
-            f"Michael {michael}  Jordan {jordan}  ->  ReLU({michael} + {jordan} - 1) = {fired:.0f}"
+            f"Michael {michael}  Jordan {jordan}  ->  ReLU({michael} + {jordan} - 1) = "
+            f"{and_table[(michael, jordan)]:.0f}   GELU: {gelu_table[(michael, jordan)]:+.2f}"
         )
 lesson.verdict(
     "and_gate_neuron",
-    and_table[(1, 1)] > 0 and all(v == 0 for k, v in and_table.items() if k != (1, 1)),
-    "the neuron fires only for Michael AND Jordan: the bias set its threshold above "
-    "either name alone",
+    and_table[(1, 1)] > 0
+    and all(v == 0 for k, v in and_table.items() if k != (1, 1))
+    and gelu_table[(1, 1)] > 0
+    and all(v <= 0 for k, v in gelu_table.items() if k != (1, 1)),
+    "the neuron fires only for Michael AND Jordan, with ReLU or GELU: the bias set its "
+    "threshold above either name alone",
     "the neuron does not behave as an AND gate with these weights",
 )
 
 # %% [markdown]
 # ## 2. Which neurons fire for which fact?
 #
-# For each person, the 64 hidden activations ReLU(c_fc(x)): a neuron "fires" when its
-# activation is above 0. Each neuron's row of `c_fc.weight` is the pattern it looks
-# for; its column of `c_proj.weight` is what it adds to x when it fires.
+# For each person, the 64 hidden activations GELU(c_fc(x)): a neuron "fires" when its
+# activation is above 0 (GELU(z) > 0 exactly when z > 0). Each neuron's row of
+# `c_fc.weight` is the pattern it looks for; its column of `c_proj.weight` is what it
+# adds to x when it fires.
 
 # %%
 with tg.no_grad():
@@ -188,7 +209,7 @@ if plt is not None:
     ax.set(
         xlabel="person (each holds two facts: a sport and a city)",
         ylabel="hidden neuron",
-        title="Which neurons fire for which person (dark = strong ReLU output)",
+        title="Which neurons fire for which person (dark = strong GELU output)",
     )
     lesson.save(fig, "neurons_per_fact")
 
@@ -206,7 +227,7 @@ def recall_with_silenced(silenced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep[silenced] = 0.0
     with tg.no_grad():
         x = memory.subject_vectors[everyone]
-        h = F.relu(memory.mlp.c_fc(x)) * Tensor(keep)  # the silenced neurons output 0
+        h = F.gelu(memory.mlp.c_fc(x)) * Tensor(keep)  # MLP.forward, some neurons silenced
         s = ((x + memory.mlp.c_proj(h)) @ memory.value_vectors.T).data
     return s[:, : len(SPORTS)].argmax(1) == sport_of, s[:, len(SPORTS) :].argmax(1) == city_of
 
@@ -233,7 +254,8 @@ print(f"silencing 3 random neurons loses {np.mean(lost):.1f} of 80 facts on aver
 # nearly everyone else keeps theirs, and three random neurons barely matter at all.
 # The neurons are shared, but each fact depends on a particular *combination* of them,
 # weighted more on some than on others: the memory is distributed, not one neuron per
-# fact. (A neuron that never fires, for anyone, is "dead": ReLU passes it no gradient.)
+# fact. (A neuron that never fires, for anyone, is nearly "dead": far below 0, GELU is
+# flat and passes it almost no gradient; ReLU would pass none at all.)
 #
 # ## 3. Superposition already: 40 people in 16 dimensions
 #
@@ -454,9 +476,158 @@ if plt is not None:
 # superposition. (The plot shows W^T W: a diagonal block means perpendicular features,
 # off-diagonal colour means features that share space.)
 #
+# ## 6. Back to the GPT: the neurons of a trained MLP
+#
+# Everything above was a toy. Here is the real thing: the character-level GPT of lesson
+# 5 (`lesson_gpt` of `tinygrad_edu/lessons/common.py`: reused if lesson 5 left it in the
+# output folder, trained now otherwise). Each of its blocks has an `MLP` with 4 x C
+# neurons. `mlp_activations` in `tinygrad_edu/models/gpt_inspect.py` hooks one block's
+# MLP during a forward pass and returns GELU(c_fc(x)), the activation of every neuron
+# for every token. The text is 6,400 characters that the GPT never trained on (the
+# validation split); as a baseline, the same GPT untrained, with random weights.
+
+# %%
+t0 = time.perf_counter()
+gpt, _, gpt_cfg = lesson_gpt(lesson, seed=args.seed)
+tok = load_tokenizer(Path(gpt_cfg.out) / "tokenizer.json")
+text = load_shakespeare()
+val_text = text[int(len(text) * (1 - gpt_cfg.val_fraction)) :]  # train_gpt's split
+T = gpt_cfg.block_size
+n_windows = 6400 // T
+ids = np.array(tok.encode(val_text[: n_windows * T + 1]))
+windows = ids[:-1].reshape(n_windows, T)  # (n_windows, T): what the GPT reads
+next_ids = ids[1:].reshape(n_windows, T)  # the character after each one
+n_layer, n_neurons = gpt.config.n_layer, 4 * gpt.config.n_embd
+tg.manual_seed(1 if args.seed is None else args.seed + 1)
+untrained = GPT(gpt.config)  # the same shape, random weights
+
+
+def neurons(model: GPT) -> np.ndarray:
+    """(n_layer, tokens, n_neurons): every MLP neuron's activation on every token."""
+    return np.stack(
+        [mlp_activations(model, windows, L).reshape(-1, n_neurons) for L in range(n_layer)]
+    )
+
+
+acts, acts_untrained = neurons(gpt), neurons(untrained)
+firing = (acts > 0).mean(2)  # (n_layer, tokens): the fraction of a block's neurons firing
+firing_untrained = (acts_untrained > 0).mean(2)
+print(f"{windows.size:,} tokens, {n_layer} blocks of {n_neurons} MLP neurons")
+print("block   neurons firing per token: trained (middle 90% of tokens)   untrained")
+for L in range(n_layer):
+    lo, hi = np.quantile(firing[L], [0.05, 0.95])
+    print(
+        f"  {L}                          {firing[L].mean():4.0%}  ({lo:.0%} to {hi:.0%})"
+        f"              {firing_untrained[L].mean():4.0%}"
+    )
+lesson.verdict(
+    "gpt_mlp_fires_sparsely",
+    all(firing[L].mean() < firing_untrained[L].mean() for L in range(n_layer)),
+    "in every block, training left fewer neurons firing per token than the random "
+    f"start's half: {', '.join(f'{f:.0%}' for f in firing.mean(1))}",
+    "in this run training did not make every block fire fewer neurons per token: "
+    + ", ".join(
+        f"{f:.0%} (untrained {u:.0%})" for f, u in zip(firing.mean(1), firing_untrained.mean(1))
+    ),
+)
+
+# %% [markdown]
+# Does any one neuron mean something? Take a class of tokens, say the vowels among the
+# letters, and ask of each neuron: pick one token inside the class and one outside, at
+# random; how often is the neuron more active on the one inside? 0.5 means the neuron
+# cannot tell them apart (statisticians call this number the ROC AUC). Its
+# **selectivity** |2 AUC - 1| runs from 0 (no idea) to 1 (always tells; a neuron may also
+# tell by going *quiet* on the class). The best of 4 x C neurons is picked, so the fair
+# baseline is the best neuron of the untrained GPT, picked the same way.
+
+
+# %%
+def auc(a: np.ndarray, inside: np.ndarray) -> float:
+    """P(a random token inside the class is more active than one outside); ties count half."""
+    outside = np.sort(a[~inside])
+    below = np.searchsorted(outside, a[inside], "left")  # outside tokens less active
+    ties = np.searchsorted(outside, a[inside], "right") - below
+    return float((below + 0.5 * ties).sum() / (inside.sum() * len(outside)))
+
+
+def selectivity(activations: np.ndarray, inside: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """(n_layer, n_neurons): |2 AUC - 1| of every neuron, over the tokens `among`."""
+    return np.array(
+        [
+            [abs(2 * auc(activations[L, among, j], inside[among]) - 1) for j in range(n_neurons)]
+            for L in range(n_layer)
+        ]
+    )
+
+
+def ids_of(chars: str) -> list[int]:
+    return [tok.stoi[c] for c in chars if c in tok.stoi]
+
+
+previous = np.concatenate([np.full((n_windows, 1), -1), windows[:, :-1]], 1)
+everywhere = np.ones(windows.size, dtype=bool)
+later = (np.arange(windows.size) % T) > 0  # a token that can see the one before it
+classes = {  # name -> (tokens inside the class, the tokens compared)
+    "a vowel (among letters)": (
+        np.isin(windows, ids_of("aeiouAEIOU")).reshape(-1),
+        np.isin(windows, ids_of("".join(c for c in tok.chars if c.isalpha()))).reshape(-1),
+    ),
+    "followed by a space": ((next_ids == tok.stoi[" "]).reshape(-1), everywhere),
+    "right after a newline": ((previous == tok.stoi["\n"]).reshape(-1), later),
+}
+print("a token that is...          best neuron     selectivity   typical neuron   best untrained")
+best = {}
+for name, (inside, among) in classes.items():
+    sel = selectivity(acts, inside, among)
+    sel_untrained = selectivity(acts_untrained, inside, among)
+    L, j = np.unravel_index(sel.argmax(), sel.shape)
+    best[name] = (L, j, sel.max(), sel_untrained.max())
+    print(
+        f"  {name:26} block {L} #{j:<4}     {sel.max():.2f}          {np.median(sel):.2f}"
+        f"             {sel_untrained.max():.2f}"
+    )
+lesson.verdict(
+    "gpt_neurons_selective",
+    all(b[2] > b[3] for b in best.values()),
+    "for each class, one trained neuron tells it apart better than any untrained neuron "
+    "can, and far better than a typical neuron: training made them",
+    "not every class has a trained neuron beating the untrained GPT's best: "
+    + ", ".join(name for name, b in best.items() if b[2] <= b[3]),
+)
+print(f"({time.perf_counter() - t0:.1f} s)")
+
+# %%
+L, j, _, _ = best["a vowel (among letters)"]
+flat_ids = windows.reshape(-1)
+letters = [c for c in "abcdefghijklmnopqrstuvwxyz" if (flat_ids == tok.stoi[c]).any()]
+per_letter = [acts[L, flat_ids == tok.stoi[c], j].mean() for c in letters]  # (letters,)
+on_vowels = acts[L, np.isin(flat_ids, ids_of("aeiou")), j].mean()
+on_consonants = acts[L, np.isin(flat_ids, ids_of("".join(set(letters) - set("aeiou")))), j].mean()
+print(
+    f"block {L}, neuron {j}: mean activation on a, e, i, o, u {on_vowels:+.2f}, "
+    f"on the other lower-case letters {on_consonants:+.2f}"
+)
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.bar(letters, per_letter, color=["C1" if c in "aeiou" else "C0" for c in letters])
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(
+        xlabel="the token (a lower-case letter; vowels in orange)",
+        ylabel="mean activation (GELU)",
+        title=f"The trained GPT's vowel neuron: block {L}, neuron {j}",
+    )
+    lesson.save(fig, "gpt_vowel_neuron")
+
+# %% [markdown]
+# Nobody told the GPT what a vowel is, or where words end. Some of its neurons came to
+# track such classes of characters (lesson 6 found the vowels' embedding vectors close
+# together: a direction that a neuron can read), while a typical neuron tracks each of
+# them only weakly: like the fact memory's neurons, most respond to a mix of things.
+# And for each token, fewer than half of them fire.
+#
 # ## What to take away
 #
-# * The MLP block, linear -> ReLU -> linear, can store facts: our 64 neurons hold 80 of
+# * The MLP block, linear -> GELU -> linear, can store facts: our 64 neurons hold 80 of
 #   them. A fact is a pattern over many neurons, and each neuron serves many facts.
 # * In d dimensions only d directions are exactly perpendicular, but the number of
 #   *nearly* perpendicular ones grows exponentially with d, as long as "nearly" allows
@@ -466,6 +637,9 @@ if plt is not None:
 #   of them than it has dimensions, and pays a little interference. That is one reason
 #   individual neurons are hard to interpret, and why a GPT's 768 or 12,288 dimensions
 #   can hold far more than 768 or 12,288 ideas.
+# * In a trained GPT's MLP, fewer than half of the neurons fire for each token, and a
+#   few neurons track a class of characters (vowels, the end of a word) much better than
+#   a typical neuron, or any neuron of an untrained GPT; most are a mix.
 
 # %%
 print(f"\nlesson 8 ran in {time.perf_counter() - lesson_start:.1f} s")

@@ -13,10 +13,14 @@
 # %%
 from __future__ import annotations
 
-from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
+import contextlib
+
+with contextlib.suppress(ImportError):  # a source checkout: teach from *its* package
+    import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
 import tinygrad_edu as tg
 from tinygrad_edu.lessons import bench
+from tinygrad_edu.lessons.common import Lesson  # --quick, output folder, figures
 
 lesson = Lesson(
     "10_engine_room", "Lesson 10: the engine room", quick_help="smaller sizes, shorter timings"

@@ -18,14 +18,18 @@
 # %%
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
-from _common import Lesson  # tutorials/_common.py: --quick, output folder, seeding, figures
+
+with contextlib.suppress(ImportError):  # a source checkout: teach from *its* package
+    import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
 import tinygrad_edu as tg
 from tinygrad_edu import distributed as dist
 from tinygrad_edu import optim, rng
+from tinygrad_edu.lessons.common import Lesson  # --quick, output folder, figures
 from tinygrad_edu.models.gpt import GPT, GPTConfig
 
 lesson = Lesson(

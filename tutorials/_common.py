@@ -1,158 +1,26 @@
-"""What every lesson does first: `--quick`, the output folder, seeding, figures, verdicts.
+"""In a source checkout, the lessons teach from *this* checkout's package.
 
-A lesson starts with
+Each lesson begins
 
-    from _common import Lesson
-    lesson = Lesson("04_digits", "Lesson 4: a network that reads handwritten digits")
+    with contextlib.suppress(ImportError):  # a source checkout: teach from *its* package
+        import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
-and then uses `lesson.quick`, `lesson.args`, `lesson.plt` (matplotlib.pyplot, or None without it),
-`lesson.out` (the folder for files: $TINYGRAD_EDU_OUT or ./tutorial_output/),
-`lesson.save(fig, "loss_curves")` (saved as 04_loss_curves.png, shown inline in a notebook),
-and `lesson.verdict(...)` for every conclusion it prints.
+    from tinygrad_edu.lessons.common import Lesson
 
-A verdict is a conclusion computed from this run's numbers: the lesson passes the
-measured condition and two texts, and the one that matches what happened is printed.
-Verdicts are also written to `<out>/<lesson>_verdicts.json`, so that the tests can check
-that, in `--quick` mode, each lesson's run shows what its prose says.
+Run as `python tutorials/NN_name.py`, or as a notebook inside tutorials/, this file is found
+beside the lesson and puts the checkout in front of any other installed tinygrad_edu. A
+lesson's notebook on its own (downloaded from the book, opened in Colab) has no _common.py
+beside it, and uses the installed package. The preamble itself (`Lesson`, `lesson_gpt`) is
+in `tinygrad_edu/lessons/common.py`; `from _common import Lesson` still works.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import random
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
 
-# Run from a source checkout, the lesson teaches from *that* checkout's package.
 _ROOT = Path(__file__).resolve().parent.parent
 if (_ROOT / "tinygrad_edu" / "__init__.py").is_file() and str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-import numpy as np  # noqa: E402
-
-import tinygrad_edu as tg  # noqa: E402
-from tinygrad_edu import plotting  # noqa: E402
-
-
-class Lesson:
-    """The preamble of one lesson (see the module docstring)."""
-
-    def __init__(
-        self,
-        name: str,
-        description: str,
-        quick_help: str = "a short run (for CI)",
-        add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None,
-        seed: int = 0,
-    ) -> None:
-        self.name = name
-        parser = argparse.ArgumentParser(description=description)
-        parser.add_argument("--quick", action="store_true", help=quick_help)
-        if add_arguments is not None:
-            add_arguments(parser)
-        # parse_known_args: Jupyter passes its own arguments to the kernel
-        self.args, _ = parser.parse_known_args()
-        # the book (tinygrad_edu/lessons/book.py) runs lessons in a kernel: --quick via the env
-        self.quick: bool = self.args.quick or bool(os.environ.get("TINYGRAD_EDU_QUICK"))
-        # the same random start every run: the weights, the batches, the samples
-        tg.manual_seed(seed)
-        np.random.seed(seed)
-        random.seed(seed)
-        self.plt = plotting.maybe_plt()
-        self.out = plotting.output_dir()
-        self.verdicts: dict[str, bool] = {}
-
-    # --- figures -------------------------------------------------------------------------
-
-    def save(self, fig: Any, name: str) -> Path:
-        """Save fig as <lesson number>_<name>.png in the output folder; in a notebook, show
-        it right here. Every figure must say what it shows: a title, and axis labels on
-        every plot that has axes (images and colour bars are exempt)."""
-        _check_labels(fig, name)
-        prefix = self.name.split("_")[0] + "_"
-        path = plotting.savefig(fig, name if name.startswith(prefix) else prefix + name)
-        if plotting._in_notebook():  # show it in order, between this cell's printed lines
-            from IPython.display import Image, display
-
-            display(Image(filename=str(path)))
-            self.plt.close(fig)
-        return path
-
-    # --- verdicts ------------------------------------------------------------------------
-
-    def verdict(self, key: str, holds: bool, if_true: str, if_false: str) -> bool:
-        """Print the conclusion that matches the measurement (`holds`), record it under key."""
-        holds = bool(holds)
-        print(("  -> " if not if_true.startswith(" ") else "") + (if_true if holds else if_false))
-        self.verdicts[key] = holds
-        path = self.out / f"{self.name}_verdicts.json"
-        path.write_text(json.dumps({"quick": self.quick, "verdicts": self.verdicts}, indent=1))
-        return holds
-
-
-def _check_labels(fig: Any, name: str) -> None:
-    axes = [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is None]
-    titled = bool(fig._suptitle and fig._suptitle.get_text()) or any(ax.get_title() for ax in axes)
-    if not titled:
-        raise ValueError(f"figure {name!r} has no title")
-    for ax in axes:
-        if not ax.axison:
-            continue
-        has_x = len(ax.get_xticks()) > 0 and ax.xaxis.get_visible()
-        has_y = len(ax.get_yticks()) > 0 and ax.yaxis.get_visible()
-        if ax.images and not (ax.get_xlabel() or ax.get_ylabel()):
-            continue  # an image shown as a picture, ticks hidden or not
-        if (has_x and not ax.get_xlabel()) or (has_y and not ax.get_ylabel() and not _shared_y(ax)):
-            raise ValueError(f"figure {name!r}: a plot without axis labels ({ax.get_title()!r})")
-
-
-def _shared_y(ax: Any) -> bool:
-    """A panel that shares its y axis with the first panel of its row (labelled there)."""
-    siblings = ax.get_shared_y_axes().get_siblings(ax)
-    return any(s is not ax and s.get_ylabel() for s in siblings)
-
-
-# --- the small GPT of lessons 5 and 6 ------------------------------------------------------
-
-
-def lesson_gpt(lesson: Lesson) -> tuple[Any, list, Any]:
-    """The character-level GPT of lesson 5: trained with `models/train_gpt.py`, saved in the
-    output folder, and reused from there (by lesson 6, or a second run) when it is complete.
-    Returns (model in eval mode, the training metrics, the TrainConfig)."""
-    import shutil
-
-    from tinygrad_edu.models.gpt import GPT
-    from tinygrad_edu.models.train_gpt import TrainConfig, train
-
-    if lesson.quick:
-        recipe = dict(n_layer=2, n_head=4, n_embd=64, block_size=32, batch_size=16, max_iters=300)
-        recipe.update(learning_rate=5e-3, warmup_iters=30)
-    else:
-        recipe = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, max_iters=1000)
-        recipe.update(learning_rate=2e-3, warmup_iters=100)
-    name = (
-        "gpt_char_{n_layer}x{n_embd}_T{block_size}_B{batch_size}_{max_iters}it_lr{learning_rate:g}"
-    )
-    cfg = TrainConfig(
-        out=str(lesson.out / name.format(**recipe)),
-        eval_interval=recipe["max_iters"] // 5,
-        eval_iters=10,
-        progress=False,
-        **recipe,
-    )
-    state_file = Path(cfg.out) / "train_state.json"
-    if state_file.is_file() and json.loads(state_file.read_text()).get("iter") == cfg.max_iters:
-        print(f"(reusing the GPT already trained in {cfg.out}; delete that folder to retrain)")
-    try:
-        metrics = train(cfg, log=lambda line: print("  " + line))
-        model = GPT.from_pretrained(cfg.out)
-    except (ValueError, KeyError, OSError) as exc:  # a folder left by an older version
-        print(f"  (could not reuse {cfg.out}: {exc}; training from scratch)")
-        shutil.rmtree(cfg.out, ignore_errors=True)
-        metrics = train(cfg, log=lambda line: print("  " + line))
-        model = GPT.from_pretrained(cfg.out)
-    model.eval()
-    return model, metrics, cfg
+from tinygrad_edu.lessons.common import *  # noqa: E402, F401, F403

@@ -27,7 +27,7 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[2]  # a source checkout: tutorials/ beside the package
 
 # `tinygrad_edu/nn/transformer.py`, `models/gpt.py` (short for tinygrad_edu/models/gpt.py),
-# `csrc/attention_impl.h`, `tutorials/_common.py`
+# `csrc/attention_impl.h`, `tinygrad_edu/lessons/common.py`
 PATH_RE = re.compile(r"`((?:[\w.]+/)+[\w.]+\.(?:py|pyx|c|h))`")
 # `Name` in `path.py`   /   `path.py` (Name, Other.method)
 NAME_IN_PATH_RE = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?` (?:in|of) `((?:[\w.]+/)+[\w.]+\.py)`")
@@ -181,11 +181,27 @@ def _link_prose(page: str, text: str, root: Path, known_pages: set[str]) -> str:
     )
 
 
+def lesson_notebook(text: str):
+    """A lesson's percent-format script -> an (unexecuted) notebook for a Python 3 kernel.
+
+    The notebook needs only the installed package: a lesson imports its preamble from
+    tinygrad_edu.lessons.common, and tutorials/_common.py, when it is beside the notebook
+    (a source checkout), only puts that checkout's package first."""
+    import jupytext
+
+    nb = jupytext.reads(text, fmt="py:percent")
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
 def build(
     out: Path, quick: bool = False, root: Path = ROOT, only: Optional[list[str]] = None
 ) -> Path:
     """Build the book into out; return the index page."""
-    import jupytext
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
@@ -212,7 +228,11 @@ def build(
                 sources.append((f.relative_to(root).as_posix(), "named by a lesson"))
     for p in lesson_files:
         sources.append((p.relative_to(root).as_posix(), "the lesson itself, as a script"))
-    sources.append(("tutorials/_common.py", "what every lesson does first"))
+    preamble = [
+        ("tinygrad_edu/lessons/common.py", "what every lesson does first"),
+        ("tutorials/_common.py", "in a source checkout: that checkout's package first"),
+    ]
+    sources = [s for s in sources if s[0] not in dict(preamble)] + preamble
     for rel, _ in sources:
         render_source(rel, root, out)
     known = {rel for rel, _ in sources}
@@ -223,12 +243,7 @@ def build(
         for path in lesson_files:
             t0 = time.perf_counter()
             text = path.read_text(encoding="utf-8")
-            nb = jupytext.reads(text, fmt="py:percent")
-            nb.metadata["kernelspec"] = {
-                "name": "python3",
-                "display_name": "Python 3",
-                "language": "python",
-            }
+            nb = lesson_notebook(text)
             client = NotebookClient(
                 nb, timeout=900, kernel_name="python3",
                 resources={"metadata": {"path": str(path.parent)}},

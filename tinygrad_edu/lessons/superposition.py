@@ -1,8 +1,7 @@
 """MLPs and superposition (lecture 8): where facts may live, and how a network can hold
 more features than it has neurons or dimensions.
 
-    MLPBlock             linear -> ReLU -> linear: the transformer's MLP block
-    FactMemory           an MLP block used as an association memory, subject -> attributes
+    FactMemory           the GPT's MLP block (nn.MLP) used as a memory, subject -> attributes
     pairwise_cosines     cos(angle) between every pair of directions, and
     angles_degrees       the same as angles in degrees (each pair once)
     welch_bound          how close to 90 degrees n directions in d dimensions can all be
@@ -23,31 +22,9 @@ from typing import Any
 import numpy as np
 
 from .. import nn, optim
-from ..nn import functional as F
 from ..tensor import Tensor
 
 # --- the MLP block as a memory -------------------------------------------------------------------
-
-
-class MLPBlock(nn.Module):
-    """linear -> ReLU -> linear, with GPT's names (c_fc, c_proj); the hidden layer is
-    usually 4x wider than the vectors it reads.
-
-    Read it as a memory of key -> value pairs: row i of c_fc.weight is a pattern
-    ("key") that hidden neuron i responds to; ReLU keeps the neuron silent unless its
-    pattern is present; column i of c_proj.weight is what the neuron writes back
-    ("value") when it fires. The output is the sum of the values of the neurons that fired.
-    """
-
-    def __init__(self, d: int, hidden: int) -> None:
-        super().__init__()
-        self.c_fc = nn.Linear(d, hidden)  # d -> hidden: does the input match neuron i's key?
-        self.c_proj = nn.Linear(hidden, d)  # hidden -> d: add up the values of the firing neurons
-
-    def forward(self, x: Tensor, return_hidden: bool = False) -> Any:
-        h = F.relu(self.c_fc(x))  # (..., hidden): the neurons' activations
-        out = self.c_proj(h)  # (..., d)
-        return (out, h) if return_hidden else out
 
 
 class FactMemory(nn.Module):
@@ -55,7 +32,8 @@ class FactMemory(nn.Module):
 
         x = subject_vectors[s]              (B, d)  fixed: the subject's vector, as the
                                                     attention layers might deliver it
-        x = x + mlp(x)                      (B, d)  the MLP block adds what it knows
+        x = x + mlp(x)                      (B, d)  the MLP block (nn.MLP, the GPT's own:
+                                                    Linear -> GELU -> Linear) adds what it knows
         logits = x @ value_vectors.T        (B, n_values)  fixed unembedding: one
                                                     direction per attribute value
 
@@ -69,7 +47,7 @@ class FactMemory(nn.Module):
         g = np.random.default_rng(seed)
         self.register_buffer("subject_vectors", _unit_rows(g.standard_normal((n_subjects, d))))
         self.register_buffer("value_vectors", _unit_rows(g.standard_normal((n_values, d))))
-        self.mlp = MLPBlock(d, hidden)
+        self.mlp = nn.MLP(d, hidden)
 
     def forward(self, subjects: Any, use_mlp: bool = True) -> tuple[Tensor, Tensor | None]:
         """subject ids (B,) -> (logits (B, n_values), hidden activations (B, hidden) or None)."""

@@ -111,6 +111,12 @@ class MLP(Module):
         self.dropout = Dropout(dropout)
         self.approximate = approximate
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = F.gelu(self.c_fc(x), approximate=self.approximate)  # (B, T, hidden)
-        return self.dropout(self.c_proj(h))  # (B, T, C)
+    def forward(self, x: Tensor, return_hidden: bool = False):
+        """x (..., C) -> (..., C); with return_hidden, also the neurons' activations h.
+
+        Read it as a memory: row i of c_fc.weight is the pattern neuron i looks for, and
+        column i of c_proj.weight is what the neuron adds to the output when it fires.
+        """
+        h = F.gelu(self.c_fc(x), approximate=self.approximate)  # (..., hidden)
+        out = self.dropout(self.c_proj(h))  # (..., C)
+        return (out, h) if return_hidden else out
