@@ -47,9 +47,10 @@ def say(*a, **k):
         print(*a, **k, flush=True)
 
 
-def verdict(key: str, holds: bool, if_true: str, if_false: str) -> bool:
+def verdict(key: str, holds: bool, if_true: str, if_false: str) -> None:
     """lesson.verdict on rank 0 only (one printed line, one record)."""
-    return lesson.verdict(key, holds, if_true, if_false) if MAIN else bool(holds)
+    if MAIN:
+        lesson.verdict(key, holds, if_true, if_false)
 
 
 say(

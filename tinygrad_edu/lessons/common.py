@@ -81,14 +81,15 @@ class Lesson:
 
     # --- verdicts ------------------------------------------------------------------------
 
-    def verdict(self, key: str, holds: bool, if_true: str, if_false: str) -> bool:
-        """Print the conclusion that matches the measurement (`holds`), record it under key."""
+    def verdict(self, key: str, holds: bool, if_true: str, if_false: str) -> None:
+        """Print the conclusion that matches the measurement (`holds`), record it under key.
+
+        Returns nothing, so that a notebook cell ending in a verdict shows no `Out: True`."""
         holds = bool(holds)
         print(("  -> " if not if_true.startswith(" ") else "") + (if_true if holds else if_false))
         self.verdicts[key] = holds
         path = self.out / f"{self.name}_verdicts.json"
         path.write_text(json.dumps({"quick": self.quick, "verdicts": self.verdicts}, indent=1))
-        return holds
 
 
 def _check_labels(fig: Any, name: str) -> None:
