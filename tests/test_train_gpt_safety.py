@@ -390,3 +390,121 @@ def test_clean_up_keeps_checkpoints_when_the_pointer_names_none(tmp_path):
     assert os.path.isdir(os.path.join(cfg.out, ckpt))
     with pytest.raises(checkpoint.CheckpointError, match="ckpt-000009-gone"):
         checkpoint.published_checkpoint(cfg.out)
+
+
+# ---- Ctrl-C: one line, exit 130, the checkpoint kept -----------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _cli_run(argv, **kw):
+    """`python -m tinygrad_edu ARGV` in a subprocess, with this checkout's package."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_edu", *argv], cwd=ROOT, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
+    )  # fmt: skip
+
+
+def test_ctrl_c_during_train_gpt_says_one_line_and_keeps_the_checkpoint(tmp_path):
+    """SIGINT to a real run, once its first checkpoint exists: exit 130, no traceback, one
+    line naming the iteration kept; no lock left; the folder resumes."""
+    import signal
+    import time
+
+    cfg = _cfg(tmp_path, max_iters=100000, lr_decay_iters=50, eval_interval=3, dropout=0.0)
+    proc = _cli_run(["train-gpt", *_cli_flags(cfg)])
+    pointer = os.path.join(cfg.out, checkpoint.POINTER)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(pointer) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # into the training (a few more checkpoints, maybe one being written)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    kept = checkpoint.read_json(pointer)
+    ckpt = os.path.join(cfg.out, kept["dir"])
+    assert err.startswith("train-gpt: interrupted at iteration ")
+    assert f"the last checkpoint (iteration {kept['iter']}, {ckpt}) is kept" in err
+    assert "run the same command to resume" in err
+    assert not os.path.exists(os.path.join(cfg.out, checkpoint.LOCK))
+    checkpoint.verify_manifest(checkpoint.published_checkpoint(cfg.out))
+    rows = checkpoint.read_jsonl(os.path.join(cfg.out, "metrics.jsonl"))
+    assert rows[-1]["iter"] <= kept["iter"]
+    # the same command resumes (with a nearer end)
+    resumed = _cli_run(["train-gpt", *_cli_flags(cfg), "--max-iters", str(kept["iter"] + 3)])
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert f"resuming from {cfg.out} at iteration {kept['iter']}" in out
+    assert out.strip().splitlines()[-1].startswith(f"done: iter {kept['iter'] + 3}, ")
+
+
+def _interrupt_at_step(monkeypatch, step):
+    """Ctrl-C during the `step`-th training forward pass (0-based)."""
+    from tinygrad_edu.models.gpt import GPT
+
+    original, calls = GPT.forward, []
+
+    def forward(self, *args, **kw):
+        if self.training:
+            calls.append(1)
+            if len(calls) == step + 1:
+                raise KeyboardInterrupt
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(GPT, "forward", forward)
+
+
+def test_ctrl_c_messages_before_any_checkpoint_and_with_no_resume(tmp_path, monkeypatch, capsys):
+    cfg = _cfg(tmp_path, max_iters=6, eval_interval=4)
+    # before the first checkpoint is published (in its evaluation at iteration 0)
+    from tinygrad_edu.models import train_gpt
+
+    undo = _interrupt_when(monkeypatch, train_gpt, "estimate_loss", lambda *a: True)
+    assert main(["train-gpt", *_cli_flags(cfg)]) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        "train-gpt: interrupted at iteration 0, before the first checkpoint: nothing is "
+        "saved; run the same command to start again\n"
+    )
+    assert not os.path.exists(os.path.join(cfg.out, checkpoint.LOCK))
+    undo()
+    # after checkpoint 4: it is named
+    _interrupt_at_step(monkeypatch, 5)
+    assert main(["train-gpt", *_cli_flags(cfg)]) == 130
+    ckpt = checkpoint.published_checkpoint(cfg.out)
+    assert capsys.readouterr().err == (
+        f"train-gpt: interrupted at iteration 5; the last checkpoint (iteration 4, {ckpt}) "
+        "is kept; run the same command to resume\n"
+    )
+    # --no-resume, before its first checkpoint: the earlier run's is untouched
+    undo = _interrupt_when(monkeypatch, train_gpt, "estimate_loss", lambda *a: True)
+    assert main(["train-gpt", *_cli_flags(cfg), "--no-resume"]) == 130
+    assert capsys.readouterr().err == (
+        "train-gpt: interrupted at iteration 0, before this run's first checkpoint; "
+        f"the earlier run's checkpoint (iteration 4, {ckpt}) is kept, unchanged\n"
+    )
+    assert checkpoint.published_checkpoint(cfg.out) == ckpt
+
+
+def test_ctrl_c_in_sample_and_train_mnist(tmp_path, monkeypatch, capsys):
+    cfg = _cfg(tmp_path, max_iters=0)
+    train(cfg, log=lambda *a: None)
+    from tinygrad_edu.models import hf
+
+    _interrupt_when(monkeypatch, hf, "generate_until", lambda *a: True)
+    assert main(["sample", "--ckpt", cfg.out, "--prompt", "hello", "--max-new-tokens", "3"]) == 130
+    assert capsys.readouterr().err == "sample: interrupted\n"
+    from tinygrad_edu import optim
+
+    _interrupt_when(monkeypatch, optim.Adam, "step", lambda *a: True)
+    out = str(tmp_path / "mnist")
+    assert main(["train-mnist", "--epochs", "1", "--out", out]) == 130
+    assert capsys.readouterr().err == (
+        f"train-mnist: interrupted; {out} is written only after the last epoch\n"
+    )

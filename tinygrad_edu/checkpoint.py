@@ -388,6 +388,23 @@ def published_checkpoint(folder: str | os.PathLike, verify: bool = True) -> str 
     return None
 
 
+def current_checkpoint(folder: str | os.PathLike) -> tuple[int, str] | None:
+    """(iteration, folder) of the checkpoint a run folder holds now, None if it has none.
+
+    Read from checkpoint.json (or the older flat layout's train_state.json) without
+    checking the files: for a message, such as the one after a Ctrl-C."""
+    folder = str(folder)
+    try:
+        if os.path.isfile(os.path.join(folder, POINTER)):
+            info = read_json(os.path.join(folder, POINTER))
+            return int(info["iter"]), os.path.join(folder, info["dir"])
+        if os.path.isfile(os.path.join(folder, "train_state.json")):
+            return int(read_json(os.path.join(folder, "train_state.json"))["iter"]), folder
+    except (CheckpointError, OSError, KeyError, TypeError, ValueError):
+        pass  # unreadable: as good as none
+    return None
+
+
 def resolve_model_folder(folder: str | os.PathLike) -> str:
     """Where a model folder's files really are: its published checkpoint, or itself."""
     folder = str(folder)

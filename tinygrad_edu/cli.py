@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 
 
@@ -50,6 +51,33 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# Ctrl-C (SIGINT) ends a command with one line on stderr, not a traceback, and exit status
+# 130: what a shell shows for a command stopped by Ctrl-C (128 + SIGINT's number, 2).
+# Nothing is lost to it: train-gpt's checkpoints are published whole (checkpoint.py),
+# and its lock is released on the way out.
+INTERRUPTED = 130
+
+
+def _interrupted_message(exc: BaseException, no_resume: bool) -> str:
+    """What a Ctrl-C during train-gpt leaves, and how to go on (exc: TrainingInterrupted)."""
+    it = getattr(exc, "iteration", None)
+    at = "before training began" if it is None else f"at iteration {it}"
+    kept = getattr(exc, "checkpoint", None)
+    if kept is None:
+        return (
+            f"interrupted {at}, before the first checkpoint: nothing is saved; "
+            "run the same command to start again"
+        )
+    where = f"(iteration {kept[0]}, {kept[1]})"
+    if not getattr(exc, "ours", True):  # --no-resume stopped before its first save
+        return (
+            f"interrupted {at}, before this run's first checkpoint; "
+            f"the earlier run's checkpoint {where} is kept, unchanged"
+        )
+    again = "the same command without --no-resume" if no_resume else "the same command"
+    return f"interrupted {at}; the last checkpoint {where} is kept; run {again} to resume"
+
+
 def _cmd_train_gpt(args: argparse.Namespace) -> int:
     from . import distributed as dist
     from .checkpoint import CheckpointError
@@ -59,6 +87,12 @@ def _cmd_train_gpt(args: argparse.Namespace) -> int:
         k: v for k, v in vars(args).items() if k in TrainConfig.field_names() and v is not None
     }
     main = dist.world().is_main  # under mpiexec: rank 0 reads the folder, and prints
+    if not main:
+        # DP: mpiexec passes a Ctrl-C on to every rank. A rank that stopped at once could
+        # leave another waiting inside an all-reduce, where no signal reaches Python: so
+        # the others ignore it; rank 0 stops after its current step, says what is kept,
+        # and stops every rank (abort_all).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         # resuming: the flags not given keep the saved run's values, not the defaults
         saved = (
@@ -68,6 +102,11 @@ def _cmd_train_gpt(args: argparse.Namespace) -> int:
         )
         cfg = TrainConfig(**{**dist.broadcast(saved), **given})
         metrics = train(cfg)
+    except KeyboardInterrupt as exc:  # TrainingInterrupted, or a Ctrl-C before train()
+        if main:
+            print(f"train-gpt: {_interrupted_message(exc, args.resume is False)}", file=sys.stderr)
+        dist.abort_all(INTERRUPTED, why="interrupted")
+        return INTERRUPTED
     except TrainingDiverged as exc:
         print(f"train-gpt: diverged: {exc}", file=sys.stderr)
         dist.abort_all(3)  # under mpiexec: the other ranks must not wait for this one
@@ -388,7 +427,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:  # the commands without a message of their own
+        name = " ".join(filter(None, (args.command, getattr(args, "exercises_command", None))))
+        note = ""
+        if args.command == "train-mnist" and args.out:
+            note = f"; {args.out} is written only after the last epoch"
+        print(f"{name}: interrupted{note}", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":
