@@ -508,3 +508,59 @@ def test_ctrl_c_in_sample_and_train_mnist(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == (
         f"train-mnist: interrupted; {out} is written only after the last epoch\n"
     )
+
+
+# ---- a file the CLI cannot use: `COMMAND: error: ...` naming it, exit 2, no traceback ----
+
+
+def test_sample_of_nan_weights_is_an_error_naming_file_and_tensor(tmp_path, capsys):
+    from tinygrad_edu.models.gpt import GPT, GPTConfig
+    from tinygrad_edu.tokenizer import CharTokenizer
+
+    folder = str(tmp_path / "diverged")
+    model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8))
+    model.transformer.h[0].mlp.c_fc.weight.data[0, :3] = np.nan
+    model.save_pretrained(folder)
+    CharTokenizer.from_text("abcdefghij\n").save(os.path.join(folder, "tokenizer.json"))
+    assert main(["sample", "--ckpt", folder, "--max-new-tokens", "3"]) == 2
+    captured = capsys.readouterr()
+    path = os.path.join(folder, "model.safetensors")
+    assert captured.out == ""
+    assert captured.err == (
+        f"sample: error: {path}: transformer.h.0.mlp.c_fc.weight holds 3 non-finite values "
+        "(NaN or inf): the weights of a diverged run; use an earlier checkpoint\n"
+    )
+
+
+def test_cli_loaders_say_error_naming_the_file(tmp_path, capsys):
+    """Every file a command reads, missing or damaged: one line naming it, exit 2."""
+    cfg = _cfg(tmp_path, max_iters=0)
+    train(cfg, log=lambda *a: None)
+    ckpt = checkpoint.published_checkpoint(cfg.out)
+
+    def error_of(argv) -> str:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"{argv[0]}: error: "), err
+        return err
+
+    missing = str(tmp_path / "nowhere")
+    assert missing in error_of(["sample", "--ckpt", missing])
+    # no --prompt: sampling starts from a newline, which this text's tokenizer lacks
+    assert "--prompt" in error_of(["sample", "--ckpt", cfg.out])
+    tok = os.path.join(ckpt, "tokenizer.json")
+    os.unlink(os.path.join(cfg.out, "tokenizer.json"))  # the top-level link, then the file
+    os.replace(tok, tok + ".away")
+    err = error_of(["sample", "--ckpt", cfg.out, "--prompt", "he"])
+    assert f"{tok} is missing from the checkpoint" in err  # (the manifest lists it)
+    assert "holds no tokenizer" in error_of(["sample", "--ckpt", ckpt, "--prompt", "he"])
+    with open(tok, "w") as f:
+        f.write("{")
+    assert tok in error_of(["sample", "--ckpt", ckpt, "--prompt", "he"])
+    assert missing in error_of(["train-gpt", "--data", missing, "--out", str(tmp_path / "x")])
+    assert missing in error_of(["train-mnist", "--data", missing, "--epochs", "1"])
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (idx / name).write_bytes(b"\0\0\x08")  # cut short
+    assert str(idx / "train-images-idx3-ubyte") in error_of(["train-mnist", "--data", str(idx)])

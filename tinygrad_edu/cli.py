@@ -57,6 +57,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
 # and its lock is released on the way out.
 INTERRUPTED = 130
 
+# What a command reads (a checkpoint, a text, a tokenizer, a folder) may be missing or
+# damaged: the loaders then raise one of these with a message naming the file (and the
+# tensor, for NaN weights). Commands marked report_errors=True print it as one line,
+# `COMMAND: error: ...`, exit status 2, like argparse's own errors; a traceback is for
+# bugs in the code, not in the files.
+USER_ERRORS = (ValueError, OSError, ImportError)
+
 
 def _interrupted_message(exc: BaseException, no_resume: bool) -> str:
     """What a Ctrl-C during train-gpt leaves, and how to go on (exc: TrainingInterrupted)."""
@@ -111,7 +118,7 @@ def _cmd_train_gpt(args: argparse.Namespace) -> int:
         print(f"train-gpt: diverged: {exc}", file=sys.stderr)
         dist.abort_all(3)  # under mpiexec: the other ranks must not wait for this one
         return 3
-    except (CheckpointError, ValueError) as exc:
+    except (CheckpointError, *USER_ERRORS) as exc:
         print(f"train-gpt: error: {exc}", file=sys.stderr)
         dist.abort_all(2)
         return 2
@@ -140,8 +147,15 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     # No prompt: GPT-2 starts a fresh document after <|endoftext|>; ours after a newline.
     if args.prompt:
         ids = tok.encode(args.prompt)
+    elif eot is not None:
+        ids = [eot]
     else:
-        ids = [eot] if eot is not None else tok.encode("\n")
+        try:
+            ids = tok.encode("\n")
+        except ValueError:  # a character tokenizer of a text without line breaks
+            raise ValueError(
+                f"the tokenizer in {args.ckpt} has no newline to start from: give a --prompt"
+            ) from None
     if not ids:
         raise ValueError("the prompt encodes to no tokens")
     out = generate_until(
@@ -265,7 +279,7 @@ def _add_train_mnist(sub) -> None:
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--data", help="a folder with the MNIST IDX files (default: embedded digits)")
     p.add_argument("--out", help="folder to save model.safetensors and config.json in")
-    p.set_defaults(func=_cmd_train_mnist)
+    p.set_defaults(func=_cmd_train_mnist, report_errors=True)
 
 
 def _add_sample(sub) -> None:
@@ -288,7 +302,7 @@ def _add_sample(sub) -> None:
         action="store_true",
         help="stop at <|endoftext|> (GPT-2's end of a document), not printed",
     )
-    p.set_defaults(func=_cmd_sample)
+    p.set_defaults(func=_cmd_sample, report_errors=True)
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
@@ -427,10 +441,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    name = " ".join(filter(None, (args.command, getattr(args, "exercises_command", None))))
     try:
         return args.func(args)
+    except USER_ERRORS as exc:
+        if not getattr(args, "report_errors", False):
+            raise
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # the commands without a message of their own
-        name = " ".join(filter(None, (args.command, getattr(args, "exercises_command", None))))
         note = ""
         if args.command == "train-mnist" and args.out:
             note = f"; {args.out} is written only after the last epoch"
