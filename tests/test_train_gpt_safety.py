@@ -564,3 +564,86 @@ def test_cli_loaders_say_error_naming_the_file(tmp_path, capsys):
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
         (idx / name).write_bytes(b"\0\0\x08")  # cut short
     assert str(idx / "train-images-idx3-ubyte") in error_of(["train-mnist", "--data", str(idx)])
+
+
+# ---- the lock: PID, host and the process's start time (a reused PID is not a live run) --
+
+
+def _start_time(pid: int) -> str:
+    """Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
+    (Field 2, the command name in parentheses, may hold spaces: count after its ')'.)"""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[19]
+
+
+def _write_lock(out, **holder):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, checkpoint.LOCK), "w") as f:
+        f.write(json.dumps(holder) + "\n")
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/self/stat"), reason="Linux: /proc/PID/stat")
+def test_lock_of_a_reused_pid_is_taken_over(tmp_path):
+    """A run killed long ago, its PID since given to an unrelated process (a `sleep`): the
+    start time in the lock is not that process's, so the lock is stale."""
+    import socket
+    import subprocess
+
+    cfg = _cfg(tmp_path, max_iters=0)
+    lock = os.path.join(cfg.out, checkpoint.LOCK)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        host, started = socket.gethostname(), _start_time(sleeper.pid)
+        # the same PID and start time: the run is alive, the lock is refused
+        _write_lock(cfg.out, pid=sleeper.pid, host=host, started=started)
+        with pytest.raises(checkpoint.CheckpointError, match=f"in use by .*PID {sleeper.pid}"):
+            train(cfg, log=lambda *a: None)
+        # the same PID, another start time: a reused PID, taken over
+        _write_lock(cfg.out, pid=sleeper.pid, host=host, started=str(int(started) - 1))
+        train(cfg, log=lambda *a: None)
+        assert not os.path.exists(lock)
+        assert sleeper.poll() is None  # (left alone, of course)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_lock_records_pid_host_and_start_time(tmp_path):
+    import socket
+
+    with checkpoint.RunLock(tmp_path) as held:
+        with open(held.path) as f:
+            holder = json.loads(f.read())
+        assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
+        if os.path.isfile("/proc/self/stat"):
+            assert holder["started"] == _start_time(os.getpid())
+        assert [e for e in os.listdir(tmp_path)] == [checkpoint.LOCK]  # no temporary left
+    assert os.listdir(tmp_path) == []
+
+
+def test_lock_of_another_host_is_refused_saying_how_to_remove_it(tmp_path):
+    """On a shared filesystem another machine's process cannot be checked from here."""
+    cfg = _cfg(tmp_path, max_iters=0)
+    _write_lock(cfg.out, pid=999999999, host="elsewhere.example", started="1")
+    lock = os.path.join(cfg.out, checkpoint.LOCK)
+    with pytest.raises(checkpoint.CheckpointError) as exc:
+        train(cfg, log=lambda *a: None)
+    msg = str(exc.value)
+    assert "elsewhere.example" in msg and "PID 999999999" in msg
+    assert f"if that run is gone, delete {lock}" in msg
+    assert os.path.exists(lock)
+
+
+def test_old_lock_files_holding_only_a_pid_are_still_read(tmp_path):
+    cfg = _cfg(tmp_path, max_iters=0)
+    os.makedirs(cfg.out)
+    lock = os.path.join(cfg.out, checkpoint.LOCK)
+    with open(lock, "w") as f:
+        f.write(f"{os.getppid()}\n")  # a live process
+    with pytest.raises(checkpoint.CheckpointError, match=f"PID {os.getppid()}"):
+        train(cfg, log=lambda *a: None)
+    for text in ("999999999\n", "", "{not json"):  # gone; empty; damaged: stale
+        with open(lock, "w") as f:
+            f.write(text)
+        train(cfg, log=lambda *a: None)
+        assert not os.path.exists(lock)
