@@ -647,3 +647,20 @@ def test_old_lock_files_holding_only_a_pid_are_still_read(tmp_path):
             f.write(text)
         train(cfg, log=lambda *a: None)
         assert not os.path.exists(lock)
+
+
+def test_clean_up_survives_a_temporary_that_vanishes(tmp_path, monkeypatch):
+    """A second run, refused the lock, removes its own .lock.*.tmp while the lock holder's
+    remove_stale is about to delete it: the holder died of that FileNotFoundError (seen
+    by tests/reliability_probes.py: both runs into one --out exited 2)."""
+    (tmp_path / ".lock.ab12cd.tmp").write_text("{}")
+    listdir = os.listdir
+
+    def vanishing(path):
+        names = listdir(path)
+        os.remove(tmp_path / ".lock.ab12cd.tmp")  # the other run, just after our listing
+        return names
+
+    monkeypatch.setattr(checkpoint.os, "listdir", vanishing)
+    checkpoint.remove_stale(str(tmp_path))
+    assert listdir(tmp_path) == []

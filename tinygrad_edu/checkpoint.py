@@ -629,6 +629,9 @@ def remove_stale(folder: str) -> None:
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                os.remove(path)
+                try:
+                    os.remove(path)
+                except FileNotFoundError:
+                    pass  # gone meanwhile: another run's .lock.*.tmp, refused the lock
         elif entry.startswith("ckpt-") and entry != current and current is not None:
             shutil.rmtree(path, ignore_errors=True)
