@@ -664,3 +664,17 @@ def test_clean_up_survives_a_temporary_that_vanishes(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoint.os, "listdir", vanishing)
     checkpoint.remove_stale(str(tmp_path))
     assert listdir(tmp_path) == []
+
+
+def test_ctrl_c_before_train_starts_claims_nothing(tmp_path, monkeypatch, capsys):
+    """Reading the saved run's settings (before train()): the checkpoint there is not
+    described as missing."""
+    from tinygrad_edu.models import train_gpt
+
+    cfg = _cfg(tmp_path, max_iters=2)
+    train(cfg, log=lambda *a: None)
+    _interrupt_when(monkeypatch, train_gpt, "saved_train_config", lambda *a: True)
+    assert main(["train-gpt", *_cli_flags(cfg)]) == 130
+    assert capsys.readouterr().err == (
+        "train-gpt: interrupted before training began; nothing was changed\n"
+    )

@@ -66,17 +66,20 @@ USER_ERRORS = (ValueError, OSError, ImportError)
 
 
 def _interrupted_message(exc: BaseException, no_resume: bool) -> str:
-    """What a Ctrl-C during train-gpt leaves, and how to go on (exc: TrainingInterrupted)."""
-    it = getattr(exc, "iteration", None)
+    """What a Ctrl-C during train-gpt leaves, and how to go on."""
+    from .models.train_gpt import TrainingInterrupted
+
+    if not isinstance(exc, TrainingInterrupted):  # came before train() started
+        return "interrupted before training began; nothing was changed"
+    it, kept = exc.iteration, exc.checkpoint
     at = "before training began" if it is None else f"at iteration {it}"
-    kept = getattr(exc, "checkpoint", None)
     if kept is None:
         return (
             f"interrupted {at}, before the first checkpoint: nothing is saved; "
             "run the same command to start again"
         )
     where = f"(iteration {kept[0]}, {kept[1]})"
-    if not getattr(exc, "ours", True):  # --no-resume stopped before its first save
+    if not exc.ours:  # --no-resume stopped before its first save
         return (
             f"interrupted {at}, before this run's first checkpoint; "
             f"the earlier run's checkpoint {where} is kept, unchanged"
