@@ -4,8 +4,9 @@ the folder they leave, resume, and compare with a run that was never interrupted
 
 Each trial starts a tiny `python -m tinygrad_edu train-gpt` (a checkpoint every
 iteration, so a good share of the run is spent writing checkpoints) as a subprocess,
-sends it SIGKILL (three trials in four) or SIGINT (Ctrl-C, every fourth trial) at a
-random moment, and checks the folder it leaves. The moment is drawn uniformly over the
+sends it SIGKILL (three trials in four) or SIGINT (Ctrl-C, every fourth trial: once
+training has begun, it must end with exit 130 and one line, no traceback) at a random
+moment, and checks the folder it leaves. The moment is drawn uniformly over the
 measured training time (from the moment the run takes out/.lock, its imports done, to its
 end; the shortest seen: two reference runs and any trial that ended before its kill), or,
 for one trial in five, over the start-up before that. The checks, BEFORE resuming:
@@ -334,6 +335,12 @@ def trial(number: int, workdir: str, ref: Reference, rnd: random.Random) -> dict
     problems: list[str] = []
     if run["returncode"] not in (0, -signal.SIGKILL, -signal.SIGINT, 1, 130):
         problems.append(f"killed run exited {run['returncode']}: {run['stderr'][-300:]}")
+    finished = "done: " in run["stdout"]  # (a Ctrl-C after that can come during Python's exit)
+    if sig == signal.SIGINT and run["sent"] and not during_startup and not finished:
+        # Ctrl-C once training has begun: one line, exit 130 (a Ctrl-C during the imports
+        # still ends in a traceback: the package is imported before cli.main runs)
+        if run["returncode"] != 130 or "Traceback" in run["stderr"]:
+            problems.append(f"Ctrl-C: exit {run['returncode']}: {run['stderr'][-300:]}")
     snap = snapshot(out)
     # Ctrl-C should release the lock (a stale one is taken over; the resume checks that)
     lock_left = checkpoint.LOCK in snap["entries"]

@@ -207,3 +207,34 @@ def test_train_gpt_error_on_rank_0_only_stops_rank_1(tmp_path):
     res = _train_gpt(2, TINY_GPT + ["--max-iters", "2", "--out", str(out)], cwd=tmp_path)
     assert res.returncode != 0
     assert "in use by another training run" in res.stderr
+
+
+@needs_mpi
+def test_ctrl_c_to_mpiexec_stops_every_rank_with_one_message(tmp_path):
+    """mpiexec passes Ctrl-C (SIGINT) on to the ranks: rank 0 says which checkpoint is kept,
+    every rank stops, exit status 130, no traceback, the lock released."""
+    import signal
+    import time
+
+    from tinygrad_edu import checkpoint
+
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
+    cmd = ["mpiexec", "-n", "2", sys.executable, "-m", "tinygrad_edu", "train-gpt", *TINY_GPT,
+           "--max-iters", "100000", "--lr-decay-iters", "50", "--out", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoint.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    kept = checkpoint.current_checkpoint(out)
+    line = f"the last checkpoint (iteration {kept[0]}, {kept[1]}) is kept"
+    assert [x for x in err.splitlines() if x.startswith("train-gpt:")] == [
+        next(x for x in err.splitlines() if line in x)
+    ]
+    assert not (out / ".lock").exists()

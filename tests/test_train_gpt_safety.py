@@ -390,3 +390,291 @@ def test_clean_up_keeps_checkpoints_when_the_pointer_names_none(tmp_path):
     assert os.path.isdir(os.path.join(cfg.out, ckpt))
     with pytest.raises(checkpoint.CheckpointError, match="ckpt-000009-gone"):
         checkpoint.published_checkpoint(cfg.out)
+
+
+# ---- Ctrl-C: one line, exit 130, the checkpoint kept -----------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _cli_run(argv, **kw):
+    """`python -m tinygrad_edu ARGV` in a subprocess, with this checkout's package."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_edu", *argv], cwd=ROOT, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
+    )  # fmt: skip
+
+
+def test_ctrl_c_during_train_gpt_says_one_line_and_keeps_the_checkpoint(tmp_path):
+    """SIGINT to a real run, once its first checkpoint exists: exit 130, no traceback, one
+    line naming the iteration kept; no lock left; the folder resumes."""
+    import signal
+    import time
+
+    cfg = _cfg(tmp_path, max_iters=100000, lr_decay_iters=50, eval_interval=3, dropout=0.0)
+    proc = _cli_run(["train-gpt", *_cli_flags(cfg)])
+    pointer = os.path.join(cfg.out, checkpoint.POINTER)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(pointer) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # into the training (a few more checkpoints, maybe one being written)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    kept = checkpoint.read_json(pointer)
+    ckpt = os.path.join(cfg.out, kept["dir"])
+    assert err.startswith("train-gpt: interrupted at iteration ")
+    assert f"the last checkpoint (iteration {kept['iter']}, {ckpt}) is kept" in err
+    assert "run the same command to resume" in err
+    assert not os.path.exists(os.path.join(cfg.out, checkpoint.LOCK))
+    checkpoint.verify_manifest(checkpoint.published_checkpoint(cfg.out))
+    rows = checkpoint.read_jsonl(os.path.join(cfg.out, "metrics.jsonl"))
+    assert rows[-1]["iter"] <= kept["iter"]
+    # the same command resumes (with a nearer end)
+    resumed = _cli_run(["train-gpt", *_cli_flags(cfg), "--max-iters", str(kept["iter"] + 3)])
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert f"resuming from {cfg.out} at iteration {kept['iter']}" in out
+    assert out.strip().splitlines()[-1].startswith(f"done: iter {kept['iter'] + 3}, ")
+
+
+def _interrupt_at_step(monkeypatch, step):
+    """Ctrl-C during the `step`-th training forward pass (0-based)."""
+    from tinygrad_edu.models.gpt import GPT
+
+    original, calls = GPT.forward, []
+
+    def forward(self, *args, **kw):
+        if self.training:
+            calls.append(1)
+            if len(calls) == step + 1:
+                raise KeyboardInterrupt
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(GPT, "forward", forward)
+
+
+def test_ctrl_c_messages_before_any_checkpoint_and_with_no_resume(tmp_path, monkeypatch, capsys):
+    cfg = _cfg(tmp_path, max_iters=6, eval_interval=4)
+    # before the first checkpoint is published (in its evaluation at iteration 0)
+    from tinygrad_edu.models import train_gpt
+
+    undo = _interrupt_when(monkeypatch, train_gpt, "estimate_loss", lambda *a: True)
+    assert main(["train-gpt", *_cli_flags(cfg)]) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        "train-gpt: interrupted at iteration 0, before the first checkpoint: nothing is "
+        "saved; run the same command to start again\n"
+    )
+    assert not os.path.exists(os.path.join(cfg.out, checkpoint.LOCK))
+    undo()
+    # after checkpoint 4: it is named
+    _interrupt_at_step(monkeypatch, 5)
+    assert main(["train-gpt", *_cli_flags(cfg)]) == 130
+    ckpt = checkpoint.published_checkpoint(cfg.out)
+    assert capsys.readouterr().err == (
+        f"train-gpt: interrupted at iteration 5; the last checkpoint (iteration 4, {ckpt}) "
+        "is kept; run the same command to resume\n"
+    )
+    # --no-resume, before its first checkpoint: the earlier run's is untouched
+    undo = _interrupt_when(monkeypatch, train_gpt, "estimate_loss", lambda *a: True)
+    assert main(["train-gpt", *_cli_flags(cfg), "--no-resume"]) == 130
+    assert capsys.readouterr().err == (
+        "train-gpt: interrupted at iteration 0, before this run's first checkpoint; "
+        f"the earlier run's checkpoint (iteration 4, {ckpt}) is kept, unchanged\n"
+    )
+    assert checkpoint.published_checkpoint(cfg.out) == ckpt
+
+
+def test_ctrl_c_in_sample_and_train_mnist(tmp_path, monkeypatch, capsys):
+    cfg = _cfg(tmp_path, max_iters=0)
+    train(cfg, log=lambda *a: None)
+    from tinygrad_edu.models import hf
+
+    _interrupt_when(monkeypatch, hf, "generate_until", lambda *a: True)
+    assert main(["sample", "--ckpt", cfg.out, "--prompt", "hello", "--max-new-tokens", "3"]) == 130
+    assert capsys.readouterr().err == "sample: interrupted\n"
+    from tinygrad_edu import optim
+
+    _interrupt_when(monkeypatch, optim.Adam, "step", lambda *a: True)
+    out = str(tmp_path / "mnist")
+    assert main(["train-mnist", "--epochs", "1", "--out", out]) == 130
+    assert capsys.readouterr().err == (
+        f"train-mnist: interrupted; {out} is written only after the last epoch\n"
+    )
+
+
+# ---- a file the CLI cannot use: `COMMAND: error: ...` naming it, exit 2, no traceback ----
+
+
+def test_sample_of_nan_weights_is_an_error_naming_file_and_tensor(tmp_path, capsys):
+    from tinygrad_edu.models.gpt import GPT, GPTConfig
+    from tinygrad_edu.tokenizer import CharTokenizer
+
+    folder = str(tmp_path / "diverged")
+    model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8))
+    model.transformer.h[0].mlp.c_fc.weight.data[0, :3] = np.nan
+    model.save_pretrained(folder)
+    CharTokenizer.from_text("abcdefghij\n").save(os.path.join(folder, "tokenizer.json"))
+    assert main(["sample", "--ckpt", folder, "--max-new-tokens", "3"]) == 2
+    captured = capsys.readouterr()
+    path = os.path.join(folder, "model.safetensors")
+    assert captured.out == ""
+    assert captured.err == (
+        f"sample: error: {path}: transformer.h.0.mlp.c_fc.weight holds 3 non-finite values "
+        "(NaN or inf): the weights of a diverged run; use an earlier checkpoint\n"
+    )
+
+
+def test_cli_loaders_say_error_naming_the_file(tmp_path, capsys):
+    """Every file a command reads, missing or damaged: one line naming it, exit 2."""
+    cfg = _cfg(tmp_path, max_iters=0)
+    train(cfg, log=lambda *a: None)
+    ckpt = checkpoint.published_checkpoint(cfg.out)
+
+    def error_of(argv) -> str:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"{argv[0]}: error: "), err
+        return err
+
+    missing = str(tmp_path / "nowhere")
+    assert missing in error_of(["sample", "--ckpt", missing])
+    # no --prompt: sampling starts from a newline, which this text's tokenizer lacks
+    assert "--prompt" in error_of(["sample", "--ckpt", cfg.out])
+    tok = os.path.join(ckpt, "tokenizer.json")
+    os.unlink(os.path.join(cfg.out, "tokenizer.json"))  # the top-level link, then the file
+    os.replace(tok, tok + ".away")
+    err = error_of(["sample", "--ckpt", cfg.out, "--prompt", "he"])
+    assert f"{tok} is missing from the checkpoint" in err  # (the manifest lists it)
+    assert "holds no tokenizer" in error_of(["sample", "--ckpt", ckpt, "--prompt", "he"])
+    with open(tok, "w") as f:
+        f.write("{")
+    assert tok in error_of(["sample", "--ckpt", ckpt, "--prompt", "he"])
+    assert missing in error_of(["train-gpt", "--data", missing, "--out", str(tmp_path / "x")])
+    assert missing in error_of(["train-mnist", "--data", missing, "--epochs", "1"])
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (idx / name).write_bytes(b"\0\0\x08")  # cut short
+    assert str(idx / "train-images-idx3-ubyte") in error_of(["train-mnist", "--data", str(idx)])
+
+
+# ---- the lock: PID, host and the process's start time (a reused PID is not a live run) --
+
+
+def _start_time(pid: int) -> str:
+    """Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
+    (Field 2, the command name in parentheses, may hold spaces: count after its ')'.)"""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[19]
+
+
+def _write_lock(out, **holder):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, checkpoint.LOCK), "w") as f:
+        f.write(json.dumps(holder) + "\n")
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/self/stat"), reason="Linux: /proc/PID/stat")
+def test_lock_of_a_reused_pid_is_taken_over(tmp_path):
+    """A run killed long ago, its PID since given to an unrelated process (a `sleep`): the
+    start time in the lock is not that process's, so the lock is stale."""
+    import socket
+    import subprocess
+
+    cfg = _cfg(tmp_path, max_iters=0)
+    lock = os.path.join(cfg.out, checkpoint.LOCK)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        host, started = socket.gethostname(), _start_time(sleeper.pid)
+        # the same PID and start time: the run is alive, the lock is refused
+        _write_lock(cfg.out, pid=sleeper.pid, host=host, started=started)
+        with pytest.raises(checkpoint.CheckpointError, match=f"in use by .*PID {sleeper.pid}"):
+            train(cfg, log=lambda *a: None)
+        # the same PID, another start time: a reused PID, taken over
+        _write_lock(cfg.out, pid=sleeper.pid, host=host, started=str(int(started) - 1))
+        train(cfg, log=lambda *a: None)
+        assert not os.path.exists(lock)
+        assert sleeper.poll() is None  # (left alone, of course)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_lock_records_pid_host_and_start_time(tmp_path):
+    import socket
+
+    with checkpoint.RunLock(tmp_path) as held:
+        with open(held.path) as f:
+            holder = json.loads(f.read())
+        assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
+        if os.path.isfile("/proc/self/stat"):
+            assert holder["started"] == _start_time(os.getpid())
+        assert [e for e in os.listdir(tmp_path)] == [checkpoint.LOCK]  # no temporary left
+    assert os.listdir(tmp_path) == []
+
+
+def test_lock_of_another_host_is_refused_saying_how_to_remove_it(tmp_path):
+    """On a shared filesystem another machine's process cannot be checked from here."""
+    cfg = _cfg(tmp_path, max_iters=0)
+    _write_lock(cfg.out, pid=999999999, host="elsewhere.example", started="1")
+    lock = os.path.join(cfg.out, checkpoint.LOCK)
+    with pytest.raises(checkpoint.CheckpointError) as exc:
+        train(cfg, log=lambda *a: None)
+    msg = str(exc.value)
+    assert "elsewhere.example" in msg and "PID 999999999" in msg
+    assert f"if that run is gone, delete {lock}" in msg
+    assert os.path.exists(lock)
+
+
+def test_old_lock_files_holding_only_a_pid_are_still_read(tmp_path):
+    cfg = _cfg(tmp_path, max_iters=0)
+    os.makedirs(cfg.out)
+    lock = os.path.join(cfg.out, checkpoint.LOCK)
+    with open(lock, "w") as f:
+        f.write(f"{os.getppid()}\n")  # a live process
+    with pytest.raises(checkpoint.CheckpointError, match=f"PID {os.getppid()}"):
+        train(cfg, log=lambda *a: None)
+    for text in ("999999999\n", "", "{not json"):  # gone; empty; damaged: stale
+        with open(lock, "w") as f:
+            f.write(text)
+        train(cfg, log=lambda *a: None)
+        assert not os.path.exists(lock)
+
+
+def test_clean_up_survives_a_temporary_that_vanishes(tmp_path, monkeypatch):
+    """A second run, refused the lock, removes its own .lock.*.tmp while the lock holder's
+    remove_stale is about to delete it: the holder died of that FileNotFoundError (seen
+    by tests/reliability_probes.py: both runs into one --out exited 2)."""
+    (tmp_path / ".lock.ab12cd.tmp").write_text("{}")
+    listdir = os.listdir
+
+    def vanishing(path):
+        names = listdir(path)
+        os.remove(tmp_path / ".lock.ab12cd.tmp")  # the other run, just after our listing
+        return names
+
+    monkeypatch.setattr(checkpoint.os, "listdir", vanishing)
+    checkpoint.remove_stale(str(tmp_path))
+    assert listdir(tmp_path) == []
+
+
+def test_ctrl_c_before_train_starts_claims_nothing(tmp_path, monkeypatch, capsys):
+    """Reading the saved run's settings (before train()): the checkpoint there is not
+    described as missing."""
+    from tinygrad_edu.models import train_gpt
+
+    cfg = _cfg(tmp_path, max_iters=2)
+    train(cfg, log=lambda *a: None)
+    _interrupt_when(monkeypatch, train_gpt, "saved_train_config", lambda *a: True)
+    assert main(["train-gpt", *_cli_flags(cfg)]) == 130
+    assert capsys.readouterr().err == (
+        "train-gpt: interrupted before training began; nothing was changed\n"
+    )

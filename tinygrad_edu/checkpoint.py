@@ -22,6 +22,8 @@ import json
 import math
 import os
 import shutil
+import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -132,7 +134,7 @@ def load_metadata(path: str | os.PathLike) -> dict[str, str]:
 # A kill at any moment leaves checkpoint.json naming a complete folder: readers
 # (resume, `sample`, GPT.from_pretrained) follow the pointer and check every file
 # against the sha256 in the folder's manifest.json. One process writes a folder at a
-# time: it holds out/.lock, a file with its PID.
+# time: it holds out/.lock, a file with its PID, host and start time (RunLock).
 
 POINTER = "checkpoint.json"
 MANIFEST = "manifest.json"
@@ -300,9 +302,16 @@ def load_optimizer_state(path: str | os.PathLike, skeleton: Any = None) -> dict[
 
 
 class RunLock:
-    """out/.lock holding this process's PID: a second writer to the same folder is refused.
+    """out/.lock, naming the process that writes the folder: a second writer is refused.
 
-    A lock whose process is gone (killed, crashed) is stale and is taken over.
+    The lock holds {"pid", "host", "started"}: the process's PID, its machine and when it
+    started (see _process_start_time). A PID alone is not enough: once a killed run's PID
+    is given to an unrelated process, the lock would look held forever. So a lock of
+    this machine is stale, and taken over, if its process is gone or if the process now
+    bearing that PID started at another time. A lock of another machine (a folder on a
+    shared filesystem) cannot be checked from here: it is refused, and the message says
+    to delete it if that run is gone. Older lock files, holding only a PID, are read too
+    (judged by the PID alone); an empty or damaged one is stale.
     """
 
     def __init__(self, folder: str | os.PathLike) -> None:
@@ -310,31 +319,33 @@ class RunLock:
         self.held = False
 
     def acquire(self) -> None:
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                pid = _read_pid(self.path)
-                if pid is not None and pid != os.getpid() and _alive(pid):
-                    raise CheckpointError(
-                        f"{os.path.dirname(self.path) or '.'} is in use by another training "
-                        f"run (PID {pid}, see {self.path}): wait for it to finish, stop it, "
-                        "or use another --out"
-                    ) from None
-                try:  # stale: its process is gone
+        me = _this_process()
+        for _ in range(5):
+            if _create_with(self.path, json.dumps(me) + "\n"):
+                self.held = True
+                return
+            text = _read_text(self.path)
+            if text is None:
+                continue  # released meanwhile: try again
+            holder = _parse_lock(text)
+            if _is_live(holder, me):
+                raise CheckpointError(_in_use_message(self.path, holder, me)) from None
+            # stale: remove it, unless another process has just replaced it. (Two
+            # processes taking over one stale lock at the same instant could still both
+            # succeed: a lock made of files only narrows that window, it cannot close it.)
+            if _read_text(self.path) == text:
+                try:
                     os.remove(self.path)
                 except FileNotFoundError:
                     pass
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()}\n")
-            self.held = True
-            return
         raise CheckpointError(f"could not take the lock {self.path}")
 
     def release(self) -> None:
-        if self.held and _read_pid(self.path) == os.getpid():
-            os.remove(self.path)
+        if self.held:
+            holder = _parse_lock(_read_text(self.path) or "")
+            me = _this_process()
+            if holder is not None and (holder["pid"], holder["host"]) == (me["pid"], me["host"]):
+                os.remove(self.path)
         self.held = False
 
     def __enter__(self) -> RunLock:
@@ -345,15 +356,115 @@ class RunLock:
         self.release()
 
 
-def _read_pid(path: str) -> int | None:
+def _this_process() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_start_time()}
+
+
+def _process_start_time(pid: int | None = None) -> str | None:
+    """When process `pid` (default: this one) started, as a string; None if unknown.
+
+    Linux: field 22 of /proc/PID/stat, in clock ticks since boot; two processes that
+    bear the same PID one after the other have different start times. (Field 2, the
+    command name in parentheses, may hold spaces and ')': count after the last ')'.)
+    macOS and Windows have no /proc: there the lock holds PID and host only, and a
+    reused PID would look like the live run (delete the lock file by hand then).
+    """
     try:
-        with open(path) as f:
-            return int(f.read().strip() or "x")
-    except (OSError, ValueError):
-        return None  # unreadable or half-written: treated as stale
+        with open(f"/proc/{os.getpid() if pid is None else pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _create_with(path: str, text: str) -> bool:
+    """Create `path` holding `text` if it does not exist (True), atomically: a reader sees
+    no file or the whole text. False if it exists already."""
+    tmp = f"{path}.{os.urandom(3).hex()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    try:
+        os.link(tmp, path)  # one step: fails if path exists
+        return True
+    except FileExistsError:
+        return False
+    except FileNotFoundError:  # tmp removed by the lock holder's clean-up (remove_stale)
+        return False
+    except OSError:  # no hard links here (some network and FAT filesystems)
+        try:  # create, then write: for an instant the file is empty (read as stale)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return True
+    finally:
+        try:
+            os.remove(tmp)
+        except FileNotFoundError:
+            pass
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _parse_lock(text: str) -> dict[str, Any] | None:
+    """{"pid", "host", "started"} from a lock file's text; None if damaged or empty.
+    An older lock file holds only the PID: host and start time are then None."""
+    try:
+        holder = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(holder, int) and not isinstance(holder, bool):
+        return {"pid": holder, "host": None, "started": None}  # the older format
+    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
+        return None
+    host, started = holder.get("host"), holder.get("started")
+    return {
+        "pid": holder["pid"],
+        "host": host if isinstance(host, str) else None,
+        "started": started if isinstance(started, str) else None,
+    }
+
+
+def _is_live(holder: dict[str, Any] | None, me: dict[str, Any]) -> bool:
+    """Whether the lock's process may still be running (then it must not be taken over)."""
+    if holder is None:
+        return False  # empty or damaged: no process can be named
+    if holder["host"] is not None and holder["host"] != me["host"]:
+        return True  # another machine's process: cannot be checked from here
+    if holder["pid"] == me["pid"]:
+        return False  # left by this very process
+    if not _alive(holder["pid"]):
+        return False
+    now = _process_start_time(holder["pid"])
+    if holder["started"] is not None and now is not None and now != holder["started"]:
+        return False  # the PID was given to another process since
+    return True
+
+
+def _in_use_message(path: str, holder: dict[str, Any], me: dict[str, Any]) -> str:
+    folder = os.path.dirname(path) or "."
+    if holder["host"] is not None and holder["host"] != me["host"]:
+        return (
+            f"{folder} is in use by another training run on host {holder['host']} "
+            f"(PID {holder['pid']}, see {path}), which cannot be checked from "
+            f"{me['host']}: if that run is gone, delete {path} and run again"
+        )
+    return (
+        f"{folder} is in use by another training run (PID {holder['pid']}, see {path}): "
+        "wait for it to finish, stop it, or use another --out"
+    )
 
 
 def _alive(pid: int) -> bool:
+    """Whether a process with this PID exists (on this machine)."""
+    if sys.platform == "win32":
+        return _alive_windows(pid)
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
@@ -363,6 +474,24 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def _alive_windows(pid: int) -> bool:
+    """Windows: os.kill(pid, 0) would send Ctrl-C to a console process group, so ask
+    for the process's exit code instead (STILL_ACTIVE while it runs). Not tested: the
+    test machines run Linux."""
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return ctypes.get_last_error() == 5  # ERROR_ACCESS_DENIED: exists, someone else's
+    try:
+        code = ctypes.c_ulong()
+        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return not ok or code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def published_checkpoint(folder: str | os.PathLike, verify: bool = True) -> str | None:
@@ -385,6 +514,23 @@ def published_checkpoint(folder: str | os.PathLike, verify: bool = True) -> str 
         return ckpt
     if os.path.isfile(os.path.join(folder, "train_state.json")):
         return folder
+    return None
+
+
+def current_checkpoint(folder: str | os.PathLike) -> tuple[int, str] | None:
+    """(iteration, folder) of the checkpoint a run folder holds now, None if it has none.
+
+    Read from checkpoint.json (or the older flat layout's train_state.json) without
+    checking the files: for a message, such as the one after a Ctrl-C."""
+    folder = str(folder)
+    try:
+        if os.path.isfile(os.path.join(folder, POINTER)):
+            info = read_json(os.path.join(folder, POINTER))
+            return int(info["iter"]), os.path.join(folder, info["dir"])
+        if os.path.isfile(os.path.join(folder, "train_state.json")):
+            return int(read_json(os.path.join(folder, "train_state.json"))["iter"]), folder
+    except (CheckpointError, OSError, KeyError, TypeError, ValueError):
+        pass  # unreadable: as good as none
     return None
 
 
@@ -483,6 +629,9 @@ def remove_stale(folder: str) -> None:
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                os.remove(path)
+                try:
+                    os.remove(path)
+                except FileNotFoundError:
+                    pass  # gone meanwhile: another run's .lock.*.tmp, refused the lock
         elif entry.startswith("ckpt-") and entry != current and current is not None:
             shutil.rmtree(path, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 
 
@@ -50,6 +51,43 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# Ctrl-C (SIGINT) ends a command with one line on stderr, not a traceback, and exit status
+# 130: what a shell shows for a command stopped by Ctrl-C (128 + SIGINT's number, 2).
+# Nothing is lost to it: train-gpt's checkpoints are published whole (checkpoint.py),
+# and its lock is released on the way out.
+INTERRUPTED = 130
+
+# What a command reads (a checkpoint, a text, a tokenizer, a folder) may be missing or
+# damaged: the loaders then raise one of these with a message naming the file (and the
+# tensor, for NaN weights). Commands marked report_errors=True print it as one line,
+# `COMMAND: error: ...`, exit status 2, like argparse's own errors; a traceback is for
+# bugs in the code, not in the files.
+USER_ERRORS = (ValueError, OSError, ImportError)
+
+
+def _interrupted_message(exc: BaseException, no_resume: bool) -> str:
+    """What a Ctrl-C during train-gpt leaves, and how to go on."""
+    from .models.train_gpt import TrainingInterrupted
+
+    if not isinstance(exc, TrainingInterrupted):  # came before train() started
+        return "interrupted before training began; nothing was changed"
+    it, kept = exc.iteration, exc.checkpoint
+    at = "before training began" if it is None else f"at iteration {it}"
+    if kept is None:
+        return (
+            f"interrupted {at}, before the first checkpoint: nothing is saved; "
+            "run the same command to start again"
+        )
+    where = f"(iteration {kept[0]}, {kept[1]})"
+    if not exc.ours:  # --no-resume stopped before its first save
+        return (
+            f"interrupted {at}, before this run's first checkpoint; "
+            f"the earlier run's checkpoint {where} is kept, unchanged"
+        )
+    again = "the same command without --no-resume" if no_resume else "the same command"
+    return f"interrupted {at}; the last checkpoint {where} is kept; run {again} to resume"
+
+
 def _cmd_train_gpt(args: argparse.Namespace) -> int:
     from . import distributed as dist
     from .checkpoint import CheckpointError
@@ -59,6 +97,12 @@ def _cmd_train_gpt(args: argparse.Namespace) -> int:
         k: v for k, v in vars(args).items() if k in TrainConfig.field_names() and v is not None
     }
     main = dist.world().is_main  # under mpiexec: rank 0 reads the folder, and prints
+    if not main:
+        # DP: mpiexec passes a Ctrl-C on to every rank. A rank that stopped at once could
+        # leave another waiting inside an all-reduce, where no signal reaches Python: so
+        # the others ignore it; rank 0 stops after its current step, says what is kept,
+        # and stops every rank (abort_all).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         # resuming: the flags not given keep the saved run's values, not the defaults
         saved = (
@@ -68,11 +112,16 @@ def _cmd_train_gpt(args: argparse.Namespace) -> int:
         )
         cfg = TrainConfig(**{**dist.broadcast(saved), **given})
         metrics = train(cfg)
+    except KeyboardInterrupt as exc:  # TrainingInterrupted, or a Ctrl-C before train()
+        if main:
+            print(f"train-gpt: {_interrupted_message(exc, args.resume is False)}", file=sys.stderr)
+        dist.abort_all(INTERRUPTED, why="interrupted")
+        return INTERRUPTED
     except TrainingDiverged as exc:
         print(f"train-gpt: diverged: {exc}", file=sys.stderr)
         dist.abort_all(3)  # under mpiexec: the other ranks must not wait for this one
         return 3
-    except (CheckpointError, ValueError) as exc:
+    except (CheckpointError, *USER_ERRORS) as exc:
         print(f"train-gpt: error: {exc}", file=sys.stderr)
         dist.abort_all(2)
         return 2
@@ -101,8 +150,15 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     # No prompt: GPT-2 starts a fresh document after <|endoftext|>; ours after a newline.
     if args.prompt:
         ids = tok.encode(args.prompt)
+    elif eot is not None:
+        ids = [eot]
     else:
-        ids = [eot] if eot is not None else tok.encode("\n")
+        try:
+            ids = tok.encode("\n")
+        except ValueError:  # a character tokenizer of a text without line breaks
+            raise ValueError(
+                f"the tokenizer in {args.ckpt} has no newline to start from: give a --prompt"
+            ) from None
     if not ids:
         raise ValueError("the prompt encodes to no tokens")
     out = generate_until(
@@ -226,7 +282,7 @@ def _add_train_mnist(sub) -> None:
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--data", help="a folder with the MNIST IDX files (default: embedded digits)")
     p.add_argument("--out", help="folder to save model.safetensors and config.json in")
-    p.set_defaults(func=_cmd_train_mnist)
+    p.set_defaults(func=_cmd_train_mnist, report_errors=True)
 
 
 def _add_sample(sub) -> None:
@@ -249,7 +305,7 @@ def _add_sample(sub) -> None:
         action="store_true",
         help="stop at <|endoftext|> (GPT-2's end of a document), not printed",
     )
-    p.set_defaults(func=_cmd_sample)
+    p.set_defaults(func=_cmd_sample, report_errors=True)
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
@@ -388,7 +444,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    name = " ".join(filter(None, (args.command, getattr(args, "exercises_command", None))))
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        if not getattr(args, "report_errors", False):
+            raise
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # the commands without a message of their own
+        note = ""
+        if args.command == "train-mnist" and args.out:
+            note = f"; {args.out} is written only after the last epoch"
+        print(f"{name}: interrupted{note}", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

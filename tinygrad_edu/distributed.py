@@ -96,17 +96,18 @@ def _abort_all_on_uncaught_error(comm) -> None:
     sys.excepthook = hook
 
 
-def abort_all(code: int, w: World | None = None) -> None:
+def abort_all(code: int, w: World | None = None, why: str = "stopped with an error") -> None:
     """Stop every rank with exit code `code` (under mpiexec; one process: nothing happens).
 
-    A rank that stops on an error it handled itself (the CLI prints it and returns a code)
-    must use this too: a plain exit would leave the others waiting for it forever.
+    A rank that stops on an error it handled itself (the CLI prints it and returns a code),
+    or on a Ctrl-C, must use this too: a plain exit would leave the others waiting for it
+    forever.
     """
     w = w or world()
     if w.size == 1:
         return
     sys.stdout.flush()
-    print(f"rank {w.rank} stopped with an error: stopping every rank", file=sys.stderr, flush=True)
+    print(f"rank {w.rank} {why}: stopping every rank", file=sys.stderr, flush=True)
     w.comm.Abort(code)
 
 

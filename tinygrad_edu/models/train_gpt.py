@@ -14,7 +14,8 @@ The output folder holds model.safetensors + config.json (a GPT checkpoint),
 tokenizer.json, optimizer.safetensors + train_state.json (to resume), metrics.jsonl.
 Each save is published as one unit (checkpoint.py: a folder, then one rename), so a
 kill at any moment leaves the last whole checkpoint; running again resumes it exactly
-(the random generator's state is saved too). A NaN/inf loss stops training.
+(the random generator's state is saved too). A NaN/inf loss stops training; so does
+Ctrl-C, which raises TrainingInterrupted naming the checkpoint kept.
 
 Data parallel: `mpiexec -n N tinygrad-edu train-gpt ...` starts N copies of this loop
 (distributed.py, lesson 11). Every copy draws the same global batch of batch_size
@@ -40,6 +41,7 @@ from .. import nn, optim, rng
 from ..autograd import no_grad
 from ..checkpoint import (
     RunLock,
+    current_checkpoint,
     json_safe,
     load_optimizer_state,
     publish_checkpoint,
@@ -198,6 +200,23 @@ class TrainingDiverged(RuntimeError):
     """The loss or the gradient's norm became NaN or infinite: training stopped."""
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during train(): still a KeyboardInterrupt, which also says where.
+
+    iteration:  the iteration being trained (or evaluated) when it came; None: before
+                training began (while the text was read, the tokenizer trained, ...);
+    checkpoint: (iteration, folder) of the checkpoint the run folder holds now, or None;
+    ours:       whether this run published it, or resumed from it (False: an earlier
+                run's, left untouched by a --no-resume run stopped before its first save).
+    The folder is always whole: a save is published in one rename (checkpoint.py), and
+    the lock is released on the way out.
+    """
+
+    def __init__(self, iteration: int | None, checkpoint: tuple[int, str] | None, ours: bool):
+        super().__init__(iteration, checkpoint, ours)
+        self.iteration, self.checkpoint, self.ours = iteration, checkpoint, ours
+
+
 # What a checkpoint's model is: resuming with other values would silently train another net.
 ARCHITECTURE = ("block_size", "n_layer", "n_head", "n_embd", "bias", "tokenizer", "bpe_vocab_size")
 
@@ -286,15 +305,23 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
     """
     _check_config(cfg)
     dist.local_batch_size(cfg.batch_size)  # DP: refused on every rank if it does not divide
-    if not dist.world().is_main:  # DP: rank 0 alone holds the lock, writes files and logs
-        return _train(cfg, log=lambda *a, **k: None)
-    os.makedirs(cfg.out, exist_ok=True)
-    with RunLock(cfg.out):  # one writer per folder
-        remove_stale(cfg.out)  # what a killed run left half-written
-        return _train(cfg, log)
+    main = dist.world().is_main
+    at = {"iter": None, "before": None}  # where training is, for the message of a Ctrl-C
+    try:
+        if not main:  # DP: rank 0 alone holds the lock, writes files and logs
+            return _train(cfg, lambda *a, **k: None, at)
+        os.makedirs(cfg.out, exist_ok=True)
+        with RunLock(cfg.out):  # one writer per folder
+            remove_stale(cfg.out)  # what a killed run left half-written
+            at["before"] = current_checkpoint(cfg.out)
+            return _train(cfg, log, at)
+    except KeyboardInterrupt as exc:  # (the lock is released by now)
+        now = current_checkpoint(cfg.out) if main else None
+        ours = cfg.resume or now != at["before"]  # --no-resume: only once it has saved
+        raise TrainingInterrupted(at["iter"], now, ours) from exc
 
 
-def _train(cfg: TrainConfig, log) -> list[dict]:
+def _train(cfg: TrainConfig, log, at: dict) -> list[dict]:
     main = dist.world().is_main
     ckpt = published_checkpoint(cfg.out) if cfg.resume and main else None
     ckpt = dist.broadcast(ckpt)  # DP: every rank resumes from the checkpoint rank 0 found
@@ -344,74 +371,77 @@ def _train(cfg: TrainConfig, log) -> list[dict]:
     )
 
     bar = _progress(cfg, start_iter) if main else None
-    tokens_per_iter = cfg.batch_size * cfg.block_size  # the global batch's (all ranks)
-    elapsed = metrics[-1]["elapsed_s"] if metrics else 0.0
-    window_tokens, window_time, window_losses = 0, 0.0, []
-    it = start_iter
-    while True:
-        evaluated_already = state is not None and it == start_iter  # saved with its metrics
-        if (it % cfg.eval_interval == 0 or it == cfg.max_iters) and not evaluated_already:
-            losses = estimate_loss(model, data, cfg)
-            if not all(math.isfinite(v) for v in losses.values()):
-                raise TrainingDiverged(
-                    f"iteration {it}: the estimated loss is {losses}; the last checkpoint "
-                    f"in {cfg.out} is kept"
+    try:
+        tokens_per_iter = cfg.batch_size * cfg.block_size  # the global batch's (all ranks)
+        elapsed = metrics[-1]["elapsed_s"] if metrics else 0.0
+        window_tokens, window_time, window_losses = 0, 0.0, []
+        it = start_iter
+        while True:
+            at["iter"] = it
+            evaluated_already = state is not None and it == start_iter  # saved with its metrics
+            if (it % cfg.eval_interval == 0 or it == cfg.max_iters) and not evaluated_already:
+                losses = estimate_loss(model, data, cfg)
+                if not all(math.isfinite(v) for v in losses.values()):
+                    raise TrainingDiverged(
+                        f"iteration {it}: the estimated loss is {losses}; the last checkpoint "
+                        f"in {cfg.out} is kept"
+                    )
+                row = {
+                    "iter": it,
+                    "train_loss": round(losses["train"], 4),
+                    "val_loss": round(losses["val"], 4),
+                    "lr": learning_rate(it, cfg),
+                    "elapsed_s": round(elapsed, 3),
+                    "tokens_per_s": round(window_tokens / window_time, 1) if window_time else 0.0,
+                    # the training steps' own losses since the last row, averaged (None at 0)
+                    "step_loss": float(np.mean(window_losses)) if window_losses else None,
+                }
+                metrics.append(row)
+                log(
+                    f"iter {it}: train loss {row['train_loss']:.4f}, "
+                    f"val loss {row['val_loss']:.4f}, {row['tokens_per_s']:,.0f} tokens/s"
                 )
-            row = {
-                "iter": it,
-                "train_loss": round(losses["train"], 4),
-                "val_loss": round(losses["val"], 4),
-                "lr": learning_rate(it, cfg),
-                "elapsed_s": round(elapsed, 3),
-                "tokens_per_s": round(window_tokens / window_time, 1) if window_time else 0.0,
-                # the training steps' own losses since the last row, averaged (None at 0)
-                "step_loss": float(np.mean(window_losses)) if window_losses else None,
-            }
-            metrics.append(row)
-            log(
-                f"iter {it}: train loss {row['train_loss']:.4f}, val loss {row['val_loss']:.4f}, "
-                f"{row['tokens_per_s']:,.0f} tokens/s"
-            )
-            window_tokens, window_time, window_losses = 0, 0.0, []
-            if main:  # DP: one copy of the files
-                _save_checkpoint(cfg, model, optimizer, tok, it, metrics)
-        if it >= cfg.max_iters:
-            break
-        t0 = time.perf_counter()
-        lr = learning_rate(it, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = data.batch("train", cfg.batch_size)  # the global batch: the same on every rank
-        x, y = dist.shard(x), dist.shard(y)  # DP: this rank's slice of it
-        _, loss = model(x, y)
-        optimizer.zero_grad()
-        loss.backward()
-        dist.average_gradients(model.parameters())  # DP: the whole batch's gradient, everywhere
-        # the gradient's norm (and clipping it: a rare huge step can wreck training)
-        norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or math.inf)
-        loss_value = dist.mean(loss.item())  # DP: the whole batch's loss
-        if math.isfinite(loss_value) and math.isfinite(norm):
-            optimizer.step()
-        elif cfg.skip_nonfinite:
-            log(f"iteration {it}: loss {loss_value}, gradient norm {norm}: step skipped")
-        else:
-            raise TrainingDiverged(
-                f"iteration {it}: loss {loss_value}, gradient norm {norm} (learning rate "
-                f"{lr:g}): training stopped; the last checkpoint in {cfg.out} is kept "
-                "(a lower --learning-rate helps; --skip-nonfinite skips such steps)"
-            )
-        dt = time.perf_counter() - t0
-        elapsed += dt
-        window_tokens += tokens_per_iter
-        window_time += dt
-        window_losses.append(loss_value)
-        it += 1
+                window_tokens, window_time, window_losses = 0, 0.0, []
+                if main:  # DP: one copy of the files
+                    _save_checkpoint(cfg, model, optimizer, tok, it, metrics)
+            if it >= cfg.max_iters:
+                break
+            t0 = time.perf_counter()
+            lr = learning_rate(it, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x, y = data.batch("train", cfg.batch_size)  # the global batch: the same on every rank
+            x, y = dist.shard(x), dist.shard(y)  # DP: this rank's slice of it
+            _, loss = model(x, y)
+            optimizer.zero_grad()
+            loss.backward()
+            dist.average_gradients(model.parameters())  # DP: the whole batch's gradient, everywhere
+            # the gradient's norm (and clipping it: a rare huge step can wreck training)
+            norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or math.inf)
+            loss_value = dist.mean(loss.item())  # DP: the whole batch's loss
+            if math.isfinite(loss_value) and math.isfinite(norm):
+                optimizer.step()
+            elif cfg.skip_nonfinite:
+                log(f"iteration {it}: loss {loss_value}, gradient norm {norm}: step skipped")
+            else:
+                raise TrainingDiverged(
+                    f"iteration {it}: loss {loss_value}, gradient norm {norm} (learning rate "
+                    f"{lr:g}): training stopped; the last checkpoint in {cfg.out} is kept "
+                    "(a lower --learning-rate helps; --skip-nonfinite skips such steps)"
+                )
+            dt = time.perf_counter() - t0
+            elapsed += dt
+            window_tokens += tokens_per_iter
+            window_time += dt
+            window_losses.append(loss_value)
+            it += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_iter / dt:,.0f}")
+        return metrics
+    finally:
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_iter / dt:,.0f}")
-    if bar is not None:
-        bar.close()
-    return metrics
+            bar.close()  # (on Ctrl-C too: the message printed next starts a new line)
 
 
 def _progress(cfg: TrainConfig, start: int):
