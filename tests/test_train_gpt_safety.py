@@ -81,6 +81,42 @@ def test_divergence_stops_and_keeps_the_good_checkpoint(tmp_path):
         json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in metrics.jsonl"))
 
 
+def test_a_collapsed_but_finite_model_is_not_published(tmp_path):
+    """lr 1e6 can blow the weights up into a flat predictor (val loss = ln vocab, finite)
+    before any NaN: that model must not replace the good checkpoint."""
+    cfg = _cfg(tmp_path, max_iters=6, eval_interval=2, lr_decay_iters=100, dropout=0.0)
+    train(cfg, log=lambda *a: None)
+    good = _weights(cfg.out)
+    pointer = checkpoint.published_checkpoint(cfg.out)
+    with pytest.raises(TrainingDiverged, match="guessing uniformly|NaN|nan"):
+        train(_cfg(tmp_path, max_iters=20, eval_interval=2, lr_decay_iters=100, dropout=0.0,
+                   learning_rate=1e6), log=lambda *a: None)  # fmt: skip
+    assert checkpoint.published_checkpoint(cfg.out) == pointer
+    after = _weights(cfg.out)
+    assert all(np.array_equal(good[k], after[k]) for k in good)
+
+
+def test_a_new_learning_rate_after_the_schedule_ended_is_said_to_do_nothing(tmp_path):
+    train(_cfg(tmp_path, max_iters=4, lr_decay_iters=None), log=lambda *a: None)
+    said = []
+    train(_cfg(tmp_path, max_iters=6, lr_decay_iters=None, learning_rate=5e-2), log=said.append)
+    assert any("--learning-rate 0.05 has no effect from iteration 4" in x for x in said), said
+
+
+def test_collapse_check_needs_a_model_that_had_learned():
+    import math
+
+    from tinygrad_edu.models.train_gpt import _check_not_collapsed
+
+    cfg = TrainConfig(out="x")
+    flat = math.log(65)
+    _check_not_collapsed(0, flat + 0.05, [], 65, cfg)  # the first evaluation: fine
+    _check_not_collapsed(2, flat, [{"val_loss": flat + 0.02}], 65, cfg)  # never learned
+    _check_not_collapsed(4, 2.6, [{"val_loss": 2.5}], 65, cfg)  # worse, but not flat
+    with pytest.raises(TrainingDiverged, match="collapsed"):
+        _check_not_collapsed(6, flat, [{"val_loss": 2.5}], 65, cfg)
+
+
 def test_changed_architecture_on_resume_is_named(tmp_path):
     train(_cfg(tmp_path, max_iters=2), log=lambda *a: None)
     with pytest.raises(ValueError, match="--n-layer 1 -> 2"):

@@ -243,6 +243,27 @@ def _save_checkpoint(cfg, model, optimizer, tok, it: int, metrics: list[dict]) -
     _write_metrics(cfg.out, metrics)
 
 
+def _check_not_collapsed(it: int, val: float, metrics: list[dict], vocab: int, cfg) -> None:
+    """Refuse to publish a model that has forgotten everything it learned.
+
+    A far too large learning rate does not always give NaN first: the weights can blow up
+    into a network that predicts the same flat distribution for every context. Its loss is
+    ln(vocab), guessing uniformly, and it is finite, so the NaN check would publish it over
+    the good checkpoint. A run whose val loss had been clearly below that (by 0.1 nat) and
+    is back at it has collapsed: stop, and keep the last checkpoint.
+    """
+    uniform = math.log(vocab)
+    best = min((r["val_loss"] for r in metrics if r.get("val_loss") is not None), default=None)
+    if best is not None and val >= uniform - 1e-3 and best <= val - 0.1:
+        raise TrainingDiverged(
+            f"iteration {it}: val loss {val:.4f} is "
+            f"{'worse than' if val > uniform + 0.1 else 'no better than'} guessing uniformly "
+            f"(ln {vocab} = {uniform:.4f}), after {best:.4f} earlier: the model collapsed "
+            f"(learning rate {learning_rate(it - 1, cfg):g}); not saved, the last checkpoint "
+            f"in {cfg.out} is kept (a lower --learning-rate helps)"
+        )
+
+
 def _write_metrics(out: str, metrics: list[dict]) -> None:
     """metrics.jsonl: the rows saved with the published checkpoint, no more (written after
     each publish, and again on resume: a kill between the two leaves it one save behind)."""
@@ -276,6 +297,13 @@ def _resume(cfg: TrainConfig, ckpt: str, log) -> tuple[TrainConfig, dict, GPT, l
             f"max_iters {saved.get('max_iters')} -> {cfg.max_iters}; the learning rate keeps "
             f"its schedule: cosine decay to {cfg.min_lr:g} by iteration {cfg.lr_decay_iters} "
             "(--lr-decay-iters sets another)"
+        )
+    start = state.get("iter", 0)
+    if cfg.learning_rate != saved.get("learning_rate") and start >= cfg.lr_decay_iters:
+        log(
+            f"note: --learning-rate {cfg.learning_rate:g} has no effect from iteration {start}: "
+            f"the schedule reached its floor, --min-lr {cfg.min_lr:g}, at iteration "
+            f"{cfg.lr_decay_iters} (a later --lr-decay-iters extends it)"
         )
     model = GPT.from_pretrained(ckpt)
     if "metrics" in state:
@@ -386,6 +414,7 @@ def _train(cfg: TrainConfig, log, at: dict) -> list[dict]:
                         f"iteration {it}: the estimated loss is {losses}; the last checkpoint "
                         f"in {cfg.out} is kept"
                     )
+                _check_not_collapsed(it, losses["val"], metrics, model.config.vocab_size, cfg)
                 row = {
                     "iter": it,
                     "train_loss": round(losses["train"], 4),
