@@ -162,6 +162,16 @@ _ADD_SMALL = 1 << 14  # elements (64 KB of float32); see add()
 
 def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """a + b on both cores (csrc/reduce_impl.h); the same numbers as NumPy's a + b."""
+    if (  # the small everyday case in one test (see below), before the checks that name errors
+        out is None
+        and type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.shape == b.shape
+        and a.dtype == b.dtype
+        and a.dtype in V.FLOAT_DTYPES
+        and a.size < _ADD_SMALL
+    ):
+        return np.add(a, b)
     V.float_array(a, "a")
     V.float_array(b, "b")
     V.same_dtype(("a", a), ("b", b))
