@@ -68,6 +68,8 @@ def _axes(dim: Any, ndim: int) -> tuple[int, ...] | None:
     """dim (int, tuple, list or None) -> a tuple of non-negative axes, or None for 'all'."""
     if dim is None:
         return None
+    if type(dim) is int and -ndim <= dim < ndim:  # the everyday case, without the loop
+        return (dim % ndim,)
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     out = []
     for d in dims:
