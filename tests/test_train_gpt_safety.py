@@ -110,11 +110,14 @@ def test_collapse_check_needs_a_model_that_had_learned():
 
     cfg = TrainConfig(out="x")
     flat = math.log(65)
-    _check_not_collapsed(0, flat + 0.05, [], 65, cfg)  # the first evaluation: fine
-    _check_not_collapsed(2, flat, [{"val_loss": flat + 0.02}], 65, cfg)  # never learned
-    _check_not_collapsed(4, 2.6, [{"val_loss": 2.5}], 65, cfg)  # worse, but not flat
+    both = lambda x: {"train": x, "val": x}  # noqa: E731
+    _check_not_collapsed(0, both(flat + 0.05), [], 65, cfg)  # the first evaluation: fine
+    _check_not_collapsed(2, both(flat), [{"val_loss": flat + 0.02}], 65, cfg)  # never learned
+    _check_not_collapsed(4, both(2.6), [{"val_loss": 2.5}], 65, cfg)  # worse, but not flat
+    # overfitting a small text: val above ln(vocab), train still low -- not a collapse
+    _check_not_collapsed(6, {"train": 1.2, "val": flat + 0.3}, [{"val_loss": 2.5}], 65, cfg)
     with pytest.raises(TrainingDiverged, match="collapsed"):
-        _check_not_collapsed(6, flat, [{"val_loss": 2.5}], 65, cfg)
+        _check_not_collapsed(8, both(flat), [{"val_loss": 2.5}], 65, cfg)
 
 
 def test_changed_architecture_on_resume_is_named(tmp_path):

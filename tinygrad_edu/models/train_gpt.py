@@ -243,24 +243,27 @@ def _save_checkpoint(cfg, model, optimizer, tok, it: int, metrics: list[dict]) -
     _write_metrics(cfg.out, metrics)
 
 
-def _check_not_collapsed(it: int, val: float, metrics: list[dict], vocab: int, cfg) -> None:
+def _check_not_collapsed(it: int, losses: dict, metrics: list[dict], vocab: int, cfg) -> None:
     """Refuse to publish a model that has forgotten everything it learned.
 
     A far too large learning rate does not always give NaN first: the weights can blow up
     into a network that predicts the same flat distribution for every context. Its loss is
     ln(vocab), guessing uniformly, and it is finite, so the NaN check would publish it over
     the good checkpoint. A run whose val loss had been clearly below that (by 0.1 nat) and
-    is back at it has collapsed: stop, and keep the last checkpoint.
+    whose train AND val losses are both back at it has collapsed: stop, and keep the last
+    checkpoint. (Val loss alone is not enough: a small model overfitting a small text can
+    see its val loss rise above ln(vocab) while its train loss keeps falling.)
     """
     uniform = math.log(vocab)
+    train, val = losses["train"], losses["val"]
     best = min((r["val_loss"] for r in metrics if r.get("val_loss") is not None), default=None)
-    if best is not None and val >= uniform - 1e-3 and best <= val - 0.1:
+    if best is not None and min(train, val) >= uniform - 1e-3 and best <= val - 0.1:
         raise TrainingDiverged(
-            f"iteration {it}: val loss {val:.4f} is "
-            f"{'worse than' if val > uniform + 0.1 else 'no better than'} guessing uniformly "
-            f"(ln {vocab} = {uniform:.4f}), after {best:.4f} earlier: the model collapsed "
-            f"(learning rate {learning_rate(it - 1, cfg):g}); not saved, the last checkpoint "
-            f"in {cfg.out} is kept (a lower --learning-rate helps)"
+            f"iteration {it}: train and val losses {train:.4f} and {val:.4f} are "
+            f"{'worse than' if min(train, val) > uniform + 0.1 else 'no better than'} guessing "
+            f"uniformly (ln {vocab} = {uniform:.4f}), after a val loss of {best:.4f} earlier: "
+            f"the model collapsed (learning rate {learning_rate(it - 1, cfg):g}); not saved, "
+            f"the last checkpoint in {cfg.out} is kept (a lower --learning-rate helps)"
         )
 
 
@@ -414,7 +417,7 @@ def _train(cfg: TrainConfig, log, at: dict) -> list[dict]:
                         f"iteration {it}: the estimated loss is {losses}; the last checkpoint "
                         f"in {cfg.out} is kept"
                     )
-                _check_not_collapsed(it, losses["val"], metrics, model.config.vocab_size, cfg)
+                _check_not_collapsed(it, losses, metrics, model.config.vocab_size, cfg)
                 row = {
                     "iter": it,
                     "train_loss": round(losses["train"], 4),
