@@ -430,3 +430,10 @@ def test_ops_on_a_parameter_give_plain_tensors_and_apply_takes_tensors_only():
 
     with pytest.raises(TypeError, match="Exp.apply takes Tensors"):
         Exp.apply(np.ones(2))
+
+
+def test_a_float_dimension_is_named():
+    x = tg.Tensor(np.ones((2, 3), np.float32))
+    for call in (lambda: x.softmax(-1.0), lambda: x.sum(1.0), lambda: x.transpose(0.0, 1)):
+        with pytest.raises(TypeError, match="dimensions must be ints"):
+            call()

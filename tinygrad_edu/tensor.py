@@ -70,7 +70,10 @@ def _axes(dim: Any, ndim: int) -> tuple[int, ...] | None:
         return None
     if type(dim) is int and -ndim <= dim < ndim:  # the everyday case, without the loop
         return (dim % ndim,)
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    try:
+        dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    except TypeError:  # a float, say: not a dimension, and not a list of them
+        raise TypeError(f"dimensions must be ints, got {dim!r}") from None
     out = []
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
@@ -619,8 +622,6 @@ def _convert_index(index: Any) -> Any:
 
 def _along_last(x: Tensor, dim: int, fn) -> Tensor:
     """Apply a last-axis kernel along any dim by moving that dim last and back."""
-    if dim == -1 and x.ndim:  # the usual case, without the general check below
-        return fn(x)
     (d,) = _axes(dim, x.ndim)
     if x.ndim == 0:
         raise ValueError("softmax needs at least one dimension")
