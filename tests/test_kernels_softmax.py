@@ -322,6 +322,26 @@ def test_vector_exp_accuracy(isa, dtype, rng):
     assert got[x == 0].tolist() == [1.0] * int((x == 0).sum()), "e^0 must be exactly 1"
 
 
+@needs_compiled
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_vector_exp_avx512_is_bitwise_avx2(dtype, rng):
+    """AVX-512 scales by 2^n with one vscalefps; AVX2 builds 2^(n-1) from exponent bits
+    and takes a careful path for subnormal results. tg_exp.h says both round p * 2^(n-1)
+    once, so they must agree bit for bit, edges, subnormals, infinities and NaN included."""
+    from tinygrad_edu.kernels import _softmax
+
+    if config.best_isa < 2:
+        pytest.skip("this CPU has no AVX-512")
+    x = _exp_inputs(dtype, rng)
+    f = _softmax.vexp_f32 if dtype == np.float32 else _softmax.vexp_f64
+    by_isa = {}
+    for isa in (1, 2):
+        by_isa[isa] = np.empty_like(x)
+        f(x, by_isa[isa], isa, 1)
+    assert np.isfinite(by_isa[2]).sum() > 0.9 * x.size  # the sweep is mostly finite
+    np.testing.assert_array_equal(by_isa[2].view(np.uint8), by_isa[1].view(np.uint8))
+
+
 # --- gradients: finite differences (float64), reference AND compiled ------------------
 
 
