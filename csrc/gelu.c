@@ -14,9 +14,8 @@
         void (*fn)(const T *, T *, ptrdiff_t, int) = TG_PICK(tg_clamp_isa(isa), gelu_##SFX);  \
         int nt = tg_threads_for(n * 8, n, nthreads); /* ~8x the work of a copy */            \
         ptrdiff_t chunk = TG_CHUNKS(n, nt);                                                  \
-        _Pragma("omp parallel for num_threads(nt) schedule(static)")                         \
-        for (ptrdiff_t i = 0; i < n; i += chunk)                                             \
-            fn(x + i, y + i, n - i < chunk ? n - i : chunk, tanh_form);                      \
+        TG_PARALLEL_FOR(nt, for (ptrdiff_t i = 0; i < n; i += chunk)                         \
+                                fn(x + i, y + i, n - i < chunk ? n - i : chunk, tanh_form););  \
     }                                                                                        \
     void tg_gelu_backward_##SFX(const T *x, const T *dy, T *dx, ptrdiff_t n, int tanh_form,   \
                                 int isa, int nthreads) {                                     \
@@ -24,9 +23,9 @@
             TG_PICK(tg_clamp_isa(isa), gelu_backward_##SFX);                                 \
         int nt = tg_threads_for(n * 8, n, nthreads);                                         \
         ptrdiff_t chunk = TG_CHUNKS(n, nt);                                                  \
-        _Pragma("omp parallel for num_threads(nt) schedule(static)")                         \
-        for (ptrdiff_t i = 0; i < n; i += chunk)                                             \
-            fn(x + i, dy + i, dx + i, n - i < chunk ? n - i : chunk, tanh_form);             \
+        TG_PARALLEL_FOR(nt, for (ptrdiff_t i = 0; i < n; i += chunk)                         \
+                                fn(x + i, dy + i, dx + i, n - i < chunk ? n - i : chunk,     \
+                                   tanh_form););                                             \
     }
 TG_GELU_API(float, f32)
 TG_GELU_API(double, f64)

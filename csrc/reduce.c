@@ -51,13 +51,12 @@ double tg_dot_f64(const double *x, const double *y, ptrdiff_t n, int isa) {
         if (rows * cols < 65536) nthreads = 1; /* too little work to wake threads */        \
         ptrdiff_t chunk = (cols + nthreads - 1) / nthreads;                                 \
         chunk = (chunk + 15) / 16 * 16;                                                     \
-        _Pragma("omp parallel for num_threads(nthreads) schedule(static)")                  \
-        for (ptrdiff_t c0 = 0; c0 < cols; c0 += chunk) {                                    \
+        TG_PARALLEL_FOR(nthreads, for (ptrdiff_t c0 = 0; c0 < cols; c0 += chunk) {         \
             ptrdiff_t c1 = c0 + chunk < cols ? c0 + chunk : cols;                           \
             if (isa == TG_ISA_AVX512) TG_COLSUM_CALL(SFX, avx512);                          \
             else if (isa == TG_ISA_AVX2) TG_COLSUM_CALL(SFX, avx2);                         \
             else colsum_##SFX##_base(x, rows, ld, c0, c1, out, accumulate);                 \
-        }                                                                                   \
+        });                                                                                 \
     }
 #if TG_X86
 #define TG_COLSUM_CALL(SFX, ISA) colsum_##SFX##_##ISA(x, rows, ld, c0, c1, out, accumulate)
@@ -76,13 +75,12 @@ TG_COLSUM_DRIVER(double, f64)
         if (n < 65536) nthreads = 1;                                                        \
         ptrdiff_t chunk = (n + nthreads - 1) / nthreads;                                    \
         chunk = (chunk + LINE - 1) / LINE * LINE;                                           \
-        _Pragma("omp parallel for num_threads(nthreads) schedule(static)")                  \
-        for (ptrdiff_t i0 = 0; i0 < n; i0 += chunk) {                                       \
+        TG_PARALLEL_FOR(nthreads, for (ptrdiff_t i0 = 0; i0 < n; i0 += chunk) {             \
             ptrdiff_t len = i0 + chunk < n ? chunk : n - i0;                                \
             if (isa == TG_ISA_AVX512) TG_ADD_CALL(SFX, avx512);                             \
             else if (isa == TG_ISA_AVX2) TG_ADD_CALL(SFX, avx2);                            \
             else add_##SFX##_base(a + i0, b + i0, out + i0, len);                           \
-        }                                                                                   \
+        });                                                                                 \
     }
 #if TG_X86
 #define TG_ADD_CALL(SFX, ISA) add_##SFX##_##ISA(a + i0, b + i0, out + i0, len)

@@ -3,24 +3,23 @@
  *
  * Each entry point picks the ISA variant once, then hands rows to threads. Rows are
  * independent, so threads never share an output: a static split gives each thread
- * one contiguous block of rows. */
+ * one contiguous block of rows. TG_PARALLEL_FOR (tg_isa.h) is that split, without
+ * entering OpenMP at all when one thread will do. */
 
 void TG_CAT(tg_softmax, DSFX)(const T *x, T *y, ptrdiff_t rows, ptrdiff_t cols, int isa,
                                    int nthreads) {
     void (*row)(const T *, T *, ptrdiff_t) = TG_PICK(tg_clamp_isa(isa), DNAME(softmax_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
-    (void)nt; /* read only by the OpenMP pragma */
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (ptrdiff_t r = 0; r < rows; r++) row(x + r * cols, y + r * cols, cols);
+    TG_PARALLEL_FOR(nt, for (ptrdiff_t r = 0; r < rows; r++)
+                            row(x + r * cols, y + r * cols, cols););
 }
 
 void TG_CAT(tg_log_softmax, DSFX)(const T *x, T *y, ptrdiff_t rows, ptrdiff_t cols,
                                        int isa, int nthreads) {
     void (*row)(const T *, T *, ptrdiff_t) = TG_PICK(tg_clamp_isa(isa), DNAME(log_softmax_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
-    (void)nt; /* read only by the OpenMP pragma */
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (ptrdiff_t r = 0; r < rows; r++) row(x + r * cols, y + r * cols, cols);
+    TG_PARALLEL_FOR(nt, for (ptrdiff_t r = 0; r < rows; r++)
+                            row(x + r * cols, y + r * cols, cols););
 }
 
 void TG_CAT(tg_softmax_backward, DSFX)(const T *y, const T *dy, T *dx, ptrdiff_t rows,
@@ -28,9 +27,8 @@ void TG_CAT(tg_softmax_backward, DSFX)(const T *y, const T *dy, T *dx, ptrdiff_t
     void (*row)(const T *, const T *, T *, ptrdiff_t) =
         TG_PICK(tg_clamp_isa(isa), DNAME(softmax_backward_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
-    (void)nt; /* read only by the OpenMP pragma */
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (ptrdiff_t r = 0; r < rows; r++) row(y + r * cols, dy + r * cols, dx + r * cols, cols);
+    TG_PARALLEL_FOR(nt, for (ptrdiff_t r = 0; r < rows; r++)
+                            row(y + r * cols, dy + r * cols, dx + r * cols, cols););
 }
 
 void TG_CAT(tg_log_softmax_backward, DSFX)(const T *y, const T *dy, T *dx, ptrdiff_t rows,
@@ -38,9 +36,8 @@ void TG_CAT(tg_log_softmax_backward, DSFX)(const T *y, const T *dy, T *dx, ptrdi
     void (*row)(const T *, const T *, T *, ptrdiff_t) =
         TG_PICK(tg_clamp_isa(isa), DNAME(log_softmax_backward_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
-    (void)nt; /* read only by the OpenMP pragma */
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (ptrdiff_t r = 0; r < rows; r++) row(y + r * cols, dy + r * cols, dx + r * cols, cols);
+    TG_PARALLEL_FOR(nt, for (ptrdiff_t r = 0; r < rows; r++)
+                            row(y + r * cols, dy + r * cols, dx + r * cols, cols););
 }
 
 /* The loss of each counted row is summed in double: a mean over 100k rows in float
@@ -90,6 +87,6 @@ void TG_CAT(tg_vexp, DSFX)(const T *x, T *y, ptrdiff_t n, int isa, int nthreads)
     void (*fn)(const T *, T *, ptrdiff_t) = TG_PICK(tg_clamp_isa(isa), DNAME(vexp));
     int nt = tg_threads_for(n, n, nthreads);
     ptrdiff_t chunk = ((n + nt - 1) / nt + 63) / 64 * 64;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += chunk) fn(x + i0, y + i0, n - i0 < chunk ? n - i0 : chunk);
+    TG_PARALLEL_FOR(nt, for (ptrdiff_t i0 = 0; i0 < n; i0 += chunk)
+                            fn(x + i0, y + i0, n - i0 < chunk ? n - i0 : chunk););
 }

@@ -59,6 +59,35 @@ static inline int omp_get_num_threads(void) { return 1; }
 static inline int omp_get_max_threads(void) { return 1; }
 #endif
 
+/* TG_PARALLEL_FOR(nt, for (...) body;) splits the loop over nt threads, as
+ * `#pragma omp parallel for num_threads(nt) schedule(static)` does, except that with
+ * nt <= 1 the loop simply runs. Entering a parallel region costs ~0.3 us even for ONE
+ * thread (libgomp sets up a team every time, and GCC's `if` clause does not skip it):
+ * longer than a softmax or a LayerNorm of a 64-wide row takes, so every small op
+ * would pay it. The loop is written once; the preprocessor pastes it twice.
+ * TG_PARALLEL(nt, { block }) is the same for `#pragma omp parallel`: outside a region,
+ * omp_get_thread_num() is 0 and omp_get_num_threads() is 1, so the block runs as
+ * thread 0 of 1 without a change. */
+#define TG_PRAGMA(x) _Pragma(#x)
+#define TG_PARALLEL_FOR(nt, ...)                                                   \
+    do {                                                                           \
+        if ((nt) > 1) {                                                            \
+            TG_PRAGMA(omp parallel for num_threads(nt) schedule(static))           \
+            __VA_ARGS__                                                            \
+        } else {                                                                   \
+            __VA_ARGS__                                                            \
+        }                                                                          \
+    } while (0)
+#define TG_PARALLEL(nt, ...)                                                       \
+    do {                                                                           \
+        if ((nt) > 1) {                                                            \
+            TG_PRAGMA(omp parallel num_threads(nt))                                \
+            __VA_ARGS__                                                            \
+        } else {                                                                   \
+            __VA_ARGS__                                                            \
+        }                                                                          \
+    } while (0)
+
 /* The best ISA that both this build and the running CPU support. */
 static inline int tg_best_isa(void) {
 #if TG_X86 && (defined(__GNUC__) || defined(__clang__))

@@ -52,6 +52,43 @@ def test_forward_matches_twin(isa, nthreads, shape, dtype, fn, rng):
 
 
 @needs_compiled
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("log", [False, True])
+def test_small_fast_path_is_the_checked_path(isa, dtype, log, rng):
+    """compiled.softmax hands small plain arrays to _softmax.softmax_small (checks and
+    allocation in C); its numbers must be the checked path's, bit for bit, and anything
+    unusual must be refused (None) so that the checked path raises or copies."""
+    from tinygrad_edu.kernels import _softmax
+
+    checked = compiled._softmax_forward
+    for shape in [(1,), (64,), (1, 1, 64), (3, 5, 7), (2, 3, 1), (128, 128)]:
+        x = logits(rng, shape, dtype)
+        fast = _softmax.softmax_small(x, log, config.isa)
+        assert fast is not None and fast.shape == shape and fast.dtype == dtype
+        np.testing.assert_array_equal(fast, checked(x, log=log))
+    x = logits(rng, (4, 6), dtype)
+    refused = {
+        "too large": logits(rng, (129, 128), dtype),
+        "not C-contiguous": x[:, ::2],
+        "0-D": x[0, 0].reshape(()),
+        "empty": x[:0],
+        "byte-swapped": x.astype(x.dtype.newbyteorder()),
+        "integers": x.astype(np.int32),
+        "float16": x.astype(np.float16),
+        "a list": x.tolist(),
+        "a subclass": x.view(np.matrix),
+    }
+    unaligned = np.frombuffer(b"\0" + x.tobytes(), dtype=dtype, offset=1).reshape(x.shape)
+    assert not unaligned.flags.aligned
+    refused["unaligned"] = unaligned
+    for why, bad in refused.items():
+        assert _softmax.softmax_small(bad, log, config.isa) is None, why
+    np.testing.assert_array_equal(
+        getattr(compiled, "log_softmax" if log else "softmax")(unaligned), checked(x, log=log)
+    )
+
+
+@needs_compiled
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fn", ROW_FNS)

@@ -594,11 +594,13 @@ def _softmax_backward(y: np.ndarray, dy: np.ndarray, log: bool) -> np.ndarray:
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
-    return _softmax_forward(x, log=False)
+    y = _softmax.softmax_small(x, False, config.isa)  # None unless small and plain
+    return y if y is not None else _softmax_forward(x, log=False)
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
-    return _softmax_forward(x, log=True)
+    y = _softmax.softmax_small(x, True, config.isa)
+    return y if y is not None else _softmax_forward(x, log=True)
 
 
 def softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
