@@ -55,23 +55,24 @@ static T DFN(row_max)(const T *x, ptrdiff_t n) {
  * during the arithmetic instead of after it. A prefetch never faults: past the last
  * row it is merely wasted. One pair per 2W elements covers 64-byte lines for W*sizeof(T)
  * >= 32 (AVX2, AVX-512); the baseline asks twice per line, which costs little. */
-#define PREFETCH_NEXT_ROW(x, y, n, i)                                   \
+#define PREFETCH_NEXT_ROW(x, out, n, i)                                 \
     do {                                                                \
         __builtin_prefetch((x) + (n) + (i), 0, 3);                      \
         __builtin_prefetch((x) + (n) + (i) + W, 0, 3);                  \
-        if (y) __builtin_prefetch((y) + (n) + (i), 1, 3);               \
-        if (y) __builtin_prefetch((y) + (n) + (i) + W, 1, 3);           \
+        if (out) __builtin_prefetch((out) + (n) + (i), 1, 3);           \
+        if (out) __builtin_prefetch((out) + (n) + (i) + W, 1, 3);       \
     } while (0)
 
 /* (2) sum_i e^(x[i] - m), also storing each e^(x[i] - m) into y unless y is NULL
- * (log-softmax and cross-entropy only need the sum). Two accumulators: each
- * iteration is ~20 instructions of exp, so two are enough to hide the add latency. */
-static T DFN(row_exp_sum)(const T *x, T *y, ptrdiff_t n, T m) {
+ * (log-softmax and cross-entropy only need the sum). `out` is the row the caller will
+ * write (NULL: none), for the prefetch. Two accumulators: each iteration is ~15-20
+ * instructions of exp, so two are enough to hide the add latency. */
+static T DFN(row_exp_sum)(const T *x, T *y, ptrdiff_t n, T m, const T *out) {
     const V vm = VSPLAT(m);
     V s0 = VSPLAT(0), s1 = VSPLAT(0);
     ptrdiff_t i = 0;
     for (; i + 2 * W <= n; i += 2 * W) {
-        PREFETCH_NEXT_ROW(x, y, n, i);
+        PREFETCH_NEXT_ROW(x, out, n, i);
         V e0 = VEXP(VLOAD(x + i) - vm);
         V e1 = VEXP(VLOAD(x + i + W) - vm);
         if (y) {
@@ -97,7 +98,7 @@ static T DFN(row_exp_sum)(const T *x, T *y, ptrdiff_t n, T m) {
 /* y = softmax(x) for one row. */
 static void DFN(softmax_row)(const T *x, T *y, ptrdiff_t n) {
     T m = DFN(row_max)(x, n);             /* (1) */
-    T s = DFN(row_exp_sum)(x, y, n, m);   /* (2) */
+    T s = DFN(row_exp_sum)(x, y, n, m, y); /* (2) */
     const V inv = VSPLAT((T)1 / s);       /* (3): one division, then n multiplications */
     ptrdiff_t i = 0;
     for (; i + W <= n; i += W) VSTORE(y + i, VLOAD(y + i) * inv);
@@ -110,7 +111,7 @@ static void DFN(softmax_row)(const T *x, T *y, ptrdiff_t n) {
  * -1e4 - ..., exactly as it should. */
 static void DFN(log_softmax_row)(const T *x, T *y, ptrdiff_t n) {
     T m = DFN(row_max)(x, n);
-    T log_s = SLOG(DFN(row_exp_sum)(x, NULL, n, m));
+    T log_s = SLOG(DFN(row_exp_sum)(x, NULL, n, m, y));
     const V vm = VSPLAT(m), vls = VSPLAT(log_s);
     ptrdiff_t i = 0;
     for (; i + W <= n; i += W) VSTORE(y + i, (VLOAD(x + i) - vm) - vls);
@@ -165,7 +166,7 @@ static void DFN(log_softmax_backward_row)(const T *y, const T *dy, T *dx, ptrdif
  * its digits.) */
 static T DFN(cross_entropy_row)(const T *x, ptrdiff_t n, int64_t t, T *m_out, T *log_s_out) {
     T m = DFN(row_max)(x, n);
-    T log_s = SLOG(DFN(row_exp_sum)(x, NULL, n, m));
+    T log_s = SLOG(DFN(row_exp_sum)(x, NULL, n, m, NULL));
     *m_out = m;
     *log_s_out = log_s;
     return t >= 0 ? log_s - (x[t] - m) : 0;
