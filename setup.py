@@ -303,12 +303,13 @@ def _extensions() -> list:
         platform=sys.platform,
     )
     include_dirs = ["csrc"]
-    try:  # NumPy's C headers: only _mempool.pyx uses them (the NEP 49 allocator API)
+    try:  # NumPy's C headers: _mempool.pyx (the NEP 49 allocator API), and the small-array
+        # fast paths of _core.pyx and _softmax.pyx (an array's header read in C)
         import numpy
 
         include_dirs.append(numpy.get_include())
     except ImportError:
-        print("tinygrad_edu: NumPy is missing at build time; _mempool will not build")
+        print("tinygrad_edu: NumPy is missing at build time; the compiled kernels will not build")
     exts = []
     for pyx in sorted(glob.glob("tinygrad_edu/kernels/_*.pyx")):
         name = pyx[:-4].replace("/", ".")

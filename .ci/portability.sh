@@ -49,7 +49,7 @@ PY
 
 # ---------------------------------------------------------------------------------- (a)
 if [[ $STAGES == *a* ]]; then  # an in-place build needs the build requirements here (pip -e isolates them)
-  "$PY" -m pip install -q "setuptools>=64" wheel "Cython>=3.0" numpy
+  "$PY" -m pip install -q "setuptools>=77" wheel "Cython>=3.0" numpy
 fi
 for omp in 0 1; do
   [[ $STAGES == *a* ]] || break

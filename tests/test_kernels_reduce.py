@@ -7,6 +7,7 @@ import pytest
 from conftest import needs_compiled
 
 from tinygrad_edu.kernels import compiled, reference
+from tinygrad_edu.kernels.config import config
 
 pytestmark = needs_compiled
 
@@ -63,10 +64,11 @@ def test_bad_inputs_raise_python_errors():
 
 @pytest.mark.parametrize("shape", [(0,), (1,), (15,), (17,), (3, 5), (768, 128), (65536 * 3 + 5,)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("small_path", [False, True], ids=["kernel", "numpy-below-threshold"])
+@pytest.mark.parametrize("small_path", [False, True], ids=["kernel", "small-path"])
 def test_add_is_numpys_sum_bit_for_bit(isa, nthreads, shape, dtype, rng, small_path, monkeypatch):
-    # compiled.add hands arrays below _ADD_SMALL elements to NumPy; with the threshold
-    # at 0 every shape here (tails of 15 and 17 included) goes through the C kernel.
+    # compiled.add takes arrays below _ADD_SMALL elements down its small path (add_small,
+    # one thread; NumPy for out= and odd layouts); with the threshold at 0 every shape
+    # here (tails of 15 and 17 included) goes through the threaded kernel call.
     monkeypatch.setattr(compiled, "_ADD_SMALL", 1 << 40 if small_path else 0)
     a = rng.standard_normal(shape).astype(dtype)
     b = rng.standard_normal(shape).astype(dtype)
@@ -79,6 +81,33 @@ def test_add_is_numpys_sum_bit_for_bit(isa, nthreads, shape, dtype, rng, small_p
     assert compiled.add(a, b2, out=b2) is b2
     np.testing.assert_array_equal(a2, a + b)
     np.testing.assert_array_equal(b2, a + b)
+
+
+def test_add_small_refuses_all_but_plain_arrays(rng):
+    """_core.add_small (compiled.add's fast path) returns None for anything but two plain
+    arrays of one shape and float dtype, so that the checked path raises or copies."""
+    from tinygrad_edu.kernels import _core
+
+    a = rng.standard_normal((4, 6)).astype(np.float32)
+    ok = _core.add_small(a, a, 1 << 14, config.isa)
+    np.testing.assert_array_equal(ok, a + a)
+    unaligned = np.frombuffer(b"\0" + a.tobytes(), dtype=np.float32, offset=1).reshape(a.shape)
+    refused = {
+        "too large": (a, a, 24),
+        "shapes differ": (a, a.reshape(6, 4), 1 << 14),
+        "ndims differ": (a, a.reshape(-1), 1 << 14),
+        "dtypes differ": (a, a.astype(np.float64), 1 << 14),
+        "integers": (a.astype(np.int32), a.astype(np.int32), 1 << 14),
+        "not C-contiguous": (a[:, ::2], a[:, ::2], 1 << 14),
+        "byte-swapped": (a, a.astype(a.dtype.newbyteorder()), 1 << 14),
+        "unaligned": (unaligned, a, 1 << 14),
+        "a list": (a.tolist(), a, 1 << 14),
+        "a subclass": (a.view(np.matrix), a, 1 << 14),
+    }
+    for why, (x, y, limit) in refused.items():
+        assert _core.add_small(x, y, limit, config.isa) is None, why
+    assert _core.add_small(a[:0], a[:0], 1 << 14, config.isa).shape == (0, 6)
+    np.testing.assert_array_equal(compiled.add(unaligned, a), a + a)  # checked path
 
 
 def test_add_keeps_nan_inf_and_signed_zero():

@@ -162,16 +162,10 @@ _ADD_SMALL = 1 << 14  # elements (64 KB of float32); see add()
 
 def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """a + b on both cores (csrc/reduce_impl.h); the same numbers as NumPy's a + b."""
-    if (  # the small everyday case in one test (see below), before the checks that name errors
-        out is None
-        and type(a) is np.ndarray
-        and type(b) is np.ndarray
-        and a.shape == b.shape
-        and a.dtype == b.dtype
-        and a.dtype in V.FLOAT_DTYPES
-        and a.size < _ADD_SMALL
-    ):
-        return np.add(a, b)
+    if out is None:  # the small everyday case, checked in C (None: not that case)
+        c = _core.add_small(a, b, _ADD_SMALL, config.isa)
+        if c is not None:
+            return c
     V.float_array(a, "a")
     V.float_array(b, "b")
     V.same_dtype(("a", a), ("b", b))
@@ -195,9 +189,10 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
             if np.may_share_memory(x, out) and not same:
                 raise ValueError(f"out overlaps {name} without being it")
     if a.size < _ADD_SMALL:
-        # Small: NumPy's loop gives the same numbers (each sum is rounded once, either
-        # way) and costs ~0.4 us, where the compiled call costs ~2 us of argument
-        # handling before any work -- and too little work to share between threads.
+        # Small, but not the plain case above (out=, strided or unaligned inputs):
+        # NumPy's loop gives the same numbers (each sum is rounded once, either way)
+        # for less than the memoryview call's argument handling, and there is too
+        # little work to share between threads.
         return np.add(a, b, out=out)
     a, b = V.contiguous(a), V.contiguous(b)
     _core.add(a.reshape(-1), b.reshape(-1), out.reshape(-1), config.isa, config.num_threads)
