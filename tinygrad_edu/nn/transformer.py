@@ -79,8 +79,10 @@ class CausalSelfAttention(Module):
             cache["k"], cache["v"] = k.data, v.data
         S = k.shape[2]  # the T queries are the last T of S positions
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, S): query . key
-        future = np.triu(np.ones((T, S), dtype=bool), k=1 + S - T)  # key j after query i
-        att = att.masked_fill(future, -np.inf).softmax(-1)  # each row sums to 1
+        if T > 1:  # (one new token, as in generation, has no future among the keys)
+            future = np.triu(np.ones((T, S), dtype=bool), k=1 + S - T)  # key j after query i
+            att = att.masked_fill(future, -np.inf)
+        att = att.softmax(-1)  # each row sums to 1
         weights = att
         if p > 0.0:
             att = F.dropout(att, p)
