@@ -296,7 +296,8 @@ static inline VF32 TG_FN(exp_reduce_f32)(VF32 x, VF32 *t_out) {
  * [-104, -86.5]): 2^n is applied in two halves, 2^(n - n/2) * 2^(n/2), so that each
  * half is a normal float and only the last multiplication rounds (once, into the
  * subnormal range). Slow -- a multiplication that underflows makes Intel CPUs run a
- * microcode "assist" of ~100 cycles -- but a softmax almost never gets here. */
+ * microcode "assist" of ~100 cycles -- but a softmax almost never gets here.
+ * (AVX-512 needs no such path, see exp_f32; `unused` keeps that variant quiet.) */
 __attribute__((noinline, unused)) static VF32 TG_FN(exp_f32_subnormal)(VF32 x) {
     x = TG_FN(clamp_f32)(x, TG_FN(splat_f32)(-104.0f), TG_FN(splat_f32)(89.0f));
     VF32 t;

@@ -47,6 +47,20 @@ def _accepts_only(*good):
     return accepts
 
 
+def test_pyx_headers_name_only_their_sources():
+    """A `# distutils: define_macros = ...` (or include_dirs, extra_compile_args, ...) line
+    in a .pyx REPLACES what setup.py gives that Extension: TG_NO_OPENMP was lost that way
+    once, and a build without OpenMP failed to load (undefined symbol omp_get_max_threads).
+    Only `sources` may come from a .pyx header; the flags come from setup.py."""
+    for pyx in sorted((ROOT / "tinygrad_edu" / "kernels").glob("_*.pyx")):
+        keys = [
+            line.split(":", 1)[1].split("=", 1)[0].strip()
+            for line in pyx.read_text().splitlines()
+            if line.startswith("# distutils:")
+        ]
+        assert keys and set(keys) == {"sources"}, f"{pyx.name}: # distutils: {keys}"
+
+
 def test_linux_gcc_flags_unchanged():
     f = setup_py.build_flags("linux", {}, _accepts_only(["-fopenmp"]), is_clang=False)
     assert f["compile_args"] == [

@@ -1,5 +1,4 @@
 # distutils: sources = csrc/reduce.c
-# distutils: define_macros = NPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION
 """Compiled core: what the build and the CPU can do, the reduction kernels and the
 elementwise sum.
 

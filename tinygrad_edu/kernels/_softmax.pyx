@@ -1,5 +1,4 @@
 # distutils: sources = csrc/softmax.c csrc/gelu.c
-# distutils: define_macros = NPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION
 """Compiled softmax, log-softmax, cross-entropy and GELU (csrc/softmax.c, csrc/gelu.c).
 
 Like _core.pyx, these trust their caller: tinygrad_edu/kernels/compiled.py checks
