@@ -53,8 +53,9 @@ static T DFN(row_max)(const T *x, ptrdiff_t n) {
  * arithmetic units busy with exponentials while the memory bus would sit idle; asking
  * for the next row's lines now (and for y's, which we will write) lets them arrive
  * during the arithmetic instead of after it. A prefetch never faults: past the last
- * row it is merely wasted. One pair per 2W elements covers 64-byte lines for W*sizeof(T)
- * >= 32 (AVX2, AVX-512); the baseline asks twice per line, which costs little. */
+ * row it is merely wasted. Two prefetches per 2W elements: once per 64-byte line with
+ * AVX-512, twice with AVX2, four times on the baseline; asking again for a line that is
+ * already on its way costs little. */
 #define PREFETCH_NEXT_ROW(x, out, n, i)                                 \
     do {                                                                \
         __builtin_prefetch((x) + (n) + (i), 0, 3);                      \

@@ -19,10 +19,12 @@ def supported_isas() -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _kernels_at_every_size(request, monkeypatch):
-    """compiled.py hands tiny adds and tiny batched matmuls to NumPy (faster there, and
-    the same numbers as the twins); the kernel tests run every size through the C kernels."""
+    """compiled.py takes small adds and softmaxes down C fast paths, and tiny batched
+    matmuls to NumPy (the same numbers as the twins); the kernel tests run every size
+    through the checked, threaded kernel calls (the fast paths have tests of their own)."""
     if kernels.compiled is not None and request.module.__name__.startswith("test_kernels"):
         monkeypatch.setattr(kernels.compiled, "_ADD_SMALL", 0)
+        monkeypatch.setattr(kernels.compiled, "_SOFTMAX_SMALL", 0)
         monkeypatch.setattr(kernels.compiled, "_MATMUL_SMALL_FLOPS", 0)
 
 

@@ -74,21 +74,20 @@ cdef extern from "gelu.h":
 # of that is a few C tests on the array's header and one allocation. Anything out of the
 # ordinary returns None, and compiled.py takes its checked path as before.
 
-cdef Py_ssize_t SMALL = 1 << 14  # elements; one thread and no GIL release below it
 
-
-def softmax_small(object x, bint log, int isa):
+def softmax_small(object x, bint log, Py_ssize_t limit, int isa):
     """softmax (log=True: log-softmax) over the last axis of a small array, or None.
 
     None unless x is exactly a numpy.ndarray of float32 or float64, C-contiguous,
-    aligned, in the machine's byte order, with 1 to SMALL elements and at least 1-D."""
+    aligned, in the machine's byte order, at least 1-D, with at least one and fewer
+    than `limit` elements. One thread, the GIL held (the work is too small for either)."""
     if type(x) is not cnp.ndarray:
         return None
     cdef cnp.ndarray a = <cnp.ndarray>x
     cdef int nd = cnp.PyArray_NDIM(a)
     cdef int typ = cnp.PyArray_TYPE(a)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
-    if (nd == 0 or n == 0 or n > SMALL or not cnp.PyArray_ISCARRAY_RO(a)
+    if (nd == 0 or n == 0 or n >= limit or not cnp.PyArray_ISCARRAY_RO(a)
             or (typ != cnp.NPY_FLOAT and typ != cnp.NPY_DOUBLE)):
         return None
     cdef Py_ssize_t cols = cnp.PyArray_DIMS(a)[nd - 1]

@@ -588,13 +588,18 @@ def _softmax_backward(y: np.ndarray, dy: np.ndarray, log: bool) -> np.ndarray:
     return dx if y.ndim == 2 else dx.reshape(y.shape)
 
 
+# Below this many elements a plain array's softmax is checked and allocated in C
+# (_softmax.softmax_small); it is also below tg_threads_for's 32k, so one thread either way.
+_SOFTMAX_SMALL = 1 << 14
+
+
 def softmax(x: np.ndarray) -> np.ndarray:
-    y = _softmax.softmax_small(x, False, config.isa)  # None unless small and plain
+    y = _softmax.softmax_small(x, False, _SOFTMAX_SMALL, config.isa)  # None: not small and plain
     return y if y is not None else _softmax_forward(x, log=False)
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
-    y = _softmax.softmax_small(x, True, config.isa)
+    y = _softmax.softmax_small(x, True, _SOFTMAX_SMALL, config.isa)
     return y if y is not None else _softmax_forward(x, log=True)
 
 
