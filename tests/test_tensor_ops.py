@@ -197,3 +197,14 @@ def test_negative_strides_and_boolean_masks():
         lambda a: a[::-1, 1] * a[1:, ::-2].sum(), np.random.default_rng(0).standard_normal((4, 3))
     )
     gradcheck(lambda a: a[a.data > 0] ** 2, np.random.default_rng(1).standard_normal((3, 4)))
+
+
+def test_add_of_float16_tensors_is_numpys():
+    """The kernels take float32/float64 only; a float16 sum is NumPy's, not their TypeError."""
+    a = tg.Tensor(np.array([1.5, -2.25, 3.0], dtype=np.float16), requires_grad=True)
+    b = tg.Tensor(np.array([0.25, 2.25, 4.0], dtype=np.float16))
+    y = a + b
+    assert y.dtype == np.float16
+    np.testing.assert_array_equal(y.data, a.data + b.data)
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, np.ones(3, dtype=np.float16))

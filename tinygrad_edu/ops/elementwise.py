@@ -14,15 +14,17 @@ from .. import kernels
 from ..autograd import Context, Function
 from .movement import sum_to
 
+_KERNEL_DTYPES = (np.float32, np.float64)  # what the compiled kernels take
+
 
 class Add(Function):
     # y = a + b;  dy/da = 1, dy/db = 1
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ctx.options["shapes"] = (a.shape, b.shape)
-        if a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f":
+        if a.shape == b.shape and a.dtype == b.dtype and a.dtype in _KERNEL_DTYPES:
             return kernels.ops.add(a, b)  # the residual stream's x + f(x), on both cores
-        return a + b  # broadcasting, or mixed dtypes: NumPy's rules
+        return a + b  # broadcasting, mixed dtypes, float16: NumPy's rules
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
