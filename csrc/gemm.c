@@ -73,6 +73,10 @@ static void *tg_alloc64(size_t bytes, void **raw) {
 #ifndef GEMM_PRIVATE_B_MAX
 #define GEMM_PRIVATE_B_MAX (1024.0 * 1024.0)
 #endif
+/* Read a row-major A where it lies instead of packing it (gemm_impl.h, row_block) */
+#ifndef GEMM_A_IN_PLACE
+#define GEMM_A_IN_PLACE 1
+#endif
 #ifndef GEMM_MIN_STRIPS /* the smallest chunk of rows a thread takes, in MR-strips */
 #define GEMM_MIN_STRIPS 4
 #endif
