@@ -22,5 +22,8 @@ export TINYGRAD_EDU_BACKEND=compiled
 # NumPy's arrays come straight from malloc, so ASan sees each one's exact end (the
 # memory pool would hand out page-rounded blocks and hide an overrun past the end).
 export TINYGRAD_EDU_MEMPOOL=0
-python -m pytest -q -p no:cacheprovider -x tests/test_kernels_*.py tests/test_tensor_ops.py $(ls tests/test_attention.py 2>/dev/null)
+# (test_kernels_build.py is left out: it builds and starts fresh interpreters of its
+# own, which the preloaded, uninstrumented ASan runtime cannot follow.)
+python -m pytest -q -p no:cacheprovider -x $(ls tests/test_kernels_*.py | grep -v _build) \
+    tests/test_tensor_ops.py $(ls tests/test_attention.py 2>/dev/null)
 echo "AddressSanitizer: clean"
