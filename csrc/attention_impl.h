@@ -442,23 +442,33 @@ static void DFN(prefetch_rows)(const T *x, ptrdiff_t ld, ptrdiff_t rows, ptrdiff
             __builtin_prefetch(x + r * ld + e, 0, 2);
 }
 
-static int DFN(forward)(const DNAME(att_args) * p, int nt) {
+/* Work item w of the forward (last query blocks first: they see the most keys), on
+ * the scratch ws of the thread that runs it. */
+static void DFN(forward_item)(const DNAME(att_args) * p, ptrdiff_t w, int nt, T *ws) {
     const ptrdiff_t nqb = (p->nT + ATT_BR - 1) / ATT_BR, items = p->N * nqb;
+    ptrdiff_t b = nqb - 1 - w / p->N, n = w % p->N;
+    if (nt > 1 && w + nt < items && (size_t)(3 * p->nS * p->D) * sizeof(T) <= ATT_PREFETCH_MAX) {
+        ptrdiff_t b2 = nqb - 1 - (w + nt) / p->N, n2 = (w + nt) % p->N, i2 = b2 * ATT_BR;
+        ptrdiff_t nq2 = p->nT - i2 < ATT_BR ? p->nT - i2 : ATT_BR;
+        DFN(prefetch_rows)(p->q + ATT_HEAD(p->vq, n2) + i2 * p->vq.ld, p->vq.ld, nq2, p->D);
+        DFN(prefetch_rows)(p->k + ATT_HEAD(p->vk, n2), p->vk.ld, p->nS, p->D);
+        DFN(prefetch_rows)(p->v + ATT_HEAD(p->vv, n2), p->vv.ld, p->nS, p->D);
+    }
+    DFN(forward_block)(p, n, b * ATT_BR, ws);
+}
+
+static int DFN(forward)(const DNAME(att_args) * p, int nt) {
+    const ptrdiff_t items = p->N * ((p->nT + ATT_BR - 1) / ATT_BR);
     const size_t wsz = att_forward_elems(p->D);
     void *raw;
     T *ws = (T *)att_alloc64((size_t)nt * wsz * sizeof(T), &raw);
     if (!ws) return -1;
+    if (nt > 1) { /* (one thread: no OpenMP region, whose set-up alone costs ~0.3 us) */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (ptrdiff_t w = 0; w < items; w++) {
-        ptrdiff_t b = nqb - 1 - w / p->N, n = w % p->N; /* last query blocks first */
-        if (nt > 1 && w + nt < items && (size_t)(3 * p->nS * p->D) * sizeof(T) <= ATT_PREFETCH_MAX) {
-            ptrdiff_t b2 = nqb - 1 - (w + nt) / p->N, n2 = (w + nt) % p->N, i2 = b2 * ATT_BR;
-            ptrdiff_t nq2 = p->nT - i2 < ATT_BR ? p->nT - i2 : ATT_BR;
-            DFN(prefetch_rows)(p->q + ATT_HEAD(p->vq, n2) + i2 * p->vq.ld, p->vq.ld, nq2, p->D);
-            DFN(prefetch_rows)(p->k + ATT_HEAD(p->vk, n2), p->vk.ld, p->nS, p->D);
-            DFN(prefetch_rows)(p->v + ATT_HEAD(p->vv, n2), p->vv.ld, p->nS, p->D);
-        }
-        DFN(forward_block)(p, n, b * ATT_BR, ws + (size_t)omp_get_thread_num() * wsz);
+        for (ptrdiff_t w = 0; w < items; w++)
+            DFN(forward_item)(p, w, nt, ws + (size_t)omp_get_thread_num() * wsz);
+    } else {
+        for (ptrdiff_t w = 0; w < items; w++) DFN(forward_item)(p, w, 1, ws);
     }
     free(raw);
     return 0;
@@ -605,6 +615,26 @@ static void DFN(backward_write_dq)(const DNAME(att_args) * p, ptrdiff_t n, ptrdi
         }
 }
 
+/* All of head n's backward on one thread, with its scratch w (by_heads below). */
+static void DFN(backward_head)(const DNAME(att_args) * p, ptrdiff_t n, int nt, T *w,
+                               const att_layout *L, ptrdiff_t ldr, ptrdiff_t ldqr, ptrdiff_t ldor) {
+    const ptrdiff_t nT = p->nT, nS = p->nS, D = p->D, nqb = (nT + ATT_BR - 1) / ATT_BR;
+    if (nt > 1 && n + nt < p->N && (size_t)(5 * (nT + nS) * D) * sizeof(T) <= 2 * ATT_PREFETCH_MAX) {
+        const ptrdiff_t n2 = n + nt; /* see forward_item: the next head, likely ours */
+        DFN(prefetch_rows)(p->q + ATT_HEAD(p->vq, n2), p->vq.ld, nT, D);
+        DFN(prefetch_rows)(p->k + ATT_HEAD(p->vk, n2), p->vk.ld, nS, D);
+        DFN(prefetch_rows)(p->v + ATT_HEAD(p->vv, n2), p->vv.ld, nS, D);
+        DFN(prefetch_rows)(p->o + ATT_HEAD(p->vo, n2), p->vo.ld, nT, D);
+        DFN(prefetch_rows)(p->dout + ATT_HEAD(p->vo, n2), p->vo.ld, nT, D);
+    }
+    DFN(backward_pack)(p, n, w, L, ldr);
+    const T *qrow = ldr != D ? w + L->qrow : p->q + ATT_HEAD(p->vq, n);
+    const T *dorow = ldr != D ? w + L->dorow : p->dout + ATT_HEAD(p->vo, n);
+    for (ptrdiff_t j0 = 0; j0 < nS; j0 += ATT_BC)
+        DFN(backward_key_block)(p, n, j0, w, L, qrow, ldqr, dorow, ldor);
+    for (ptrdiff_t b = 0; b < nqb; b++) DFN(backward_write_dq)(p, n, b * ATT_BR, w, (size_t)L->total, 1, L);
+}
+
 static int DFN(backward)(const DNAME(att_args) * p, int nt, int by_heads) {
     const ptrdiff_t nT = p->nT, nS = p->nS, D = p->D;
     const ptrdiff_t nqb = (nT + ATT_BR - 1) / ATT_BR, nkb = (nS + ATT_BC - 1) / ATT_BC;
@@ -616,25 +646,12 @@ static int DFN(backward)(const DNAME(att_args) * p, int nt, int by_heads) {
     void *raw;
     T *ws = (T *)att_alloc64((size_t)nt * wsz * sizeof(T), &raw);
     if (!ws) return -1;
-    if (by_heads) { /* each thread takes whole heads */
+    if (by_heads && nt > 1) { /* each thread takes whole heads */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-        for (ptrdiff_t n = 0; n < p->N; n++) {
-            T *w = ws + (size_t)omp_get_thread_num() * wsz;
-            if (nt > 1 && n + nt < p->N && (size_t)(5 * (nT + nS) * D) * sizeof(T) <= 2 * ATT_PREFETCH_MAX) {
-                const ptrdiff_t n2 = n + nt; /* see forward: the next head, likely ours */
-                DFN(prefetch_rows)(p->q + ATT_HEAD(p->vq, n2), p->vq.ld, nT, D);
-                DFN(prefetch_rows)(p->k + ATT_HEAD(p->vk, n2), p->vk.ld, nS, D);
-                DFN(prefetch_rows)(p->v + ATT_HEAD(p->vv, n2), p->vv.ld, nS, D);
-                DFN(prefetch_rows)(p->o + ATT_HEAD(p->vo, n2), p->vo.ld, nT, D);
-                DFN(prefetch_rows)(p->dout + ATT_HEAD(p->vo, n2), p->vo.ld, nT, D);
-            }
-            DFN(backward_pack)(p, n, w, &L, ldr);
-            const T *qrow = ldr != D ? w + L.qrow : p->q + ATT_HEAD(p->vq, n);
-            const T *dorow = ldr != D ? w + L.dorow : p->dout + ATT_HEAD(p->vo, n);
-            for (ptrdiff_t j0 = 0; j0 < nS; j0 += ATT_BC)
-                DFN(backward_key_block)(p, n, j0, w, &L, qrow, ldqr, dorow, ldor);
-            for (ptrdiff_t b = 0; b < nqb; b++) DFN(backward_write_dq)(p, n, b * ATT_BR, w, wsz, 1, &L);
-        }
+        for (ptrdiff_t n = 0; n < p->N; n++)
+            DFN(backward_head)(p, n, nt, ws + (size_t)omp_get_thread_num() * wsz, &L, ldr, ldqr, ldor);
+    } else if (by_heads) { /* one thread: no OpenMP region */
+        for (ptrdiff_t n = 0; n < p->N; n++) DFN(backward_head)(p, n, 1, ws, &L, ldr, ldqr, ldor);
     } else { /* the threads share each head's key blocks */
 #pragma omp parallel num_threads(nt)
         {

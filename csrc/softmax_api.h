@@ -49,15 +49,22 @@ double TG_CAT(tg_cross_entropy, DSFX)(const T *logits, const int64_t *targets,
     T (*row)(const T *, ptrdiff_t, int64_t, T *, T *) =
         TG_PICK(tg_clamp_isa(isa), DNAME(cross_entropy_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
-    (void)nt; /* read only by the OpenMP pragma */
     double total = 0;
     ptrdiff_t count = 0;
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : total, count)
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        int64_t t = targets[r] == ignore_index ? -1 : targets[r]; /* -1: not counted */
-        total += row(logits + r * cols, cols, t, row_max + r, row_log_sum + r);
-        count += t >= 0;
+    /* (TG_PARALLEL_FOR, with the reduction clause this loop needs) */
+#define TG_CE_ROWS                                                                     \
+    for (ptrdiff_t r = 0; r < rows; r++) {                                             \
+        int64_t t = targets[r] == ignore_index ? -1 : targets[r]; /* -1: not counted */ \
+        total += row(logits + r * cols, cols, t, row_max + r, row_log_sum + r);        \
+        count += t >= 0;                                                               \
     }
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : total, count)
+        TG_CE_ROWS
+    } else {
+        TG_CE_ROWS
+    }
+#undef TG_CE_ROWS
     *n_valid = count;
     return total;
 }
@@ -70,16 +77,14 @@ void TG_CAT(tg_cross_entropy_backward, DSFX)(const T *logits, const int64_t *tar
     void (*row)(const T *, int64_t, T, T, T, T *, ptrdiff_t) =
         TG_PICK(tg_clamp_isa(isa), DNAME(cross_entropy_backward_row));
     int nt = tg_threads_for(rows * cols, rows, nthreads);
-    (void)nt; /* read only by the OpenMP pragma */
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (ptrdiff_t r = 0; r < rows; r++) {
+    TG_PARALLEL_FOR(nt, for (ptrdiff_t r = 0; r < rows; r++) {
         T *dx = dlogits + r * cols;
         if (targets[r] == ignore_index) { /* an ignored row has no gradient */
             for (ptrdiff_t j = 0; j < cols; j++) dx[j] = 0;
         } else {
             row(logits + r * cols, targets[r], row_max[r], row_log_sum[r], scale, dx, cols);
         }
-    }
+    });
 }
 
 /* Element-wise: split into chunks of whole vectors, one per thread. */
