@@ -49,8 +49,9 @@
  * 16 accumulators are independent, which matters because an FMA takes 4 cycles to
  * produce its result: with 2 FMA units, 2 * 4 = 8 FMAs must be in flight at all times,
  * so at least 8 independent accumulators are needed to keep both units busy. 16 of
- * the 32 zmm registers hold C, 2 hold the row of B, the broadcasts fold into the FMA
- * (`vfmadd231ps (mem){1to16}, zmm, zmm`). For AVX2 (16 ymm registers of 8 floats)
+ * the 32 zmm registers hold C, 2 hold the row of B, and one takes each broadcast
+ * (`vbroadcastss`, a plain load, then used by both FMAs of its row; folding it into
+ * each FMA as `(mem){1to16}` would load it twice). For AVX2 (16 ymm registers of 8 floats)
  * the tile is 6 x 16 (12 accumulators), for the 16-byte baseline 4 x 8.
  * The arithmetic intensity of the micro-kernel is MR*NR FMAs per (MR + NR) numbers
  * loaded: 256 / 40 = 6.4 FMAs per number, against 1/2 for the naive loop.
@@ -443,10 +444,18 @@ static void GF(gemm_thread)(const GEMM_ARGS *p, T *bp, T *ap, ptrdiff_t *next, i
              * every piece, so then each thread takes one piece (its share) */
             ptrdiff_t lo = GF(a_in_place)(p) ? 1 : (nstrips + nt - 1) / nt;
             while ((s = GF(take)(next, nstrips, nt, lo, nstrips, &count)) >= 0) {
-                if (!shared_b) GF(pack_strips)(p, bp, jc, nc, ncpad, s, s + count);
+                /* the strips [s, s + count) of the shared panel; or, private, a panel of
+                 * their own: columns jp.. of width np, packed from the START of this
+                 * thread's buffer. (Packed at their place in the whole panel instead,
+                 * a thread would first touch another part of its buffer whenever the
+                 * pieces fall differently: ~1 MB of fresh pages at a random call.) */
+                ptrdiff_t jp = shared_b ? jc : jc + s * NR, s0 = shared_b ? s : 0;
+                ptrdiff_t np = shared_b ? nc : (nc - s * NR < count * NR ? nc - s * NR : count * NR);
+                ptrdiff_t ldp = shared_b ? ncpad : count * NR;
+                if (!shared_b) GF(pack_strips)(p, bp, jp, np, ldp, 0, count);
                 for (ptrdiff_t ic = 0; ic < M; ic += GEMM_MC)
-                    GF(row_block)(p, bp, ncpad, ap, ic, M - ic < GEMM_MC ? M - ic : GEMM_MC, jc, nc,
-                                  s, s + count);
+                    GF(row_block)(p, bp, ldp, ap, ic, M - ic < GEMM_MC ? M - ic : GEMM_MC, jp, np,
+                                  s0, s0 + count);
             }
         } else {
             while ((s = GF(take)(next, ms, nt, GEMM_MIN_STRIPS, GEMM_MC / MR, &count)) >= 0) {
