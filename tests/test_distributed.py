@@ -234,7 +234,6 @@ def test_ctrl_c_to_mpiexec_stops_every_rank_with_one_message(tmp_path):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     kept = checkpoint.current_checkpoint(out)
     line = f"the last checkpoint (iteration {kept[0]}, {kept[1]}) is kept"
-    assert [x for x in err.splitlines() if x.startswith("train-gpt:")] == [
-        next(x for x in err.splitlines() if line in x)
-    ]
+    said = [x for x in err.splitlines() if x.startswith("train-gpt:")]
+    assert len(said) == 1 and line in said[0], f"expected one line naming {kept}; stderr:\n{err}"
     assert not (out / ".lock").exists()
