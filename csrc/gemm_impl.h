@@ -129,7 +129,7 @@
  *     pack all of B. If A is read in place (section 3), the threads take COLUMNS
  *     instead, strips of NR from the same kind of counter, and each packs only the
  *     strips it takes: nothing is packed twice and there is no A to pack. (On 2
- *     threads, 3-7% faster than taking rows for the GPT's shapes, and up to 1.2x
+ *     threads, 0-8% faster than taking rows for the GPT's shapes, and 1.4-1.5x
  *     when a neighbour slows one core.) A packed A would be packed again for every
  *     piece of columns, so with one each thread takes a single piece, its share.
  *   - large: packed once, together (each thread its share of the strips), with a
