@@ -423,38 +423,11 @@ static void DFN(forward_block)(const DNAME(att_args) * p, ptrdiff_t n, ptrdiff_t
     DFN(untranspose_block)(oT, inv, nq, D, out, ldo); /* out[i, d] = oT[d, i] * inv[i] */
 }
 
-/* ---- prefetching the next piece of work ----------------------------------------------
- * A head's rows are D numbers each, ld apart (3C in the GPT's packed q|k|v): short
- * runs that the hardware prefetcher does not follow from one row to the next. When
- * they are in L3 and not L2 (after a large GEMM, in a training step), each row is a
- * cache miss the kernel waits for: measured 60-80 us per call at B 12, 4 heads, T 64.
- * So each piece of work first asks for the rows of the piece this thread will likely
- * take next (w + nt, in a dynamic schedule), into L2, and the misses overlap with
- * this piece's arithmetic. A wrong guess only warms a line the other core will read
- * from L3 anyway. Only when the piece is small (ATT_PREFETCH_MAX bytes); big pieces
- * run long enough for the first misses not to matter. */
-#ifndef ATT_PREFETCH_MAX
-#define ATT_PREFETCH_MAX (256 * 1024)
-#endif
-static void DFN(prefetch_rows)(const T *x, ptrdiff_t ld, ptrdiff_t rows, ptrdiff_t D) {
-    for (ptrdiff_t r = 0; r < rows; r++)
-        for (ptrdiff_t e = 0; e < D; e += 64 / (ptrdiff_t)sizeof(T))
-            __builtin_prefetch(x + r * ld + e, 0, 2);
-}
-
 /* Work item w of the forward (last query blocks first: they see the most keys), on
  * the scratch ws of the thread that runs it. */
-static void DFN(forward_item)(const DNAME(att_args) * p, ptrdiff_t w, int nt, T *ws) {
-    const ptrdiff_t nqb = (p->nT + ATT_BR - 1) / ATT_BR, items = p->N * nqb;
-    ptrdiff_t b = nqb - 1 - w / p->N, n = w % p->N;
-    if (nt > 1 && w + nt < items && (size_t)(3 * p->nS * p->D) * sizeof(T) <= ATT_PREFETCH_MAX) {
-        ptrdiff_t b2 = nqb - 1 - (w + nt) / p->N, n2 = (w + nt) % p->N, i2 = b2 * ATT_BR;
-        ptrdiff_t nq2 = p->nT - i2 < ATT_BR ? p->nT - i2 : ATT_BR;
-        DFN(prefetch_rows)(p->q + ATT_HEAD(p->vq, n2) + i2 * p->vq.ld, p->vq.ld, nq2, p->D);
-        DFN(prefetch_rows)(p->k + ATT_HEAD(p->vk, n2), p->vk.ld, p->nS, p->D);
-        DFN(prefetch_rows)(p->v + ATT_HEAD(p->vv, n2), p->vv.ld, p->nS, p->D);
-    }
-    DFN(forward_block)(p, n, b * ATT_BR, ws);
+static void DFN(forward_item)(const DNAME(att_args) * p, ptrdiff_t w, T *ws) {
+    const ptrdiff_t nqb = (p->nT + ATT_BR - 1) / ATT_BR;
+    DFN(forward_block)(p, w % p->N, (nqb - 1 - w / p->N) * ATT_BR, ws);
 }
 
 static int DFN(forward)(const DNAME(att_args) * p, int nt) {
@@ -466,9 +439,9 @@ static int DFN(forward)(const DNAME(att_args) * p, int nt) {
     if (nt > 1) { /* (one thread: no OpenMP region, whose set-up alone costs ~0.3 us) */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (ptrdiff_t w = 0; w < items; w++)
-            DFN(forward_item)(p, w, nt, ws + (size_t)omp_get_thread_num() * wsz);
+            DFN(forward_item)(p, w, ws + (size_t)omp_get_thread_num() * wsz);
     } else {
-        for (ptrdiff_t w = 0; w < items; w++) DFN(forward_item)(p, w, 1, ws);
+        for (ptrdiff_t w = 0; w < items; w++) DFN(forward_item)(p, w, ws);
     }
     free(raw);
     return 0;
@@ -616,17 +589,9 @@ static void DFN(backward_write_dq)(const DNAME(att_args) * p, ptrdiff_t n, ptrdi
 }
 
 /* All of head n's backward on one thread, with its scratch w (by_heads below). */
-static void DFN(backward_head)(const DNAME(att_args) * p, ptrdiff_t n, int nt, T *w,
-                               const att_layout *L, ptrdiff_t ldr, ptrdiff_t ldqr, ptrdiff_t ldor) {
-    const ptrdiff_t nT = p->nT, nS = p->nS, D = p->D, nqb = (nT + ATT_BR - 1) / ATT_BR;
-    if (nt > 1 && n + nt < p->N && (size_t)(5 * (nT + nS) * D) * sizeof(T) <= 2 * ATT_PREFETCH_MAX) {
-        const ptrdiff_t n2 = n + nt; /* see forward_item: the next head, likely ours */
-        DFN(prefetch_rows)(p->q + ATT_HEAD(p->vq, n2), p->vq.ld, nT, D);
-        DFN(prefetch_rows)(p->k + ATT_HEAD(p->vk, n2), p->vk.ld, nS, D);
-        DFN(prefetch_rows)(p->v + ATT_HEAD(p->vv, n2), p->vv.ld, nS, D);
-        DFN(prefetch_rows)(p->o + ATT_HEAD(p->vo, n2), p->vo.ld, nT, D);
-        DFN(prefetch_rows)(p->dout + ATT_HEAD(p->vo, n2), p->vo.ld, nT, D);
-    }
+static void DFN(backward_head)(const DNAME(att_args) * p, ptrdiff_t n, T *w, const att_layout *L,
+                               ptrdiff_t ldr, ptrdiff_t ldqr, ptrdiff_t ldor) {
+    const ptrdiff_t nS = p->nS, D = p->D, nqb = (p->nT + ATT_BR - 1) / ATT_BR;
     DFN(backward_pack)(p, n, w, L, ldr);
     const T *qrow = ldr != D ? w + L->qrow : p->q + ATT_HEAD(p->vq, n);
     const T *dorow = ldr != D ? w + L->dorow : p->dout + ATT_HEAD(p->vo, n);
@@ -649,9 +614,9 @@ static int DFN(backward)(const DNAME(att_args) * p, int nt, int by_heads) {
     if (by_heads && nt > 1) { /* each thread takes whole heads */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (ptrdiff_t n = 0; n < p->N; n++)
-            DFN(backward_head)(p, n, nt, ws + (size_t)omp_get_thread_num() * wsz, &L, ldr, ldqr, ldor);
+            DFN(backward_head)(p, n, ws + (size_t)omp_get_thread_num() * wsz, &L, ldr, ldqr, ldor);
     } else if (by_heads) { /* one thread: no OpenMP region */
-        for (ptrdiff_t n = 0; n < p->N; n++) DFN(backward_head)(p, n, 1, ws, &L, ldr, ldqr, ldor);
+        for (ptrdiff_t n = 0; n < p->N; n++) DFN(backward_head)(p, n, ws, &L, ldr, ldqr, ldor);
     } else { /* the threads share each head's key blocks */
 #pragma omp parallel num_threads(nt)
         {
