@@ -51,7 +51,8 @@ double TG_CAT(tg_cross_entropy, DSFX)(const T *logits, const int64_t *targets,
     int nt = tg_threads_for(rows * cols, rows, nthreads);
     double total = 0;
     ptrdiff_t count = 0;
-    /* (TG_PARALLEL_FOR, with the reduction clause this loop needs) */
+    /* What TG_PARALLEL_FOR does (tg_isa.h: no OpenMP region for one thread), written
+     * out because this loop needs a reduction clause: the loop once, pasted twice. */
 #define TG_CE_ROWS                                                                     \
     for (ptrdiff_t r = 0; r < rows; r++) {                                             \
         int64_t t = targets[r] == ignore_index ? -1 : targets[r]; /* -1: not counted */ \
