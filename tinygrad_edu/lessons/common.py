@@ -8,12 +8,22 @@ A lesson starts with
 and then uses `lesson.quick`, `lesson.args`, `lesson.plt` (matplotlib.pyplot, or None without it),
 `lesson.out` (the folder for files: $TINYGRAD_EDU_OUT or ./tutorial_output/),
 `lesson.save(fig, "loss_curves")` (saved as 04_loss_curves.png, shown inline in a notebook),
-and `lesson.verdict(...)` for every conclusion it prints.
+`lesson.verdict(...)` for every conclusion it prints, and `lesson.belief(...)` for every
+belief a learner brings from the lecture, checked by an experiment.
 
 A verdict is a conclusion computed from this run's numbers: the lesson passes the
 measured condition and two texts, and the one that matches what happened is printed.
 Verdicts are also written to `<out>/<lesson>_verdicts.json`, so that the tests can check
 that, in `--quick` mode, each lesson's run shows what its prose says.
+
+A belief is a learner's claim about the lecture (CURRICULUM.md, "A learner's notes"), put in
+our own words and checked by an experiment on the lesson's models. Its outcome, one of
+"confirmed", "partly" or "corrected", must be computed from the run (a conditional on
+measured numbers), and its evidence is one line with those numbers. Beliefs are written to
+the same file, under "beliefs", and the book gathers them on its "Checked beliefs" page.
+
+`--seed N` (or $TINYGRAD_EDU_SEED) starts the run from another seed: the tests run every
+lesson's verdicts and outcomes for seeds 0, 1 and 2.
 
 It lives in the package, not beside the lessons, so that a lesson's notebook runs on its
 own (downloaded from the book, opened in Colab) with only the installed package.
@@ -49,6 +59,7 @@ class Lesson:
         self.name = name
         parser = argparse.ArgumentParser(description=description)
         parser.add_argument("--quick", action="store_true", help=quick_help)
+        parser.add_argument("--seed", type=int, default=None, help="the random start (default 0)")
         if add_arguments is not None:
             add_arguments(parser)
         # parse_known_args: Jupyter passes its own arguments to the kernel
@@ -56,12 +67,18 @@ class Lesson:
         # the book (tinygrad_edu/lessons/book.py) runs lessons in a kernel: --quick via the env
         self.quick: bool = self.args.quick or bool(os.environ.get("TINYGRAD_EDU_QUICK"))
         # the same random start every run: the weights, the batches, the samples
+        if self.args.seed is not None:
+            seed = self.args.seed
+        elif os.environ.get("TINYGRAD_EDU_SEED"):
+            seed = int(os.environ["TINYGRAD_EDU_SEED"])
+        self.seed = seed
         rng.manual_seed(seed)
         np.random.seed(seed)
         random.seed(seed)
         self.plt = plotting.maybe_plt()
         self.out = plotting.output_dir()
         self.verdicts: dict[str, bool] = {}
+        self.beliefs: dict[str, dict[str, Any]] = {}
 
     # --- figures -------------------------------------------------------------------------
 
@@ -88,8 +105,36 @@ class Lesson:
         holds = bool(holds)
         print(("  -> " if not if_true.startswith(" ") else "") + (if_true if holds else if_false))
         self.verdicts[key] = holds
+        self._write_record()
+
+    OUTCOMES = ("confirmed", "partly", "corrected")
+
+    def belief(
+        self, key: str, claim: str, outcome: str, evidence: str, notes: tuple[int, ...] = ()
+    ) -> None:
+        """Print and record a learner's belief with the outcome this run's experiment gave.
+
+        claim: the belief in our words; outcome: "confirmed", "partly" or "corrected",
+        computed from the run's numbers; evidence: one line with those numbers; notes: the
+        numbers of the learner's notes in CURRICULUM.md that this belief covers."""
+        if outcome not in self.OUTCOMES:
+            raise ValueError(f"belief {key!r}: outcome {outcome!r} is not one of {self.OUTCOMES}")
+        if "\n" in evidence:
+            raise ValueError(f"belief {key!r}: the evidence is one line")
+        print(f"  belief: {claim}\n    -> {outcome.upper()}: {evidence}")
+        self.beliefs[key] = {
+            "claim": claim,
+            "outcome": outcome,
+            "evidence": evidence,
+            "notes": list(notes),
+        }
+        self._write_record()
+
+    def _write_record(self) -> None:
         path = self.out / f"{self.name}_verdicts.json"
-        path.write_text(json.dumps({"quick": self.quick, "verdicts": self.verdicts}, indent=1))
+        record = {"quick": self.quick, "seed": self.seed, "verdicts": self.verdicts}
+        record["beliefs"] = self.beliefs
+        path.write_text(json.dumps(record, indent=1))
 
 
 def _check_labels(fig: Any, name: str) -> None:
@@ -127,6 +172,8 @@ def lesson_gpt(lesson: Lesson, seed: Optional[int] = None) -> tuple[Any, list, A
     from ..models.gpt import GPT
     from ..models.train_gpt import TrainConfig, train
 
+    if seed is None and lesson.seed != 0:  # `--seed N`: a GPT of that seed, in its own folder
+        seed = lesson.seed
     if lesson.quick:
         recipe = dict(n_layer=2, n_head=4, n_embd=64, block_size=32, batch_size=16, max_iters=300)
         recipe.update(learning_rate=5e-3, warmup_iters=30)
