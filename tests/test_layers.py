@@ -4,7 +4,7 @@ Every module of tinygrad_edu is parsed with `ast`; every import counts, at the t
 of a file or inside a function (a lazy import hides a cycle from Python, not from
 the reader); only `if TYPE_CHECKING:` blocks, which never run, are left out. The floors, bottom to top:
 
-    0  kernels/ (compiled kernels and their NumPy twins), rng, _version
+    0  kernels/ (compiled kernels and their NumPy twins), rng, _version, fileio
     1  the tensor engine: autograd, grad_store, tensor, ops/, gradcheck
     2  nn/, optim/, data/, checkpoint, tokenizer, plotting, distributed
     3  models/, rlhf
@@ -31,6 +31,7 @@ FLOORS = {  # module name (or package prefix ending in ".") -> floor
     "tinygrad_edu.kernels": 0,
     "tinygrad_edu.rng": 0,
     "tinygrad_edu._version": 0,
+    "tinygrad_edu.fileio": 0,  # atomic writes: imports nothing of the package
     "tinygrad_edu.autograd": 1,
     "tinygrad_edu.grad_store": 1,
     "tinygrad_edu.tensor": 1,
