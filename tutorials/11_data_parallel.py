@@ -1,6 +1,10 @@
 # %% [markdown]
 # # Lesson 11 — Data parallelism: how GPTs are trained on many machines
 #
+# *The track beyond the lectures.* The lectures end with what a GPT is, how it is
+# trained and tuned (lessons 1-9); lessons 10 and 11 go past them, into how that training
+# is made fast, on one machine (lesson 10) and on many (this one).
+#
 # The lectures say GPTs are trained with enormous compute. No single computer has it:
 # the work is spread over thousands. The first and simplest way, used by every large
 # training run, is *data parallelism*: every worker holds a whole copy of the model,
@@ -57,6 +61,25 @@ say(
     f"{world.size} process(es); backend {tg.info()['backend']}, {tg.get_num_threads()} thread(s) each"
 )
 
+
+def belief(key: str, claim: str, outcome: str, evidence: str) -> None:
+    """lesson.belief on rank 0 only."""
+    if MAIN:
+        lesson.belief(key, claim, outcome, evidence)
+
+
+# %% [markdown]
+# ## The beliefs you bring
+#
+# No lecture covers this track, but everyone arrives with ideas about training on many
+# machines. Two of them, each checked below by an experiment, with the outcome the run
+# gave:
+#
+# 1. **Splitting the batch over N workers changes the training**: each worker sees only
+#    its slice, so N workers must take a different step than one worker on the whole
+#    batch (section 1).
+# 2. **N workers train N times faster** (sections 3 and 4).
+
 # %% [markdown]
 # ## 1. Averaging the shards' gradients IS the full batch's gradient
 #
@@ -104,6 +127,74 @@ verdict(
     "the average matches the full batch to float32 rounding; a single shard does not.",
     "unexpected: the average should match within float32 rounding, a single shard not "
     "(see the numbers).",
+)
+
+# %% [markdown]
+# A gradient is not yet a step, and training is many steps. Train three copies of the GPT
+# from the same start for three AdamW steps, a new batch each step: one worker on the whole
+# batch; N = 4 workers, each on its shard, with their gradients averaged; and a worker on
+# its own shard only (what it would do without the all-reduce). How far apart do the
+# weights end up, measured against how far the steps moved them?
+
+# %%
+start_state = {k: np.array(v.data, copy=True) for k, v in model.state_dict().items()}
+
+
+def trained_copy(mode: str, n_steps: int = 3) -> list[np.ndarray]:
+    """The weights after n_steps AdamW steps from the same start. mode: 'full',
+    'averaged' (N_SHARDS workers and an all-reduce) or 'one shard'."""
+    net = GPT(cfg)
+    net.load_state_dict({k: tg.Tensor(v) for k, v in start_state.items()})
+    ps = list(net.parameters())
+    opt = optim.AdamW(ps, lr=1e-3)
+    batches = np.random.default_rng(2)
+    for _ in range(n_steps):
+        d = batches.integers(0, cfg.vocab_size, size=(B, T + 1))
+        xs, ys = d[:, :-1], d[:, 1:]
+        parts = {"full": [0], "averaged": range(N_SHARDS), "one shard": [0]}[mode]
+        step = N_SHARDS if mode != "full" else 1
+        grads = None
+        for r in parts:
+            net.zero_grad()
+            _, loss = net(xs[r::step], ys[r::step])
+            loss.backward()
+            g = [p.grad.numpy().copy() for p in ps]
+            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+        for p, g in zip(ps, grads):
+            p.grad = tg.Tensor(g / len(parts))
+        opt.step()
+    return [p.data.copy() for p in ps]
+
+
+start = [p.data.copy() for p in params]
+runs = {mode: trained_copy(mode) for mode in ("full", "averaged", "one shard")}
+
+
+def apart(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    """|a - b| / |full run - start|, over all weights together (Euclidean norms)."""
+    moved = np.sqrt(sum(float(((f - s) ** 2).sum()) for f, s in zip(runs["full"], start)))
+    return np.sqrt(sum(float(((u - v) ** 2).sum()) for u, v in zip(a, b))) / moved
+
+
+same_steps = apart(runs["averaged"], runs["full"])
+own_shard = apart(runs["one shard"], runs["full"])
+say(
+    f"after 3 steps, distance to the whole-batch run, as a share of how far it moved: "
+    f"{N_SHARDS} workers averaged {same_steps:.1e}, one worker on its shard alone {own_shard:.2f}"
+)
+verdict(
+    "n_workers_same_steps",
+    same_steps < 1e-3 < 1e-2 < own_shard,
+    f"{N_SHARDS} workers with an all-reduce trained the same model as one worker on the whole "
+    "batch, to float32 rounding; without the all-reduce a worker goes its own way",
+    "unexpected: the averaged workers did not follow the whole-batch run (see the numbers)",
+)
+belief(
+    "n_workers_different_step",
+    "N workers, each on its own slice of the batch, take a different step than one worker",
+    "corrected" if same_steps < 1e-3 else "confirmed",
+    f"after 3 AdamW steps, {N_SHARDS} averaged workers are {same_steps:.1e} of the step length "
+    f"from the one-worker run; a worker on its shard alone is {own_shard:.2f} away",
 )
 
 # %% [markdown]
@@ -236,6 +327,17 @@ say(f"the recipe model on 10 Gbit/s falls below 50% efficiency at N = {half_reci
     if half_recipe else "the recipe model stays above 50% efficiency up to 1,024 workers")  # fmt: skip
 say(f"GPT-2 small on 100 TFLOP/s accelerators and 100 Gbit/s falls below 50% at N = {half_gpt2}"
     if half_gpt2 else "GPT-2 small on fast accelerators stays above 50% up to 1,024 workers")  # fmt: skip
+eff8 = recipe_10[workers.index(8)]
+belief(
+    "n_workers_n_times_faster",
+    "N workers train N times faster",
+    "confirmed"
+    if half_recipe is None and half_gpt2 is None
+    else ("partly" if eff8 > 0.5 else "corrected"),
+    f"cost model with this machine's measured compute: the recipe model on 10 Gbit/s runs at "
+    f"{eff8:.0%} efficiency on 8 workers and falls below 50% at N = {half_recipe or '(none)'}; "
+    f"GPT-2 small on 100 TFLOP/s accelerators at N = {half_gpt2 or '(none)'}",
+)
 say(
     "a slow worker hides a slow network: at this CPU's speed GPT-2 small's step takes "
     f"{MODELS['GPT-2 small, this CPU'][1] / 3600:.1f} hours, next to which any all-reduce is free"
@@ -296,8 +398,8 @@ if world.size == 1:
     )
 else:
     ratio = measured_reduce / predicted
-    verdict = "agrees with" if 0.5 <= ratio <= 2 else "differs from"
-    say(f"the cost model predicted {predicted * 1e3:.2f} ms: the measurement {verdict} it "
+    agreement = "agrees with" if 0.5 <= ratio <= 2 else "differs from"
+    say(f"the cost model predicted {predicted * 1e3:.2f} ms: the measurement {agreement} it "
         f"(ratio {ratio:.2f}); on one machine, waiting for the slower rank costs "
         f"{'more' if t_wait > t_reduce else 'less'} than the transfer")  # fmt: skip
     say(
