@@ -130,6 +130,18 @@ class Lesson:
         }
         self._write_record()
 
+    def summary(self) -> None:
+        """Print every belief this run checked, with its outcome and evidence: a lesson's
+        closing note."""
+        if not self.beliefs:
+            print("(no beliefs were checked in this run)")
+        for b in self.beliefs.values():
+            notes = ", ".join(str(n) for n in b["notes"])
+            print(
+                f"{b['outcome'].upper():9s} {b['claim']}" + (f"  (notes {notes})" if notes else "")
+            )
+            print(f"          {b['evidence']}")
+
     def _write_record(self) -> None:
         path = self.out / f"{self.name}_verdicts.json"
         record = {"quick": self.quick, "seed": self.seed, "verdicts": self.verdicts}
