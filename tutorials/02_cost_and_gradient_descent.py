@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 from typing import Callable
 
+import numpy as np
+
 with contextlib.suppress(ImportError):  # a source checkout: teach from *its* package
     import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
@@ -38,6 +40,20 @@ lesson = Lesson(
 args = lesson.args
 STEPS = 100 if args.quick else 300
 plt = lesson.plt
+
+# %% [markdown]
+# ## What you may believe after the lecture, and how this lesson checks it
+#
+# A learner's notes on lecture 2 say three things. Each is checked below by an experiment,
+# with an outcome (confirmed, partly or corrected) computed from the run:
+#
+# 1. *The cost says how well the whole network recognizes your data* (section 1).
+# 2. *It is always easy to find a local minimum of a function* (sections 4-6: valleys, a
+#    saddle, and learning rates).
+# 3. *The way to compute gradient descent is backpropagation* (section 3: descent with
+#    the gradient found another way).
+#
+# The last cell lists the outcomes.
 
 # %% [markdown]
 # ## 1. A cost function
@@ -61,9 +77,39 @@ def line_cost(w: Value, b: Value) -> Value:
     return total / len(xs)
 
 
-print("   w     b     cost    (the cost says how badly each guess fits the points)")
-for w, b in [(0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (2.0, 1.0), (3.0, 1.0)]:
-    print(f"{w:4.1f}  {b:4.1f}  {line_cost(Value(w), Value(b)).data:7.3f}")
+print("   w     b     cost    mean miss   (the miss: |prediction - truth|, averaged)")
+guesses = [(0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (2.0, 1.0), (3.0, 1.0)]
+guess_costs, guess_misses = [], []
+for w, b in guesses:
+    guess_costs.append(line_cost(Value(w), Value(b)).data)
+    guess_misses.append(sum(abs(w * x + b - y) for x, y in zip(xs, ys)) / len(xs))
+    print(f"{w:4.1f}  {b:4.1f}  {guess_costs[-1]:7.3f}  {guess_misses[-1]:9.3f}")
+
+# %% [markdown]
+# **Belief 1: the cost says how well the network recognizes the data.** It is one number
+# for the whole data set, yes. But which way does it point? Compare it with how far the
+# lines miss the points:
+
+# %%
+cost_tracks_miss = all(
+    (c1 < c2) == (m1 < m2)
+    for c1, m1 in zip(guess_costs, guess_misses)
+    for c2, m2 in zip(guess_costs, guess_misses)
+    if c1 != c2
+)
+best, worst = int(np.argmin(guess_costs)), int(np.argmax(guess_costs))
+print(f"the lowest cost, {guess_costs[best]:.3f}, belongs to the line that misses least "
+      f"({guess_misses[best]:.3f}): {guess_misses[best] == min(guess_misses)}")  # fmt: skip
+lesson.belief(
+    "cost_measures_how_badly",
+    "The cost says how well the whole network recognizes the data.",
+    "partly" if cost_tracks_miss and guess_misses[best] == min(guess_misses) else "corrected",
+    f"one number over all {len(xs)} points, but it measures how badly: it rises with the miss "
+    f"(line {guesses[best]} misses by {guess_misses[best]:.2f} and costs {guess_costs[best]:.2f}, "
+    f"line {guesses[worst]} misses by {guess_misses[worst]:.2f} and costs {guess_costs[worst]:.2f}); "
+    "lower is better, 0 is perfect",
+    notes=(5,),
+)
 
 # %% [markdown]
 # ## 2. The gradient points uphill
@@ -77,7 +123,11 @@ w, b = Value(0.0), Value(0.0)
 cost = line_cost(w, b)
 cost.backward()
 print(f"at w=0, b=0: cost {cost.data:.3f}, dcost/dw = {w.grad:.3f}, dcost/db = {b.grad:.3f}")
-print("  both slopes are negative: increasing w and b lowers the cost")
+for name, g in (("w", w.grad), ("b", b.grad)):
+    way = "lowers" if g < 0 else "raises"
+    print(
+        f"  dcost/d{name} is {'negative' if g < 0 else 'positive'}: increasing {name} {way} the cost"
+    )
 lr = 0.05
 w2, b2 = w.data - lr * w.grad, b.data - lr * b.grad
 print(f"one step with learning rate {lr}: w={w2:.3f}, b={b2:.3f}, ", end="")
@@ -115,7 +165,49 @@ w_best = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum(
 )
 b_best = mean_y - w_best * mean_x
 print(f"gradient descent ends at w={w_end:.4f}, b={b_end:.4f}")
-print(f"least squares says       w={w_best:.4f}, b={b_best:.4f}   <- the same line")
+print(f"least squares says       w={w_best:.4f}, b={b_best:.4f}")
+print(f"  the two differ by {max(abs(w_end - w_best), abs(b_end - b_best)):.1e}")
+
+# %% [markdown]
+# **Belief 3: gradient descent is computed by backpropagation.** Descent needs *a*
+# gradient; backpropagation is one way to get it. Another is to nudge each parameter by a
+# tiny h both ways and measure the slope, (cost(p + h) - cost(p - h)) / 2h: finite
+# differences (lesson 3). Run the same descent with that gradient instead:
+
+
+# %%
+def finite_difference_descent(f, start, lr, steps, h=1e-6):
+    """Gradient descent whose gradient comes from nudging each parameter (no backward())."""
+    point, evaluations = list(start), 0
+    for _ in range(steps):
+        grad = []
+        for k in range(len(point)):
+            up, down = list(point), list(point)
+            up[k] += h
+            down[k] -= h
+            grad.append((f(*map(Value, up)).data - f(*map(Value, down)).data) / (2 * h))
+            evaluations += 2
+        point = [p - lr * g for p, g in zip(point, grad)]
+    return point, evaluations
+
+
+(w_fd, b_fd), n_evals = finite_difference_descent(line_cost, [0.0, 0.0], lr=0.1, steps=STEPS)
+apart = max(abs(w_fd - w_end), abs(b_fd - b_end))
+print(f"descent with finite differences ends at w={w_fd:.4f}, b={b_fd:.4f} "
+      f"({apart:.1e} from the descent with backward()), after {n_evals} cost evaluations")  # fmt: skip
+print(
+    f"backward() needed {STEPS} forward and {STEPS} backward passes; for lesson 1's digit network"
+)
+print(f"finite differences would need 2 x 13,002 = {2 * 13_002:,} forward passes for every step")
+lesson.belief(
+    "descent_needs_backprop",
+    "The way to compute gradient descent is backpropagation.",
+    "partly" if apart < 1e-4 else "confirmed",
+    f"descent with a finite-difference gradient reached the same line ({apart:.0e} apart, "
+    f"{n_evals} cost evaluations): descent is the step, backprop is the fast way to get its "
+    "gradient (2 passes instead of 2 per parameter)",
+    notes=(7,),
+)
 
 # %% [markdown]
 # ## 4. Many valleys: where you start decides where you land
@@ -152,7 +244,9 @@ for x0 in starts:
     ends.append(x_end)
     note = "  <- the global minimum" if abs(x_end - lowest) < 0.05 else ""
     print(f"{x0:6.2f} -> {x_end:6.2f}   {f1(x_end):8.3f}{note}")
-print(f"{len({round(e, 1) for e in ends})} different valleys from {len(starts)} starts")
+n_valleys = len({round(e, 1) for e in ends})
+n_global = sum(abs(e - lowest) < 0.05 for e in ends)
+print(f"{n_valleys} different valleys from {len(starts)} starts; {n_global} reached the global one")
 
 if plt is not None:
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -192,6 +286,39 @@ lesson.verdict(
     "valley, the others the shallower one. Where you start decides where you end.",
     f"{len(deep)} of {len(paths)} runs ended in the deeper valley (x < 0): here the start "
     "did not decide the valley as cleanly as the picture suggests",
+)
+
+# %% [markdown]
+# **A pass between the valleys: a saddle.** Between the two valleys, on the line y = 0,
+# the surface has a point where the gradient is zero but which is no minimum: downhill
+# both ways along x, uphill along y, like a mountain pass. Start a hair's breadth
+# (0.000001) from it and count how many steps descent needs for the first 10% of its way
+# down, against the starts above:
+
+# %%
+x_pass = 0.0
+for _ in range(50):  # Newton's method on d/dx = 4x(x^2 - 1) + 0.3 = 0, near x = 0
+    x_pass -= (4 * x_pass**3 - 4 * x_pass + 0.3) / (12 * x_pass**2 - 4)
+
+
+def first_tenth(start: tuple[float, float], steps: int = 300) -> tuple[int, list[float]]:
+    """Steps until the cost has made 10% of its total drop, and the costs."""
+    _, costs = gradient_descent(surface, list(start), lr=0.05, steps=steps)
+    drop = costs[0] - costs[-1]
+    return next(i for i, c in enumerate(costs) if costs[0] - c > 0.1 * drop), costs
+
+
+saddle_steps, saddle_costs = first_tenth((x_pass + 1e-6, 0.0))
+plain_steps = max(first_tenth(start)[0] for start in paths)
+print(f"the pass: x = {x_pass:.4f}, y = 0, cost {surface(Value(x_pass), Value(0.0)).data:.3f}")
+print(f"from 0.000001 beside it: {saddle_steps} steps for the first 10% of the descent")
+print(f"from the four starts above: at most {plain_steps} steps")
+lesson.verdict(
+    "saddle_crawls",
+    saddle_steps > 10 * max(plain_steps, 1),
+    f"near the saddle the gradient is almost zero: descent crawled for {saddle_steps} steps "
+    f"before it got going, against {plain_steps} from an ordinary start",
+    f"the saddle held descent back only {saddle_steps} steps (ordinary starts: {plain_steps})",
 )
 
 if plt is not None:
@@ -246,6 +373,36 @@ lesson.verdict(
     "not the textbook pattern this time",
 )
 
+# %% [markdown]
+# **Belief 2: it is always easy to find a local minimum.** Gather what sections 4-6
+# measured: how many starts found the lowest valley, how long the saddle held descent
+# back, and what a too-large step did.
+
+# %%
+slopes = []
+for e in ends:
+    v = Value(e)
+    bumpy(v).backward()
+    slopes.append(abs(v.grad))
+at_a_minimum = max(slopes) < 1e-3
+diverged = big > lr_costs[0.33][0]
+if not at_a_minimum:
+    outcome = "corrected"
+elif n_global == len(starts) and saddle_steps <= 10 * max(plain_steps, 1) and not diverged:
+    outcome = "confirmed"
+else:
+    outcome = "partly"
+lesson.belief(
+    "local_minimum_is_easy",
+    "It is always easy to find a local minimum of a function.",
+    outcome,
+    f"with a good step every run stopped where the slope is flat (largest |slope| {max(slopes):.0e}), "
+    f"but only {n_global} of {len(starts)} starts reached the lowest valley, a start beside a saddle "
+    f"crawled {saddle_steps} steps (ordinary starts: {plain_steps}), and learning rate 0.33 "
+    f"{'diverged' if diverged else 'converged'} (cost {lr_costs[0.33][0]:.1f} -> {big:.3g})",
+    notes=(6,),
+)
+
 if plt is not None:
     fig, ax = plt.subplots(figsize=(6.5, 3.5))
     for lr, costs in lr_costs.items():
@@ -254,6 +411,12 @@ if plt is not None:
     ax.set(xlabel="step", ylabel="cost (log scale)", yscale="log", title="Three learning rates")
     ax.legend()
     lesson.save(fig, "learning_rates")
+
+# %% [markdown]
+# ## What the run said about the beliefs
+
+# %%
+lesson.summary()
 
 # %% [markdown]
 # ## Exercises
