@@ -181,11 +181,9 @@ def test_parse_errors_name_the_file(tmp_path):
     bad.write_text('{"iter": 0}\n{"iter": \n')
     with pytest.raises(checkpoint.CheckpointError, match="metrics.jsonl, line 2"):
         checkpoint.read_jsonl(bad)
-    (tmp_path / "train_state.json").write_text("{")
-    with pytest.raises(checkpoint.CheckpointError, match="train_state.json"):
-        checkpoint.published_checkpoint(tmp_path) and checkpoint.read_json(
-            tmp_path / "train_state.json"
-        )
+    (tmp_path / "checkpoint.json").write_text("{")
+    with pytest.raises(checkpoint.CheckpointError, match="checkpoint.json is not valid JSON"):
+        checkpoint.published_checkpoint(tmp_path)
 
 
 def test_gpt2_config_without_n_positions(tmp_path):
@@ -241,7 +239,7 @@ def test_top_level_links_never_dangle_after_a_second_kill(tmp_path, monkeypatch)
 
     cfg = _cfg(tmp_path, max_iters=4)
     undo = _interrupt_when(
-        monkeypatch, checkpoint, "link_top_level", lambda folder, ckpt: "ckpt-000004" in ckpt
+        monkeypatch, checkpoint, "link_top_level", lambda folder, ckpt, *a: "ckpt-000004" in ckpt
     )
     with pytest.raises(KeyboardInterrupt):
         train(cfg, log=lambda *a: None)
@@ -422,13 +420,18 @@ def test_clean_up_keeps_checkpoints_when_the_pointer_names_none(tmp_path):
     cfg = _cfg(tmp_path, max_iters=0)
     train(cfg, log=lambda *a: None)
     ckpt = os.path.basename(checkpoint.published_checkpoint(cfg.out))
-    checkpoint.write_json_atomic(
-        os.path.join(cfg.out, "checkpoint.json"), {"dir": "ckpt-000009-gone", "iter": 9}
-    )
-    checkpoint.remove_stale(cfg.out)
-    assert os.path.isdir(os.path.join(cfg.out, ckpt))
-    with pytest.raises(checkpoint.CheckpointError, match="ckpt-000009-gone"):
-        checkpoint.published_checkpoint(cfg.out)
+    for pointer in (
+        {"dir": "ckpt-000009-abcdef", "iter": 9},
+        {"dir": "ckpt-000009-gone", "iter": 9},
+    ):
+        checkpoint.write_json_atomic(os.path.join(cfg.out, "checkpoint.json"), pointer)
+        try:
+            checkpoint.remove_stale(cfg.out)  # well-formed and missing: left alone
+        except checkpoint.CheckpointError as exc:
+            assert "ckpt-000009-gone" in str(exc)  # malformed: refused
+        assert os.path.isdir(os.path.join(cfg.out, ckpt))
+        with pytest.raises(checkpoint.CheckpointError, match=pointer["dir"]):
+            checkpoint.published_checkpoint(cfg.out)
 
 
 # ---- Ctrl-C: one line, exit 130, the checkpoint kept -----------------------------------
@@ -656,8 +659,9 @@ def test_lock_records_pid_host_and_start_time(tmp_path):
         assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
         if os.path.isfile("/proc/self/stat"):
             assert holder["started"] == _start_time(os.getpid())
-        assert [e for e in os.listdir(tmp_path)] == [checkpoint.LOCK]  # no temporary left
-    assert os.listdir(tmp_path) == []
+        # no temporary left; the record lists the one it used
+        assert sorted(os.listdir(tmp_path)) == [checkpoint.LOCK, checkpoint.RECORD]
+    assert os.listdir(tmp_path) == [checkpoint.RECORD]
 
 
 def test_lock_of_another_host_is_refused_saying_how_to_remove_it(tmp_path):
@@ -681,28 +685,39 @@ def test_old_lock_files_holding_only_a_pid_are_still_read(tmp_path):
         f.write(f"{os.getppid()}\n")  # a live process
     with pytest.raises(checkpoint.CheckpointError, match=f"PID {os.getppid()}"):
         train(cfg, log=lambda *a: None)
-    for text in ("999999999\n", "", "{not json"):  # gone; empty; damaged: stale
+    for text in ("999999999\n", ""):  # gone; empty: stale
         with open(lock, "w") as f:
             f.write(text)
         train(cfg, log=lambda *a: None)
         assert not os.path.exists(lock)
+    with open(lock, "w") as f:  # not a lock of ours: a file someone else named .lock
+        f.write("{not json")
+    with pytest.raises(checkpoint.CheckpointError, match="not a lock file of this tool"):
+        train(cfg, log=lambda *a: None)
+    with open(lock) as f:
+        assert f.read() == "{not json"
 
 
 def test_clean_up_survives_a_temporary_that_vanishes(tmp_path, monkeypatch):
-    """A second run, refused the lock, removes its own .lock.*.tmp while the lock holder's
-    remove_stale is about to delete it: the holder died of that FileNotFoundError (seen
-    by tests/reliability_probes.py: both runs into one --out exited 2)."""
-    (tmp_path / ".lock.ab12cd.tmp").write_text("{}")
-    listdir = os.listdir
+    """A second run, refused the lock, removes its own lock temporary while the lock
+    holder's remove_stale is about to delete it: the holder died of that FileNotFoundError
+    (seen by tests/reliability_probes.py: both runs into one --out exited 2)."""
+    from tinygrad_edu import fileio
+
+    name = fileio.temp_name(checkpoint.LOCK)
+    checkpoint.record_names(str(tmp_path), [name])
+    (tmp_path / name).write_text("{}")
+    exists = os.path.lexists
 
     def vanishing(path):
-        names = listdir(path)
-        os.remove(tmp_path / ".lock.ab12cd.tmp")  # the other run, just after our listing
-        return names
+        there = exists(path)
+        if path == os.path.join(str(tmp_path), name) and there:
+            os.remove(path)  # the other run, just after our look
+        return there
 
-    monkeypatch.setattr(checkpoint.os, "listdir", vanishing)
+    monkeypatch.setattr(checkpoint.os.path, "lexists", vanishing)
     checkpoint.remove_stale(str(tmp_path))
-    assert listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == [checkpoint.RECORD]
 
 
 def test_ctrl_c_before_train_starts_claims_nothing(tmp_path, monkeypatch, capsys):

@@ -21,15 +21,17 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .fileio import fsync_dir, is_temp_name, temp_name, write_bytes_atomic
+from .fileio import write_text_atomic as _write_text_atomic
 from .tensor import Tensor
 
 INSTALL_HINT = "pip install safetensors  (or: pip install 'tinygrad_edu[io]')"
@@ -71,19 +73,8 @@ def save(state_dict: Any, path: str | os.PathLike, metadata: dict[str, str] | No
         if bad:
             raise TypeError(f"metadata must map str to str; not so for {bad}")
     path = Path(path)
-    data = st.save(tensors, metadata=metadata)  # the whole file, as bytes
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())  # on disk before the rename makes it visible
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)  # atomic: readers see the old file or the new one
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    # the whole file, as bytes; written under a temporary name, then renamed (fileio.py)
+    write_bytes_atomic(path, st.save(tensors, metadata=metadata))
     return path
 
 
@@ -123,22 +114,32 @@ def load_metadata(path: str | os.PathLike) -> dict[str, str]:
 # the loop's own state). Written one after another into the run folder, a kill between
 # two writes leaves a mix: weights of iteration N beside an optimizer of N - 1. So:
 #
-#   out/.tmp-ckpt-XXXX/      1. every file of a save is written here, then fsync'ed;
+#   out/.tmp-ckpt-ab12cd/    1. every file of a save is written here, then fsync'ed;
 #   out/ckpt-000120-ab12cd/  2. the folder is renamed to its final name (one rename);
 #   out/checkpoint.json      3. the pointer {"dir": ..., "iter": ...} is replaced (one
 #                               rename): THIS is the moment the new checkpoint exists;
 #   out/model.safetensors    4. the top-level names are links (or copies) into the
-#   out/config.json ...         current folder, for readers of the old flat layout;
-#                            5. older checkpoint folders are deleted.
+#   out/config.json ...         current folder, each replaced in one rename;
+#                            5. older checkpoint folders of this run are deleted.
 #
 # A kill at any moment leaves checkpoint.json naming a complete folder: readers
 # (resume, `sample`, GPT.from_pretrained) follow the pointer and check every file
 # against the sha256 in the folder's manifest.json. One process writes a folder at a
 # time: it holds out/.lock, a file with its PID, host and start time (RunLock).
+#
+# The folder is the user's too: `--out .` may hold their own files, some with names like
+# ours (`ckpt-best-keep/`, `.draft.tmp`). So the tool deletes only what it made itself:
+# every name it is about to create is first appended to out/.tinygrad_edu-made.jsonl (the
+# run's record), and the clean-up (step 5, or after a kill) deletes a name only if it has
+# the exact form the tool gives (CHECKPOINT_NAME, TEMP_FOLDER_NAME, fileio.TEMP_NAME)
+# AND the record lists it. A pointer or manifest naming anything else is refused before
+# anything is touched.
 
 POINTER = "checkpoint.json"
 MANIFEST = "manifest.json"
 LOCK = ".lock"
+RECORD = ".tinygrad_edu-made.jsonl"
+METRICS = "metrics.jsonl"
 RUN_FILES = (
     "config.json",
     "model.safetensors",
@@ -146,41 +147,17 @@ RUN_FILES = (
     "optimizer.safetensors",
     "train_state.json",
 )
+CHECKPOINT_NAME = re.compile(r"ckpt-(?P<iter>\d{6,})-[0-9a-f]{6}")
+TEMP_FOLDER_NAME = re.compile(r"\.tmp-ckpt-[0-9a-f]{6}")
 
 
 class CheckpointError(ValueError):
     """A run folder that cannot be used as it is (damaged, locked, inconsistent)."""
 
 
-def _fsync_dir(path: str | os.PathLike) -> None:
-    """Make a rename inside `path` durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, fsync, then rename over `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+def write_text_atomic(path: str | os.PathLike, text: str, tmp: str | None = None) -> None:
+    """Replace the file (or link) at `path` by one holding `text`, in one rename (fileio.py)."""
+    _write_text_atomic(path, text, tmp)
 
 
 def json_safe(value: Any) -> Any:
@@ -194,8 +171,9 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    write_text_atomic(path, json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
+def write_json_atomic(path: str | os.PathLike, obj: Any, tmp: str | None = None) -> None:
+    text = json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"
+    write_text_atomic(path, text, tmp)
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -284,18 +262,13 @@ def save_optimizer_state(state: dict[str, Any], path: str | os.PathLike) -> Path
     return save(arrays, path, metadata={"optimizer_state": json.dumps(skeleton)})
 
 
-def load_optimizer_state(path: str | os.PathLike, skeleton: Any = None) -> dict[str, Any]:
-    """The state dict save_optimizer_state wrote (ready for optimizer.load_state_dict).
-
-    skeleton: for files of older versions, which kept it in train_state.json.
-    """
+def load_optimizer_state(path: str | os.PathLike) -> dict[str, Any]:
+    """The state dict save_optimizer_state wrote (ready for optimizer.load_state_dict)."""
     arrays = load(path)
-    if skeleton is None:
-        text = load_metadata(path).get("optimizer_state")
-        if text is None:
-            raise CheckpointError(f"{path}: no optimizer state in the header")
-        skeleton = json.loads(text)
-    return _join_state(skeleton, arrays)
+    text = load_metadata(path).get("optimizer_state")
+    if text is None:
+        raise CheckpointError(f"{path}: no optimizer state in the header")
+    return _join_state(json.loads(text), arrays)
 
 
 # ---- the run folder
@@ -328,6 +301,11 @@ class RunLock:
             if text is None:
                 continue  # released meanwhile: try again
             holder = _parse_lock(text)
+            if holder is None and text.strip():
+                raise CheckpointError(
+                    f"{self.path} is not a lock file of this tool: left as it is; if no "
+                    "training run uses the folder, delete it (or use another --out)"
+                )
             if _is_live(holder, me):
                 raise CheckpointError(_in_use_message(self.path, holder, me)) from None
             # stale: remove it, unless another process has just replaced it. (Two
@@ -379,8 +357,11 @@ def _process_start_time(pid: int | None = None) -> str | None:
 def _create_with(path: str, text: str) -> bool:
     """Create `path` holding `text` if it does not exist (True), atomically: a reader sees
     no file or the whole text. False if it exists already."""
-    tmp = f"{path}.{os.urandom(3).hex()}.tmp"
-    with open(tmp, "w") as f:
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, temp_name(name))
+    record_names(folder, [os.path.basename(tmp)])  # a kill before the clean-up: ours to delete
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "w") as f:
         f.write(text)
     try:
         os.link(tmp, path)  # one step: fails if path exists
@@ -494,66 +475,254 @@ def _alive_windows(pid: int) -> bool:
         kernel32.CloseHandle(handle)
 
 
+# ---- the run's record: the names the tool made in the folder
+
+
+def record_names(folder: str, names: list[str]) -> None:
+    """Append `names` to the folder's record, before they exist: a kill at any moment
+    leaves only recorded names behind, which the next clean-up may delete."""
+    line = json.dumps({"made": names}) + "\n"
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(os.path.join(folder, RECORD), flags, 0o644)
+    except OSError as exc:  # a link planted there is not followed (ELOOP)
+        raise CheckpointError(f"cannot write {os.path.join(folder, RECORD)}: {exc}") from exc
+    try:
+        os.write(fd, line.encode("utf-8"))  # one write with O_APPEND: lines never interleave
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def recorded_names(folder: str) -> set[str]:
+    """Every name the record says the tool made in `folder` (none if it has no record).
+    A line cut short by a kill is skipped: its names were not made yet."""
+    path = os.path.join(folder, RECORD)
+    if os.path.islink(path) or not os.path.isfile(path):
+        return set()
+    names: set[str] = set()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                made = json.loads(line).get("made")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(made, list):
+                names.update(n for n in made if isinstance(n, str))
+    return names
+
+
+def _ours_to_delete(name: str, current: str | None) -> bool:
+    """Whether `name` has the exact form of a name the tool makes and may delete later:
+    a temporary file or folder, or a checkpoint folder other than the current one."""
+    if is_temp_name(name) or TEMP_FOLDER_NAME.fullmatch(name):
+        return True
+    return current is not None and name != current and CHECKPOINT_NAME.fullmatch(name) is not None
+
+
+def _remove_ours(path: str) -> None:
+    """Delete a file of ours, or a folder of ours with the files the tool writes in it. A
+    folder that holds anything else (someone put it there) is left, with that."""
+    try:
+        if not os.path.isdir(path) or os.path.islink(path):
+            os.remove(path)  # a file, or a link itself (never what it points at)
+            return
+        for name in os.listdir(path):
+            inner = os.path.join(path, name)
+            ours = name in RUN_FILES or name == MANIFEST or is_temp_name(name)
+            if ours and (os.path.islink(inner) or not os.path.isdir(inner)):
+                os.remove(inner)
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass  # gone meanwhile: another run's lock temporary, refused the lock
+    except OSError:
+        pass  # not empty: it holds files that are not ours
+
+
+# ---- reading the run folder: every name checked before it is used
+
+
+def checkpoint_name(folder: str | os.PathLike) -> str | None:
+    """The checkpoint folder named by folder/checkpoint.json (None: there is none).
+
+    A pointer that is a link, not JSON, or names anything but a folder of the exact form
+    ckpt-NNNNNN-xxxxxx (NNNNNN = its iteration) is refused with CheckpointError: `""`,
+    `"../x"` or `"ckpt-000020-xxxxxx/"` in a damaged file must never be followed, nor
+    taken as "no checkpoint" by a clean-up.
+    """
+    pointer = os.path.join(str(folder), POINTER)
+    if not os.path.lexists(pointer):
+        return None
+    if os.path.islink(pointer) or not os.path.isfile(pointer):
+        raise CheckpointError(f"{pointer} is not a file of this tool (a link or a folder)")
+    info = read_json(pointer)
+    name = info.get("dir") if isinstance(info, dict) else None
+    it = info.get("iter") if isinstance(info, dict) else None
+    match = CHECKPOINT_NAME.fullmatch(name) if isinstance(name, str) else None
+    if match is None or not isinstance(it, int) or int(match["iter"]) != it:
+        raise CheckpointError(
+            f"{pointer} names {name!r} at iteration {it!r}, not a checkpoint folder of this "
+            "tool (ckpt-NNNNNN-xxxxxx): the file is damaged; nothing was changed"
+        )
+    return name
+
+
 def published_checkpoint(folder: str | os.PathLike, verify: bool = True) -> str | None:
     """The folder holding the current checkpoint of a run folder, or None if it has none.
 
     A run folder written by train-gpt has checkpoint.json -> ckpt-NNNNNN-xxxxxx/ (every
-    file checked against its manifest's sha256 when verify=True). A folder of the older
-    flat layout (train_state.json beside model.safetensors) is returned as it is.
+    file checked against its manifest's sha256 when verify=True).
     """
-    folder = str(folder)
-    pointer = os.path.join(folder, POINTER)
-    if os.path.isfile(pointer):
-        info = read_json(pointer)
-        name = info.get("dir") if isinstance(info, dict) else None
-        if not isinstance(name, str) or os.sep in name or name.startswith("."):
-            raise CheckpointError(f"{pointer}: no checkpoint folder named in it")
-        ckpt = os.path.join(folder, name)
-        if verify:
-            verify_manifest(ckpt)
-        return ckpt
-    if os.path.isfile(os.path.join(folder, "train_state.json")):
-        return folder
-    return None
+    name = checkpoint_name(folder)
+    if name is None:
+        return None
+    ckpt = os.path.join(str(folder), name)
+    if os.path.islink(ckpt) or not os.path.isdir(ckpt):
+        raise CheckpointError(f"{os.path.join(str(folder), POINTER)} names {name}, not there")
+    if verify:
+        verify_manifest(ckpt)
+    return ckpt
 
 
 def current_checkpoint(folder: str | os.PathLike) -> tuple[int, str] | None:
     """(iteration, folder) of the checkpoint a run folder holds now, None if it has none.
 
-    Read from checkpoint.json (or the older flat layout's train_state.json) without
-    checking the files: for a message, such as the one after a Ctrl-C."""
-    folder = str(folder)
+    Read from checkpoint.json without checking the files: for a message, such as the
+    one after a Ctrl-C."""
     try:
-        if os.path.isfile(os.path.join(folder, POINTER)):
-            info = read_json(os.path.join(folder, POINTER))
-            return int(info["iter"]), os.path.join(folder, info["dir"])
-        if os.path.isfile(os.path.join(folder, "train_state.json")):
-            return int(read_json(os.path.join(folder, "train_state.json"))["iter"]), folder
-    except (CheckpointError, OSError, KeyError, TypeError, ValueError):
-        pass  # unreadable: as good as none
-    return None
+        name = checkpoint_name(folder)
+    except (CheckpointError, OSError):
+        return None  # unreadable: as good as none
+    if name is None:
+        return None
+    return int(CHECKPOINT_NAME.fullmatch(name)["iter"]), os.path.join(str(folder), name)
 
 
 def resolve_model_folder(folder: str | os.PathLike) -> str:
     """Where a model folder's files really are: its published checkpoint, or itself."""
-    folder = str(folder)
-    if os.path.isfile(os.path.join(folder, POINTER)):
-        return published_checkpoint(folder) or folder
-    return folder
+    return published_checkpoint(folder) or str(folder)
 
 
 def verify_manifest(ckpt: str) -> dict[str, Any]:
+    """Check every file of a checkpoint folder against its manifest's sha256. A manifest
+    naming anything but the files a checkpoint holds (RUN_FILES, no folder in the name:
+    `../../etc/passwd` is never opened) is refused."""
     manifest_path = os.path.join(ckpt, MANIFEST)
-    if not os.path.isfile(manifest_path):
+    if not os.path.isfile(manifest_path) or os.path.islink(manifest_path):
         raise CheckpointError(f"{ckpt}: the checkpoint folder has no {MANIFEST}")
     manifest = read_json(manifest_path)
-    for name, digest in manifest.get("files", {}).items():
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise CheckpointError(f"{manifest_path}: no list of files in it")
+    for name, digest in files.items():
+        if name not in RUN_FILES or not isinstance(digest, str):
+            raise CheckpointError(
+                f"{manifest_path} names {name!r}, not a file of a checkpoint "
+                f"({', '.join(RUN_FILES)}): refused"
+            )
+    for name, digest in files.items():
         path = os.path.join(ckpt, name)
-        if not os.path.isfile(path):
+        if os.path.islink(path) or not os.path.isfile(path):
             raise CheckpointError(f"{path} is missing from the checkpoint")
         if sha256_file(path) != digest:
             raise CheckpointError(f"{path} does not match its sha256 in {manifest_path}")
     return manifest
+
+
+# ---- what a folder holds: the writers refuse another kind of run's files
+
+
+def folder_holds(folder: str | os.PathLike) -> str | None:
+    """What a folder holds, in words, judged by the names the tools write (None: none of
+    them). "a train-gpt run", "a train-mnist model", "a GPT model", "an older train-gpt
+    run", or "files not made by this tool" - each with the names found."""
+    folder = str(folder)
+    names = [n for n in (POINTER, *RUN_FILES, METRICS) if os.path.lexists(os.path.join(folder, n))]
+    if not names:
+        return None
+    found = f"({', '.join(names)})"
+    if POINTER in names:
+        return f"a train-gpt run {found}"
+    config = os.path.join(folder, "config.json")
+    try:
+        info = read_json(config) if os.path.isfile(config) and not os.path.islink(config) else {}
+    except (CheckpointError, OSError):
+        info = {}
+    info = info if isinstance(info, dict) else {}
+    if "sizes" in info and "activation" in info:
+        return f"a train-mnist model {found}"
+    if "train_state.json" in names:
+        return f"an older train-gpt run (before {POINTER}) {found}"
+    if info.get("model_type") in ("tinygrad_edu_gpt", "gpt2") or "n_positions" in info:
+        return f"a GPT model {found}"
+    return f"files not made by this tool {found}"
+
+
+def check_run_folder(folder: str, verify: bool = True) -> str | None:
+    """Refuse, before anything is touched, a folder train-gpt must not write into; returns
+    its published checkpoint (verified), None if it has none.
+
+    train-gpt replaces the top-level names checkpoint.json, RUN_FILES and metrics.jsonl:
+    they must be absent, or be a train-gpt run's whose top-level files are its own (a
+    link ckpt-NNNNNN-xxxxxx/NAME, or a copy of the current checkpoint's file)."""
+    holds = folder_holds(folder)
+    if holds is not None and not holds.startswith("a train-gpt run"):
+        raise CheckpointError(
+            f"{folder} holds {holds}, not a train-gpt run: nothing was changed; use another --out"
+        )
+    ckpt = published_checkpoint(folder, verify)
+    if ckpt is None:
+        return None
+    for name in RUN_FILES:
+        top = os.path.join(folder, name)
+        if not os.path.lexists(top):
+            continue
+        if os.path.islink(top):
+            target = os.readlink(top)
+            head, tail = os.path.split(target)
+            if tail == name and CHECKPOINT_NAME.fullmatch(head):
+                continue
+        elif os.path.isfile(top):
+            inner = os.path.join(ckpt, name)
+            if os.path.isfile(inner) and sha256_file(top) == sha256_file(inner):
+                continue  # the copy made where links are not allowed
+        raise CheckpointError(
+            f"{top} is not the run's own (a link into a checkpoint folder, or a copy of the "
+            "current checkpoint's file): nothing was changed; use another --out"
+        )
+    return ckpt
+
+
+def save_model_folder(
+    folder: str | os.PathLike,
+    config: dict[str, Any],
+    state_dict: Any,
+    kind: str,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """folder/model.safetensors + folder/config.json, each replaced in one rename (a link
+    there is replaced, never written through). kind: what the folder holds, in
+    folder_holds's words ("a GPT model", "a train-mnist model"); a folder holding anything
+    else under those two names (a train-gpt run, the other kind of model) is refused
+    before anything is written."""
+    folder = str(folder)
+    holds = folder_holds(folder)
+    ours = holds is None or holds.startswith(kind)
+    if not ours and holds.startswith("files not made by this tool"):
+        ours = not any(
+            os.path.lexists(os.path.join(folder, n)) for n in ("config.json", "model.safetensors")
+        )
+    if not ours:
+        raise CheckpointError(
+            f"{folder} holds {holds}: saving {kind} there would replace its files; "
+            "nothing was changed; save into another folder"
+        )
+    os.makedirs(folder, exist_ok=True)
+    save(state_dict, os.path.join(folder, "model.safetensors"), metadata=metadata)
+    write_json_atomic(os.path.join(folder, "config.json"), config)
+
+
+# ---- writing the run folder
 
 
 def publish_checkpoint(folder: str, iteration: int, write: Any) -> str:
@@ -561,36 +730,53 @@ def publish_checkpoint(folder: str, iteration: int, write: Any) -> str:
 
     write(tmp_folder) writes the files; they are fsync'ed, hashed into manifest.json,
     the folder is renamed into place, and checkpoint.json switched to it (the commit).
+    Every name made on the way is recorded first (record_names).
     """
-    tmp = tempfile.mkdtemp(dir=folder, prefix=".tmp-ckpt-")
+    tmp = f".tmp-ckpt-{os.urandom(3).hex()}"
+    name = f"ckpt-{iteration:06d}-{os.urandom(3).hex()}"
+    while os.path.lexists(os.path.join(folder, tmp)) or os.path.lexists(
+        os.path.join(folder, name)
+    ):  # never rename over a folder that is already there (even an empty one)
+        tmp, name = (
+            f".tmp-ckpt-{os.urandom(3).hex()}",
+            f"ckpt-{iteration:06d}-{os.urandom(3).hex()}",
+        )
+    pointer_tmp = temp_name(POINTER)
+    link_tmps = {n: temp_name(n) for n in RUN_FILES}
+    record_names(folder, [tmp, name, pointer_tmp, *link_tmps.values()])
+    tmp = os.path.join(folder, tmp)
+    os.mkdir(tmp)
     try:
-        os.chmod(tmp, 0o755)  # mkdtemp's 0o700 would hide the files (0o644) from others
+        os.chmod(tmp, 0o755)  # readable by others, as the files (0o644) are
         write(tmp)
         files = {}
-        for name in sorted(os.listdir(tmp)):
-            path = os.path.join(tmp, name)
+        for entry in sorted(os.listdir(tmp)):
+            path = os.path.join(tmp, entry)
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
-            files[name] = sha256_file(path)
+            files[entry] = sha256_file(path)
         write_json_atomic(os.path.join(tmp, MANIFEST), {"iter": iteration, "files": files})
-        _fsync_dir(tmp)
-        name = f"ckpt-{iteration:06d}-{os.urandom(3).hex()}"
+        fsync_dir(tmp)
         os.rename(tmp, os.path.join(folder, name))
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_ours(tmp)
         raise
-    _fsync_dir(folder)
-    write_json_atomic(os.path.join(folder, POINTER), {"dir": name, "iter": iteration})
-    _fsync_dir(folder)
+    fsync_dir(folder)
+    write_json_atomic(os.path.join(folder, POINTER), {"dir": name, "iter": iteration}, pointer_tmp)
+    fsync_dir(folder)
     ckpt = os.path.join(folder, name)
-    link_top_level(folder, ckpt)
+    link_top_level(folder, ckpt, link_tmps)
     remove_stale(folder)
     return ckpt
 
 
-def link_top_level(folder: str, ckpt: str) -> None:
+def link_top_level(folder: str, ckpt: str, tmps: dict[str, str] | None = None) -> None:
     """out/NAME -> ckpt/NAME for each file of the checkpoint (a symlink, or a copy where
-    symlinks are not allowed), each switched by one rename."""
+    symlinks are not allowed), each switched by one rename: a link or file at out/NAME is
+    replaced, never written through. tmps: the temporary names, recorded already."""
+    if tmps is None:
+        tmps = {n: temp_name(n) for n in RUN_FILES}
+        record_names(folder, list(tmps.values()))
     for name in RUN_FILES:
         target = os.path.join(ckpt, name)
         if not os.path.isfile(target):
@@ -599,39 +785,64 @@ def link_top_level(folder: str, ckpt: str) -> None:
         rel = os.path.join(os.path.basename(ckpt), name)
         if os.path.islink(top) and os.readlink(top) == rel:
             continue
-        tmp = os.path.join(folder, f".{name}.{os.urandom(3).hex()}.tmp")
+        if os.path.isdir(top) and not os.path.islink(top):
+            raise CheckpointError(f"{top} is a folder: not replaced by the checkpoint's file")
+        tmp = os.path.join(folder, tmps[name])
         try:
             os.symlink(rel, tmp)
         except (OSError, NotImplementedError):
-            shutil.copyfile(target, tmp)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "wb") as dst, open(target, "rb") as src:
+                shutil.copyfileobj(src, dst)
         os.replace(tmp, top)
 
 
 def remove_stale(folder: str) -> None:
-    """Delete what a killed run leaves: temporary files and folders, and checkpoint
-    folders that checkpoint.json no longer names. Call only while holding the lock.
+    """Delete what this tool made in `folder` and no longer needs: temporary files and
+    folders a killed run left, and checkpoint folders checkpoint.json no longer names.
+    Only names of the exact forms the tool makes AND listed in the run's record; a
+    damaged checkpoint.json is refused (CheckpointError) before anything is touched.
+    Call only while holding the lock.
 
     The top-level links are switched to the current checkpoint first: a kill between the
     commit and step 4 leaves them pointing into the previous folder, deleted here."""
-    current = None
-    pointer = os.path.join(folder, POINTER)
-    if os.path.isfile(pointer):
-        try:
-            current = read_json(pointer).get("dir")
-        except (CheckpointError, AttributeError):
-            return  # leave everything for a human to look at
-        if not isinstance(current, str) or not os.path.isdir(os.path.join(folder, current)):
-            return  # names nothing usable: the same
-        link_top_level(folder, os.path.join(folder, current))
-    for entry in os.listdir(folder):
-        path = os.path.join(folder, entry)
-        if entry.startswith(".tmp-ckpt-") or (entry.startswith(".") and entry.endswith(".tmp")):
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.remove(path)
-                except FileNotFoundError:
-                    pass  # gone meanwhile: another run's .lock.*.tmp, refused the lock
-        elif entry.startswith("ckpt-") and entry != current and current is not None:
-            shutil.rmtree(path, ignore_errors=True)
+    current = checkpoint_name(folder)
+    if current is not None:
+        ckpt = os.path.join(folder, current)
+        if os.path.islink(ckpt) or not os.path.isdir(ckpt):
+            return  # names nothing there: leave everything for a human to look at
+        link_top_level(folder, ckpt)
+    made = recorded_names(folder)
+    for name in sorted(made):
+        path = os.path.join(folder, name)
+        if _ours_to_delete(name, current) and os.path.lexists(path):
+            _remove_ours(path)
+    record = os.path.join(folder, RECORD)
+    if os.path.isfile(record) and os.path.getsize(record) > 1 << 16:  # keep it short
+        kept = sorted(n for n in made if os.path.lexists(os.path.join(folder, n)))
+        tmp = temp_name(RECORD)
+        record_names(folder, [tmp])
+        write_text_atomic(record, json.dumps({"made": kept}) + "\n", tmp)
+
+
+def remove_run(folder: str) -> None:
+    """Delete a train-gpt run folder's files: only those the tool made (its record, the
+    top-level names while they are its own, its pointer, metrics and lock); the folder
+    itself if then empty. Anything else is left where it is."""
+    check_run_folder(folder, verify=False)  # refuses a folder that is not a run's
+    with RunLock(folder):
+        made = recorded_names(folder)
+        current = checkpoint_name(folder)
+        for name in sorted(made):
+            if CHECKPOINT_NAME.fullmatch(name) or _ours_to_delete(name, current):
+                if os.path.lexists(os.path.join(folder, name)):
+                    _remove_ours(os.path.join(folder, name))
+        for name in (*RUN_FILES, POINTER, METRICS):
+            path = os.path.join(folder, name)
+            if os.path.islink(path) or (os.path.isfile(path) and current is not None):
+                os.remove(path)
+        _remove_ours(os.path.join(folder, RECORD))
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass  # holds other files: left

@@ -179,8 +179,7 @@ def lesson_gpt(lesson: Lesson, seed: Optional[int] = None) -> tuple[Any, list, A
     output folder, and reused from there (by lessons 6 and 8, or a second run) when it is
     complete. seed: another training seed than TrainConfig's (its own folder).
     Returns (model in eval mode, the training metrics, the TrainConfig)."""
-    import shutil
-
+    from ..checkpoint import remove_run
     from ..models.gpt import GPT
     from ..models.train_gpt import TrainConfig, train
 
@@ -213,7 +212,7 @@ def lesson_gpt(lesson: Lesson, seed: Optional[int] = None) -> tuple[Any, list, A
         model = GPT.from_pretrained(cfg.out)
     except (ValueError, KeyError, OSError) as exc:  # a folder left by an older version
         print(f"  (could not reuse {cfg.out}: {exc}; training from scratch)")
-        shutil.rmtree(cfg.out, ignore_errors=True)
+        remove_run(cfg.out)  # only what train-gpt wrote there (refused if it holds more)
         metrics = train(cfg, log=lambda line: print("  " + line))
         model = GPT.from_pretrained(cfg.out)
     model.eval()

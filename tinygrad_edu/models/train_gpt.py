@@ -41,13 +41,15 @@ from .. import nn, optim, rng
 from ..autograd import no_grad
 from ..checkpoint import (
     RunLock,
+    check_run_folder,
     current_checkpoint,
     json_safe,
     load_optimizer_state,
     publish_checkpoint,
     published_checkpoint,
     read_json,
-    read_jsonl,
+    record_names,
+    recorded_names,
     remove_stale,
     save_optimizer_state,
     write_json_atomic,
@@ -309,13 +311,7 @@ def _resume(cfg: TrainConfig, ckpt: str, log) -> tuple[TrainConfig, dict, GPT, l
             f"{cfg.lr_decay_iters} (a later --lr-decay-iters extends it)"
         )
     model = GPT.from_pretrained(ckpt)
-    if "metrics" in state:
-        metrics = state["metrics"]
-    else:  # the older flat layout: metrics.jsonl, without rows the checkpoint never saw
-        path = os.path.join(cfg.out, "metrics.jsonl")
-        rows = read_jsonl(path) if os.path.isfile(path) else []
-        metrics = [r for r in rows if r["iter"] <= state["iter"]]
-    return cfg, state, model, metrics
+    return cfg, state, model, state["metrics"]
 
 
 def saved_train_config(out: str) -> dict:
@@ -340,21 +336,24 @@ def train(cfg: TrainConfig, log=print) -> list[dict]:
     at = {"iter": None, "before": None}  # where training is, for the message of a Ctrl-C
     try:
         if not main:  # DP: rank 0 alone holds the lock, writes files and logs
-            return _train(cfg, lambda *a, **k: None, at)
+            return _train(cfg, lambda *a, **k: None, at, None)
         os.makedirs(cfg.out, exist_ok=True)
+        check_run_folder(cfg.out, verify=False)  # another kind of run's files: refused
         with RunLock(cfg.out):  # one writer per folder
+            ckpt = check_run_folder(cfg.out)  # (again: the folder is ours to read now)
+            if ckpt is not None and os.path.basename(ckpt) not in recorded_names(cfg.out):
+                record_names(cfg.out, [os.path.basename(ckpt)])  # verified: the run's own
             remove_stale(cfg.out)  # what a killed run left half-written
             at["before"] = current_checkpoint(cfg.out)
-            return _train(cfg, log, at)
+            return _train(cfg, log, at, ckpt if cfg.resume else None)
     except KeyboardInterrupt as exc:  # (the lock is released by now)
         now = current_checkpoint(cfg.out) if main else None
         ours = cfg.resume or now != at["before"]  # --no-resume: only once it has saved
         raise TrainingInterrupted(at["iter"], now, ours) from exc
 
 
-def _train(cfg: TrainConfig, log, at: dict) -> list[dict]:
+def _train(cfg: TrainConfig, log, at: dict, ckpt: str | None) -> list[dict]:
     main = dist.world().is_main
-    ckpt = published_checkpoint(cfg.out) if cfg.resume and main else None
     ckpt = dist.broadcast(ckpt)  # DP: every rank resumes from the checkpoint rank 0 found
     rng.manual_seed(cfg.seed)
     if ckpt is not None:
@@ -385,14 +384,9 @@ def _train(cfg: TrainConfig, log, at: dict) -> list[dict]:
     optimizer = make_optimizer(model, cfg)
     if state is not None:
         path = os.path.join(ckpt, "optimizer.safetensors")
-        optimizer.load_state_dict(load_optimizer_state(path, state.get("optimizer")))
-        if "rng" in state:
-            rng.set_state(state["rng"])  # the very batches a run that never stopped draws
-        else:
-            rng.manual_seed(cfg.seed + start_iter)  # older checkpoints saved no state
+        optimizer.load_state_dict(load_optimizer_state(path))
+        rng.set_state(state["rng"])  # the very batches a run that never stopped draws
         # (the top-level links were switched to ckpt by remove_stale, in train)
-        if main and ckpt == cfg.out and not os.path.isfile(os.path.join(ckpt, "tokenizer.json")):
-            tok.save(os.path.join(ckpt, "tokenizer.json"))  # older runs could lack it
         if main:
             _write_metrics(cfg.out, metrics)  # the killed run may not have got to it
         log(f"resuming from {cfg.out} at iteration {start_iter}")

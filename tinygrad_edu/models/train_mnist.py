@@ -14,7 +14,7 @@ from typing import Sequence
 
 from .. import nn, optim
 from ..autograd import no_grad
-from ..checkpoint import save
+from ..checkpoint import save_model_folder
 from ..data import DataLoader, load_digits, load_mnist_idx
 from ..nn import functional as F
 from ..rng import manual_seed
@@ -71,12 +71,9 @@ def train_mnist(
             accuracy = float((model(Tensor(Xt)).argmax(1).numpy() == yt).mean())
         elapsed = time.perf_counter() - start
         log(f"{epoch:5d}   {total / len(loader):10.4f}   {accuracy:13.4f}   {elapsed:7.1f}")
-    if out:
-        os.makedirs(out, exist_ok=True)
+    if out:  # refused if `out` holds another kind of run's files (a train-gpt run, a GPT)
         config = {"sizes": sizes, "activation": activation, "test_accuracy": accuracy}
-        save(model.state_dict(), os.path.join(out, "model.safetensors"),
-             metadata={"config": json.dumps(config)})  # fmt: skip
-        with open(os.path.join(out, "config.json"), "w") as f:
-            json.dump(config, f, indent=2)
+        save_model_folder(out, config, model.state_dict(), "a train-mnist model",
+                          metadata={"config": json.dumps(config)})  # fmt: skip
         log(f"checkpoint: {os.path.join(out, 'model.safetensors')} (+ config.json)")
     return accuracy
