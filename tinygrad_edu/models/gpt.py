@@ -18,7 +18,6 @@ nanoGPT or PyTorch state dict (as NumPy arrays) loads by name.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, fields
@@ -266,14 +265,13 @@ class GPT(nn.Module):
 
     def save_pretrained(self, folder: str) -> None:
         """config.json + model.safetensors (nanoGPT names, PyTorch Linear layout)."""
-        from ..checkpoint import save
+        from ..checkpoint import save_model_folder
 
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "config.json"), "w") as f:
-            json.dump({"model_type": "tinygrad_edu_gpt", **self.config.to_dict()}, f, indent=2)
         state = self.state_dict()
         state.pop("lm_head.weight", None)  # tied: stored once, as transformers does
-        save(state, os.path.join(folder, "model.safetensors"))
+        config = {"model_type": "tinygrad_edu_gpt", **self.config.to_dict()}
+        # each file replaced in one rename; a training run's folder is refused
+        save_model_folder(folder, config, state, "a GPT model")
 
     @classmethod
     def from_pretrained(cls, folder: str) -> GPT:
