@@ -620,10 +620,11 @@ def test_gpt_fused_and_textbook_attention_agree_values_and_grads(rng):
         for block in model.transformer.h:
             block.attn.fused = fused
         model.zero_grad()
-        logits, loss, inside = model(idx, idx, return_hidden=True)
+        logits, loss = model(idx, idx)
         loss.backward()
         grads = {n: p.grad.data.copy() for n, p in model.named_parameters()}
-        results.append((logits.data, loss.item(), inside["final"].data, grads))
+        final = model.last_hidden_state(idx).data
+        results.append((logits.data, loss.item(), final, grads))
     (l1, c1, f1, g1), (l2, c2, f2, g2) = results
     np.testing.assert_allclose(l2, l1, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(f2, f1, rtol=1e-5, atol=1e-6)
@@ -647,27 +648,6 @@ def test_kv_cache_goes_through_the_same_module_and_matches_the_full_forward(fuse
             pieces.append(layer(Tensor(x[:, t : t + 1]), cache).data)
     assert cache["k"].shape == (2, 3, 9, 4)  # (B, n_head, S, D): every token's key kept
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, rtol=1e-5, atol=1e-6)
-
-
-def test_forward_returns_the_attention_weights_it_used(rng):
-    from tinygrad_edu.models.gpt import GPT, GPTConfig
-
-    model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=8))
-    idx = rng.integers(0, 11, (2, 6))
-    logits, loss, inside = model(idx, return_attention=True)
-    plain, _ = model(idx)
-    np.testing.assert_allclose(logits.data, plain.data, rtol=1e-5, atol=1e-6)
-    assert loss is None and len(inside["attention"]) == 2 and len(inside["hidden"]) == 3
-    for w in inside["attention"]:
-        assert w.shape == (2, 2, 6, 6)
-        np.testing.assert_allclose(w.data.sum(-1), 1.0, atol=1e-6)
-        assert np.all(w.data[..., np.triu_indices(6, 1)[0], np.triu_indices(6, 1)[1]] == 0)
-    # the hidden states are the residual stream: ln_f of the last one is "final"
-    from tinygrad_edu.autograd import no_grad
-
-    with no_grad():
-        again = model.transformer.ln_f(inside["hidden"][-1]).data
-    np.testing.assert_allclose(again, inside["final"].data, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -101,3 +101,48 @@ def test_functions_report_what_the_forward_computes(model_and_ids):
         gpt_inspect.attention_weights(model, ids, N_LAYER - 1),
     )
     np.testing.assert_allclose(gpt_inspect.mlp_activations(model, ids[2], 0), want["mlp_act"][0][2], atol=2e-5)  # fmt: skip
+
+
+def test_probe_holds_what_one_forward_computed(model_and_ids):
+    model, ids, want = model_and_ids
+    with gpt_inspect.inspect(model) as probe:
+        logits, _ = model(ids)
+    np.testing.assert_allclose(logits.data, want["logits"], atol=2e-5)  # the forward unchanged
+    np.testing.assert_allclose(probe.final, want["final"], atol=2e-5)
+    for layer in range(N_LAYER + 1):
+        np.testing.assert_allclose(probe.hidden[layer], want["hidden"][layer], atol=2e-5)
+    for layer in range(N_LAYER):
+        np.testing.assert_allclose(probe.attention[layer], want["attention"][layer], atol=2e-6)
+        np.testing.assert_allclose(probe.mlp_act[layer], want["mlp_act"][layer], atol=2e-5)
+    # the hooks are gone after the `with`: another forward leaves the probe as it was
+    for module in model.modules():
+        assert not module._forward_hooks
+    kept = probe.hidden[1].copy()
+    model(ids[:, :4])
+    np.testing.assert_array_equal(probe.hidden[1], kept)
+
+
+def test_probe_keeps_the_last_forward_and_its_attention():
+    model = small_gpt(seed=6)
+    first = np.random.default_rng(7).integers(0, VOCAB, size=(2, 5))
+    second = np.random.default_rng(8).integers(0, VOCAB, size=(1, 7))
+    with gpt_inspect.inspect(model) as probe:
+        model(first)
+        assert probe.attention[0].shape == (2, N_HEAD, 5, 5)
+        model(second)  # the weights follow the new forward, not the first one's
+        assert probe.attention[0].shape == (1, N_HEAD, 7, 7)
+        assert probe.hidden[N_LAYER].shape == probe.final.shape == (1, 7, N_EMBD)
+    want = by_hand(model, second)
+    np.testing.assert_allclose(probe.attention[1], want["attention"][1], atol=2e-6)
+
+
+def test_probe_refuses_the_kv_cache_and_keeps_gradients_flowing():
+    model = small_gpt(seed=9)
+    ids = np.random.default_rng(10).integers(0, VOCAB, size=(2, 6))
+    with gpt_inspect.inspect(model) as probe, pytest.raises(ValueError, match="KV cache"):
+        model.generate(ids[:, :2], 2, use_cache=True)
+    with gpt_inspect.inspect(model) as probe:
+        _, loss = model(ids, ids)  # training mode, with a graph: the caller's choice
+    loss.backward()  # the hooks kept copies; the graph is the model's own
+    assert model.transformer.wte.weight.grad is not None
+    assert probe.mlp_act[0].shape == (2, 6, 4 * N_EMBD)

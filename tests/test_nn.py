@@ -158,6 +158,26 @@ def test_train_eval_flags_propagate():
     assert all(m.training for m in net.modules())
 
 
+def test_forward_hooks_see_input_and_output_and_come_off():
+    layer = nn.Linear(3, 2)
+    x = tg.Tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+    seen = []
+    handle = layer.register_forward_hook(lambda m, args, out: seen.append((m, args, out)))
+    y = layer(x)
+    assert len(seen) == 1 and seen[0][0] is layer and seen[0][1][0] is x and seen[0][2] is y
+    doubled = layer.register_forward_hook(lambda m, args, out: out * 2.0)  # replaces the output
+    np.testing.assert_allclose(layer(x).data, 2.0 * y.data)
+    assert len(seen) == 2
+    handle.remove()
+    doubled.remove()
+    handle.remove()  # a second remove is harmless
+    np.testing.assert_array_equal(layer(x).data, y.data)
+    assert len(seen) == 2 and not layer._forward_hooks
+    assert not nn.Linear(3, 2)._forward_hooks  # hooks are per module, never shared
+    with pytest.raises(TypeError, match="callable"):
+        layer.register_forward_hook("not a function")
+
+
 def test_dropout_train_and_eval():
     tg.manual_seed(3)
     drop = nn.Dropout(0.25)

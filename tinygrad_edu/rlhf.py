@@ -57,11 +57,11 @@ from .tensor import Tensor, where
 def final_hidden_states(model: Any, idx: Any) -> Tensor:
     """The GPT's vectors after the last block and the final layer norm: (B, T, C).
 
-    GPT.forward without its last line (the unembedding lm_head): GPT.trunk, which
-    GPT.forward itself calls. `model` is anything with a nanoGPT-style `transformer`
+    GPT.forward without its last line (the unembedding lm_head): GPT.last_hidden_state,
+    which GPT.forward itself calls. `model` is anything with a nanoGPT-style `transformer`
     (wte, wpe, drop, h, ln_f) and a `config`: a GPT or a RewardModel.
     """
-    return GPT.trunk(model, idx)
+    return GPT.last_hidden_state(model, idx)
 
 
 class RewardModel(nn.Module):

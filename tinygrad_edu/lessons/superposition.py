@@ -54,7 +54,14 @@ class FactMemory(nn.Module):
         x = self.subject_vectors[np.asarray(subjects)]  # (B, d)
         h = None
         if use_mlp:
-            delta, h = self.mlp(x, return_hidden=True)
+            # the MLP's neurons are what its c_proj reads: a forward hook hands them over
+            seen: list[Tensor] = []
+            hook = self.mlp.c_proj.register_forward_hook(lambda m, args, y: seen.append(args[0]))
+            try:
+                delta = self.mlp(x)
+            finally:
+                hook.remove()
+            h = seen[0]  # (B, hidden), after GELU
             x = x + delta  # the residual stream: the MLP adds to x, it does not replace it
         return x @ self.value_vectors.T, h  # (B, n_values)
 

@@ -83,13 +83,11 @@ class Block(nn.Module):
             config.n_embd, 4 * config.n_embd, config.bias, config.dropout, approximate
         )
 
-    def forward(self, x: Tensor, cache: dict | None = None, need_weights: bool = False):
-        """x (B, T, C) -> (B, T, C); with need_weights, also the attention weights."""
-        a = self.attn(self.ln_1(x), cache, need_weights)
-        a, weights = a if need_weights else (a, None)
-        x = x + a
+    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
+        """x (B, T, C) -> (B, T, C); cache: this layer's keys and values in generation."""
+        x = x + self.attn(self.ln_1(x), cache)
         x = x + self.mlp(self.ln_2(x))
-        return (x, weights) if need_weights else x
+        return x
 
 
 class GPT(nn.Module):
@@ -135,27 +133,15 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.transformer.wpe.weight.numel() if non_embedding else n
 
-    def forward(
-        self,
-        idx,
-        targets=None,
-        cache: list | None = None,
-        start_pos: int = 0,
-        *,
-        return_hidden: bool = False,
-        return_attention: bool = False,
-    ):
+    def forward(self, idx, targets=None, cache: list | None = None, start_pos: int = 0):
         """idx (B, T) ints -> (logits (B, T, vocab), loss or None).
 
-        With return_hidden or return_attention, a third element: a dict `inside` with
-          "hidden":    n_layer + 1 tensors (B, T, C), the residual stream entering each
-                       block, then leaving the last one (before ln_f);
-          "final":     (B, T, C) after ln_f, what lm_head reads;
-          "attention": (return_attention) n_layer tensors (B, n_head, T, S), each
-                       block's attention weights (its textbook lines compute them).
+        cache and start_pos are generation's (see generate): one dict of keys and
+        values per block, and how many tokens it already holds. To look at what the
+        model computes on the way (hidden states, attention weights, MLP neurons),
+        see models/gpt_inspect.py.
         """
-        inside = {} if (return_hidden or return_attention) else None
-        x = self.trunk(idx, cache, start_pos, inside, return_attention)  # (B, T, C)
+        x = self.last_hidden_state(idx, cache, start_pos)  # (B, T, C)
         logits = self.lm_head(x)  # (B, T, vocab): a score for every possible next token
         loss = None
         if targets is not None:
@@ -164,21 +150,14 @@ class GPT(nn.Module):
             if t.shape != (B, T):
                 raise ValueError(f"targets shape {t.shape} should match idx shape {(B, T)}")
             loss = F.cross_entropy(logits.reshape(B * T, -1), t.reshape(-1), ignore_index=-1)
-        return (logits, loss) if inside is None else (logits, loss, inside)
+        return logits, loss
 
-    def trunk(
-        self,
-        idx,
-        cache: list | None = None,
-        start_pos: int = 0,
-        inside: dict | None = None,
-        need_weights: bool = False,
-    ) -> Tensor:
-        """idx (B, T) ints -> the final hidden states (B, T, C): forward without lm_head.
+    def last_hidden_state(self, idx, cache: list | None = None, start_pos: int = 0) -> Tensor:
+        """idx (B, T) ints -> the vectors lm_head reads (B, T, C): forward without lm_head.
 
-        `inside`, if a dict, receives "hidden", "final" and (need_weights) "attention"
-        as forward documents. Anything with a GPT's `transformer` and `config` may run
-        it (`GPT.trunk(model, idx)`): the reward model (rlhf.py) is such a trunk.
+        (Hugging Face calls these the last hidden state.) Anything with a GPT's
+        `transformer` and `config` may run it (`GPT.last_hidden_state(model, idx)`):
+        the reward model (rlhf.py) does.
         """
         ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
         if ids.ndim != 2:
@@ -193,19 +172,9 @@ class GPT(nn.Module):
         tr = self.transformer
         pos = np.arange(start_pos, start_pos + T)
         x = tr.drop(tr.wte(ids) + tr.wpe(pos))  # (B, T, C) + (T, C): what + where
-        hidden, attention = [x], []
         for i, block in enumerate(tr.h):
-            x = block(x, None if cache is None else cache[i], need_weights)
-            if need_weights:
-                x, weights = x
-                attention.append(weights)
-            hidden.append(x)
-        x = tr.ln_f(x)
-        if inside is not None:
-            inside.update(hidden=hidden, final=x)
-            if need_weights:
-                inside["attention"] = attention
-        return x
+            x = block(x, None if cache is None else cache[i])
+        return tr.ln_f(x)
 
     # --- generation (lectures 5-6) -----------------------------------------------------------
 

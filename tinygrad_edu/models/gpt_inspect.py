@@ -1,34 +1,144 @@
 """Looking inside a GPT (lessons 6-8): the residual stream, the attention weights, and
 the MLP's neurons.
 
-Each reads what GPT.forward computes on its way: the same forward, run once, in eval
-mode and without a graph.
+GPT.forward computes logits and a loss, nothing else. What it computes on the way is
+read with forward hooks (nn.Module.register_forward_hook, as in PyTorch): a function
+the model calls after a layer's forward, handed the layer's input and output. It keeps
+a copy and changes nothing, so what comes back is exactly what the model computed.
 
-- `hidden_states(model, idx)`: the vector of every token entering each block, and
-  leaving the last one (the "residual stream");
-- `attention_weights(model, idx, layer)`: for every head of one block, how much each
-  query position attends to each key position, as the block's textbook lines compute it
+    with inspect(model) as probe:
+        model(idx)
+    probe.hidden[l]     (B, T, C)            the residual stream entering block l;
+                                             hidden[n_layer] leaves the last block
+    probe.final         (B, T, C)            after the final layer norm: what lm_head reads
+    probe.attention[l]  (B, n_head, T, T)    block l's attention weights
+    probe.mlp_act[l]    (B, T, 4C)           block l's MLP neurons after GELU: what the
+                                             MLP's c_proj reads
 
-      weights = softmax(q k^T / sqrt(head_size) + causal mask)       (B, n_head, T, T)
+The attention weights are
 
-  Row i is a probability distribution over the positions 0..i that token i may look
-  at; the entries right of the diagonal (the future) are exactly 0;
-- `mlp_activations(model, idx, layer)`: what each hidden neuron of one block's MLP
-  outputs for every token, after GELU: the numbers `MLP.forward` hands to c_proj.
+    weights = softmax(q k^T / sqrt(head_size) + causal mask)       (B, n_head, T, T)
 
-Everything runs without building an autograd graph and in eval mode (no dropout);
-the arrays come back as copies (the weights in float64).
+from the queries and keys the block computed (its c_attn's output), by the textbook
+attention's own function (F.attention_weights): the fused kernel the model runs never
+writes them down. Row i is a probability distribution over the positions 0..i that
+token i may look at; the entries right of the diagonal (the future) are exactly 0.
+
+Three functions run one forward this way, in eval mode (no dropout) and without an
+autograd graph, and hand back copies (the weights and the neurons in float64):
+`hidden_states(model, idx)`, `attention_weights(model, idx, layer)`,
+`mlp_activations(model, idx, layer)`.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Any, Iterator
+
 import numpy as np
 
 from ..autograd import no_grad
+from ..nn import functional as F
 from ..tensor import Tensor
 from .gpt import GPT
 
-__all__ = ["hidden_states", "attention_weights", "mlp_activations"]
+__all__ = ["Probe", "inspect", "hidden_states", "attention_weights", "mlp_activations"]
+
+
+class Probe:
+    """What the last forward of a GPT computed on its way (filled by `inspect`'s hooks).
+
+    Each forward overwrites what the one before left; a block not run yet is None.
+    """
+
+    def __init__(self, n_layer: int, n_head: int) -> None:
+        self.n_head = n_head
+        self.hidden: list[np.ndarray | None] = [None] * (n_layer + 1)  # (B, T, C) each
+        self.final: np.ndarray | None = None  # (B, T, C)
+        self.mlp_act: list[np.ndarray | None] = [None] * n_layer  # (B, T, 4C) each
+        self.qkv: list[np.ndarray | None] = [None] * n_layer  # c_attn's output (B, T, 3C)
+        self._attention: list[np.ndarray | None] | None = None  # computed on first use
+
+    @property
+    def attention(self) -> list[np.ndarray | None]:
+        """Each block's attention weights (B, n_head, T, T), from its queries and keys."""
+        if self._attention is None:
+            self._attention = [None if qkv is None else self._weights(qkv) for qkv in self.qkv]
+        return self._attention
+
+    def _weights(self, qkv: np.ndarray) -> np.ndarray:
+        B, T, C3 = qkv.shape
+        C = C3 // 3
+        hs = C // self.n_head
+        # (B, T, C) -> (B, n_head, T, hs): the same split CausalSelfAttention makes
+        q = qkv[..., :C].reshape(B, T, self.n_head, hs).transpose(0, 2, 1, 3)
+        k = qkv[..., C : 2 * C].reshape(B, T, self.n_head, hs).transpose(0, 2, 1, 3)
+        with no_grad():
+            return F.attention_weights(Tensor(q), Tensor(k), is_causal=True).data
+
+
+@contextmanager
+def inspect(model: GPT) -> Iterator[Probe]:
+    """Hooks on every block of `model` for the duration of the `with`; yields their Probe.
+
+    The forwards inside the `with` run as always (train or eval mode, with or without a
+    graph: that is the caller's choice), but without generation's KV cache: with one,
+    a block sees only the new tokens, and the probe raises ValueError rather than
+    report them as the whole text.
+    """
+    tr = model.transformer
+    probe = Probe(model.config.n_layer, model.config.n_head)
+
+    def keep_final(ln_f: Any, args: tuple, out: Tensor) -> None:
+        probe.final = out.data.copy()
+
+    handles = [tr.ln_f.register_forward_hook(keep_final)]
+    for layer, block in enumerate(tr.h):
+        handles += [
+            block.register_forward_hook(_keep_stream(probe, layer)),
+            block.attn.register_forward_hook(_refuse_cache),
+            block.attn.c_attn.register_forward_hook(_keep_qkv(probe, layer)),
+            block.mlp.c_proj.register_forward_hook(_keep_mlp_input(probe, layer)),
+        ]
+    try:
+        yield probe
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _keep_stream(probe: Probe, layer: int):
+    def hook(block: Any, args: tuple, out: Tensor) -> None:
+        probe.hidden[layer] = args[0].data.copy()  # x entering block `layer`
+        probe.hidden[layer + 1] = out.data.copy()  # and leaving it
+
+    return hook
+
+
+def _keep_qkv(probe: Probe, layer: int):
+    def hook(c_attn: Any, args: tuple, qkv: Tensor) -> None:
+        probe.qkv[layer] = qkv.data.copy()  # (B, T, 3C): queries | keys | values
+        probe._attention = None  # a new forward: the weights are computed again
+
+    return hook
+
+
+def _keep_mlp_input(probe: Probe, layer: int):
+    def hook(c_proj: Any, args: tuple, out: Tensor) -> None:
+        probe.mlp_act[layer] = args[0].data.copy()  # GELU(c_fc(x)): (B, T, 4C)
+
+    return hook
+
+
+def _refuse_cache(attn: Any, args: tuple, out: Tensor) -> None:
+    if len(args) > 1 and args[1] is not None:
+        raise ValueError(
+            "gpt_inspect.inspect reads forwards without a KV cache "
+            "(generate with use_cache=False, or call the model on the whole text)"
+        )
+
+
+# --- one forward, one answer ------------------------------------------------------------------
 
 
 def _batch_of_ids(model: GPT, idx) -> tuple[np.ndarray, bool]:
@@ -51,29 +161,6 @@ def _batch_of_ids(model: GPT, idx) -> tuple[np.ndarray, bool]:
     return ids.astype(np.int64), single
 
 
-def _inside(model: GPT, ids: np.ndarray, need_weights: bool) -> dict:
-    """GPT.forward's `inside` dict, in eval mode and without a graph."""
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            _, _, inside = model(ids, return_hidden=True, return_attention=need_weights)
-    finally:
-        model.train(was_training)
-    return inside
-
-
-def hidden_states(model: GPT, idx) -> list[np.ndarray]:
-    """n_layer + 1 arrays (B, T, C) (or (T, C) for a 1-D idx): the input of each block,
-    then the output of the last block (before the final layer norm).
-
-    The model's logits are `ln_f(hidden_states(...)[-1]) @ wte.T`.
-    """
-    ids, single = _batch_of_ids(model, idx)
-    states = [h.data.copy() for h in _inside(model, ids, False)["hidden"]]
-    return [s[0] for s in states] if single else states
-
-
 def _layer_index(model: GPT, layer) -> int:
     """layer (an int, negative counts from the top) -> 0 .. n_layer - 1."""
     n_layer = model.config.n_layer
@@ -84,36 +171,44 @@ def _layer_index(model: GPT, layer) -> int:
     return int(layer) % n_layer
 
 
+def _probe(model: GPT, ids: np.ndarray) -> Probe:
+    """One forward of ids (B, T) in eval mode and without a graph, read by `inspect`."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad(), inspect(model) as probe:
+            model(ids)
+    finally:
+        model.train(was_training)
+    return probe
+
+
+def hidden_states(model: GPT, idx) -> list[np.ndarray]:
+    """n_layer + 1 arrays (B, T, C) (or (T, C) for a 1-D idx): the input of each block,
+    then the output of the last block (before the final layer norm).
+
+    The model's logits are `ln_f(hidden_states(...)[-1]) @ wte.T`.
+    """
+    ids, single = _batch_of_ids(model, idx)
+    states = _probe(model, ids).hidden
+    return [s[0] for s in states] if single else states
+
+
 def attention_weights(model: GPT, idx, layer: int) -> np.ndarray:
     """(B, n_head, T, T) attention weights of block `layer` (or (n_head, T, T) for a
     1-D idx): entry [b, h, i, j] is how much query position i attends to key position j.
     """
     layer = _layer_index(model, layer)
     ids, single = _batch_of_ids(model, idx)
-    weights = _inside(model, ids, True)["attention"][layer].data.astype(np.float64)
+    weights = _probe(model, ids).attention[layer].astype(np.float64)
     return weights[0] if single else weights  # (B, n_head, T, T): each row sums to 1
 
 
 def mlp_activations(model: GPT, idx, layer: int) -> np.ndarray:
     """(B, T, hidden) activations of block `layer`'s MLP neurons (or (T, hidden) for a
     1-D idx): GELU(c_fc(x)), the numbers `MLP.forward` hands to c_proj.
-
-    Caught with a hook: for one forward, the block's `mlp.c_proj` gets an instance
-    `forward` that keeps a copy of its input and then does its usual work, so what
-    comes back is exactly what the model computed (not a recomputation beside it).
     """
     layer = _layer_index(model, layer)
     ids, single = _batch_of_ids(model, idx)
-    c_proj = model.transformer.h[layer].mlp.c_proj
-    seen: list[np.ndarray] = []
-
-    def hook(h: Tensor) -> Tensor:  # stands in for c_proj.forward during one forward
-        seen.append(h.data.astype(np.float64))
-        return type(c_proj).forward(c_proj, h)
-
-    c_proj.forward = hook  # an instance attribute: Module.__call__ finds it first
-    try:
-        _inside(model, ids, False)
-    finally:
-        del c_proj.forward  # the class's forward again
-    return seen[0][0] if single else seen[0]  # (B, T, hidden)
+    act = _probe(model, ids).mlp_act[layer].astype(np.float64)
+    return act[0] if single else act  # (B, T, hidden)

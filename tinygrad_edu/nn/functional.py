@@ -159,6 +159,55 @@ def mse_loss(prediction: Tensor, target: Any) -> Tensor:
 # --- attention (lectures 6-7) -------------------------------------------------------------------
 
 
+def causal_mask(T: int, S: int, causal_offset: int = 0) -> np.ndarray:
+    """(T, S) booleans, True where key j lies in query i's future: j > i + causal_offset.
+
+    These are the scores attention sets to -inf, so a token looks only at itself and
+    the tokens before it. With a KV cache, T new queries follow S - T cached keys:
+    causal_offset = S - T (query i is then token S - T + i).
+    """
+    return np.triu(np.ones((T, S), dtype=bool), k=1 + causal_offset)
+
+
+def attention_weights(
+    q: Tensor,
+    k: Tensor,
+    attn_mask: Any = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    *,
+    causal_offset: int = 0,
+) -> Tensor:
+    """softmax(q k^T / sqrt(D) + mask): q (B, H, T, D), k (B, H, S, D) -> (B, H, T, S).
+
+    Row i says how much query i attends to each key; it sums to 1. attn_mask: boolean
+    (True = may look) or additive float, broadcastable to (B, H, T, S). is_causal: a
+    token may look only at itself and the past (causal_mask, with causal_offset).
+    """
+    for name, t in (("q", q), ("k", k)):
+        _float(_tensor(t, name), name)
+        if t.ndim < 2:
+            raise ValueError(f"{name} must be (..., T, D), got {t.shape}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"attention shapes do not fit: q {q.shape}, k {k.shape}")
+    if attn_mask is not None and is_causal:
+        raise ValueError("pass either attn_mask or is_causal, not both")
+    T, S = q.shape[-2], k.shape[-2]
+    _check_causal_offset(causal_offset, is_causal, T, S)
+    scale = _default_scale(q.shape[-1]) if scale is None else scale
+    scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, S): how well each query matches each key
+    if is_causal:
+        scores = scores.masked_fill(causal_mask(T, S, causal_offset), -np.inf)
+    elif attn_mask is not None:
+        m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        scores = (
+            scores.masked_fill(~m, -np.inf)
+            if m.dtype == np.bool_
+            else scores + Tensor(m.astype(scores.dtype))
+        )
+    return scores.softmax(-1)  # each row: how much one query attends to each key
+
+
 def scaled_dot_product_attention_reference(
     q: Tensor,
     k: Tensor,
@@ -172,38 +221,17 @@ def scaled_dot_product_attention_reference(
 ) -> Tensor:
     """softmax(q k^T / sqrt(D) + mask) v, the textbook way; q, k, v (B, H, T, D).
 
-    attn_mask: boolean (True = may look) or additive float, broadcastable to
-    (B, H, T, S). is_causal: a token may look only at itself and the past.
-    causal_offset (with is_causal): query i may look at key j iff j <= i + causal_offset
-    (S - T: T new tokens after S - T cached ones).
-    dropout_p: dropout on the attention weights (training only; PyTorch's order).
-    Five ops, and the (B, H, T, S) weights stay alive until backward; the fused
+    The weights are attention_weights(q, k, ...) above; dropout_p drops some of them
+    (training only; PyTorch's order), and each query gets the weighted average of the
+    values. Five ops, and the (B, H, T, S) weights stay alive until backward; the fused
     scaled_dot_product_attention below computes the same in one op without them.
     """
-    for name, t in (("q", q), ("k", k), ("v", v)):
-        _float(_tensor(t, name), name)
-        if t.ndim < 2:
-            raise ValueError(f"{name} must be (..., T, D), got {t.shape}")
-    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+    _float(_tensor(v, "v"), "v")
+    if v.ndim < 2:
+        raise ValueError(f"v must be (..., S, D), got {v.shape}")
+    if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"attention shapes do not fit: q {q.shape}, k {k.shape}, v {v.shape}")
-    if attn_mask is not None and is_causal:
-        raise ValueError("pass either attn_mask or is_causal, not both")
-    T, S = q.shape[-2], k.shape[-2]
-    _check_causal_offset(causal_offset, is_causal, T, S)
-    scale = _default_scale(q.shape[-1]) if scale is None else scale
-    scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, S): how well each query matches each key
-    if is_causal:
-        # token t may not look at s > t + causal_offset
-        future = np.triu(np.ones((T, S), dtype=bool), k=1 + causal_offset)
-        scores = scores.masked_fill(future, -np.inf)
-    elif attn_mask is not None:
-        m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
-        scores = (
-            scores.masked_fill(~m, -np.inf)
-            if m.dtype == np.bool_
-            else scores + Tensor(m.astype(scores.dtype))
-        )
-    weights = scores.softmax(-1)  # each row: how much each query attends to each key
+    weights = attention_weights(q, k, attn_mask, is_causal, scale, causal_offset=causal_offset)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p)
     return weights @ v  # (B, H, T, D): a weighted average of the values

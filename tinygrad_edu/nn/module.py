@@ -10,6 +10,8 @@ attributes, and may hold smaller Modules as attributes too. Calling it runs
     state_dict()        name -> a copy of the numbers, to save a checkpoint
     load_state_dict()   the reverse, checking that every name and shape fits
     train() / eval()    a flag for layers that behave differently while learning (Dropout)
+    register_forward_hook(fn)   fn(module, args, output) after every forward: a way to
+                        look at what a layer computed without changing the model
 
 How a Module finds its parameters: it looks at its own attributes, in the order
 they were first assigned. An attribute is
@@ -47,6 +49,20 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class HookHandle:
+    """What register_forward_hook returns: remove() takes the hook off again."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict) -> None:
+        self.hooks = hooks
+        self.id = HookHandle._next_id
+        HookHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -63,6 +79,7 @@ class Module:
     (after calling super().__init__()) and define forward()."""
 
     training: bool = True  # True while learning; eval() sets it to False everywhere
+    _forward_hooks: dict = {}  # read-only default; register_forward_hook gives each its own
 
     def __init__(self) -> None:
         self.training = True
@@ -72,7 +89,27 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        output = self.forward(*args, **kwargs)
+        for hook in tuple(self._forward_hooks.values()):  # usually none
+            replaced = hook(self, args, output)
+            if replaced is not None:
+                output = replaced
+        return output
+
+    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> HookHandle:
+        """Call hook(module, args, output) after each forward of this module, as PyTorch does.
+
+        args are the positional arguments the module was called with. A hook that
+        returns something other than None replaces the output. Returns a handle whose
+        remove() takes the hook away again (models/gpt_inspect.py reads a GPT this way).
+        """
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        if "_forward_hooks" not in self.__dict__:
+            self._forward_hooks = {}
+        handle = HookHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
 
     # --- what this module holds directly --------------------------------------------
 

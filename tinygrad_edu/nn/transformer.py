@@ -10,8 +10,6 @@ loads nanoGPT and GPT-2 weights by name (models/gpt.py).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..tensor import Tensor
@@ -33,7 +31,7 @@ class CausalSelfAttention(Module):
     kernel (F.multi_head_attention); `fused=False` runs the textbook lines of
     `forward` below, which compute the same numbers and gradients
     (tests/test_attention.py). The textbook lines also serve what the one op cannot:
-    attention dropout, generation with a KV cache, and handing back the weights.
+    attention dropout and generation with a KV cache.
     """
 
     def __init__(
@@ -54,8 +52,8 @@ class CausalSelfAttention(Module):
         self.resid_dropout = Dropout(dropout)
         self.fused = fused
 
-    def forward(self, x: Tensor, cache: dict | None = None, need_weights: bool = False):
-        """x (B, T, C) -> y (B, T, C); with need_weights, (y, weights (B, n_head, T, S)).
+    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
+        """x (B, T, C) -> y (B, T, C).
 
         cache: generation's KV cache for this layer (a dict, filled here): the keys
         and values of the S - T earlier tokens, so only the T new ones are computed.
@@ -64,7 +62,7 @@ class CausalSelfAttention(Module):
         nh, hs = self.n_head, C // self.n_head  # heads, head size D
         p = self.attn_dropout if self.training else 0.0
         qkv = self.c_attn(x)  # (B, T, 3C): every token's query, key and value
-        if self.fused and cache is None and p == 0.0 and not need_weights:
+        if self.fused and cache is None and p == 0.0:
             y = F.multi_head_attention(qkv, nh, is_causal=True)  # the lines below, as one op
             return self.resid_dropout(self.c_proj(y))
         q, k, v = qkv.split(C, dim=2)  # each (B, T, C)
@@ -78,18 +76,13 @@ class CausalSelfAttention(Module):
                 v = Tensor(np.concatenate([cache["v"], v.data], axis=2))
             cache["k"], cache["v"] = k.data, v.data
         S = k.shape[2]  # the T queries are the last T of S positions
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, S): query . key
-        if T > 1:  # (one new token, as in generation, has no future among the keys)
-            future = np.triu(np.ones((T, S), dtype=bool), k=1 + S - T)  # key j after query i
-            att = att.masked_fill(future, -np.inf)
-        att = att.softmax(-1)  # each row sums to 1
-        weights = att
-        if p > 0.0:
-            att = F.dropout(att, p)
-        y = att @ v  # (B, nh, T, hs): a weighted average of the values
+        # softmax(q k^T / sqrt(hs), the future masked) @ v: (B, nh, T, hs), a weighted
+        # average of the values (nn/functional.py writes it out)
+        y = F.scaled_dot_product_attention_reference(
+            q, k, v, dropout_p=p, is_causal=True, causal_offset=S - T
+        )
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh, hs) -> (B, T, C): heads side by side
-        y = self.resid_dropout(self.c_proj(y))
-        return (y, weights) if need_weights else y
+        return self.resid_dropout(self.c_proj(y))
 
 
 class MLP(Module):
@@ -113,12 +106,13 @@ class MLP(Module):
         self.dropout = Dropout(dropout)
         self.approximate = approximate
 
-    def forward(self, x: Tensor, return_hidden: bool = False):
-        """x (..., C) -> (..., C); with return_hidden, also the neurons' activations h.
+    def forward(self, x: Tensor) -> Tensor:
+        """x (..., C) -> (..., C).
 
         Read it as a memory: row i of c_fc.weight is the pattern neuron i looks for, and
         column i of c_proj.weight is what the neuron adds to the output when it fires.
+        The neurons' activations h are what c_proj reads (a forward hook on c_proj sees
+        them: models/gpt_inspect.py).
         """
         h = F.gelu(self.c_fc(x), approximate=self.approximate)  # (..., hidden)
-        out = self.dropout(self.c_proj(h))  # (..., C)
-        return (out, h) if return_hidden else out
+        return self.dropout(self.c_proj(h))  # (..., C)
