@@ -13,12 +13,12 @@ and the optimizers below are refinements of that one line:
               gradient (m) and of its squared gradient (v)
     AdamW     Adam, with the pull towards 0 applied to the weight directly
 
-Each optimizer's `_step_textbook` is the update as the lecture writes it, a few
-lines of NumPy per parameter. It is also a hot loop over every number of the
-network, so by default (`fused=True`) `step()` runs its fast twin instead: one
-kernel per parameter (kernels.ops.sgd_update / adam_update, csrc/optim_impl.h)
-that reads and writes each number once. tests/test_optim.py checks they agree;
-`fused=False` (or `opt.fused = False`) runs the textbook lines.
+Each optimizer's `update` shows its step's math and hands the numbers to one kernel
+per parameter (kernels.ops.sgd_update / adam_update): the update is a hot loop over
+every number of the network, and the compiled kernel (csrc/optim_impl.h) reads and
+writes each number once. Its twin in kernels/reference.py is the same math in a few
+lines of NumPy; TINYGRAD_EDU_BACKEND=reference runs this page on the twin, and
+tests/test_optim.py checks both against PyTorch.
 
 As in PyTorch: `params` is an iterable of Tensors or of parameter groups (dicts with
 "params" and their own hyper-parameters); `param_groups[i]["lr"]` may be changed at
@@ -28,6 +28,7 @@ are skipped; zero_grad() sets the gradients to None.
 
 from __future__ import annotations
 
+from functools import partialmethod
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -40,8 +41,7 @@ from ..tensor import Tensor
 class Optimizer:
     """What every optimizer shares: parameter groups, state, zero_grad, state_dict."""
 
-    def __init__(self, params: Iterable[Any], defaults: dict[str, Any], fused: bool = True) -> None:
-        self.fused = fused  # the one-kernel twin of _step_textbook (see the top of this page)
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}  # per parameter: step count, buffers
@@ -104,20 +104,13 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            if self.fused:
-                self._step_fused(group)
-            else:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        self._step_textbook(p, group)
+            for p in group["params"]:
+                if p.grad is not None:
+                    self.update(p, group)
         return loss
 
-    def _step_textbook(self, p: Tensor, group: dict[str, Any]) -> None:
-        """One parameter's update, as the lecture writes it."""
-        raise NotImplementedError
-
-    def _step_fused(self, group: dict[str, Any]) -> None:
-        """The same update for a whole group, one kernel call per parameter."""
+    def update(self, p: Tensor, group: dict[str, Any]) -> None:
+        """One parameter's step, with its group's hyper-parameters."""
         raise NotImplementedError
 
     # --- checkpoints -------------------------------------------------------------------------
@@ -208,10 +201,6 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent, PyTorch's formulation (lecture 3: one step per mini-batch).
 
-        d = grad + weight_decay * w                           (L2 weight decay)
-        buf = momentum * buf + (1 - dampening) * d            (the first step: buf = d)
-        d = d + momentum * buf if nesterov else buf
-        w = w - lr * d
     With momentum = 0 it is the plain  w -= lr * grad  of lecture 2.
     """
 
@@ -223,8 +212,6 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
-        *,
-        fused: bool = True,
     ) -> None:
         if not momentum >= 0.0:
             raise ValueError(f"invalid momentum: {momentum}")
@@ -234,52 +221,42 @@ class SGD(Optimizer):
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
             nesterov=nesterov,
         )  # fmt: skip
-        super().__init__(params, defaults, fused)
+        super().__init__(params, defaults)
 
-    def _step_textbook(self, p: Tensor, group: dict[str, Any]) -> None:
-        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-        d = p.grad.data  # dCost/dw
-        if group["weight_decay"] != 0:
-            d = d + group["weight_decay"] * p.data  # L2: the gradient of (wd / 2) * |w|^2
+    def update(self, p: Tensor, group: dict[str, Any]) -> None:
+        """In place on w (and the momentum buffer "velocity"):
+
+            d = grad + weight_decay * w                   L2: the gradient of (wd / 2) |w|^2
+            buf = momentum * buf + (1 - dampening) * d    keeps rolling through noise
+                                                          (the first step: buf = d)
+            d = d + momentum * buf  if nesterov  else buf
+            w = w - lr * d
+
+        With momentum = 0 there is no buffer: w = w - lr * (grad + weight_decay * w).
+        """
+        momentum = group["momentum"]
+        buf, first = None, False
         if momentum != 0:
             state = self.state.setdefault(p, {})
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = d.copy()  # the first step: the velocity starts as the gradient
-            else:
-                buf = momentum * buf + (1 - dampening) * d  # keep rolling through noise
-            state["momentum_buffer"] = buf
-            d = d + momentum * buf if group["nesterov"] else buf
-        p.data -= lr * d  # w <- w - lr * dCost/dw
-
-    def _step_fused(self, group: dict[str, Any]) -> None:
-        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-        weight_decay, nesterov = group["weight_decay"], group["nesterov"]
-        update = kernels.ops.sgd_update
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            buf, first = None, False
-            if momentum != 0:
-                state = self.state.get(p)
-                if state is None or state.get("momentum_buffer") is None:
-                    state = self.state[p] = {"momentum_buffer": np.zeros(p.shape, p.dtype)}
-                    first = True
-                buf = state["momentum_buffer"]
-            update(p.data, p.grad.data, buf, lr, momentum, dampening, weight_decay, nesterov, first)
+            if state.get("momentum_buffer") is None:
+                state["momentum_buffer"] = np.zeros(p.shape, p.dtype)
+                first = True
+            buf = state["momentum_buffer"]
+        kernels.ops.sgd_update(
+            p.data, p.grad.data, buf, group["lr"], momentum, group["dampening"],
+            group["weight_decay"], group["nesterov"], first,
+        )  # fmt: skip
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2015), bias-corrected as in PyTorch.
+    """Adam (Kingma & Ba, 2015), bias-corrected as in PyTorch: each weight's step is about
+    lr in size whatever the scale of its gradient.
 
-        g = grad + weight_decay * w          (Adam's weight decay is L2: part of the gradient)
-        m = beta1 * m + (1 - beta1) * g      the gradient, averaged over ~1/(1-beta1) steps
-        v = beta2 * v + (1 - beta2) * g^2    its square, averaged over ~1/(1-beta2) steps
-        w = w - lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps)
-    Each weight's step is about lr in size whatever the scale of its gradient.
+    Adam's weight decay is L2: part of the gradient, so it is rescaled like the gradient.
+    AdamW (below) is this class with the decay applied to the weight instead.
     """
 
-    _decoupled = False
+    decoupled_weight_decay = False  # AdamW: True
 
     def __init__(
         self,
@@ -288,63 +265,43 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
-        *,
-        fused: bool = True,
     ) -> None:
         if not eps >= 0.0:
             raise ValueError(f"invalid epsilon: {eps}")
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"invalid beta parameter at index {i}: {beta}")
-        super().__init__(
-            params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay), fused
-        )
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        super().__init__(params, defaults)
 
-    def _step_textbook(self, p: Tensor, group: dict[str, Any]) -> None:
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay = group["weight_decay"]
-        g = p.grad.data
-        if weight_decay != 0 and not self._decoupled:
-            g = g + weight_decay * p.data  # Adam: L2 decay is part of the gradient
-        if weight_decay != 0 and self._decoupled:
-            p.data *= 1 - lr * weight_decay  # AdamW: shrink the weight itself
-        st = self.state.get(p)
-        if st is None:  # m and v start at 0 (hence the bias corrections)
-            st = self.state[p] = {
+    def update(self, p: Tensor, group: dict[str, Any]) -> None:
+        """In place on w and its two running means m and v (t counts the steps from 1):
+
+            g = grad + weight_decay * w         Adam: L2 decay, part of the gradient
+            w = w * (1 - lr * weight_decay)     AdamW instead: shrink the weight itself
+            m = beta1 * m + (1 - beta1) * g     the gradient, averaged over ~1/(1-beta1) steps
+            v = beta2 * v + (1 - beta2) * g^2   its square, averaged over ~1/(1-beta2) steps
+            w = w - lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps)
+
+        The divisions by 1 - beta^t undo the pull towards the zeros m and v start at.
+        """
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = {
                 "step": 0,
-                "exp_avg": np.zeros(p.shape, p.dtype),
-                "exp_avg_sq": np.zeros(p.shape, p.dtype),
+                "exp_avg": np.zeros(p.shape, p.dtype),  # m
+                "exp_avg_sq": np.zeros(p.shape, p.dtype),  # v
             }
-        st["step"] += 1
-        t = st["step"]
-        m = st["exp_avg"] = beta1 * st["exp_avg"] + (1 - beta1) * g
-        v = st["exp_avg_sq"] = beta2 * st["exp_avg_sq"] + (1 - beta2) * g * g
-        m_hat = m / (1 - beta1**t)  # undo the pull towards the zeros m and v started at
-        v_hat = v / (1 - beta2**t)
-        p.data -= lr * m_hat / (np.sqrt(v_hat) + eps)
-
-    def _step_fused(self, group: dict[str, Any]) -> None:
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay, decoupled = group["weight_decay"], self._decoupled
-        update = kernels.ops.adam_update
-        state = self.state
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            st = state.get(p)
-            if st is None:  # m and v start at 0 (hence the bias corrections)
-                st = state[p] = {
-                    "step": 0,
-                    "exp_avg": np.zeros(p.shape, p.dtype),
-                    "exp_avg_sq": np.zeros(p.shape, p.dtype),
-                }
-            st["step"] += 1
-            update(p.data, p.grad.data, st["exp_avg"], st["exp_avg_sq"], lr, beta1, beta2, eps,
-                   weight_decay, st["step"], decoupled)  # fmt: skip
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        kernels.ops.adam_update(
+            p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"], group["lr"], beta1,
+            beta2, group["eps"], group["weight_decay"], state["step"], self.decoupled_weight_decay,
+        )  # fmt: skip
 
 
 class AdamW(Adam):
-    """AdamW (Loshchilov & Hutter, 2019): Adam with DECOUPLED weight decay.
+    """AdamW (Loshchilov & Hutter, 2019): Adam with DECOUPLED weight decay, 0.01 by default.
 
         w = w * (1 - lr * weight_decay)      then the Adam step with the plain gradient
 
@@ -353,18 +310,5 @@ class AdamW(Adam):
     same fraction. The GPT recipe uses it (decay on 2-D weights only: parameter groups).
     """
 
-    _decoupled = True
-
-    def __init__(
-        self,
-        params: Iterable[Any],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.01,
-        *,
-        fused: bool = True,
-    ) -> None:
-        super().__init__(
-            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused
-        )
+    decoupled_weight_decay = True
+    __init__ = partialmethod(Adam.__init__, weight_decay=0.01)
