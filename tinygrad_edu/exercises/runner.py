@@ -4,6 +4,17 @@
 as a fresh module (no bytecode cache, so an edit is always seen), then runs the
 exercise's check (checks.py) and turns whatever happens into a Result.
 
+The expected values come from the library, so the library must be the one a fresh
+Python would import. A learner's file may rebind a library name (say
+`reference.softmax = softmax`, hoping to plug their function in): `check_file` notes
+every function, class and module of the library (and of NumPy) before it runs the
+learner's file, puts back whatever the file replaced before the check computes a
+single expected value, and looks again after the check: a library changed while the
+check ran means the check cannot be trusted, and the exercise fails, naming what was
+changed (which is then put back too). This is no sandbox -- a learner who wants to
+cheat can -- but a wrong answer is never passed because of what the file did to the
+library by accident.
+
 `run_checks` is what `tinygrad-edu exercises check` uses. A learner's code may loop
 forever, so the checks run in a child process that reports each exercise as it starts
 and as it ends (one JSON line each, on its stdout). The parent waits at most `timeout`
@@ -11,16 +22,23 @@ seconds per exercise; if no answer comes, it stops the child, records the exerci
 failed ("no answer after 5 s"), and starts a new child for the exercises left. One
 child checks all the exercises in a row, so the library is imported once, not once per
 exercise. The learner's own prints go to stderr.
+
+The child runs in a process group of its own. Whatever the learner's code started (a
+background `subprocess.Popen`, an `os.fork()`) is in that group and is killed with it
+when the child finishes or times out, so `check` always ends; the parent reads the
+child's pipe with `select`, never blocking on a pipe that a leftover process holds
+open. A forked copy of the child never reports (only the process that started the
+exercise does), so every exercise is reported exactly once.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import queue
+import select
+import signal
 import subprocess
 import sys
-import threading
 import time
 import types
 import warnings
@@ -55,6 +73,87 @@ class Result:
         return f"{self.status} ({self.detail})" if self.detail else self.status
 
 
+# --- the library as imported: noted before the learner's file runs, put back after ---------------
+
+_WATCHED = ("tinygrad_edu", "numpy", "math")  # the packages the expected values come from
+
+
+def _watched(module_name: str) -> bool:
+    return any(module_name == p or module_name.startswith(p + ".") for p in _WATCHED)
+
+
+def _is_code(value) -> bool:
+    """A function, class, module or anything else callable: what computes a result."""
+    return callable(value) or isinstance(
+        value, (types.ModuleType, staticmethod, classmethod, property)
+    )
+
+
+def _snapshot() -> dict:
+    """Every code name of the watched modules and of the library's classes, and every
+    library function's code and defaults: (id(owner), name) -> (owner, the object bound now)."""
+    noted: dict = {}
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not _watched(module_name):
+            continue
+        noted[(id(sys.modules), module_name)] = (sys.modules, module)
+        for attr, value in list(vars(module).items()):
+            if not _is_code(value):
+                continue
+            noted[(id(module), attr)] = (module, value)
+            mine = getattr(value, "__module__", None) == module_name
+            if mine and isinstance(value, type) and module_name.startswith("tinygrad_edu"):
+                for key, member in list(vars(value).items()):
+                    if _is_code(member):
+                        noted[(id(value), key)] = (value, member)
+                        _note_function(noted, getattr(member, "__func__", member))
+            elif mine and module_name.startswith("tinygrad_edu"):
+                _note_function(noted, value)
+    return noted
+
+
+def _note_function(noted: dict, fn) -> None:
+    if isinstance(fn, types.FunctionType):
+        for field in ("__code__", "__defaults__", "__kwdefaults__"):
+            noted[(id(fn), field)] = (fn, getattr(fn, field))
+
+
+def _name(owner, attr: str) -> str:
+    if owner is sys.modules:
+        return f"sys.modules[{attr!r}]"
+    if isinstance(owner, types.ModuleType):
+        return f"{owner.__name__}.{attr}"
+    return f"{getattr(owner, '__module__', '?')}.{getattr(owner, '__qualname__', '?')}.{attr}"
+
+
+_MISSING = object()
+
+
+def _restore(noted: dict) -> list:
+    """Put back whatever differs from the snapshot; -> the names that were changed."""
+    changed = []
+    for (_, attr), (owner, value) in noted.items():
+        if owner is sys.modules:
+            now = sys.modules.get(attr, _MISSING)
+        elif isinstance(owner, types.FunctionType):
+            now = getattr(owner, attr)
+        else:
+            now = vars(owner).get(attr, _MISSING)
+        if now is value:
+            continue
+        changed.append(_name(owner, attr))
+        if owner is sys.modules:
+            sys.modules[attr] = value
+        else:
+            setattr(owner, attr, value)
+    return changed
+
+
+def _changed_text(changed: list) -> str:
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return shown
+
+
 _loaded = 0
 
 
@@ -77,9 +176,7 @@ def _load(path: Path) -> types.ModuleType:
 
 def check_file(path: str | os.PathLike, name: str) -> Result:
     """Check one learner file against exercise `name`, in this process."""
-    from . import checks
-    from .harness import Failed, NotStarted, explain_exception
-    from .workspace import is_pristine
+    from . import checks  # the library, imported before the learner's file runs
 
     ex = get(name)
     path = Path(path)
@@ -87,10 +184,33 @@ def check_file(path: str | os.PathLike, name: str) -> Result:
         return Result(
             name, NOT_STARTED, f"{path.name} is missing: `tinygrad-edu exercises init` writes it"
         )
+    library = _snapshot()
+    try:
+        result = _load_and_check(path, ex, checks, library)
+    finally:
+        changed = _restore(library)  # the next check starts from the library as imported
+    if changed and result.status == PASSED:
+        # (a change made while loading was put back before the check; this one came later)
+        return Result(
+            name,
+            FAILED,
+            f"your code changed the library while the check ran ({_changed_text(changed)}): "
+            "the expected values come from the library, so this check cannot be trusted; "
+            "leave the library's names alone",
+        )
+    return result
+
+
+def _load_and_check(path: Path, ex, checks, library: dict) -> Result:
+    from .harness import Failed, NotStarted, explain_exception
+    from .workspace import is_pristine
+
+    name = ex.name
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")  # overflow warnings and the like: the check says it
         try:
             module = _load(path)
+            _restore(library)  # what the file replaced, put back before any expected value
         except NotImplementedError:
             return Result(name, NOT_STARTED)
         except SyntaxError as exc:
@@ -126,9 +246,12 @@ def _child(argv: list) -> None:
     directory, names = Path(argv[0]), argv[1:]
     report = sys.stdout
     sys.stdout = sys.stderr  # the learner's prints must not mix with the reports
+    me = os.getpid()
     for name in names:
         _send(report, {"start": name})
         r = check_file(directory / get(name).filename, name)
+        if os.getpid() != me:  # a copy made by the learner's os.fork(): only the original reports
+            os._exit(0)
         _send(report, {"name": r.name, "status": r.status, "detail": r.detail})
     sys.stderr.flush()
     os._exit(0)  # do not wait for threads a learner's code may have left running
@@ -146,15 +269,62 @@ def _start_child(directory: Path, names: list) -> subprocess.Popen:
         stdin=subprocess.DEVNULL,  # input() in a learner's code fails instead of waiting
         stdout=subprocess.PIPE,
         env=env,
-        text=True,
-        encoding="utf-8",
+        start_new_session=True,  # a process group of its own: whatever it starts dies with it
     )
 
 
-def _reader(stream, lines: queue.Queue) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)  # the child closed its stdout: it ended
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill the child's whole process group (the child, and anything its learner code
+    started and left running), then reap the child and close our end of its pipe."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already
+    proc.wait()
+    proc.stdout.close()
+
+
+class _Lines:
+    """The child's stdout, line by line, never blocking past a deadline.
+
+    A process the learner's code started may hold the pipe open after the child has
+    ended, so the end of the child is read from the child itself (poll), not from the
+    end of the pipe."""
+
+    TICK = 0.05  # seconds between looks at whether the child still runs
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc, self.fd, self.buffer, self.ended = proc, proc.stdout.fileno(), b"", False
+
+    def _read(self, wait: float) -> bool:
+        """Read what is there (waiting at most `wait` s); False at the end of the pipe."""
+        ready, _, _ = select.select([self.fd], [], [], max(0.0, wait))
+        if not ready:
+            return True
+        data = os.read(self.fd, 65536)
+        self.buffer += data
+        return bool(data)
+
+    def next(self, deadline: float):
+        """The next line (str); None if the child ended; TIMEOUT if the deadline passed."""
+        while True:
+            if b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                return line.decode("utf-8", "replace")
+            if self.ended:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return TIMEOUT
+            if not self._read(min(left, self.TICK)):
+                self.ended = True
+            elif self.proc.poll() is not None:  # ended: take what it wrote, then stop
+                while self._read(0.0) and select.select([self.fd], [], [], 0.0)[0]:
+                    pass
+                self.ended = True
+
+
+TIMEOUT = "timeout"
 
 
 def run_checks(
@@ -173,6 +343,8 @@ def run_checks(
     results: dict = {}
 
     def record(r: Result) -> None:
+        if r.name not in pending:  # reported already (or not asked for): keep the first
+            return
         results[r.name] = r
         pending.remove(r.name)
         if on_result is not None:
@@ -181,14 +353,12 @@ def run_checks(
     pending = list(dict.fromkeys(names))
     while pending:
         proc = _start_child(directory, pending)
-        lines: queue.Queue = queue.Queue()
-        threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+        lines = _Lines(proc)
         current, deadline = None, time.monotonic() + STARTUP_TIMEOUT
         try:
             while pending:
-                try:
-                    line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
+                line = lines.next(deadline)
+                if line is TIMEOUT:
                     if current is None:  # the child never got going
                         for n in list(pending):
                             record(Result(n, FAILED, "the checker did not start in time"))
@@ -209,17 +379,21 @@ def run_checks(
                     break
                 if _PREFIX not in line:  # a learner's os.write(1, ...) may precede it
                     continue
-                message = json.loads(line[line.index(_PREFIX) + len(_PREFIX) :])
+                try:
+                    message = json.loads(line[line.index(_PREFIX) + len(_PREFIX) :])
+                    if "start" in message:
+                        started = get(message["start"]).name
+                    else:
+                        r = Result(message["name"], message["status"], str(message["detail"]))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line garbled by a learner's own writes to stdout
                 if "start" in message:
-                    current, deadline = message["start"], time.monotonic() + timeout
+                    current, deadline = started, time.monotonic() + timeout
                 else:
-                    record(Result(message["name"], message["status"], message["detail"]))
+                    record(r)
                     current, deadline = None, time.monotonic() + STARTUP_TIMEOUT
         finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            proc.stdout.close()
+            _stop(proc)
     return [results[n] for n in dict.fromkeys(names)]
 
 
