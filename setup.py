@@ -34,6 +34,7 @@ import tempfile
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 
 def _cc() -> list[str]:
@@ -274,6 +275,38 @@ class OptionalBuildExt(build_ext):
         )
 
 
+# The course travels in the wheel: the lessons (tutorials/ stays at the top of the checkout,
+# where a learner reads it), the README (the book's reading map) and the C sources the
+# lessons point to, as tinygrad_edu/course/ (tinygrad_edu/lessons/course.py finds them).
+COURSE_FILES = ("tutorials/*.py", "README.md", "csrc/*.c", "csrc/*.h")
+
+
+def course_files(root: str = ".") -> list[tuple[str, str]]:
+    """(source, path inside tinygrad_edu/course/) for every file of the course."""
+    found = []
+    for pattern in COURSE_FILES:
+        for src in sorted(glob.glob(os.path.join(root, pattern))):
+            rel = os.path.relpath(src, root).replace(os.sep, "/")
+            inside = rel.split("/", 1)[1] if rel.startswith("tutorials/") else rel
+            found.append((src, inside))
+    return found
+
+
+class BuildPyWithCourse(build_py):
+    """build_py, plus the course copied into the built package (not in an editable
+    install: there the lessons are read from tutorials/ itself)."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        course = os.path.join(self.build_lib, "tinygrad_edu", "course")
+        for src, inside in course_files():
+            dest = os.path.join(course, *inside.split("/"))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            self.copy_file(src, dest)
+
+
 def _extensions() -> list:
     if os.environ.get("TINYGRAD_EDU_NO_EXTENSION") == "1":
         print("tinygrad_edu: TINYGRAD_EDU_NO_EXTENSION=1, installing the reference path only")
@@ -304,7 +337,7 @@ def _extensions() -> list:
     )
     include_dirs = ["csrc"]
     try:  # NumPy's C headers: _mempool.pyx (the NEP 49 allocator API), and the small-array
-        # fast paths of _core.pyx and _softmax.pyx (an array's header read in C)
+        # fast paths of _core.pyx and _activations.pyx (an array's header read in C)
         import numpy
 
         include_dirs.append(numpy.get_include())
@@ -339,4 +372,7 @@ def _extensions() -> list:
 
 
 if __name__ == "__main__":  # (tests import this file to check the flag logic)
-    setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})
+    setup(
+        ext_modules=_extensions(),
+        cmdclass={"build_ext": OptionalBuildExt, "build_py": BuildPyWithCourse},
+    )

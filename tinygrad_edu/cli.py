@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 
@@ -324,6 +325,85 @@ def _add_book(sub) -> None:
     p.set_defaults(func=_cmd_book)
 
 
+def _cmd_lessons_list(args: argparse.Namespace) -> int:
+    from .lessons.course import course_dir, lessons
+
+    for ls in lessons():
+        print(f"{ls.number}  {ls.name:<32}  {ls.title}")
+    print(f"(in {course_dir()}; run one: tinygrad-edu lessons run 01 --quick)")
+    return 0
+
+
+def _cmd_lessons_run(args: argparse.Namespace) -> int:
+    from .lessons.course import run
+
+    # everything after NN is the lesson's (argparse.REMAINDER), --quick included: every
+    # lesson takes --quick itself; the "--" that may separate them is ours
+    extra = list(args.args)
+    if "--" in extra:
+        extra.remove("--")
+    return run(args.lesson, extra, quick=args.quick)
+
+
+def _cmd_lessons_copy(args: argparse.Namespace) -> int:
+    from .lessons.course import copy
+
+    written, kept = copy(args.dir)
+    if kept:
+        names = " ".join(p.name for p in kept)
+        print(f"kept {len(kept)} files already in {args.dir} (yours: not replaced): {names}")
+    print(f"wrote {len(written)} files into {args.dir}; run one: python {args.dir}/01_neuron.py")
+    return 0
+
+
+def _add_lessons(sub) -> None:
+    p = sub.add_parser(
+        "lessons",
+        help="the course's lessons: list, run one, or copy them to edit (list, run, copy)",
+        description="The lessons, as installed (tutorials/ in a source checkout, "
+        "tinygrad_edu/course/ in a wheel).",
+    )
+    ls = p.add_subparsers(dest="lessons_command", required=True)
+    ls.add_parser("list", help="number, name and title of every lesson").set_defaults(
+        func=_cmd_lessons_list, report_errors=True
+    )
+    q = ls.add_parser(
+        "run",
+        help="run one lesson from the current folder: lessons run 05 --quick [-- ARGS]",
+    )
+    q.add_argument("lesson", metavar="NN", help="the lesson's number (01) or name (01_neuron)")
+    q.add_argument("--quick", action="store_true", help="the lesson's short run")
+    q.add_argument("args", nargs=argparse.REMAINDER, metavar="-- ARGS", help="passed to the lesson")
+    q.set_defaults(func=_cmd_lessons_run, report_errors=True)
+    q = ls.add_parser(
+        "copy", help="write editable copies of the lessons into DIR (never replaces a file)"
+    )
+    q.add_argument("dir", metavar="DIR")
+    q.set_defaults(func=_cmd_lessons_copy, report_errors=True)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .models.export_hf import export_hf
+
+    files = export_hf(args.ckpt, args.out)
+    print(f"wrote {', '.join(os.path.basename(f) for f in files)} into {args.out}")
+    print(f"load it: transformers.GPT2LMHeadModel.from_pretrained({args.out!r})")
+    return 0
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="a trained GPT and its tokenizer in another format: --format hf (transformers)",
+    )
+    p.add_argument("--format", choices=["hf"], required=True, help="hf: Hugging Face GPT-2")
+    p.add_argument("--ckpt", required=True, metavar="RUN", help="a train-gpt run folder")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="a new or empty folder (or an earlier export)"
+    )
+    p.set_defaults(func=_cmd_export, report_errors=True)
+
+
 def _cmd_exercises_init(args: argparse.Namespace) -> int:
     from .exercises import init
 
@@ -439,12 +519,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_bench)
     _add_book(sub)
     _add_exercises(sub)
+    _add_lessons(sub)
+    _add_export(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    name = " ".join(filter(None, (args.command, getattr(args, "exercises_command", None))))
+    sub_command = getattr(args, "exercises_command", None) or getattr(args, "lessons_command", None)
+    name = " ".join(filter(None, (args.command, sub_command)))
     try:
         return args.func(args)
     except USER_ERRORS as exc:

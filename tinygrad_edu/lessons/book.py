@@ -248,7 +248,10 @@ def build(
                 nb, timeout=900, kernel_name="python3",
                 resources={"metadata": {"path": str(path.parent)}},
             )  # fmt: skip
-            client.execute()
+            try:
+                client.execute()
+            except Exception as exc:  # name the lesson and its error, not a blank line
+                raise LessonFailed(path.name, exc) from exc
             nbformat.write(nb, out / "notebooks" / f"{path.stem}.ipynb")
             body, _ = exporter.from_notebook_node(nb)
             # the page must work offline: no scripts from a CDN (the lessons need no MathJax)
@@ -313,11 +316,28 @@ def build(
     return index
 
 
+class LessonFailed(RuntimeError):
+    """A lesson raised while the book ran it: 'lesson NN_name.py failed: Error: message'."""
+
+    def __init__(self, lesson: str, exc: BaseException):
+        ename = getattr(exc, "ename", None) or type(exc).__name__  # nbclient's cell error
+        evalue = getattr(exc, "evalue", None)
+        if evalue is None:
+            evalue = next((ln for ln in str(exc).splitlines() if ln.strip()), "")
+        super().__init__(f"lesson {lesson} failed: {ename}: {evalue}")
+
+
 def main(out: str, quick: bool = False, only: Optional[list[str]] = None) -> int:
+    from .course import book_root  # a checkout, or the course a wheel carries
+
     try:
-        index = build(Path(out), quick=quick, only=only)
+        with book_root() as root:
+            index = build(Path(out), quick=quick, root=root, only=only)
     except ImportError as exc:
         print(f"the book needs the [book] extra: pip install -e '.[book]' ({exc})")
+        return 1
+    except (LessonFailed, FileNotFoundError) as exc:
+        print(f"the book: {exc}")
         return 1
     print(f"the book: {index.resolve().as_uri()}")
     return 0
