@@ -22,7 +22,7 @@ WORK=$(mktemp -d /tmp/tg_portability.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 T0=$SECONDS
 stage() { echo; echo "=== [$((SECONDS - T0))s] $*"; }
-KERNEL_TESTS="tests/test_kernels_reduce.py tests/test_kernels_softmax.py tests/test_kernels_nn.py
+KERNEL_TESTS="tests/test_kernels_reduce.py tests/test_kernels_softmax.py tests/test_kernels_nn.py tests/test_kernels_naive.py
   tests/test_kernels_optim.py tests/test_kernels_gemm.py tests/test_kernels_unaligned.py
   tests/test_kernels_build.py tests/test_tensor_ops.py tests/test_attention.py"
 SMOKE_TESTS="tests/test_kernels_reduce.py tests/test_kernels_optim.py tests/test_tensor_ops.py"

@@ -205,7 +205,7 @@ def against_copy(args) -> None:
     array, same passes over memory as the copy) is the arithmetic floor: a softmax
     cannot be faster than its exponentials.
     """
-    from tinygrad_edu.kernels import _softmax
+    from tinygrad_edu.kernels import _activations
     from tinygrad_edu.kernels import compiled as C
 
     x = np.random.default_rng(1).standard_normal((4096, 1024)).astype(np.float32) - 3
@@ -213,7 +213,7 @@ def against_copy(args) -> None:
 
     def vexp():
         y = np.empty_like(flat)
-        _softmax.vexp_f32(flat, y, C.config.isa, 1)
+        _activations.vexp_f32(flat, y, C.config.isa, 1)
         return y
 
     ops = {

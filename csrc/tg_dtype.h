@@ -12,23 +12,13 @@
  *     VLOAD VSTORE VLOAD_PART VSTORE_PART VSPLAT VFMA VEXP VMAX VABS VRECIP VSELECT
  *     HSUM HMAX VTRANSPOSE
  *                the vector helpers of tg_vec.h and tg_exp.h
- *     SLOG SEXP  libm's scalar log/exp of the right precision
+ *     SLOG SEXP SSQRT  libm's scalar log/exp/sqrt of the right precision
  *
  * Include tg_dtype_end.h after the template to forget the names again.
  */
 #ifndef TG_DTYPE_ONCE
 #define TG_DTYPE_ONCE
 #include <math.h>
-
-/* TG_PICK(isa, softmax_row_f32) names the variant of a kernel that `isa` selects. */
-#if TG_X86
-#define TG_PICK(isa, name)                                   \
-    ((isa) == TG_ISA_AVX512 ? TG_CAT(name, avx512)           \
-     : (isa) == TG_ISA_AVX2 ? TG_CAT(name, avx2)             \
-                            : TG_CAT(name, base))
-#else
-#define TG_PICK(isa, name) TG_CAT(name, base)
-#endif
 
 /* How many threads a job of `work` elements in `rows` independent rows deserves.
  * Waking a thread costs a few microseconds, the time to process ~30k elements, so
@@ -60,6 +50,7 @@ static inline int tg_threads_for(ptrdiff_t work, ptrdiff_t rows, int nthreads) {
 #define VTRANSPOSE TG_FN(transpose_f32)
 #define SLOG logf
 #define SEXP expf
+#define SSQRT sqrtf
 #elif TG_DTYPE == 64
 #define T double
 #define V VF64
@@ -81,6 +72,7 @@ static inline int tg_threads_for(ptrdiff_t work, ptrdiff_t rows, int nthreads) {
 #define VTRANSPOSE TG_FN(transpose_f64)
 #define SLOG log
 #define SEXP exp
+#define SSQRT sqrt
 #else
 #error "define TG_DTYPE as 32 or 64 before including tg_dtype.h"
 #endif

@@ -21,4 +21,5 @@
 #undef VTRANSPOSE
 #undef SLOG
 #undef SEXP
+#undef SSQRT
 #undef TG_DTYPE

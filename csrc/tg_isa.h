@@ -48,6 +48,18 @@ enum { TG_ISA_BASE = 0, TG_ISA_AVX2 = 1, TG_ISA_AVX512 = 2 };
 #define TG_CAT(a, b) TG_CAT2(a, b)
 #define TG_FN(name) TG_CAT(name, TG_SUFFIX)
 
+/* TG_PICK(isa, softmax_row_f32) names the variant of a kernel that `isa` selects:
+ * softmax_row_f32_avx512, _avx2 or _base (names are always name_<dtype>_<isa>). The one
+ * dispatch of every entry point: TG_PICK(isa, DNAME(softmax_row))(x, y, cols). */
+#if TG_X86
+#define TG_PICK(isa, name)                                   \
+    ((isa) == TG_ISA_AVX512 ? TG_CAT(name, avx512)           \
+     : (isa) == TG_ISA_AVX2 ? TG_CAT(name, avx2)             \
+                            : TG_CAT(name, base))
+#else
+#define TG_PICK(isa, name) TG_CAT(name, base)
+#endif
+
 /* OpenMP is optional: without it the kernels run on one thread. */
 #ifndef TG_NO_OPENMP
 #include <omp.h>

@@ -673,3 +673,96 @@ def test_empty_attention_matches_pytorch(backend, T, S, D, Dv, causal, fused, rn
     for ours, theirs in ((q, tq), (k, tk), (v, tv)):
         assert ours.grad.shape == tuple(theirs.grad.shape)
         np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# --- the online-softmax twin: the kernel's algorithm, in NumPy ---------------------------
+
+
+@pytest.mark.parametrize("N,T,S,D", [(1, 1, 1, 1), (2, 17, 17, 63), (1, 17, 130, 8), (2, 65, 3, 5)])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("block", [1, 7, 64, 1000])
+def test_online_softmax_twin_equals_full_p_twin(N, T, S, D, causal, dtype, block, rng):
+    """The same out and lse whether P is built whole or the keys stream by in blocks,
+    for every block size (1: key by key; 1000: one block, the full-P form), every mask
+    offset (a negative one leaves the first queries with no key at all)."""
+    q, k, v = _inputs(rng, N, T, S, D, dtype, spread=3.0)
+    scale = 1.0 / math.sqrt(D)
+    for offset in _offsets(T, S, causal):
+        out, lse = reference.attention_forward_online(q, k, v, causal, scale, offset, block)
+        out_p, lse_p = reference.attention_forward(q, k, v, causal, scale, offset)
+        assert out.dtype == lse.dtype == dtype and out.shape == out_p.shape
+        _assert_close(out, out_p, TOL[dtype], f"out, offset {offset}")
+        np.testing.assert_array_equal(np.isneginf(lse), np.isneginf(lse_p))
+        finite = np.isfinite(lse_p)
+        _assert_close(lse[finite], lse_p[finite], TOL[dtype], f"lse, offset {offset}")
+
+
+def test_online_softmax_rescales_when_the_maximum_grows():
+    """Scores that rise key after key: every block raises the running maximum, so a
+    version that forgot to rescale the old sums by exp(m - m_new) would be far off."""
+    T, S, D = 1, 6, 2
+    q = np.ones((1, T, D))
+    k = np.arange(S, dtype=np.float64)[None, :, None] * np.ones((1, S, D)) * 10.0
+    v = np.arange(S * D, dtype=np.float64).reshape(1, S, D)
+    out, lse = reference.attention_forward_online(q, k, v, False, 1.0, block=1)
+    out_p, lse_p = reference.attention_forward(q, k, v, False, 1.0)
+    np.testing.assert_allclose(out, out_p, rtol=1e-12)
+    np.testing.assert_allclose(lse, lse_p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("block", [0, -1, 2.0])
+def test_online_softmax_twin_rejects_bad_block(block, rng):
+    q, k, v = _inputs(rng, 1, 2, 2, 2, np.float64)
+    with pytest.raises(ValueError, match="block"):
+        reference.attention_forward_online(q, k, v, False, 1.0, 0, block)
+
+
+# --- the plain-C rung (csrc/naive_impl.h): key by key, one thread ------------------------
+
+
+@needs_compiled
+@pytest.mark.parametrize("N,T,S,D", [(1, 1, 1, 1), (2, 17, 17, 63), (1, 17, 130, 8), (3, 65, 3, 5)])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_naive_attention_matches_twin(N, T, S, D, causal, dtype, rng):
+    q, k, v = _inputs(rng, N, T, S, D, dtype, spread=2.0)
+    scale = 1.0 / math.sqrt(D)
+    tol = TOL[dtype]
+    for offset in _offsets(T, S, causal):
+        out, lse = compiled.attention_forward_naive(q, k, v, causal, scale, offset)
+        out_r, lse_r = reference.attention_forward(q, k, v, causal, scale, offset)
+        assert out.dtype == lse.dtype == dtype
+        _assert_close(out, out_r, tol, "out")
+        np.testing.assert_array_equal(np.isneginf(lse), np.isneginf(lse_r))
+        finite = np.isfinite(lse_r)
+        _assert_close(lse[finite], lse_r[finite], tol, "lse")
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        grads = compiled.attention_backward_naive(
+            q, k, v, out_r, lse_r, dout, causal, scale, offset
+        )
+        grads_r = reference.attention_backward(q, k, v, out_r, lse_r, dout, causal, scale, offset)
+        for name, g, g_r in zip(("dq", "dk", "dv"), grads, grads_r):
+            assert g.shape == g_r.shape and g.dtype == dtype
+            _assert_close(g, g_r, 5 * tol, f"{name}, offset {offset}")
+
+
+@needs_compiled
+def test_naive_attention_zero_sizes_and_views(rng):
+    q, k, v = _inputs(rng, 2, 5, 7, 4, np.float64)
+    out, lse = compiled.attention_forward_naive(q[:, :0], k, v, True, 0.5)
+    assert out.shape == (2, 0, 4) and lse.shape == (2, 0)
+    out, lse = compiled.attention_forward_naive(q, k[:, :0], v[:, :0], False, 0.5)
+    assert np.all(out == 0) and np.all(np.isneginf(lse))
+    qs = np.ascontiguousarray(q.transpose(0, 2, 1)).transpose(0, 2, 1)  # a strided view
+    got = compiled.attention_forward_naive(qs, k, v, True, 0.5, 2)[0]
+    _assert_close(got, reference.attention_forward(q, k, v, True, 0.5, 2)[0], 1e-12, "view")
+
+
+@needs_compiled
+def test_naive_attention_bad_inputs_raise(rng):
+    q, k, v = _inputs(rng, 1, 3, 3, 2, np.float32)
+    with pytest.raises((TypeError, ValueError)):
+        compiled.attention_forward_naive(q, k.astype(np.float64), v, False, 1.0)
+    with pytest.raises((TypeError, ValueError)):
+        compiled.attention_forward_naive(q, k[:, :, :1], v, False, 1.0)

@@ -55,15 +55,15 @@ def test_forward_matches_twin(isa, nthreads, shape, dtype, fn, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("log", [False, True])
 def test_small_fast_path_is_the_checked_path(isa, dtype, log, rng):
-    """compiled.softmax hands small plain arrays to _softmax.softmax_small (checks and
+    """compiled.softmax hands small plain arrays to _activations.softmax_small (checks and
     allocation in C); its numbers must be the checked path's, bit for bit, and anything
     unusual must be refused (None) so that the checked path raises or copies."""
-    from tinygrad_edu.kernels import _softmax
+    from tinygrad_edu.kernels import _activations
 
     checked = compiled._softmax_forward
     for shape in [(1,), (64,), (1, 1, 64), (3, 5, 7), (2, 3, 1), (127, 128)]:
         x = logits(rng, shape, dtype)
-        fast = _softmax.softmax_small(x, log, 1 << 14, config.isa)
+        fast = _activations.softmax_small(x, log, 1 << 14, config.isa)
         assert fast is not None and fast.shape == shape and fast.dtype == dtype
         np.testing.assert_array_equal(fast, checked(x, log=log))
     x = logits(rng, (4, 6), dtype)
@@ -82,7 +82,7 @@ def test_small_fast_path_is_the_checked_path(isa, dtype, log, rng):
     assert not unaligned.flags.aligned
     refused["unaligned"] = unaligned
     for why, bad in refused.items():
-        assert _softmax.softmax_small(bad, log, 1 << 14, config.isa) is None, why
+        assert _activations.softmax_small(bad, log, 1 << 14, config.isa) is None, why
     np.testing.assert_array_equal(
         getattr(compiled, "log_softmax" if log else "softmax")(unaligned), checked(x, log=log)
     )
@@ -330,13 +330,13 @@ def _exp_inputs(dtype, rng):
 @needs_compiled
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_vector_exp_accuracy(isa, dtype, rng):
-    from tinygrad_edu.kernels import _softmax
+    from tinygrad_edu.kernels import _activations
 
     if dtype == np.float64 and np.finfo(np.longdouble).nmant <= 52:
         pytest.skip("needs an extended-precision long double for the float64 reference")
     x = _exp_inputs(dtype, rng)
     got = np.empty_like(x)
-    f = _softmax.vexp_f32 if dtype == np.float32 else _softmax.vexp_f64
+    f = _activations.vexp_f32 if dtype == np.float32 else _activations.vexp_f64
     f(x, got, config.isa, 1)
     wide = np.float64 if dtype == np.float32 else np.longdouble
     with np.errstate(over="ignore"):
@@ -365,12 +365,12 @@ def test_vector_exp_avx512_is_bitwise_avx2(dtype, rng):
     """AVX-512 scales by 2^n with one vscalefps; AVX2 builds 2^(n-1) from exponent bits
     and takes a careful path for subnormal results. tg_exp.h says both round p * 2^(n-1)
     once, so they must agree bit for bit, edges, subnormals, infinities and NaN included."""
-    from tinygrad_edu.kernels import _softmax
+    from tinygrad_edu.kernels import _activations
 
     if config.best_isa < 2:
         pytest.skip("this CPU has no AVX-512")
     x = _exp_inputs(dtype, rng)
-    f = _softmax.vexp_f32 if dtype == np.float32 else _softmax.vexp_f64
+    f = _activations.vexp_f32 if dtype == np.float32 else _activations.vexp_f64
     by_isa = {}
     for isa in (1, 2):
         by_isa[isa] = np.empty_like(x)

@@ -57,7 +57,8 @@ if "_core" in MODULE_ERRORS:  # without _core there is no compiled backend at al
     raise ImportError(f"compiled kernel module _core did not load ({MODULE_ERRORS['_core']})")
 _core = _modules["_core"]
 _gemm, _nn, _optim = _modules["_gemm"], _modules["_nn"], _modules["_optim"]
-_softmax, _attention = _modules["_softmax"], _modules["_attention"]
+_activations, _attention = _modules["_activations"], _modules["_attention"]
+_naive = _modules["_naive"]
 
 config.best_isa = _core.best_isa()
 config.isa = config.best_isa
@@ -574,7 +575,7 @@ def _same_shape(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
 def _softmax_forward(x: np.ndarray, log: bool) -> np.ndarray:
     x2 = _as_rows(x, "x")
     y = np.empty_like(x2)
-    f = _softmax.softmax_f32 if x2.dtype == np.float32 else _softmax.softmax_f64
+    f = _activations.softmax_f32 if x2.dtype == np.float32 else _activations.softmax_f64
     f(x2, y, log, config.isa, config.num_threads)
     return y if x.ndim == 2 else y.reshape(x.shape)
 
@@ -583,23 +584,29 @@ def _softmax_backward(y: np.ndarray, dy: np.ndarray, log: bool) -> np.ndarray:
     _same_shape(y, "y", dy, "dy")
     y2, dy2 = _as_rows(y, "y"), _as_rows(dy, "dy")
     dx = np.empty_like(y2)
-    f = _softmax.softmax_backward_f32 if y2.dtype == np.float32 else _softmax.softmax_backward_f64
+    f = (
+        _activations.softmax_backward_f32
+        if y2.dtype == np.float32
+        else _activations.softmax_backward_f64
+    )
     f(y2, dy2, dx, log, config.isa, config.num_threads)
     return dx if y.ndim == 2 else dx.reshape(y.shape)
 
 
 # Below this many elements a plain array's softmax is checked and allocated in C
-# (_softmax.softmax_small); it is also below tg_threads_for's 32k, so one thread either way.
+# (_activations.softmax_small); it is also below tg_threads_for's 32k, so one thread either way.
 _SOFTMAX_SMALL = 1 << 14
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
-    y = _softmax.softmax_small(x, False, _SOFTMAX_SMALL, config.isa)  # None: not small and plain
+    y = _activations.softmax_small(
+        x, False, _SOFTMAX_SMALL, config.isa
+    )  # None: not small and plain
     return y if y is not None else _softmax_forward(x, log=False)
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
-    y = _softmax.softmax_small(x, True, _SOFTMAX_SMALL, config.isa)
+    y = _activations.softmax_small(x, True, _SOFTMAX_SMALL, config.isa)
     return y if y is not None else _softmax_forward(x, log=True)
 
 
@@ -619,7 +626,11 @@ def cross_entropy(
     n = logits.shape[0]
     row_max = np.empty(n, dtype=logits.dtype)
     row_log_sum = np.empty(n, dtype=logits.dtype)
-    f = _softmax.cross_entropy_f32 if logits.dtype == np.float32 else _softmax.cross_entropy_f64
+    f = (
+        _activations.cross_entropy_f32
+        if logits.dtype == np.float32
+        else _activations.cross_entropy_f64
+    )
     total, n_counted = f(
         logits, targets, int(ignore_index), row_max, row_log_sum, config.isa, config.num_threads
     )
@@ -649,9 +660,9 @@ def cross_entropy_backward(saved, grad_loss: float) -> np.ndarray:
     scale = float(grad_loss) / n_counted if n_counted else 0.0  # no counted row: all zeros
     dlogits = np.empty_like(logits)
     f = (
-        _softmax.cross_entropy_backward_f32
+        _activations.cross_entropy_backward_f32
         if logits.dtype == np.float32
-        else _softmax.cross_entropy_backward_f64
+        else _activations.cross_entropy_backward_f64
     )
     args = (logits, targets, int(ignore_index), row_max, row_log_sum, scale, dlogits)
     f(*args, config.isa, config.num_threads)
@@ -663,7 +674,7 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     V.float_array(x, "x")
     flat = V.contiguous(x).reshape(-1)  # element-wise: any shape is a 1-D run
     y = np.empty_like(flat)
-    f = _softmax.gelu_f32 if flat.dtype == np.float32 else _softmax.gelu_f64
+    f = _activations.gelu_f32 if flat.dtype == np.float32 else _activations.gelu_f64
     f(flat, y, tanh_form, config.isa, config.num_threads)
     return y.reshape(x.shape)
 
@@ -673,7 +684,7 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
     _same_shape(x, "x", dy, "dy")
     xf, dyf = V.contiguous(x).reshape(-1), V.contiguous(dy).reshape(-1)
     dx = np.empty_like(xf)
-    f = _softmax.gelu_backward_f32 if xf.dtype == np.float32 else _softmax.gelu_backward_f64
+    f = _activations.gelu_backward_f32 if xf.dtype == np.float32 else _activations.gelu_backward_f64
     f(xf, dyf, dx, tanh_form, config.isa, config.num_threads)
     return dx.reshape(x.shape)
 
@@ -761,12 +772,207 @@ def attention_blocking(dtype=np.float32, isa: str | None = None) -> dict:
     return dict(zip(("BR", "BC", "MR", "lanes"), values))
 
 
+# --- the plain-C rung: every family as scalar loops on one thread (csrc/naive_impl.h) ------
+#
+# The same signatures as the twins, validated as above; no SIMD, no threads, no blocking.
+# Lesson 10 times NumPy -> these -> the SIMD + threads kernels above.
+
+
+def softmax_naive(x: np.ndarray) -> np.ndarray:
+    x2 = _as_rows(x, "x")
+    y = np.empty_like(x2)
+    _naive.softmax(x2, y, False)
+    return y.reshape(x.shape)
+
+
+def log_softmax_naive(x: np.ndarray) -> np.ndarray:
+    x2 = _as_rows(x, "x")
+    y = np.empty_like(x2)
+    _naive.softmax(x2, y, True)
+    return y.reshape(x.shape)
+
+
+def cross_entropy_naive(logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100):
+    V.float_array(logits, "logits")
+    V.ndim(logits, 2, "logits")
+    targets = V.cross_entropy_targets(logits, targets, ignore_index)
+    logits = V.contiguous(logits)
+    n = logits.shape[0]
+    row_max, row_log_sum = np.empty(n, dtype=logits.dtype), np.empty(n, dtype=logits.dtype)
+    total, n_counted = _naive.cross_entropy(
+        logits, targets, int(ignore_index), row_max, row_log_sum
+    )
+    loss = total / n_counted if n_counted else float("nan")  # 0/0 like PyTorch
+    saved = _reference.CrossEntropySaved(logits, targets, row_max, row_log_sum, int(ignore_index))
+    return loss, saved
+
+
+def cross_entropy_backward_naive(saved, grad_loss: float) -> np.ndarray:
+    logits, targets, row_max, row_log_sum, ignore_index = saved
+    V.float_array(logits, "logits")
+    V.ndim(logits, 2, "logits")
+    targets = V.cross_entropy_targets(logits, targets, ignore_index)
+    for name, a in (("row_max", row_max), ("row_log_sum", row_log_sum)):
+        V.float_array(a, name)
+        V.same_dtype(("logits", logits), (name, a))
+        if a.shape != (logits.shape[0],):
+            raise ValueError(f"{name} must have shape ({logits.shape[0]},), got {a.shape}")
+    logits, row_max, row_log_sum = map(V.contiguous, (logits, row_max, row_log_sum))
+    n_counted = int(np.count_nonzero(targets != ignore_index))
+    scale = float(grad_loss) / n_counted if n_counted else 0.0
+    dlogits = np.empty_like(logits)
+    _naive.cross_entropy_backward(
+        logits, targets, int(ignore_index), row_max, row_log_sum, scale, dlogits
+    )
+    return dlogits
+
+
+def _layer_norm_params(x, named) -> list:
+    """weight/bias/mean/rstd: None or a float array of x's dtype and shape, contiguous."""
+    out = []
+    for name, a, shape in named:
+        if a is not None:
+            V.float_array(a, name)
+            V.same_dtype(("x", x), (name, a))
+            if a.shape != shape:
+                raise ValueError(f"layer_norm {name} must have shape {shape}, got {a.shape}")
+            a = V.contiguous(a)
+        out.append(a)
+    return out
+
+
+def layer_norm_naive(x: np.ndarray, weight, bias, eps: float):
+    V.float_array(x, "x")
+    V.ndim(x, 2, "x")
+    n, c = x.shape
+    w, b = _layer_norm_params(x, (("weight", weight, (c,)), ("bias", bias, (c,))))
+    x = V.contiguous(x)
+    y = np.empty_like(x)
+    mean, rstd = np.empty(n, dtype=x.dtype), np.empty(n, dtype=x.dtype)
+    _naive.layer_norm(x, w, b, y, mean, rstd, float(eps))
+    return y, mean, rstd
+
+
+def layer_norm_backward_naive(x, weight, mean, rstd, dy):
+    V.float_array(x, "x")
+    V.ndim(x, 2, "x")
+    n, c = x.shape
+    if mean is None or rstd is None:
+        raise ValueError("layer_norm_backward needs the forward's mean and rstd")
+    w, mean, rstd, dy = _layer_norm_params(
+        x,
+        (("weight", weight, (c,)), ("mean", mean, (n,)), ("rstd", rstd, (n,)), ("dy", dy, (n, c))),
+    )
+    x = V.contiguous(x)
+    dx = np.empty_like(x)
+    dw = None if w is None else np.empty(c, dtype=x.dtype)
+    db = np.empty(c, dtype=x.dtype)
+    _naive.layer_norm_backward(x, w, mean, rstd, dy, dx, dw, db)
+    return dx, dw, db
+
+
+def gelu_naive(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    tanh_form = V.check_approximate(approximate)
+    V.float_array(x, "x")
+    flat = V.contiguous(x).reshape(-1)
+    y = np.empty_like(flat)
+    _naive.gelu(flat, y, tanh_form)
+    return y.reshape(x.shape)
+
+
+def gelu_backward_naive(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> np.ndarray:
+    tanh_form = V.check_approximate(approximate)
+    _same_shape(x, "x", dy, "dy")
+    xf, dyf = V.contiguous(x).reshape(-1), V.contiguous(dy).reshape(-1)
+    dx = np.empty_like(xf)
+    _naive.gelu_backward(xf, dyf, dx, tanh_form)
+    return dx.reshape(x.shape)
+
+
+def attention_forward_naive(q, k, v, causal: bool, scale: float, causal_offset: int = 0):
+    N, T, S, D = V.check_attention(q, k, v, causal, scale, causal_offset)
+    q, k, v = V.contiguous(q), V.contiguous(k), V.contiguous(v)
+    out = np.empty((N, T, D), dtype=q.dtype)
+    lse = np.empty((N, T), dtype=q.dtype)
+    _naive.attention_forward(q, k, v, out, lse, bool(causal), int(causal_offset), float(scale))
+    return out, lse
+
+
+def attention_backward_naive(
+    q, k, v, out, lse, dout, causal: bool, scale: float, causal_offset: int = 0
+):
+    V.check_attention(q, k, v, causal, scale, causal_offset)
+    V.check_attention_grads(q, out, lse, dout)
+    q, k, v, out, lse, dout = map(V.contiguous, (q, k, v, out, lse, dout))
+    dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+    _naive.attention_backward(q, k, v, out, lse, dout, dq, dk, dv, bool(causal),
+                              int(causal_offset), float(scale))  # fmt: skip
+    return dq, dk, dv
+
+
+def sgd_update_naive(
+    p: np.ndarray,
+    g: np.ndarray,
+    buf: np.ndarray | None,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    first: bool = False,
+) -> None:
+    if momentum != 0 and buf is None:
+        raise ValueError("momentum needs a buffer (buf)")
+    if not _check_update(p, g, ("buf", buf)):
+        raise ValueError("sgd_update_naive updates C-contiguous arrays in place; p or buf is not")
+    b = buf.reshape(-1) if momentum != 0 else None
+    _naive.sgd(p.reshape(-1), V.contiguous(g).reshape(-1), b, lr, momentum, dampening,
+               weight_decay, nesterov, first)  # fmt: skip
+
+
+def adam_update_naive(
+    p: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    decoupled: bool = False,
+) -> None:
+    if step < 1:
+        raise ValueError(f"step counts from 1, got {step}")
+    if not _check_update(p, g, ("m", m), ("v", v)):
+        raise ValueError("adam_update_naive updates C-contiguous arrays in place; p, m or v is not")
+    _naive.adam(p.reshape(-1), V.contiguous(g).reshape(-1), m.reshape(-1), v.reshape(-1), lr,
+                beta1, beta2, eps, weight_decay, step, decoupled)  # fmt: skip
+
+
+def adamw_update_naive(
+    p: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+) -> None:
+    adam_update_naive(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
+
+
 # --- kernels whose extension module did not load run on their twins --------------------
 
 for _kernel, _module in KERNELS.items():
     if _module in MODULE_ERRORS:
-        # gemm_naive (the C triple loop) has no twin of its own: NumPy's matmul stands in
-        globals()[_kernel] = getattr(_reference, _kernel, _reference.matmul)
+        # a plain-C rung (X_naive) falls back to X's twin; gemm_naive to gemm's
+        _twin = _kernel[: -len("_naive")] if _kernel.endswith("_naive") else _kernel
+        globals()[_kernel] = getattr(_reference, _twin)
 if MODULE_ERRORS:
     warnings.warn(
         "tinygrad_edu: "

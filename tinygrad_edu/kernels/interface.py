@@ -31,20 +31,34 @@ KERNELS: dict[str, str | None] = {
     "layer_norm": "_nn",
     "layer_norm_backward": "_nn",
     "embedding_backward": "_nn",
-    "softmax": "_softmax",
-    "log_softmax": "_softmax",
-    "softmax_backward": "_softmax",
-    "log_softmax_backward": "_softmax",
-    "cross_entropy": "_softmax",
-    "cross_entropy_backward": "_softmax",
-    "gelu": "_softmax",
-    "gelu_backward": "_softmax",
+    "softmax": "_activations",
+    "log_softmax": "_activations",
+    "softmax_backward": "_activations",
+    "log_softmax_backward": "_activations",
+    "cross_entropy": "_activations",
+    "cross_entropy_backward": "_activations",
+    "gelu": "_activations",
+    "gelu_backward": "_activations",
     "attention_forward": "_attention",
     "attention_backward": "_attention",
     "multi_head_attention_forward": "_attention",
     "multi_head_attention_backward": "_attention",
+    # the plain-C rung (csrc/naive_impl.h): one thread, scalar loops, the twin's signature
+    "softmax_naive": "_naive",
+    "log_softmax_naive": "_naive",
+    "cross_entropy_naive": "_naive",
+    "cross_entropy_backward_naive": "_naive",
+    "layer_norm_naive": "_naive",
+    "layer_norm_backward_naive": "_naive",
+    "gelu_naive": "_naive",
+    "gelu_backward_naive": "_naive",
+    "attention_forward_naive": "_naive",
+    "attention_backward_naive": "_naive",
+    "sgd_update_naive": "_naive",
+    "adam_update_naive": "_naive",
+    "adamw_update_naive": "_naive",
 }
-MODULES = ("_core", "_gemm", "_nn", "_optim", "_softmax", "_attention")
+MODULES = ("_core", "_gemm", "_nn", "_optim", "_activations", "_attention", "_naive")
 
 
 def build_report() -> dict:

@@ -521,6 +521,55 @@ def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 
     return (p @ v).astype(q.dtype, copy=False), lse
 
 
+def attention_forward_online(
+    q, k, v, causal: bool, scale: float, causal_offset: int = 0, block: int = 64
+):
+    """attention_forward by the *online softmax*: the algorithm of the C kernels.
+
+    Same arguments and results as attention_forward, but P (N, T, S) is never built.
+    The keys are visited in blocks of `block`; for every query we keep
+
+        m    (N, T, 1)   the largest score seen so far
+        l    (N, T, 1)   sum of exp(score - m) over the keys seen so far
+        acc  (N, T, D)   sum of exp(score - m) * v over the keys seen so far
+
+    A new block of scores s (N, T, block) may raise the maximum to m_new; what was summed
+    so far was scaled by exp(-m), so it is rescaled by alpha = exp(m - m_new):
+
+        l   = l * alpha + rowsum(exp(s - m_new))
+        acc = acc * alpha + exp(s - m_new) @ v_block
+
+    and at the end out = acc / l, lse = m + log(l). Memory: one (N, T, block) block of
+    scores instead of all of P -- which is why the kernel fits in cache for any length.
+    (csrc/naive_impl.h does it with block = 1, csrc/attention_impl.h with 64 x 64 tiles.)
+    """
+    N, T, S, D = V.check_attention(q, k, v, causal, scale, causal_offset)
+    if not isinstance(block, int) or block < 1:
+        raise ValueError(f"block must be a positive int, got {block!r}")
+    dt = q.dtype.type
+    m = np.full((N, T, 1), -np.inf, dtype=q.dtype)  # running max
+    l = np.zeros((N, T, 1), dtype=q.dtype)  # noqa: E741 - the paper's name: running sum
+    acc = np.zeros((N, T, D), dtype=q.dtype)  # running sum of weights * values
+    i = np.arange(T)[:, None]  # query positions, as a column
+    for j0 in range(0, S, block):
+        kb, vb = k[:, j0 : j0 + block], v[:, j0 : j0 + block]  # (N, b, D)
+        s = (q @ kb.transpose(0, 2, 1)) * dt(scale)  # (N, T, b) this block's scores
+        if causal:
+            j = np.arange(j0, j0 + kb.shape[1])[None, :]  # key positions, as a row
+            s = np.where(j > i + causal_offset, -np.inf, s)
+        m_new = np.maximum(m, s.max(axis=-1, keepdims=True))  # (N, T, 1)
+        safe = np.where(np.isneginf(m_new), 0, m_new)  # a row that saw nothing yet: exp(-inf) = 0
+        alpha = np.exp(m - safe)  # (N, T, 1) how much the old sums shrink
+        p = np.exp(s - safe)  # (N, T, b) this block's unnormalised weights
+        l = l * alpha + p.sum(axis=-1, keepdims=True)  # noqa: E741
+        acc = acc * alpha + p @ vb  # (N, T, D)
+        m = m_new
+    with np.errstate(divide="ignore"):
+        lse = (m + np.log(l))[..., 0]  # -inf for a query that saw no key
+    out = acc / np.where(l == 0, 1, l)  # that query: all zeros
+    return out.astype(q.dtype, copy=False), lse.astype(q.dtype, copy=False)
+
+
 def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, causal_offset: int = 0):
     """Gradients of attention_forward: dq (N, T, D), dk and dv (N, S, D).
 

@@ -1,5 +1,6 @@
 # distutils: sources = csrc/softmax.c csrc/gelu.c
-"""Compiled softmax, log-softmax, cross-entropy and GELU (csrc/softmax.c, csrc/gelu.c).
+"""Compiled activations: softmax, log-softmax (with cross-entropy, softmax's loss) and GELU
+(csrc/softmax.c, csrc/gelu.c).
 
 Like _core.pyx, these trust their caller: tinygrad_edu/kernels/compiled.py checks
 shapes, dtypes and target ranges, and passes C-contiguous arrays of matching shapes.
