@@ -169,7 +169,11 @@ def test_optimizer_updates_match_twin(case, shape, dtype, rng):
         ),
         (lambda: compiled.gelu_naive(np.ones(3), "erf"), ValueError, "approximate"),
         (lambda: compiled.gelu_backward_naive(np.ones(3), np.ones(4)), ValueError, "same shape"),
-        (lambda: compiled.cross_entropy_naive(np.ones((2, 3)), np.array([0, 3])), IndexError, "outside"),
+        (
+            lambda: compiled.cross_entropy_naive(np.ones((2, 3)), np.array([0, 3])),
+            IndexError,
+            "outside",
+        ),
         (
             lambda: compiled.adam_update_naive(*[np.ones(3)] * 4, 0.1, 0.9, 0.9, 1e-8, 0, 0),
             ValueError,
