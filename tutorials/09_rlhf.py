@@ -23,12 +23,13 @@
 # (reward model, sequence log-probability, KL estimates, the losses, a policy step) live
 # in `tinygrad_edu/rlhf.py`; read it alongside this lesson.
 #
-# Run: `python tutorials/09_rlhf.py [--quick]`.
+# Run: `python tutorials/09_rlhf.py [--quick] [--seed N]`.
 
 # %%
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 
 import numpy as np
@@ -60,15 +61,39 @@ QUICK = lesson.quick
 tg.set_num_threads(args.threads)
 plt = lesson.plt
 lesson_start = time.perf_counter()
+SEED = lesson.seed  # --seed N: another pretrained model, other prompts, other samples
+
+
+def seed(k: int) -> None:
+    """Seed the sampler for step k of the lesson (a different stream for every --seed)."""
+    tg.manual_seed(k + 100 * SEED)
+
 
 PROMPT_LEN, NEW_TOKENS = 16, 32  # characters of prompt, characters the model writes
 if QUICK:
     MODEL = dict(n_layer=2, n_head=4, n_embd=64, batch_size=16, max_iters=250, learning_rate=3e-3)
-    N_PAIRS, RM_EPOCHS, RL_STEPS, DPO_EPOCHS = 768, 4, 40, 2
+    N_PAIRS, RM_EPOCHS, RL_STEPS, DPO_EPOCHS = 768, 4, 100, 2
 else:
     MODEL = dict(n_layer=3, n_head=4, n_embd=96, batch_size=16, max_iters=1200, learning_rate=2e-3)
-    N_PAIRS, RM_EPOCHS, RL_STEPS, DPO_EPOCHS = 1024, 4, 50, 2
+    N_PAIRS, RM_EPOCHS, RL_STEPS, DPO_EPOCHS = 1024, 4, 200, 2
 BATCH = 32  # prompts per policy step, and pairs per reward-model / DPO step
+
+# %% [markdown]
+# ## The beliefs you bring from the lecture
+#
+# The lecture says a chat model is *trained, then tuned with reinforcement learning from
+# human feedback*. Learners leave with beliefs about that second stage; this lesson checks
+# each by an experiment, and prints the outcome the run gave (confirmed, partly or
+# corrected) with its numbers:
+#
+# 1. **Two stages**: a model first learns to continue text, then RLHF changes what it
+#    writes towards what people prefer (section 6).
+# 2. **The model is told what people want**: it is not. Everything after the rater sees
+#    only which of two texts won; we check that the preference still gets learned
+#    (section 3).
+# 3. **A higher reward is a better model**: the reward is a stand-in, and a policy pushed
+#    without a leash games it (section 6).
+# 4. **RLHF needs a reward model**: DPO learns from the pairs directly (section 5).
 
 # %% [markdown]
 # ## 1. A pretrained model
@@ -81,7 +106,9 @@ BATCH = 32  # prompts per policy step, and pairs per reward-model / DPO step
 # training; delete the folder to train again.)
 
 # %%
-ckpt = lesson.out / ("09_pretrained_quick" if QUICK else "09_pretrained")
+ckpt = lesson.out / (
+    ("09_pretrained_quick" if QUICK else "09_pretrained") + (f"_seed{SEED}" if SEED else "")
+)
 t0 = time.perf_counter()
 metrics = train(
     TrainConfig(
@@ -91,6 +118,7 @@ metrics = train(
         eval_interval=MODEL["max_iters"],
         eval_iters=5,
         progress=False,
+        seed=1337 + SEED,  # TrainConfig's default seed for --seed 0
         **MODEL,
     ),
     log=lambda msg: print("  " + msg),
@@ -104,7 +132,7 @@ print(
 )
 
 text_ids = np.asarray(tok.encode(load_shakespeare()), dtype=np.int64)
-data_rng = np.random.default_rng(0)
+data_rng = np.random.default_rng(SEED)
 
 
 def random_prompts(n: int) -> np.ndarray:
@@ -125,7 +153,7 @@ def show(ids: np.ndarray, n: int = 4, indent: str = "  ") -> None:
 
 
 eval_prompts = random_prompts(64)  # the same prompts before and after, for a fair comparison
-tg.manual_seed(1)
+seed(1)
 before = reference.generate(eval_prompts, NEW_TOKENS)
 print("samples from the pretrained model (prompt -> completion):")
 show(before)
@@ -158,7 +186,7 @@ def rater_scores(ids: np.ndarray) -> np.ndarray:
 
 t0 = time.perf_counter()
 pair_prompts = random_prompts(N_PAIRS)
-tg.manual_seed(2)
+seed(2)
 first = reference.generate(pair_prompts, NEW_TOKENS)  # two samples of the same prompt
 second = reference.generate(pair_prompts, NEW_TOKENS)
 s1, s2 = rater_scores(first), rater_scores(second)
@@ -226,9 +254,11 @@ for epoch in range(RM_EPOCHS):
 print(f"reward model trained in {time.perf_counter() - t0:.1f} s")
 
 # %% [markdown]
-# Does the reward model agree with the rater on text it has never seen? Score the
-# pretrained model's samples from section 1 and group them by the rater's count: the
-# mean reward should rise with the number of punctuation marks.
+# Does the reward model agree with the rater on text it has never seen? Two checks: the
+# held-out pairs (a fifth, never trained on), where a model that guesses is right half the
+# time, give or take 0.5 / sqrt(pairs); and the pretrained model's samples from section 1,
+# grouped by the rater's count, where the mean reward should rise with the number of
+# punctuation marks if the rater's taste was learned.
 
 
 # %%
@@ -245,13 +275,29 @@ for n in range(int(p_before.max()) + 1):
         print(f"       {n:2d}               {sel.sum():3d}            {r_before[sel].mean():+.2f}")
 corr = float(np.corrcoef(r_before, p_before)[0, 1])
 print(f"correlation between the two: {corr:.2f}")
+chance_band = 3 * 0.5 / np.sqrt(n_val)  # three standard deviations of a coin's accuracy
+print(
+    f"held-out pairs ranked right: {held_out:.3f} of {n_val} "
+    f"(a coin: 0.5 +- {chance_band / 3:.3f}, so above {0.5 + chance_band:.3f} is not luck)"
+)
+learned = held_out > 0.5 + chance_band and corr > 0.3
 lesson.verdict(
     "reward_model_learned_the_rater",
-    corr > 0.5,
-    f"the reward model's score rises with the punctuation count (correlation {corr:.2f}): it "
-    "learned what the rater likes from pairs alone, never seeing the rule",
-    f"the reward model's score barely follows the punctuation count (correlation {corr:.2f}): "
-    "it has not learned the rater's taste well in this run",
+    learned,
+    f"the reward model ranks {held_out:.0%} of unseen pairs like the rater, and its score rises "
+    f"with the punctuation count (correlation {corr:.2f}): it learned the rater's taste from "
+    "pairs alone",
+    f"the reward model has not clearly learned the rater's taste in this run (held-out "
+    f"{held_out:.3f}, correlation {corr:.2f})",
+)
+lesson.belief(
+    "rlhf_model_is_told_the_rule",
+    "RLHF tells the model what people want",
+    "corrected" if learned else "partly",
+    f"the rule (count . , ; : ! ?) was never shown, only {len(chosen) - n_val} pairs won or "
+    f"lost; the reward model still ranks {held_out:.0%} of {n_val} unseen pairs like the rater "
+    f"(chance 50%), correlation {corr:.2f}",
+    notes=(11,),
 )
 if plt is not None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -260,7 +306,7 @@ if plt is not None:
     ax.set(
         xlabel="punctuation marks in the completion (what the rater counts)",
         ylabel="reward-model score",
-        title="The reward model learned the rater's taste",
+        title=f"Reward-model score vs the rater's count (correlation {corr:.2f})",
     )
     lesson.save(fig, "reward_vs_punctuation")
 
@@ -296,41 +342,84 @@ t0 = time.perf_counter()
 history = []
 print(f"REINFORCE with a baseline, beta = {cfg.kl_coef}:")
 print("step   reward model   rater (marks)   KL k3   KL k1")
-tg.manual_seed(3)
+seed(3)
 for step in range(RL_STEPS + 1):
     stats = rlhf.policy_step(policy, reference, reward_of, random_prompts(BATCH), pol_opt, cfg)
     stats["rater"] = rater_scores(stats["ids"]).mean()
     history.append(stats)
-    if step % 5 == 0:
+    if step % 20 == 0:
         print(
             f"{step:4d}      {stats['reward']:+.3f}          {stats['rater']:.2f}        "
             f"{stats['kl_k3']:5.2f}   {stats['kl_k1']:5.2f}"
         )
 print(f"{RL_STEPS} policy steps in {time.perf_counter() - t0:.1f} s")
 
+
+def mean_of(h: list, key: str, steps: slice) -> float:
+    return float(np.mean([s[key] for s in h[steps]]))
+
+
 # %% [markdown]
-# The reward climbs, and the KL grows with it. With the penalty both level off (most
-# clearly in the full run): each extra nat of KL costs beta = 0.1 reward, so the policy
-# stops where more reward is not worth moving further from the pretrained model. What
-# happens without the leash (beta = 0)?
+# Did the reward climb? Each step's reward is a mean over 32 samples, so compare the first
+# five steps with the last five, in units of the spread of the reward model's scores on
+# the pretrained model's samples (section 3).
+
+# %%
+first5, last5 = slice(0, 5), slice(-5, None)
+rise = mean_of(history, "reward", last5) - mean_of(history, "reward", first5)
+rater_rise = mean_of(history, "rater", last5) - mean_of(history, "rater", first5)
+spread = float(r_before.std())
+print(
+    f"reward-model score, first 5 steps -> last 5: {mean_of(history, 'reward', first5):+.2f} -> "
+    f"{mean_of(history, 'reward', last5):+.2f} ({rise / spread:+.1f} spreads of {spread:.2f}); "
+    f"the rater's count {mean_of(history, 'rater', first5):.2f} -> "
+    f"{mean_of(history, 'rater', last5):.2f}"
+)
+lesson.verdict(
+    "reward_rises",
+    rise > 0.5 * spread and rater_rise > 0,
+    f"the reward climbed by {rise / spread:.1f} spreads, and the rater's own count rose with it",
+    "the reward did not clearly climb in this run (see the numbers)",
+)
+
+# %% [markdown]
+# The penalty charges beta = 0.1 reward for every nat of KL, so moving away from the
+# pretrained model must pay for itself. Does it hold the policy back? Run the same steps
+# without the leash (beta = 0) and compare.
 
 # %%
 loose = GPT.from_pretrained(str(ckpt))
 loose_opt = tg.optim.Adam(loose.parameters(), lr=1e-4)
 loose_cfg = rlhf.PolicyConfig(new_tokens=NEW_TOKENS, kl_coef=0.0)
 loose_history = []
-tg.manual_seed(3)
+seed(3)
 for _ in range(RL_STEPS + 1):
     stats = rlhf.policy_step(
         loose, reference, reward_of, random_prompts(BATCH), loose_opt, loose_cfg
     )
     stats["rater"] = rater_scores(stats["ids"]).mean()
     loose_history.append(stats)
-print("beta = 0 (no KL penalty), every 10 steps:")
+print("beta = 0 (no KL penalty), every 20 steps:")
 print("step   reward model   rater (marks)   KL k3")
-for step in range(0, RL_STEPS + 1, 10):
+for step in range(0, RL_STEPS + 1, 20):
     s = loose_history[step]
     print(f"{step:4d}      {s['reward']:+.3f}          {s['rater']:.2f}        {s['kl_k3']:5.2f}")
+kl_leash, kl_loose = mean_of(history, "kl_k3", last5), mean_of(loose_history, "kl_k3", last5)
+half = slice(RL_STEPS // 2, RL_STEPS // 2 + 5)  # five steps from the middle of the run
+grow_leash = kl_leash - mean_of(history, "kl_k3", half)
+grow_loose = kl_loose - mean_of(loose_history, "kl_k3", half)
+print(
+    f"KL (k3) over the last 5 steps: beta = {cfg.kl_coef}: {kl_leash:.2f} nats, beta = 0: "
+    f"{kl_loose:.2f}; growth over the second half: {grow_leash:+.2f} vs {grow_loose:+.2f}"
+)
+lesson.verdict(
+    "kl_bounded_with_penalty",
+    kl_leash < 0.5 * kl_loose and grow_leash < 1.0 < grow_loose,
+    f"with the penalty the KL levelled off (it changed by {grow_leash:+.2f} nats over the second "
+    f"half, ending at {kl_leash:.2f}); without it the policy kept drifting ({grow_loose:+.2f}, "
+    f"ending at {kl_loose:.2f})",
+    "in this run the penalty did not clearly hold the KL down (see the numbers)",
+)
 
 # %% [markdown]
 # ## 5. DPO: straight from the preference pairs
@@ -367,21 +456,69 @@ for epoch in range(DPO_EPOCHS):
 print(f"DPO trained in {time.perf_counter() - t0:.1f} s")
 
 # %% [markdown]
-# ## 6. Before and after
-#
-# The same 64 evaluation prompts for every model, with fresh samples. "KL" is the k3
-# estimate of KL(model || pretrained), in nats per 32-character completion.
+# The training accuracy above is on pairs DPO stepped on. The held-out fifth says whether
+# it learned the preference: DPO's implicit reward is beta * (log pi - log pi_ref), and a
+# pair is ranked right when the chosen completion's implicit reward is the larger.
 
 
 # %%
-def evaluate(model: GPT, seed: int = 4) -> tuple[np.ndarray, dict[str, float]]:
-    tg.manual_seed(seed)
+def implicit_reward(model: GPT, ids: np.ndarray) -> np.ndarray:
+    """log pi(y | x) - log pi_ref(y | x) per sequence (DPO's reward, up to beta)."""
+    with tg.no_grad():
+        lp = rlhf.sequence_logprob(model, ids, PROMPT_LEN).data
+        lp_ref = rlhf.sequence_logprob(reference, ids, PROMPT_LEN).data
+    return (lp - lp_ref).astype(np.float64)
+
+
+dpo_held_out = float(
+    np.mean(
+        implicit_reward(dpo_policy, chosen[:n_val]) > implicit_reward(dpo_policy, rejected[:n_val])
+    )
+)
+print(
+    f"DPO ranks {dpo_held_out:.3f} of the {n_val} held-out pairs right (the reward model: "
+    f"{held_out:.3f}; a coin: 0.5 +- {chance_band / 3:.3f})"
+)
+lesson.verdict(
+    "dpo_ranks_held_out_pairs",
+    dpo_held_out > 0.5 + chance_band,
+    f"DPO learned the preference without a reward model: {dpo_held_out:.0%} of unseen pairs",
+    f"DPO's held-out accuracy ({dpo_held_out:.3f}) is within luck of a coin in this run",
+)
+
+# %% [markdown]
+# ## 6. Before and after
+#
+# The same 64 evaluation prompts for every model, with fresh samples. "KL" is the k3
+# estimate of KL(model || pretrained), in nats per 32-character completion. Two more
+# columns measure what the rater does *not* count, whether the text is still the kind of
+# text the model learned to write: "fluency", the pretrained model's mean log-probability
+# per character of the completion (closer to 0 = more like its Shakespeare), and "words",
+# the share of the completion's words that occur somewhere in the corpus.
+
+# %%
+corpus_words = set(re.findall(r"[a-z']+", load_shakespeare().lower()))
+
+
+def real_word_share(ids: np.ndarray) -> float:
+    words = [w for row in ids for w in re.findall(r"[a-z']+", completion_text(row).lower())]
+    return float(np.mean([w in corpus_words for w in words])) if words else 0.0
+
+
+def evaluate(model: GPT, k: int = 4) -> tuple[np.ndarray, dict[str, float]]:
+    seed(k)
     ids = model.generate(eval_prompts, NEW_TOKENS)
     with tg.no_grad():
         lp = rlhf.completion_logprobs(model, ids, PROMPT_LEN).data
         lp_ref = rlhf.completion_logprobs(reference, ids, PROMPT_LEN).data
     kl = rlhf.kl_k3(lp, lp_ref).data.sum(-1).mean()
-    return ids, {"rater": rater_scores(ids).mean(), "reward": reward_of(ids).mean(), "kl": kl}
+    return ids, {
+        "rater": rater_scores(ids).mean(),
+        "reward": reward_of(ids).mean(),
+        "kl": kl,
+        "fluency": float(lp_ref.mean()),
+        "words": real_word_share(ids),
+    }
 
 
 results = {
@@ -390,29 +527,83 @@ results = {
     "RLHF, beta = 0": evaluate(loose),
     f"DPO, beta = {DPO_BETA}": evaluate(dpo_policy),
 }
-print("model               rater (marks)   reward model   KL to pretrained")
+print("model               rater (marks)   reward model   KL to pretrained   fluency   words")
 for name, (_, m) in results.items():
-    print(f"{name:20}     {m['rater']:5.2f}          {m['reward']:+.2f}          {m['kl']:6.2f}")
+    print(
+        f"{name:20}     {m['rater']:5.2f}          {m['reward']:+.2f}          {m['kl']:6.2f}"
+        f"          {m['fluency']:+.2f}     {m['words']:.2f}"
+    )
 for name, (ids, _) in results.items():
     print(f"\n{name}:")
     show(ids)
 
 # %% [markdown]
-# What to look at:
-#
-# * The rater's score went up with RLHF and with DPO, although the models never saw
-#   it, only its choices between pairs: the preference was learned, through a reward
-#   model or directly from the pairs.
-# * With beta = 0.1 the policy stayed a bounded distance (a few nats) from the
-#   pretrained model, and its samples still look like the pretrained model's, with
-#   more commas and full stops.
-# * Without the penalty, the KL keeps growing, and the rater's count may well end up
-#   the highest of all. Read those samples: punctuation sprinkled into word salad.
-#   The rater counts punctuation and nothing else, so it is as easy to game as the
-#   reward model. Every rater, reward model or human label is an imperfect stand-in
-#   for what we want; pushed hard enough, a model exploits what the stand-in misses
-#   (Goodhart's law). The KL penalty is what keeps "more of what the raters like" from
-#   becoming "only what the raters measure".
+# What the table says, as this run measured it. The rater counts punctuation and nothing
+# else, so it is as easy to game as the reward model: every rater, reward model or human
+# label is an imperfect stand-in for what we want, and pushed hard enough a model exploits
+# what the stand-in misses (Goodhart's law). Compare the unleashed policy with the leashed
+# one on what the stand-ins do not measure, fluency and real words.
+
+# %%
+pre, leash = results["pretrained"][1], results["RLHF, beta = 0.1"][1]
+loose_m, dpo_m = results["RLHF, beta = 0"][1], results[f"DPO, beta = {DPO_BETA}"][1]
+tuned = leash["rater"] > pre["rater"] + 0.5 and dpo_m["rater"] > pre["rater"] + 0.5
+lesson.verdict(
+    "preference_learned",
+    tuned,
+    f"the rater's count rose from {pre['rater']:.2f} to {leash['rater']:.2f} (RLHF) and "
+    f"{dpo_m['rater']:.2f} (DPO), though neither model ever saw the rater's rule",
+    "the tuned models do not clearly beat the pretrained one on the rater's count in this run",
+)
+lesson.belief(
+    "rlhf_second_stage",
+    "a chat model is trained in two stages: first to continue text, then RLHF moves it to "
+    "what people prefer",
+    "confirmed" if tuned and leash["kl"] > 0.5 else "partly",
+    f"pretraining to validation loss {metrics[-1]['val_loss']:.2f}, then {RL_STEPS} RLHF steps: "
+    f"rater's count {pre['rater']:.2f} -> {leash['rater']:.2f}, "
+    f"{leash['kl']:.2f} nats from the pretrained model",
+    notes=(11,),
+)
+hacked = (
+    loose_m["reward"] > pre["reward"] + 0.5 * spread
+    and loose_m["reward"] > leash["reward"] - 0.25 * spread  # about as high, or higher
+    and loose_m["kl"] > 2 * leash["kl"]
+    and loose_m["fluency"] < leash["fluency"] - 0.1
+)
+print(
+    f"beta = 0: reward {loose_m['reward']:+.2f} (beta = 0.1: {leash['reward']:+.2f}), KL "
+    f"{loose_m['kl']:.2f} vs {leash['kl']:.2f}, fluency {loose_m['fluency']:+.2f} vs "
+    f"{leash['fluency']:+.2f}, real words {loose_m['words']:.2f} vs {leash['words']:.2f} "
+    f"(pretrained: {pre['words']:.2f})"
+)
+lesson.verdict(
+    "reward_hacked_without_kl",
+    hacked,
+    "without the leash the policy scored a reward as high as the leashed one's by drifting "
+    "furthest from the pretrained model, into text that model finds less likely per character: "
+    "reward hacking",
+    "in this run the unleashed policy did not pay for its reward in fluency (see the numbers)",
+)
+lesson.belief(
+    "higher_reward_is_better",
+    "a higher reward means a better model",
+    "corrected" if hacked else "partly",
+    f"beta = 0: reward {loose_m['reward']:+.2f}, fluency {loose_m['fluency']:+.2f} nats/char; "
+    f"beta = 0.1: reward {leash['reward']:+.2f}, fluency {leash['fluency']:+.2f}; the reward "
+    "is a stand-in, and a policy with no KL leash games it",
+    notes=(11,),
+)
+lesson.belief(
+    "rlhf_needs_reward_model",
+    "preference tuning needs a separate reward model",
+    "corrected"
+    if dpo_held_out > 0.5 + chance_band and dpo_m["rater"] > pre["rater"]
+    else "confirmed",
+    f"DPO, on the pairs alone: {dpo_held_out:.0%} of unseen pairs ranked right, rater's count "
+    f"{pre['rater']:.2f} -> {dpo_m['rater']:.2f}, KL {dpo_m['kl']:.2f} nats",
+    notes=(11,),
+)
 
 # %%
 if plt is not None:
