@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 import numpy as np
 import pytest
@@ -60,12 +61,11 @@ def test_checkpoint_is_one_published_folder(tmp_path):
 def test_second_writer_is_refused_and_stale_lock_taken_over(tmp_path):
     cfg = _cfg(tmp_path)
     os.makedirs(cfg.out)
-    with open(os.path.join(cfg.out, ".lock"), "w") as f:
-        f.write(f"{os.getppid()}\n")  # a live process
+    host = socket.gethostname()
+    _write_lock(cfg.out, pid=os.getppid(), host=host, started=_start_time(os.getppid()))
     with pytest.raises(checkpoint.CheckpointError, match="in use by another training run"):
         train(cfg, log=lambda *a: None)
-    with open(os.path.join(cfg.out, ".lock"), "w") as f:
-        f.write("999999999\n")  # no such process: stale
+    _write_lock(cfg.out, pid=999999999, host=host, started="1")  # no such process: stale
     train(cfg, log=lambda *a: None)
     assert not os.path.exists(os.path.join(cfg.out, ".lock"))
 
@@ -677,25 +677,24 @@ def test_lock_of_another_host_is_refused_saying_how_to_remove_it(tmp_path):
     assert os.path.exists(lock)
 
 
-def test_old_lock_files_holding_only_a_pid_are_still_read(tmp_path):
+def test_lock_files_not_of_this_tool_are_refused_and_left(tmp_path):
+    """Only the tool's own lock format ({"pid", "host", "started"}) is judged stale and
+    taken over; an empty file (a run killed as it made it) too. Anything else, such as a
+    bare PID (the format of older versions, or someone's file named .lock), is left."""
     cfg = _cfg(tmp_path, max_iters=0)
     os.makedirs(cfg.out)
     lock = os.path.join(cfg.out, checkpoint.LOCK)
     with open(lock, "w") as f:
-        f.write(f"{os.getppid()}\n")  # a live process
-    with pytest.raises(checkpoint.CheckpointError, match=f"PID {os.getppid()}"):
-        train(cfg, log=lambda *a: None)
-    for text in ("999999999\n", ""):  # gone; empty: stale
+        f.write("")
+    train(cfg, log=lambda *a: None)
+    assert not os.path.exists(lock)
+    for text in ("999999999\n", "-5", "{not json", '{"pid": 0, "host": "h", "started": "1"}'):
         with open(lock, "w") as f:
             f.write(text)
-        train(cfg, log=lambda *a: None)
-        assert not os.path.exists(lock)
-    with open(lock, "w") as f:  # not a lock of ours: a file someone else named .lock
-        f.write("{not json")
-    with pytest.raises(checkpoint.CheckpointError, match="not a lock file of this tool"):
-        train(cfg, log=lambda *a: None)
-    with open(lock) as f:
-        assert f.read() == "{not json"
+        with pytest.raises(checkpoint.CheckpointError, match="not a lock file of this tool"):
+            train(cfg, log=lambda *a: None)
+        with open(lock) as f:
+            assert f.read() == text
 
 
 def test_clean_up_survives_a_temporary_that_vanishes(tmp_path, monkeypatch):

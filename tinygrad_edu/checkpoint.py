@@ -283,8 +283,8 @@ class RunLock:
     this machine is stale, and taken over, if its process is gone or if the process now
     bearing that PID started at another time. A lock of another machine (a folder on a
     shared filesystem) cannot be checked from here: it is refused, and the message says
-    to delete it if that run is gone. Older lock files, holding only a PID, are read too
-    (judged by the PID alone); an empty or damaged one is stale.
+    to delete it if that run is gone. An empty lock file is stale (a run killed as it
+    made it); anything else is not a lock of this tool, and is refused, left as it is.
     """
 
     def __init__(self, folder: str | os.PathLike) -> None:
@@ -294,12 +294,12 @@ class RunLock:
     def acquire(self) -> None:
         me = _this_process()
         for _ in range(5):
-            if _create_with(self.path, json.dumps(me) + "\n"):
-                self.held = True
-                return
-            text = _read_text(self.path)
+            text = _read_lock(self.path)  # judged first: nothing is made beside a foreign one
             if text is None:
-                continue  # released meanwhile: try again
+                if _create_with(self.path, json.dumps(me) + "\n"):
+                    self.held = True
+                    return
+                continue  # made by another run meanwhile: judge it
             holder = _parse_lock(text)
             if holder is None and text.strip():
                 raise CheckpointError(
@@ -385,6 +385,13 @@ def _create_with(path: str, text: str) -> bool:
             pass
 
 
+def _read_lock(path: str) -> str | None:
+    """The lock file's text (None: there is none); a link or folder there is refused."""
+    if os.path.lexists(path) and (os.path.islink(path) or not os.path.isfile(path)):
+        raise CheckpointError(f"{path} is not a lock file of this tool (a link or a folder)")
+    return _read_text(path)
+
+
 def _read_text(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -394,15 +401,14 @@ def _read_text(path: str) -> str | None:
 
 
 def _parse_lock(text: str) -> dict[str, Any] | None:
-    """{"pid", "host", "started"} from a lock file's text; None if damaged or empty.
-    An older lock file holds only the PID: host and start time are then None."""
+    """{"pid", "host", "started"} from a lock file's text; None if damaged or empty."""
     try:
         holder = json.loads(text)
     except ValueError:
         return None
-    if isinstance(holder, int) and not isinstance(holder, bool):
-        return {"pid": holder, "host": None, "started": None}  # the older format
-    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
+    if not isinstance(holder, dict) or set(holder) != {"pid", "host", "started"}:
+        return None
+    if not isinstance(holder["pid"], int) or isinstance(holder["pid"], bool) or holder["pid"] < 1:
         return None
     host, started = holder.get("host"), holder.get("started")
     return {
@@ -482,6 +488,7 @@ def record_names(folder: str, names: list[str]) -> None:
     """Append `names` to the folder's record, before they exist: a kill at any moment
     leaves only recorded names behind, which the next clean-up may delete."""
     line = json.dumps({"made": names}) + "\n"
+    _check_record(folder)
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(os.path.join(folder, RECORD), flags, 0o644)
@@ -492,6 +499,19 @@ def record_names(folder: str, names: list[str]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _check_record(folder: str) -> None:
+    """Refuse a file at the record's name that the tool did not write (never append to it)."""
+    path = os.path.join(folder, RECORD)
+    if not os.path.lexists(path):
+        return
+    if os.path.islink(path) or not os.path.isfile(path):
+        raise CheckpointError(f"{path} is not a record of this tool (a link or a folder)")
+    with open(path, "rb") as f:
+        start = f.read(len(b'{"made": ['))
+    if start and start != b'{"made": [':
+        raise CheckpointError(f"{path} is not a record of this tool: left as it is")
 
 
 def recorded_names(folder: str) -> set[str]:
@@ -645,7 +665,7 @@ def folder_holds(folder: str | os.PathLike) -> str | None:
         return f"a train-gpt run {found}"
     config = os.path.join(folder, "config.json")
     try:
-        info = read_json(config) if os.path.isfile(config) and not os.path.islink(config) else {}
+        info = read_json(config) if os.path.isfile(config) else {}  # (reading: harmless)
     except (CheckpointError, OSError):
         info = {}
     info = info if isinstance(info, dict) else {}
@@ -665,6 +685,7 @@ def check_run_folder(folder: str, verify: bool = True) -> str | None:
     train-gpt replaces the top-level names checkpoint.json, RUN_FILES and metrics.jsonl:
     they must be absent, or be a train-gpt run's whose top-level files are its own (a
     link ckpt-NNNNNN-xxxxxx/NAME, or a copy of the current checkpoint's file)."""
+    _check_record(folder)
     holds = folder_holds(folder)
     if holds is not None and not holds.startswith("a train-gpt run"):
         raise CheckpointError(
@@ -830,6 +851,8 @@ def remove_run(folder: str) -> None:
     top-level names while they are its own, its pointer, metrics and lock); the folder
     itself if then empty. Anything else is left where it is."""
     check_run_folder(folder, verify=False)  # refuses a folder that is not a run's
+    if folder_holds(folder) is None and not os.path.lexists(os.path.join(folder, RECORD)):
+        return  # nothing of a run's here
     with RunLock(folder):
         made = recorded_names(folder)
         current = checkpoint_name(folder)
