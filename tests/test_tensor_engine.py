@@ -340,6 +340,31 @@ def test_expand_backward_sums_over_the_broadcast_axes_itself():
     np.testing.assert_array_equal(da, g.sum(axis=(0, 2)).reshape(3, 1))
 
 
+def test_ops_keep_shapes_apart_from_their_options():
+    # ctx.options is what apply was given; what forward notes for backward goes to
+    # ctx.shapes (or ctx.saved), so an op's options read the same before and after.
+    a = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    b = tg.Tensor(np.ones(3), requires_grad=True)
+    w = tg.Tensor(np.ones((5, 4)), requires_grad=True)
+    cases = [
+        (a + b, {}, ((2, 3), (3,))),
+        (a.sum(1), {"axis": (1,), "keepdims": False}, ((2, 3),)),
+        (a.mean(), {"axis": None, "keepdims": False}, ((2, 3),)),
+        (a.reshape(3, 2), {"shape": (3, 2)}, ((2, 3),)),
+        (tg.cat([a, a], dim=0), {"axis": 0}, ((2, 3), (2, 3))),
+        (F.embedding(np.array([1, 4]), w), None, ((5, 4),)),
+    ]
+    for out, options, shapes in cases:
+        fn, ctx, _ = out._node
+        if options is not None:
+            assert ctx.options == options, fn.__name__
+        else:
+            assert set(ctx.options) == {"idx"}
+        assert ctx.shapes == shapes, fn.__name__
+    (a.sum(1).sum() + a.mean() + tg.cat([a, a], dim=0).sum()).backward()
+    np.testing.assert_allclose(a.grad.data, np.full((2, 3), 1 + 1 / 6 + 2))
+
+
 def test_an_op_whose_backward_returns_the_wrong_shape_is_named():
     class Bad(tg.autograd.Function):
         @staticmethod

@@ -77,12 +77,20 @@ def enable_grad() -> _GradMode:
 
 
 class Context:
-    """What one op's forward leaves for its backward."""
+    """What one op's forward leaves for its backward.
 
-    __slots__ = ("saved", "needs_input_grad", "options", "freed")
+    saved             what forward saved with save_for_backward (arrays, mostly)
+    shapes            input shapes forward noted, so backward can shape each
+                      gradient like its input without keeping the input itself
+    options           the op's keyword arguments (axes, flags), as apply got them
+    needs_input_grad  per input: does it want a gradient?
+    """
+
+    __slots__ = ("saved", "shapes", "needs_input_grad", "options", "freed")
 
     def __init__(self) -> None:
         self.saved: tuple = ()
+        self.shapes: tuple = ()
         self.needs_input_grad: tuple[bool, ...] = ()
         self.options: dict[str, Any] = {}
         self.freed = False

@@ -23,11 +23,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from . import autograd, rng
-from .ops import elementwise as E
-from .ops import matmul as M
-from .ops import movement as Mv
-from .ops import nn_ops as N
-from .ops import reduce as R
+from .ops import elementwise, matmul, movement, nn_ops, reduce
 
 DEFAULT_FLOAT = np.dtype(np.float32)
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -257,38 +253,38 @@ class Tensor:
         return Tensor(x)
 
     def __add__(self, x):
-        return E.Add.apply(self, self._other(x))
+        return elementwise.Add.apply(self, self._other(x))
 
     def __radd__(self, x):
-        return E.Add.apply(self._other(x), self)
+        return elementwise.Add.apply(self._other(x), self)
 
     def __sub__(self, x):
-        return E.Sub.apply(self, self._other(x))
+        return elementwise.Sub.apply(self, self._other(x))
 
     def __rsub__(self, x):
-        return E.Sub.apply(self._other(x), self)
+        return elementwise.Sub.apply(self._other(x), self)
 
     def __mul__(self, x):
-        return E.Mul.apply(self, self._other(x))
+        return elementwise.Mul.apply(self, self._other(x))
 
     def __rmul__(self, x):
-        return E.Mul.apply(self._other(x), self)
+        return elementwise.Mul.apply(self._other(x), self)
 
     def __truediv__(self, x):
-        return E.Div.apply(self, self._other(x))
+        return elementwise.Div.apply(self, self._other(x))
 
     def __rtruediv__(self, x):
-        return E.Div.apply(self._other(x), self)
+        return elementwise.Div.apply(self._other(x), self)
 
     def __neg__(self):
-        return E.Neg.apply(self)
+        return elementwise.Neg.apply(self)
 
     def __pow__(self, p):
         if isinstance(p, Tensor):  # a^b = e^(b ln a)
             return (p * self.log()).exp()
         if isinstance(p, bool) or not isinstance(p, (int, float, np.number)):
             raise TypeError(f"exponent must be a number or a Tensor, got {type(p).__name__}")
-        return E.Pow.apply(self, exponent=p)
+        return elementwise.Pow.apply(self, exponent=p)
 
     def __rpow__(self, base):
         if not isinstance(base, (int, float)) or base <= 0:
@@ -298,12 +294,12 @@ class Tensor:
     def __matmul__(self, x):
         x = self._other(x)
         _check_matmul(self.shape, x.shape)
-        return M.MatMul.apply(self, x)
+        return matmul.MatMul.apply(self, x)
 
     def __rmatmul__(self, x):
         x = self._other(x)
         _check_matmul(x.shape, self.shape)
-        return M.MatMul.apply(x, self)
+        return matmul.MatMul.apply(x, self)
 
     # comparisons give boolean tensors and no gradient
     def _compare(self, x, op) -> Tensor:
@@ -331,36 +327,36 @@ class Tensor:
     # --- element-wise functions --------------------------------------------------------------
 
     def exp(self) -> Tensor:
-        return E.Exp.apply(self)
+        return elementwise.Exp.apply(self)
 
     def log(self) -> Tensor:
-        return E.Log.apply(self)
+        return elementwise.Log.apply(self)
 
     def sqrt(self) -> Tensor:
-        return E.Sqrt.apply(self)
+        return elementwise.Sqrt.apply(self)
 
     def relu(self) -> Tensor:
-        return E.ReLU.apply(self)
+        return elementwise.ReLU.apply(self)
 
     def sigmoid(self) -> Tensor:
-        return E.Sigmoid.apply(self)
+        return elementwise.Sigmoid.apply(self)
 
     def tanh(self) -> Tensor:
-        return E.Tanh.apply(self)
+        return elementwise.Tanh.apply(self)
 
     def gelu(self, approximate: str = "none") -> Tensor:
         if approximate not in ("none", "tanh"):
             raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-        return E.GELU.apply(self, approximate=approximate)
+        return elementwise.GELU.apply(self, approximate=approximate)
 
     def abs(self) -> Tensor:
-        return E.Abs.apply(self)
+        return elementwise.Abs.apply(self)
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-        return E.Clamp.apply(self, lo=min, hi=max)
+        return elementwise.Clamp.apply(self, lo=min, hi=max)
 
     def maximum(self, x) -> Tensor:
-        return E.Maximum.apply(self, self._other(x))
+        return elementwise.Maximum.apply(self, self._other(x))
 
     def float(self) -> Tensor:
         return self.to(np.float32)
@@ -378,17 +374,17 @@ class Tensor:
             return self
         if dtype.kind != "f":
             return Tensor._wrap(self.data.astype(dtype))
-        return E.Cast.apply(self, dtype=dtype)
+        return elementwise.Cast.apply(self, dtype=dtype)
 
     # --- reductions ----------------------------------------------------------------------------
 
     def sum(self, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:
-        return R.Sum.apply(
+        return reduce.Sum.apply(
             self, axis=_axes(axis if dim is None else dim, self.ndim), keepdims=keepdim
         )
 
     def mean(self, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:
-        return R.Mean.apply(
+        return reduce.Mean.apply(
             self, axis=_axes(axis if dim is None else dim, self.ndim), keepdims=keepdim
         )
 
@@ -405,11 +401,11 @@ class Tensor:
         if dim is None:
             if self.numel() == 0:
                 raise ValueError("max() of an empty tensor")
-            return R.Max.apply(self, axis=None, keepdims=False)
+            return reduce.Max.apply(self, axis=None, keepdims=False)
         (d,) = _axes(dim, self.ndim)
         if self.shape and self.shape[d] == 0:
             raise ValueError(f"max over dimension {d} of size 0")
-        values = R.Max.apply(self, axis=(d,), keepdims=keepdim)
+        values = reduce.Max.apply(self, axis=(d,), keepdims=keepdim)
         indices = np.argmax(self.data, axis=d)
         if keepdim:
             indices = np.expand_dims(indices, d)
@@ -432,7 +428,7 @@ class Tensor:
             np.empty(self.shape, dtype=np.bool_).reshape(shape)  # validate before recording the op
         except (ValueError, TypeError) as exc:
             raise ValueError(f"cannot reshape a tensor of shape {self.shape} into {shape}") from exc
-        return Mv.Reshape.apply(self, shape=shape)
+        return movement.Reshape.apply(self, shape=shape)
 
     view = reshape
 
@@ -457,7 +453,7 @@ class Tensor:
         axes = _axes(dims, self.ndim)
         if sorted(axes) != list(range(self.ndim)):
             raise ValueError(f"permute needs each of the {self.ndim} dimensions once, got {dims}")
-        return Mv.Permute.apply(self, dims=axes)
+        return movement.Permute.apply(self, dims=axes)
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         if self.ndim < 2:
@@ -465,12 +461,12 @@ class Tensor:
         d0, d1 = _axes((dim0, dim1), self.ndim)
         order = list(range(self.ndim))
         order[d0], order[d1] = order[d1], order[d0]
-        return Mv.Permute.apply(self, dims=tuple(order))
+        return movement.Permute.apply(self, dims=tuple(order))
 
     @property
     def T(self) -> Tensor:
         """All dimensions reversed (for a matrix: the transpose)."""
-        return Mv.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
+        return movement.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
 
     def expand(self, *sizes) -> Tensor:
         """A broadcast view to a larger shape; -1 keeps a dimension's size."""
@@ -488,7 +484,7 @@ class Tensor:
                 raise ValueError
         except ValueError as exc:
             raise ValueError(f"cannot expand shape {self.shape} to {sizes}") from exc
-        return Mv.Expand.apply(self, shape=shape)
+        return movement.Expand.apply(self, shape=shape)
 
     def contiguous(self) -> Tensor:
         """Storage is NumPy; kernels make their own contiguous copies when they need them."""
@@ -526,7 +522,7 @@ class Tensor:
             raise
         except (TypeError, ValueError) as exc:
             raise IndexError(f"invalid index {index!r} for shape {self.shape}: {exc}") from exc
-        return Mv.GetItem.apply(self, index=index)
+        return movement.GetItem.apply(self, index=index)
 
     def masked_fill(self, mask: Any, value: float) -> Tensor:
         """`value` where mask is True; mask a boolean Tensor broadcastable to self."""
@@ -537,15 +533,15 @@ class Tensor:
             np.broadcast_shapes(m.shape, self.shape)
         except ValueError as exc:
             raise ValueError(f"mask of shape {m.shape} does not broadcast to {self.shape}") from exc
-        return N.MaskedFill.apply(self, mask=m, value=value)
+        return nn_ops.MaskedFill.apply(self, mask=m, value=value)
 
     # --- neural-network functions -----------------------------------------------------------------
 
     def softmax(self, dim: int = -1) -> Tensor:
-        return _along_last(self, dim, N.Softmax.apply)
+        return _along_last(self, dim, nn_ops.Softmax.apply)
 
     def log_softmax(self, dim: int = -1) -> Tensor:
-        return _along_last(self, dim, N.LogSoftmax.apply)
+        return _along_last(self, dim, nn_ops.LogSoftmax.apply)
 
     # --- constructors --------------------------------------------------------------------------------
 
@@ -645,7 +641,7 @@ def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
             or t.shape[:d] + t.shape[d + 1 :] != ts[0].shape[:d] + ts[0].shape[d + 1 :]
         ):
             raise ValueError(f"cat along dim {d}: shapes {ts[0].shape} and {t.shape} do not match")
-    return Mv.Cat.apply(*ts, axis=d)
+    return movement.Cat.apply(*ts, axis=d)
 
 
 def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
@@ -657,7 +653,7 @@ def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
         if t.shape != ts[0].shape:
             raise ValueError(f"stack needs equal shapes, got {ts[0].shape} and {t.shape}")
     (d,) = _axes(dim, ts[0].ndim + 1)
-    return Mv.Stack.apply(*ts, axis=d)
+    return movement.Stack.apply(*ts, axis=d)
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
@@ -670,7 +666,7 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     ref = xt if xt is not None else yt
     if ref is None:
         return Tensor(np.where(cond, x, y))
-    return E.Where.apply(ref._other(x), ref._other(y), cond=cond)
+    return elementwise.Where.apply(ref._other(x), ref._other(y), cond=cond)
 
 
 def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:

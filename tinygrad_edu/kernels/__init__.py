@@ -20,9 +20,9 @@ OpenMP waiting policy (set here, before the extension loads the OpenMP runtime, 
 only for variables the user has not set): a thread that reaches the end of a parallel
 loop first spins, waiting for the next one. GCC's libgomp spins up to 300000 times
 by default, so on a busy machine (more threads than free cores) the spinning threads
-take the CPU from the ones still working, and 2 threads ran 10-25x slower than 1. We
-default to a short spin, then sleep: ``GOMP_SPINCOUNT=10000`` (libgomp, GCC builds)
-and ``KMP_BLOCKTIME=1`` (milliseconds; LLVM's libomp, clang builds). On a quiet
+take the CPU from the ones still working, and two threads can run many times slower
+than one. We default to a short spin, then sleep: ``GOMP_SPINCOUNT=10000`` (libgomp,
+GCC builds) and ``KMP_BLOCKTIME=1`` (milliseconds; LLVM's libomp, clang builds). On a quiet
 machine this costs at most a few microseconds per parallel loop; under contention
 it degrades gracefully. Setting ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or
 ``KMP_BLOCKTIME`` yourself overrides it. (A runtime that another library, e.g.

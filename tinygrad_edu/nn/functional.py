@@ -12,9 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import rng
-from ..ops import attention as A
-from ..ops import matmul as M
-from ..ops import nn_ops as N
+from ..ops import attention, matmul, nn_ops
 from ..tensor import Tensor
 
 
@@ -69,10 +67,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.dtype != weight.dtype:
         raise TypeError(f"linear: input is {x.dtype} but weight is {weight.dtype}")
     if bias is None:
-        return M.Linear.apply(x, weight)
+        return matmul.Linear.apply(x, weight)
     if bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias shape {bias.shape} should be ({weight.shape[0]},)")
-    return M.Linear.apply(x, weight, bias)
+    return matmul.Linear.apply(x, weight, bias)
 
 
 def embedding(idx: Any, weight: Tensor) -> Tensor:
@@ -84,7 +82,7 @@ def embedding(idx: Any, weight: Tensor) -> Tensor:
     if ids.size and (ids.min() < 0 or ids.max() >= n):
         bad = int(ids.min()) if ids.min() < 0 else int(ids.max())
         raise IndexError(f"embedding index {bad} is outside [0, {n})")
-    return N.Embedding.apply(weight, idx=ids)
+    return nn_ops.Embedding.apply(weight, idx=ids)
 
 
 def layer_norm(
@@ -107,7 +105,7 @@ def layer_norm(
     if weight is None and bias is not None:
         weight = Tensor(np.ones(shape, dtype=x.dtype))
     args = [a for a in (weight, bias) if a is not None]
-    return N.LayerNorm.apply(x, *args, eps=eps)
+    return nn_ops.LayerNorm.apply(x, *args, eps=eps)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -119,7 +117,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1.0:
         return x * 0.0
     keep = rng.generator().random(x.shape) >= p
-    return N.Dropout.apply(x, mask=keep, scale=1.0 / (1.0 - p))
+    return nn_ops.Dropout.apply(x, mask=keep, scale=1.0 / (1.0 - p))
 
 
 # --- costs (lecture 2) --------------------------------------------------------------------------
@@ -140,7 +138,7 @@ def cross_entropy(logits: Tensor, targets: Any, ignore_index: int = -100) -> Ten
         raise ValueError(
             f"cross_entropy targets shape {t.shape} should be ({logits.shape[0]},) for logits {logits.shape}"
         )
-    return N.CrossEntropy.apply(logits, targets=t, ignore_index=ignore_index)
+    return nn_ops.CrossEntropy.apply(logits, targets=t, ignore_index=ignore_index)
 
 
 def mse_loss(prediction: Tensor, target: Any) -> Tensor:
@@ -290,7 +288,7 @@ def scaled_dot_product_attention(
         T, S = q.shape[-2], k.shape[-2]
         _check_causal_offset(causal_offset, is_causal, T, S)
         scale = _default_scale(q.shape[-1]) if scale is None else float(scale)
-        return A.Attention.apply(
+        return attention.Attention.apply(
             q, k, v, causal=bool(is_causal), scale=scale, causal_offset=int(causal_offset)
         )
     return scaled_dot_product_attention_reference(
@@ -320,4 +318,6 @@ def multi_head_attention(
         )
     D = qkv.shape[-1] // (3 * n_head)
     scale = _default_scale(D) if scale is None else float(scale)
-    return A.MultiHeadAttention.apply(qkv, n_head=int(n_head), causal=bool(is_causal), scale=scale)
+    return attention.MultiHeadAttention.apply(
+        qkv, n_head=int(n_head), causal=bool(is_causal), scale=scale
+    )

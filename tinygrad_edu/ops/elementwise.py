@@ -21,14 +21,14 @@ class Add(Function):
     # y = a + b;  dy/da = 1, dy/db = 1
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.options["shapes"] = (a.shape, b.shape)
+        ctx.shapes = (a.shape, b.shape)
         if a.shape == b.shape and a.dtype == b.dtype and a.dtype in _KERNEL_DTYPES:
             return kernels.ops.add(a, b)  # the residual stream's x + f(x), on both cores
         return a + b  # broadcasting, mixed dtypes, float16: NumPy's rules
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
-        shape_a, shape_b = ctx.options["shapes"]
+        shape_a, shape_b = ctx.shapes
         return sum_to(g, shape_a), sum_to(g, shape_b)
 
 
@@ -36,12 +36,12 @@ class Sub(Function):
     # y = a - b;  dy/da = 1, dy/db = -1
     @staticmethod
     def forward(ctx, a, b):
-        ctx.options["shapes"] = (a.shape, b.shape)
+        ctx.shapes = (a.shape, b.shape)
         return a - b
 
     @staticmethod
     def backward(ctx, g):
-        shape_a, shape_b = ctx.options["shapes"]
+        shape_a, shape_b = ctx.shapes
         return sum_to(g, shape_a), (sum_to(-g, shape_b) if ctx.needs_input_grad[1] else None)
 
 
@@ -217,13 +217,13 @@ class Where(Function):
     # y = a where cond else b (cond is not differentiable: it is an option)
     @staticmethod
     def forward(ctx, a, b, *, cond: np.ndarray):
-        ctx.options["shapes"] = (a.shape, b.shape)
+        ctx.shapes = (a.shape, b.shape)
         return np.where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):
         cond = ctx.options["cond"]
-        shape_a, shape_b = ctx.options["shapes"]
+        shape_a, shape_b = ctx.shapes
         zero = np.zeros((), dtype=g.dtype)
         return sum_to(np.where(cond, g, zero), shape_a), sum_to(np.where(cond, zero, g), shape_b)
 
@@ -263,9 +263,10 @@ class Cast(Function):
     # y = a in another float dtype; dy/da = 1, and the gradient goes back in a's dtype
     @staticmethod
     def forward(ctx, a, *, dtype):
-        ctx.options["in_dtype"] = a.dtype
+        ctx.save_for_backward(a.dtype)  # the dtype, not the array
         return a.astype(dtype)
 
     @staticmethod
     def backward(ctx, g):
-        return (g.astype(ctx.options["in_dtype"], copy=False),)
+        (in_dtype,) = ctx.saved
+        return (g.astype(in_dtype, copy=False),)

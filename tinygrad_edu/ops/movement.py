@@ -13,12 +13,12 @@ class Reshape(Function):
     # same numbers, new shape; the gradient just takes the old shape back
     @staticmethod
     def forward(ctx, a, *, shape):
-        ctx.options["in_shape"] = a.shape
+        ctx.shapes = (a.shape,)
         return a.reshape(shape)
 
     @staticmethod
     def backward(ctx, g):
-        return (g.reshape(ctx.options["in_shape"]),)
+        return (g.reshape(ctx.shapes[0]),)
 
 
 class Permute(Function):
@@ -51,12 +51,12 @@ class Expand(Function):
     # many times, so its gradient is the sum of the gradients of all its copies.
     @staticmethod
     def forward(ctx, a, *, shape):
-        ctx.options["in_shape"] = a.shape
+        ctx.shapes = (a.shape,)
         return np.broadcast_to(a, shape)
 
     @staticmethod
     def backward(ctx, g):
-        return (sum_to(g, ctx.options["in_shape"]),)
+        return (sum_to(g, ctx.shapes[0]),)
 
 
 def _is_basic(index) -> bool:
@@ -73,17 +73,17 @@ class GetItem(Function):
     # assignment is enough -- this is the path split() into q, k, v takes.
     @staticmethod
     def forward(ctx, a, *, index):
-        ctx.options["shape"] = a.shape
+        ctx.shapes = (a.shape,)
         return a[index]
 
     @staticmethod
     def backward(ctx, g):
-        o = ctx.options
-        da = np.zeros(o["shape"], dtype=g.dtype)
-        if _is_basic(o["index"]):
-            da[o["index"]] = g
+        index = ctx.options["index"]
+        da = np.zeros(ctx.shapes[0], dtype=g.dtype)
+        if _is_basic(index):
+            da[index] = g
         else:
-            np.add.at(da, o["index"], g)
+            np.add.at(da, index, g)
         return (da,)
 
 
@@ -91,13 +91,14 @@ class Cat(Function):
     # y = the inputs joined along `axis`; each gets back its own slice of g
     @staticmethod
     def forward(ctx, *arrays, axis):
-        ctx.options["sizes"] = [a.shape[axis] for a in arrays]
+        ctx.shapes = tuple(a.shape for a in arrays)
         return np.concatenate(arrays, axis=axis)
 
     @staticmethod
     def backward(ctx, g):
-        bounds = np.cumsum(ctx.options["sizes"])[:-1]
-        return tuple(np.split(g, bounds, axis=ctx.options["axis"]))
+        axis = ctx.options["axis"]
+        bounds = np.cumsum([shape[axis] for shape in ctx.shapes])[:-1]
+        return tuple(np.split(g, bounds, axis=axis))
 
 
 class Stack(Function):

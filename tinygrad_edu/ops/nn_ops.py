@@ -71,13 +71,13 @@ class MaskedFill(Function):
     # The filled places do not depend on x, so their gradient is 0.
     @staticmethod
     def forward(ctx, x, *, mask, value):
-        ctx.options["shape"] = x.shape
+        ctx.shapes = (x.shape,)
         return np.where(mask, np.asarray(value, dtype=x.dtype), x)
 
     @staticmethod
     def backward(ctx, g):
         dx = np.where(ctx.options["mask"], np.zeros((), dtype=g.dtype), g)
-        return (sum_to(dx, ctx.options["shape"]),)  # a mask larger than x broadcast x
+        return (sum_to(dx, ctx.shapes[0]),)  # a mask larger than x broadcast x
 
 
 class Embedding(Function):
@@ -87,13 +87,13 @@ class Embedding(Function):
 
     @staticmethod
     def forward(ctx, weight, *, idx):
-        ctx.options["num_embeddings"] = weight.shape[0]
+        ctx.shapes = (weight.shape,)
         return weight[idx]  # (..., D)
 
     @staticmethod
     def backward(ctx, g):
-        o = ctx.options
-        return (kernels.ops.embedding_backward(o["idx"], g, o["num_embeddings"]),)
+        num_embeddings = ctx.shapes[0][0]
+        return (kernels.ops.embedding_backward(ctx.options["idx"], g, num_embeddings),)
 
 
 class LayerNorm(Function):

@@ -25,31 +25,30 @@ class Sum(Function):
     # the gradient is copied (broadcast) back over the summed axes.
     @staticmethod
     def forward(ctx, a, *, axis=None, keepdims=False):
-        ctx.options["shape"] = a.shape
+        ctx.shapes = (a.shape,)
         return np.asarray(a.sum(axis=axis, keepdims=keepdims))
 
     @staticmethod
     def backward(ctx, g):
-        o = ctx.options
-        g = _expand_back(g, o["shape"], o["axis"], o["keepdims"])
-        return (np.broadcast_to(g, o["shape"]),)
+        (shape,), o = ctx.shapes, ctx.options
+        g = _expand_back(g, shape, o["axis"], o["keepdims"])
+        return (np.broadcast_to(g, shape),)
 
 
 class Mean(Function):
     # y = sum(a) / n;  dy/da = 1/n
     @staticmethod
     def forward(ctx, a, *, axis=None, keepdims=False):
-        ctx.options["shape"] = a.shape
-        n = a.size if axis is None else math.prod(a.shape[i] for i in axis)
-        ctx.options["n"] = n
+        ctx.shapes = (a.shape,)
         with np.errstate(invalid="ignore", divide="ignore"):  # mean of nothing is NaN
             return np.asarray(a.mean(axis=axis, keepdims=keepdims))
 
     @staticmethod
     def backward(ctx, g):
-        o = ctx.options
-        g = _expand_back(g, o["shape"], o["axis"], o["keepdims"]) / max(o["n"], 1)
-        return (np.broadcast_to(g, o["shape"]),)
+        (shape,), axis = ctx.shapes, ctx.options["axis"]
+        n = math.prod(shape) if axis is None else math.prod(shape[i] for i in axis)
+        g = _expand_back(g, shape, axis, ctx.options["keepdims"]) / max(n, 1)
+        return (np.broadcast_to(g, shape),)
 
 
 class Max(Function):
