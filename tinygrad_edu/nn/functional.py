@@ -7,6 +7,7 @@ Function from tinygrad_edu/ops/. The modules in nn/ hold parameters and call the
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -206,35 +207,6 @@ def attention_weights(
     return scores.softmax(-1)  # each row: how much one query attends to each key
 
 
-def scaled_dot_product_attention_reference(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    attn_mask: Any = None,
-    dropout_p: float = 0.0,
-    is_causal: bool = False,
-    scale: float | None = None,
-    *,
-    causal_offset: int = 0,
-) -> Tensor:
-    """softmax(q k^T / sqrt(D) + mask) v, the textbook way; q, k, v (B, H, T, D).
-
-    The weights are attention_weights(q, k, ...) above; dropout_p drops some of them
-    (training only; PyTorch's order), and each query gets the weighted average of the
-    values. Five ops, and the (B, H, T, S) weights stay alive until backward; the fused
-    scaled_dot_product_attention below computes the same in one op without them.
-    """
-    _float(_tensor(v, "v"), "v")
-    if v.ndim < 2:
-        raise ValueError(f"v must be (..., S, D), got {v.shape}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"attention shapes do not fit: q {q.shape}, k {k.shape}, v {v.shape}")
-    weights = attention_weights(q, k, attn_mask, is_causal, scale, causal_offset=causal_offset)
-    if dropout_p > 0.0:
-        weights = dropout(weights, dropout_p)
-    return weights @ v  # (B, H, T, D): a weighted average of the values
-
-
 def _default_scale(D: int) -> float:
     """1 / sqrt(D): keeps q . k near unit variance. With D = 0 every score is an empty
     sum, 0, whatever the scale (PyTorch then averages the values uniformly too)."""
@@ -264,14 +236,17 @@ def scaled_dot_product_attention(
 ) -> Tensor:
     """softmax(q k^T / sqrt(D) + mask) v; q (..., T, D), k and v (..., S, D).
 
-    The same arguments as the textbook scaled_dot_product_attention_reference above.
+    The textbook way (fused=False, the last lines below): the weights are
+    attention_weights(q, k, ...) above; dropout_p drops some of them (training only;
+    PyTorch's order), and each query gets the weighted average of the values. Five
+    ops, and the (B, H, T, S) weights stay alive until backward.
+
     Without attn_mask and dropout, and with q, k, v of one dtype and the same leading
-    dims (B, H), this runs ONE fused op (ops/attention.py: FlashAttention's online
-    softmax, csrc/attention_impl.h) that never builds the (B, H, T, S) weights;
-    otherwise, or with fused=False, the textbook composition. A query that may look at
-    no key (causal_offset < 0) gets 0 here, where the textbook softmax gives NaN.
-    KV cache: T new queries after S - T cached keys pass is_causal=True,
-    causal_offset=S - T.
+    dims (B, H), the default runs ONE fused op instead (ops/attention.py:
+    FlashAttention's online softmax, csrc/attention_impl.h) that never builds the
+    weights. A query that may look at no key (causal_offset < 0) gets 0 there, where
+    the textbook softmax gives NaN. KV cache: T new queries after S - T cached keys
+    pass is_causal=True, causal_offset=S - T.
     """
     if (
         fused
@@ -291,9 +266,19 @@ def scaled_dot_product_attention(
         return attention.Attention.apply(
             q, k, v, causal=bool(is_causal), scale=scale, causal_offset=int(causal_offset)
         )
-    return scaled_dot_product_attention_reference(
-        q, k, v, attn_mask, dropout_p, is_causal, scale, causal_offset=causal_offset
-    )
+    _float(_tensor(v, "v"), "v")
+    if v.ndim < 2:
+        raise ValueError(f"v must be (..., S, D), got {v.shape}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"attention shapes do not fit: q {q.shape}, k {k.shape}, v {v.shape}")
+    weights = attention_weights(q, k, attn_mask, is_causal, scale, causal_offset=causal_offset)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p)
+    return weights @ v  # (B, H, T, D): a weighted average of the values
+
+
+# The textbook lines alone, whatever the inputs (lessons and tests compare the two).
+scaled_dot_product_attention_reference = partial(scaled_dot_product_attention, fused=False)
 
 
 def multi_head_attention(

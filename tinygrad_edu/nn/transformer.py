@@ -78,8 +78,8 @@ class CausalSelfAttention(Module):
         S = k.shape[2]  # the T queries are the last T of S positions
         # softmax(q k^T / sqrt(hs), the future masked) @ v: (B, nh, T, hs), a weighted
         # average of the values (nn/functional.py writes it out)
-        y = F.scaled_dot_product_attention_reference(
-            q, k, v, dropout_p=p, is_causal=True, causal_offset=S - T
+        y = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=p, is_causal=True, causal_offset=S - T, fused=False
         )
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh, hs) -> (B, T, C): heads side by side
         return self.resid_dropout(self.c_proj(y))
