@@ -14,10 +14,15 @@ Importing this package changes two process-wide settings (kernels/__init__.py sa
     allocator alone, and ``kernels.mempool.disable()`` removes it. info()["mempool"] shows it.
   * OpenMP's waiting policy defaults to a short spin, then sleep (GOMP_SPINCOUNT=10000,
     KMP_BLOCKTIME=1), unless OMP_WAIT_POLICY or those variables are already set.
+When the process is the command line (`tinygrad-edu ...`) and only then, SIGINT and SIGTERM
+end it with one line while it starts (_startup.py); cli.main() then handles them itself.
 """
 
 from __future__ import annotations
 
+from . import _startup  # noqa: F401  first of all: a Ctrl-C as the command line starts
+
+# isort: split
 import numpy as np
 
 from . import (  # layers and optimizers, built on Tensor

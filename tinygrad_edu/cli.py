@@ -54,9 +54,56 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 # Ctrl-C (SIGINT) ends a command with one line on stderr, not a traceback, and exit status
 # 130: what a shell shows for a command stopped by Ctrl-C (128 + SIGINT's number, 2).
-# Nothing is lost to it: train-gpt's checkpoints are published whole (checkpoint.py),
+# SIGTERM (`kill PID`, a job scheduler's time limit) is handled the same way, status 143.
+# Nothing is lost to either: train-gpt's checkpoints are published whole (checkpoint.py),
 # and its lock is released on the way out.
 INTERRUPTED = 130
+
+
+class _Signals:
+    """While main() runs: SIGINT and SIGTERM raise KeyboardInterrupt where the program is,
+    so that `finally` blocks run (the lock is released) and the command says what is kept.
+    The first signal counts; a second one while stopping is ignored (one line, always).
+    Before main() runs, _startup.py handles them; after it, at the command line, they are
+    ignored: the exit status is decided by then."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.previous: dict = {}
+        self.closing = False
+
+    def __enter__(self) -> _Signals:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.getsignal(sig)
+                if self.previous[sig] is not signal.SIG_IGN:  # (ignored on purpose: stays)
+                    signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.received is None and not self.closing:  # (closing: the command is done)
+            self.received = signum
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        self.closing = True
+        for sig, handler in self.previous.items():
+            if getattr(handler, "__module__", None) == "tinygrad_edu._startup":
+                handler = signal.SIG_IGN  # the command line is ending: no second message
+            if handler is not None:  # (None: set outside Python, cannot be put back)
+                signal.signal(sig, handler)
+
+    def how(self) -> tuple[str, int]:
+        """("interrupted", 130) after SIGINT (or a KeyboardInterrupt of the program's own),
+        ("terminated (SIGTERM)", 143) after SIGTERM."""
+        if self.received == signal.SIGTERM:
+            return "terminated (SIGTERM)", 128 + signal.SIGTERM
+        return "interrupted", INTERRUPTED
+
+
+_signals = _Signals()  # the one main() is using (train-gpt's message asks it)
 
 # What a command reads (a checkpoint, a text, a tokenizer, a folder) may be missing or
 # damaged: the loaders then raise one of these with a message naming the file (and the
@@ -66,27 +113,28 @@ INTERRUPTED = 130
 USER_ERRORS = (ValueError, OSError, ImportError)
 
 
-def _interrupted_message(exc: BaseException, no_resume: bool) -> str:
-    """What a Ctrl-C during train-gpt leaves, and how to go on."""
+def _interrupted_message(exc: BaseException, no_resume: bool, how: str = "interrupted") -> str:
+    """What a Ctrl-C (or SIGTERM: how="terminated (SIGTERM)") during train-gpt leaves,
+    and how to go on."""
     from .models.train_gpt import TrainingInterrupted
 
     if not isinstance(exc, TrainingInterrupted):  # came before train() started
-        return "interrupted before training began; nothing was changed"
+        return f"{how} before training began; nothing was changed"
     it, kept = exc.iteration, exc.checkpoint
     at = "before training began" if it is None else f"at iteration {it}"
     if kept is None:
         return (
-            f"interrupted {at}, before the first checkpoint: nothing is saved; "
+            f"{how} {at}, before the first checkpoint: nothing is saved; "
             "run the same command to start again"
         )
     where = f"(iteration {kept[0]}, {kept[1]})"
     if not exc.ours:  # --no-resume stopped before its first save
         return (
-            f"interrupted {at}, before this run's first checkpoint; "
+            f"{how} {at}, before this run's first checkpoint; "
             f"the earlier run's checkpoint {where} is kept, unchanged"
         )
     again = "the same command without --no-resume" if no_resume else "the same command"
-    return f"interrupted {at}; the last checkpoint {where} is kept; run {again} to resume"
+    return f"{how} {at}; the last checkpoint {where} is kept; run {again} to resume"
 
 
 def _cmd_train_gpt(args: argparse.Namespace) -> int:
@@ -114,10 +162,12 @@ def _cmd_train_gpt(args: argparse.Namespace) -> int:
         cfg = TrainConfig(**{**dist.broadcast(saved), **given})
         metrics = train(cfg)
     except KeyboardInterrupt as exc:  # TrainingInterrupted, or a Ctrl-C before train()
+        how, status = _signals.how()
         if main:
-            print(f"train-gpt: {_interrupted_message(exc, args.resume is False)}", file=sys.stderr)
-        dist.abort_all(INTERRUPTED, why="interrupted")
-        return INTERRUPTED
+            message = _interrupted_message(exc, args.resume is False, how)
+            print(f"train-gpt: {message}", file=sys.stderr)
+        dist.abort_all(status, why=how)
+        return status
     except TrainingDiverged as exc:
         print(f"train-gpt: diverged: {exc}", file=sys.stderr)
         dist.abort_all(3)  # under mpiexec: the other ranks must not wait for this one
@@ -525,22 +575,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    global _signals
+    _signals = _Signals()
+    args = None
+    try:
+        with _signals:  # SIGINT, SIGTERM -> KeyboardInterrupt from here on, parsing included
+            args = build_parser().parse_args(argv)
+            return _run(args)
+    except KeyboardInterrupt:  # the commands without a message of their own
+        how, status = _signals.how()
+        name, note = "tinygrad-edu", ""
+        if args is not None:
+            name = _command_name(args)
+            if args.command == "train-mnist" and args.out:
+                note = f"; {args.out} is written only after the last epoch"
+        print(f"{name}: {how}{note}", file=sys.stderr)
+        return status
+
+
+def _command_name(args: argparse.Namespace) -> str:
     sub_command = getattr(args, "exercises_command", None) or getattr(args, "lessons_command", None)
-    name = " ".join(filter(None, (args.command, sub_command)))
+    return " ".join(filter(None, (args.command, sub_command)))
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except USER_ERRORS as exc:
         if not getattr(args, "report_errors", False):
             raise
-        print(f"{name}: error: {exc}", file=sys.stderr)
+        print(f"{_command_name(args)}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # the commands without a message of their own
-        note = ""
-        if args.command == "train-mnist" and args.out:
-            note = f"; {args.out} is written only after the last epoch"
-        print(f"{name}: interrupted{note}", file=sys.stderr)
-        return INTERRUPTED
 
 
 if __name__ == "__main__":
