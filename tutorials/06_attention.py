@@ -18,10 +18,11 @@
 # This lesson opens up the small GPT trained in lesson 5 (it is trained here if you have
 # not run lesson 5) and looks at each stage in turn.
 #
-# Run: `python tutorials/06_attention.py [--quick]`. Read alongside:
+# Run: `python tutorials/06_attention.py [--quick] [--seed N]`. Read alongside:
 # `tinygrad_edu/models/gpt.py` (GPT.forward), `tinygrad_edu/nn/transformer.py`
 # (CausalSelfAttention) and
-# `tinygrad_edu/models/gpt_inspect.py` (how the attention weights are recomputed).
+# `tinygrad_edu/models/gpt_inspect.py` (inspect: hooks that read the residual stream and
+# the attention weights as the model computes them).
 
 # %%
 from __future__ import annotations
@@ -36,9 +37,10 @@ with contextlib.suppress(ImportError):  # a source checkout: teach from *its* pa
     import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
 import tinygrad_edu as tg
+from tinygrad_edu.data.shakespeare import load_shakespeare
 from tinygrad_edu.lessons.common import Lesson, lesson_gpt  # --quick, output folder, figures
 from tinygrad_edu.models.gpt import GPT
-from tinygrad_edu.models.gpt_inspect import attention_weights, hidden_states
+from tinygrad_edu.models.gpt_inspect import attention_weights, hidden_states, inspect
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.tokenizer import load_tokenizer
 
@@ -64,17 +66,81 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 
 
 # %% [markdown]
+# ## The beliefs you bring from the lecture
+#
+# Lecture 6 leaves a learner with beliefs like these, in our words. Each is checked below
+# by an experiment on the trained GPT, and the run prints its outcome (confirmed, partly or
+# corrected) with the numbers:
+#
+# 1. **Attention: vectors talk to each other and change their values.** The same
+#    character should end up with a different vector in a different context (section 2b).
+# 2. **Then each vector goes on, through the MLP, to the next attention layer**: the MLP
+#    works on each vector alone (section 2c).
+# 3. **What training changes is the weights, not the data**: the same weights then
+#    process any text (section 0).
+# 4. **The embedding is a big matrix of tokens by features; the unembedding turns the last
+#    vector into the next token's probabilities** (section 3).
+# 5. **Softmax pushes the largest score near 1 and the others near 0** (section 5).
+# 6. A common one: **attention lets every token look at the whole text**, before and
+#    after it (section 2).
+# 7. Another: **the model only works out its answer at the very end**, in the last layer
+#    (section 3b).
+
+# %% [markdown]
 # ## 0. The model from lesson 5
 #
 # The same recipe as lesson 5, so the same output folder: if lesson 5 ran, its model is
 # loaded; otherwise it is trained now.
 
 # %%
-model, _, cfg = lesson_gpt(lesson)  # tinygrad_edu/lessons/common.py
+model, metrics, cfg = lesson_gpt(lesson)  # tinygrad_edu/lessons/common.py
 tok = load_tokenizer(Path(cfg.out) / "tokenizer.json")
 chars = tok.chars
 V, C = model.config.vocab_size, model.config.n_embd
 print(f"a GPT with {model.config.n_layer} blocks of {model.config.n_head} heads, C = {C}")
+
+# %% [markdown]
+# Training moved the weights; the text stayed as it was. If what was learned lives in the
+# weights, the same weights should handle text the model never saw about as well as its
+# training text. The held-out tenth of the corpus (train_gpt's validation split) gives
+# 64 windows to measure on here, and in the sections below.
+
+# %%
+corpus = load_shakespeare()
+val_ids = np.asarray(tok.encode(corpus[int(len(corpus) * 0.9) :]), dtype=np.int64)
+T_ctx = model.config.block_size
+starts = np.random.default_rng(lesson.seed).integers(0, len(val_ids) - T_ctx - 1, 64)
+windows = val_ids[starts[:, None] + np.arange(T_ctx)]  # (64, T): text never trained on
+targets = val_ids[starts[:, None] + np.arange(1, T_ctx + 1)]  # the next character of each
+with tg.no_grad(), inspect(model) as probe_val:  # hooks keep what each block computes
+    val_logits = model(windows)[0].data  # (64, T, V)
+
+
+def mean_nll(logits: np.ndarray, next_ids: np.ndarray) -> float:
+    """The cross-entropy cost: mean -log p(the true next token), in nats."""
+    z = logits - logits.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    return float(-np.take_along_axis(logp, next_ids[..., None], -1).mean())
+
+
+tg.manual_seed(lesson.seed)
+fresh = GPT(model.config)  # the same architecture, weights not trained
+fresh.eval()
+with tg.no_grad():
+    fresh_nll = mean_nll(fresh(windows)[0].data, targets)
+val_nll, train_nll = mean_nll(val_logits, targets), metrics[-1]["train_loss"]
+print(
+    f"cost on 64 unseen windows: trained weights {val_nll:.3f}, untrained {fresh_nll:.3f}; "
+    f"on its training text (train_gpt's last estimate) {train_nll:.3f}"
+)
+lesson.belief(
+    "weights_not_data",
+    "what training changes is the weights, not the data; the same weights process any text",
+    "confirmed" if val_nll < fresh_nll - 1.0 and abs(val_nll - train_nll) < 0.15 else "partly",
+    f"cost on unseen text {val_nll:.2f} (untrained weights {fresh_nll:.2f}), on the training "
+    f"text {train_nll:.2f}: what was learned went with the weights to new text",
+    notes=(16,),
+)
 
 # %% [markdown]
 # ## 1. The embedding matrix: a learned vector for every token
@@ -234,32 +300,51 @@ print(
 )
 
 # %% [markdown]
-# Heads specialise. A simple summary per head: on average over the positions, how much
-# weight goes to the token itself, to the one just before it, and to the very first
-# token, and how far back the head looks on average. A head that looks at the previous
-# token lets every position know which character came before it; heads that pile their
-# weight on the first token often use it as a resting place when nothing else matters.
+# Heads specialise. A simple summary per head, averaged over the positions of the 64
+# held-out windows: how much weight goes to the token itself, to the one just before it,
+# and to the very first token, and how far back the head looks on average. A head that
+# looks at the previous token lets every position know which character came before it;
+# heads that pile their weight on the first token often use it as a resting place when
+# nothing else matters. Real GPTs have "previous-token heads"; does this one? A head that
+# spread its weight evenly over the past would give the previous token 1/(i+1) at
+# position i: that is the bar to beat.
 
 # %%
-print("layer head   itself  previous  first  mean distance back")
+print("layer head   itself  previous  first  mean distance back   (64 held-out windows)")
 summary = []
-for layer, w in weights.items():
-    for h in range(w.shape[0]):
-        rows = np.arange(1, T)  # position 0 can only look at itself: leave it out
-        on_self = w[h, rows, rows].mean()
-        on_prev = w[h, rows, rows - 1].mean()
-        on_first = w[h, rows, 0].mean()
-        distance = (w[h] * (np.arange(T)[:, None] - np.arange(T)[None, :])).sum(-1)[rows].mean()
-        summary.append((layer, h, on_prev))
+rows = np.arange(1, T_ctx)  # position 0 can only look at itself: leave it out
+back = np.arange(T_ctx)[:, None] - np.arange(T_ctx)[None, :]  # (T, T): how far back
+for layer_i, w_all in enumerate(probe_val.attention):  # (64, n_head, T, T) per block
+    for h in range(w_all.shape[1]):
+        w_h = w_all[:, h]  # (64, T, T)
+        on_self = w_h[:, rows, rows].mean()
+        on_prev = w_h[:, rows, rows - 1].mean()
+        on_first = w_h[:, rows, 0].mean()
+        distance = (w_h * back).sum(-1)[:, rows].mean()
+        summary.append((layer_i, h, float(on_prev)))
         print(
-            f"  {layer}    {h}     {on_self:5.2f}    {on_prev:5.2f}   {on_first:5.2f}     {distance:5.1f}"
+            f"  {layer_i}    {h}     {on_self:5.2f}    {on_prev:5.2f}   {on_first:5.2f}     {distance:5.1f}"
         )
 layer, head, best_prev = max(summary, key=lambda r: r[2])
-kind = "a 'previous-token head'" if best_prev > 0.5 else "a 'previous-token head' in the making"
+even_prev = float(np.mean(1.0 / (rows + 1)))  # attending evenly over positions 0..i
 print(
-    f"-> layer {layer}, head {head} puts the most weight on the previous token ({best_prev:.2f}):"
+    f"layer {layer}, head {head} gives the previous token the most weight: {best_prev:.2f}, "
+    f"against {even_prev:.2f} for a head that attends evenly"
 )
-print(f"   {kind}, a pattern found in real GPTs too. Its weights, in full:")
+strength = (
+    "most of its weight: a previous-token head"
+    if best_prev > 0.5
+    else "not yet most of its weight, as a full previous-token head would"
+)
+lesson.verdict(
+    "a_head_prefers_previous_token",
+    best_prev > 1.5 * even_prev,
+    f"layer {layer}, head {head} prefers the previous token, {best_prev / even_prev:.1f} times "
+    f"the even share ({strength})",
+    f"no head singles out the previous token: the best gives it {best_prev:.2f}, close to the "
+    f"even share {even_prev:.2f}",
+)
+print("Its weights on the sentence, in full:")
 
 # %%
 w = weights[layer][head]  # (T, T)
@@ -312,6 +397,99 @@ print(
     f"  largest change of the logits at positions 0..{T - 2}: {np.abs(a[:-1] - b[:-1]).max():.2f}"
 )
 print(f"  largest change at the last position:       {np.abs(a[-1] - b[-1]).max():.2f}")
+past_change, last_change = np.abs(a[:-1] - b[:-1]).max(), np.abs(a[-1] - b[-1]).max()
+lesson.belief(
+    "attention_sees_whole_text",
+    "attention lets every token look at the whole text, before and after it",
+    "corrected" if past_change == 0 and last_change > 0 else "confirmed",
+    f"changing the last character moved the earlier positions' logits by {past_change:.2g} and "
+    f"the last one's by {last_change:.2f}: a token sees only itself and the past",
+)
+
+# %% [markdown]
+# ## 2b. One character, many contexts
+#
+# Take the character 'e' at the same position in 32 different stretches of held-out text.
+# Entering block 0, its vector is wte['e'] + wpe[position]: the same in every context.
+# Attention is where the context gets in. Measure how far the 32 vectors spread apart
+# (the mean distance to their average, as a share of the average's length) at each stage.
+
+# %%
+e_id, p = tok.stoi["e"], T_ctx // 2
+at = np.flatnonzero(val_ids == e_id)
+at = at[at >= p]
+at = at[:: max(1, len(at) // 32)][:32]  # spread through the held-out text
+contexts = val_ids[at[:, None] - p + np.arange(p + 1)]  # (32, p + 1): each ends in 'e'
+with tg.no_grad(), inspect(model) as probe_e:
+    model(contexts)
+block0 = model.transformer.h[0]
+x_in = Tensor(probe_e.hidden[0])  # (32, p + 1, C) entering block 0
+with tg.no_grad():  # block 0's first half, as Block.forward writes it
+    after_attn = (x_in + block0.attn(block0.ln_1(x_in))).data  # (32, p + 1, C)
+
+
+def spread(vectors: np.ndarray) -> float:
+    """Mean distance of the rows to their average, over the average's length."""
+    centre = vectors.mean(0)
+    return float(np.linalg.norm(vectors - centre, axis=1).mean() / np.linalg.norm(centre))
+
+
+stages = {
+    "entering block 0 (embedding + position)": probe_e.hidden[0][:, p],
+    "after block 0's attention": after_attn[:, p],
+    "after block 0's MLP": probe_e.hidden[1][:, p],
+    f"leaving the last block ({model.config.n_layer})": probe_e.hidden[-1][:, p],
+}
+print(f"'e' at position {p} in {len(at)} contexts, e.g. {show(tok.decode(contexts[0][-12:]))}:")
+for name, vecs in stages.items():
+    print(f"  {name:45} spread {spread(vecs):.3f}")
+spread_in, spread_attn = (
+    spread(stages["entering block 0 (embedding + position)"]),
+    spread(after_attn[:, p]),
+)
+lesson.belief(
+    "vectors_talk",
+    "in attention the token vectors talk to each other and change their values",
+    "confirmed" if spread_in < 1e-6 and spread_attn > 0.05 else "partly",
+    f"'e' at position {p} in {len(at)} contexts: identical entering block 0 (spread "
+    f"{spread_in:.3f}), spread {spread_attn:.3f} after one attention, "
+    f"{spread(probe_e.hidden[-1][:, p]):.3f} leaving the last block",
+    notes=(14,),
+)
+
+# %% [markdown]
+# ## 2c. Then each vector passes alone through the MLP
+#
+# Block.forward's second line is `x = x + mlp(ln_2(x))`. Nothing in it mixes positions: it
+# is the same small network applied to each of the T vectors. Run block 0's MLP on the
+# whole batch of vectors at once and on each position by itself. (A demonstration of what
+# the code does, rather than a finding: a different result would mean a bug.)
+
+# %%
+mid = Tensor(after_attn)  # (32, p + 1, C): the vectors after block 0's attention
+with tg.no_grad():
+    together = block0.mlp(block0.ln_2(mid)).data
+    alone = np.stack(
+        [
+            block0.mlp(block0.ln_2(Tensor(after_attn[:, i : i + 1]))).data[:, 0]
+            for i in range(p + 1)
+        ],
+        axis=1,
+    )
+mlp_gap = float(np.abs(together - alone).max())
+print(
+    f"MLP on all {p + 1} positions at once vs one position at a time: max difference {mlp_gap:.1e}"
+)
+lesson.belief(
+    "mlp_per_vector",
+    "after attention, each vector passes through the MLP on its own, then on to the next "
+    "attention layer",
+    "confirmed" if mlp_gap < 1e-4 * np.abs(together).max() else "corrected",
+    f"block 0's MLP on {p + 1} positions together vs one at a time: max difference "
+    f"{mlp_gap:.1e} (outputs up to {np.abs(together).max():.2f}); the blocks alternate "
+    f"attention and MLP {model.config.n_layer} times",
+    notes=(15,),
+)
 
 # %% [markdown]
 # ## 3. Unembedding: the last vector becomes a score per token
@@ -329,7 +507,22 @@ with tg.no_grad():
     model_logits = model(ids[None])[0].data[0, -1]  # (V,) what the model outputs
 logits = x_last @ wte.T  # (C,) @ (C, V) -> (V,)
 print(f"last vector x: shape {x_last.shape}; logits = x @ wte.T: shape {logits.shape}")
-print(f"same as the model's own output: max difference {np.abs(logits - model_logits).max():.1e}")
+unembed_gap = float(np.abs(logits - model_logits).max())
+print(f"same as the model's own output: max difference {unembed_gap:.1e}")
+tied = model.lm_head.weight is model.transformer.wte.weight
+lesson.belief(
+    "embedding_unembedding",
+    "the embedding is a matrix of tokens by features; the unembedding turns the last vector "
+    "into a score, then a probability, for every possible next token",
+    "confirmed" if unembed_gap < 1e-3 else "corrected",
+    f"wte is {wte.shape[0]} tokens x {wte.shape[1]} features "
+    f"({tally['embedding (wte, shared with unembedding)'] / total:.0%} of this small model); "
+    f"x @ wte.T gives the model's {V} logits to {unembed_gap:.0e}; "
+    + (
+        "the unembedding is the same matrix (tied)" if tied else "the unembedding is its own matrix"
+    ),
+    notes=(17,),
+)
 probs = softmax(logits.astype(np.float64))
 order = np.argsort(-logits)
 print(f"after {show(text)}, the highest and lowest scores and their probabilities:")
@@ -337,12 +530,80 @@ for j in list(order[:5]) + list(order[-2:]):
     print(f"  {show(chars[j]):>6}  score {logits[j]:+6.2f}  ->  probability {probs[j]:.3f}")
 
 # %% [markdown]
+# ## 3b. Reading the residual stream after every layer (the "logit lens")
+#
+# The unembedding reads the last block's output. Nothing stops us from reading the stream
+# earlier: take the vector entering each block, apply the final layer norm and the
+# unembedding, and ask what that half-finished vector would predict. On the 64 held-out
+# windows: the cost of the true next character, and how often the top guess is right.
+# (Entering block 0 the vector is just the token's own embedding plus its position.)
+
+# %%
+ln_f = model.transformer.ln_f
+lens = []
+for stream in probe_val.hidden:  # n_layer + 1 arrays (64, T, C)
+    with tg.no_grad():
+        decoded = ln_f(Tensor(stream)).data @ wte.T  # (64, T, V): this layer's guess
+    lens.append(
+        (
+            mean_nll(decoded, targets),
+            float((decoded.argmax(-1) == targets).mean()),
+            float((decoded.argmax(-1) == windows).mean()),
+        )
+    )
+print("read after          cost (nats)   top guess right   top guess = the input token")
+for depth, (nll, acc, echo) in enumerate(lens):
+    where = "the embedding" if depth == 0 else f"block {depth - 1}"
+    print(f"  {where:16}     {nll:6.3f}          {acc:5.3f}            {echo:5.3f}")
+print(f"  (the model's own output: cost {val_nll:.3f})")
+gain = lens[0][0] - lens[-1][0]
+lesson.verdict(
+    "logit_lens_sharpens",
+    gain > 0.5 and lens[-1][1] > lens[0][1],
+    f"the prediction is built up through the blocks: the cost falls by {gain:.2f} nats from the "
+    "embedding to the last block",
+    "reading the stream early predicts about as well as at the end in this run",
+)
+mid_gain = lens[0][0] - lens[1][0]
+lesson.belief(
+    "answer_only_at_the_end",
+    "the model only works out its answer in the last layer",
+    "corrected" if mid_gain > 0.25 * gain else "confirmed",
+    f"decoded after block 0 the cost is already {lens[1][0]:.2f} nats (embedding "
+    f"{lens[0][0]:.2f}, last block {lens[-1][0]:.2f}): block 0 alone makes "
+    f"{mid_gain / gain:.0%} of the gain",
+)
+
+# %% [markdown]
+# On the sentence: what each layer would answer after "To be, or not to b".
+
+# %%
+pos = text.index("to b") + 3  # the position of the second 'b'
+for depth, stream in enumerate(states):  # the sentence's residual stream, from section 3
+    with tg.no_grad():
+        guess = softmax((ln_f(Tensor(stream)).data[pos] @ wte.T).astype(np.float64))
+    top = np.argsort(-guess)[:3]
+    where = "the embedding" if depth == 0 else f"block {depth - 1}"
+    print(f"  after {where:14} " + "  ".join(f"{show(chars[j])} {guess[j]:.2f}" for j in top))
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(range(len(lens)), [r[0] for r in lens], marker="o")
+    ax.set_xticks(range(len(lens)), ["embed"] + [f"block {i}" for i in range(model.config.n_layer)])
+    ax.set(
+        xlabel="residual stream read after",
+        ylabel="cost of the true next character (nats)",
+        title="Logit lens: each layer's vector, decoded",
+    )
+    lesson.save(fig, "logit_lens")
+
+# %% [markdown]
 # ## 4. Softmax: scores into probabilities
 #
 # softmax(s)_i = exp(s_i) / sum_j exp(s_j). exp makes every score positive and grows
-# fast, so after dividing by the sum the largest scores take almost everything (near
-# 1) and the small ones almost nothing (near 0): a "soft" version of picking the
-# maximum. Adding the same number to every score changes nothing; multiplying the
+# fast, so after dividing by the sum the largest score takes the biggest share, and when
+# it stands far above the others, almost everything (near 1, the others near 0): a
+# "soft" version of picking the maximum. How often a trained model's scores are that
+# lopsided is measured at the end of section 5. Adding the same number to every score changes nothing; multiplying the
 # scores by a factor makes the winner win more clearly.
 
 # %%
@@ -377,6 +638,33 @@ for T_ in (0.25, 0.5, 1.0, 2.0, 4.0):
     ent = float(-(p * np.log2(np.maximum(p, 1e-300))).sum())
     print(f"  {T_:4.2f}    {best:32}  {p.max():.2f}   {ent:.2f} bits")
 print(f"  (uniform over {V} tokens: max p {1 / V:.3f}, entropy {np.log2(V):.2f} bits)")
+
+# %% [markdown]
+# Does softmax always put the largest score near 1? It does when the largest score stands
+# far above the rest; here is how often that happens for this model's next-token guesses,
+# at every position of the 64 held-out windows.
+
+# %%
+z = val_logits.astype(np.float64)
+z = z - z.max(-1, keepdims=True)
+p_all = np.exp(z) / np.exp(z).sum(-1, keepdims=True)  # (64, T, V)
+top_p = p_all.max(-1)
+z_cold = z / 0.25
+p_cold = np.exp(z_cold) / np.exp(z_cold).sum(-1, keepdims=True)
+near_one, near_one_cold = float((top_p > 0.9).mean()), float((p_cold.max(-1) > 0.9).mean())
+print(
+    f"top probability: median {np.median(top_p):.2f}; above 0.9 at {near_one:.0%} of "
+    f"{top_p.size} positions (at temperature 0.25: {near_one_cold:.0%})"
+)
+lesson.belief(
+    "softmax_near_one",
+    "softmax makes the largest value close to 1 and the others close to 0",
+    "confirmed" if near_one > 0.5 else "partly",
+    f"the top next-character probability is above 0.9 at {near_one:.0%} of {top_p.size} "
+    f"held-out positions (median {np.median(top_p):.2f}); dividing the scores by a temperature "
+    f"of 0.25 makes that {near_one_cold:.0%}: flat scores give flat probabilities",
+    notes=(18,),
+)
 
 # %%
 print(f"lesson 6 done in {time.perf_counter() - started:.1f} s")
