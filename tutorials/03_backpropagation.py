@@ -41,6 +41,23 @@ EPOCHS = 4 if args.quick else 20
 plt = lesson.plt
 
 # %% [markdown]
+# ## What you may believe after the lecture, and how this lesson checks it
+#
+# A learner's notes on lecture 3 say three things. Each is checked below by an experiment
+# on this lesson's network, with an outcome (confirmed, partly or corrected) computed from
+# the run:
+#
+# 1. *Backpropagation finds which changes of the weights and biases lower the cost
+#    fastest* (section 4: nudge the weights and measure).
+# 2. *Every step of the calculation relies on the previous layer of the network*
+#    (section 4: in which order does `backward()` finish the layers?).
+# 3. *It is good to shuffle the data randomly and cut it into mini-batches* (section 5:
+#    how well does a batch's gradient point where the full gradient points?). Lesson 4
+#    trains with and without shuffling.
+#
+# The last cell lists the outcomes.
+
+# %% [markdown]
 # ## 1. Backpropagation by hand
 #
 # One sigmoid neuron with one input, and its squared error against a target:
@@ -142,10 +159,10 @@ for name, v in [("w", w), ("b", b), ("x", x)]:
 
 # %%
 n_points = 200
-X, labels = make_moons(n_points, noise=0.1, seed=0)
+X, labels = make_moons(n_points, noise=0.1, seed=lesson.seed)
 points = X.tolist()
 targets = [1.0 if k == 1 else -1.0 for k in labels.tolist()]  # classes 0/1 -> -1/+1
-model = MLP(2, [16, 16, 1], activation="relu", output_activation="linear", seed=1)
+model = MLP(2, [16, 16, 1], activation="relu", output_activation="linear", seed=lesson.seed + 1)
 print(model)
 
 
@@ -153,13 +170,13 @@ def batch_loss(indices: list[int]) -> Value:
     """Mean hinge loss over some points: a Value, ready for backward()."""
     total = Value(0.0)
     for i in indices:
-        score = model(points[i])[0]
+        score = model(points[i])  # one output: the Value itself
         total = total + (1 - targets[i] * score).relu()
     return total / len(indices)
 
 
 def accuracy() -> float:
-    return sum((model(p)[0].data > 0) == (t > 0) for p, t in zip(points, targets)) / n_points
+    return sum((model(p).data > 0) == (t > 0) for p, t in zip(points, targets)) / n_points
 
 
 # %% [markdown]
@@ -207,28 +224,105 @@ if plt is not None:
     lesson.save(fig, "layer_gradients")
 
 # %% [markdown]
-# **The gradient's size says which weights matter most.** Nudge the weight with the
-# largest |gradient| and the one with the smallest by the same small amount, each in its
-# downhill direction, and see how much the cost drops:
+# **In which order are the layers finished?** A neuron's error, dLoss/d(its activation),
+# is complete when `backward()` hands it on to what made it. We run one training point
+# forward, keep every neuron's activation (a `Value`), let each note the moment it hands
+# its gradient on, and run backward:
+
+# %%
+visits: list[int] = []  # the layer of each neuron, in the order backward() finishes it
+acts, layer_in = [], points[0]
+for k, layer in enumerate(model.layers):
+    layer_in = layer(layer_in)  # this layer's activations: the next layer's inputs
+    layer_in = layer_in if isinstance(layer_in, list) else [layer_in]  # one neuron: a Value
+    for v in layer_in:
+        v._backward = lambda grad, k=k, hand_on=v._backward: (visits.append(k + 1), hand_on(grad))
+    acts.append(layer_in)
+model.zero_grad()
+(1 - targets[0] * layer_in[0]).relu().backward()  # the hinge loss of point 0
+spans = {k: (visits.index(k), len(visits) - 1 - visits[::-1].index(k)) for k in sorted(set(visits))}
+for k, (first, last) in sorted(spans.items(), reverse=True):
+    print(f"layer {k}: its {len(acts[k - 1])} neurons are finished at moments {first}..{last} "
+          f"of {len(visits)}")  # fmt: skip
+backwards = all(spans[k + 1][1] < spans[k][0] for k in range(1, len(model.layers)))
+lesson.belief(
+    "backprop_runs_from_the_output",
+    "Every step of backpropagation relies on the previous layer of the network.",
+    "partly" if backwards else "confirmed",
+    f"backward() finished the neurons of layer 3 (moments {spans[3][0]}-{spans[3][1]}), then "
+    f"layer 2 ({spans[2][0]}-{spans[2][1]}), then layer 1 ({spans[1][0]}-{spans[1][1]}): each "
+    "layer's error comes from the layer after it; only the forward activations come from the one before",
+    notes=(8,),
+)
+
+# %% [markdown]
+# **Does the gradient say which changes lower the cost fastest?** Two measurements.
+# First, nudge 40 weights with a nonzero gradient by the same small amount, each in its
+# downhill direction, and see whether the larger |gradient| gives the larger drop of the
+# cost. Second, move *all* the parameters a step of the same small length, once along the
+# negative gradient and 20 times along random directions (each pointed downhill):
 
 # %%
 params = model.parameters()
-by_size = sorted(params, key=lambda q: abs(q.grad))
 eps = 1e-3
-before = batch_loss(check).data
-drops = {}
-for name, q in (("largest", by_size[-1]), ("smallest", by_size[0])):
+loss = batch_loss(check)
+model.zero_grad()
+loss.backward()  # the gradient of the 20 points' cost again (the cell above used one point)
+before = loss.data
+pick = random.Random(lesson.seed)
+nonzero = [q for q in params if abs(q.grad) > 1e-9]
+sample = pick.sample(nonzero, min(40, len(nonzero)))
+drops = []
+for q in sample:
     old = q.data
     q.data = old - eps * (1 if q.grad > 0 else -1)  # one step of size eps, downhill
-    drops[name] = before - batch_loss(check).data
+    drops.append(before - batch_loss(check).data)
     q.data = old
-    print(f"{name:8} |grad| {abs(q.grad):.5f}: the cost drops by {drops[name]:.2e}")
+ranks = lambda xs: np.argsort(np.argsort(xs))  # noqa: E731
+rank_corr = float(np.corrcoef(ranks([abs(q.grad) for q in sample]), ranks(drops))[0, 1])
+print(f"{len(sample)} weights: rank correlation of |gradient| with the drop {rank_corr:.2f}")
+print(f"  (and {len(params) - len(nonzero)} of the {len(params)} parameters have gradient 0 "
+      "here: a dead ReLU or a point already past its margin)")  # fmt: skip
+
+
+def drop_along(direction: list[float]) -> float:
+    """How much the cost drops when every parameter moves eps * direction (unit length)."""
+    norm = math.sqrt(sum(d * d for d in direction))
+    olds = [q.data for q in params]
+    for q, d in zip(params, direction):
+        q.data += eps * d / norm
+    dropped = before - batch_loss(check).data
+    for q, old in zip(params, olds):
+        q.data = old
+    return dropped
+
+
+grad_drop = drop_along([-q.grad for q in params])
+random_drops = []
+for _ in range(20):
+    d = [pick.gauss(0, 1) for _ in params]
+    if sum(di * q.grad for di, q in zip(d, params)) > 0:  # point it downhill
+        d = [-di for di in d]
+    random_drops.append(drop_along(d))
+print(f"a step of length {eps} drops the cost by {grad_drop:.2e} along -gradient, "
+      f"by at most {max(random_drops):.2e} along 20 random downhill directions")  # fmt: skip
 lesson.verdict(
-    "big_gradient_matters_most",
-    drops["largest"] > 10 * max(drops["smallest"], 0),
-    "the same nudge lowers the cost far more through the weight with the large gradient: "
-    "the gradient ranks the weights by how much they matter right now",
-    "the two nudges changed the cost about equally in this run",
+    "gradient_beats_random_directions",
+    grad_drop > max(random_drops) and rank_corr > 0.8,
+    f"the negative gradient lowers the cost {grad_drop / max(max(random_drops), 1e-12):.0f}x "
+    "more than the best of 20 random directions, and the weights with the larger |gradient| "
+    f"lower it more (rank correlation {rank_corr:.2f}): the gradient ranks the changes",
+    f"the gradient did not clearly beat random directions here ({grad_drop:.2e} against "
+    f"{max(random_drops):.2e}, rank correlation {rank_corr:.2f})",
+)
+lesson.belief(
+    "gradient_ranks_the_changes",
+    "Backpropagation finds which changes of the weights and biases lower the cost fastest.",
+    "confirmed" if grad_drop > max(random_drops) and rank_corr > 0.8 else "partly",
+    f"a step along the gradient backprop computed dropped the cost {grad_drop:.1e}, the best of "
+    f"20 random directions {max(random_drops):.1e}; |gradient| and the drop of 40 single-weight "
+    f"nudges: rank correlation {rank_corr:.2f}",
+    notes=(8,),
 )
 
 # %% [markdown]
@@ -312,7 +406,7 @@ for name, f, xs in (
 #
 # Why shuffle? A mini-batch's gradient is only a good estimate of the full gradient if
 # the batch is a fair sample of the data. If the data were sorted, a batch might hold
-# one class only, and its gradient would point somewhere else entirely. We can measure
+# one class only, and its gradient could point elsewhere. We can measure
 # that: the cosine between a batch's gradient and the full gradient (1 = same direction).
 
 
@@ -329,13 +423,23 @@ def cosine(u: list[float], v: list[float]) -> float:
 
 
 full = gradient_vector(list(range(n_points)))
-rng = random.Random(0)
+rng = random.Random(lesson.seed)
 one_class = [i for i in range(n_points) if targets[i] > 0]
-shuffled_cos = [cosine(full, gradient_vector(rng.sample(range(n_points), 16))) for _ in range(3)]
-sorted_cos = [cosine(full, gradient_vector(one_class[16 * k : 16 * (k + 1)])) for k in range(3)]
-print("cosine(batch gradient, full gradient), three batches each:")
+shuffled_cos = [cosine(full, gradient_vector(rng.sample(range(n_points), 16))) for _ in range(6)]
+sorted_cos = [cosine(full, gradient_vector(one_class[16 * k : 16 * (k + 1)])) for k in range(6)]
+print("cosine(batch gradient, full gradient), six batches each:")
 print("  shuffled batches of 16:", " ".join(f"{c:5.2f}" for c in shuffled_cos))
 print("  batches of one class:  ", " ".join(f"{c:5.2f}" for c in sorted_cos))
+fair = np.mean(shuffled_cos) > np.mean(sorted_cos) + 0.1
+lesson.belief(
+    "shuffle_into_mini_batches",
+    "It is good to shuffle the data randomly and cut it into mini-batches.",
+    "confirmed" if fair else "partly",
+    f"the gradient of a shuffled batch of 16 points points nearer the full gradient (mean "
+    f"cosine {np.mean(shuffled_cos):.2f} over 6 batches) than a one-class batch's "
+    f"({np.mean(sorted_cos):.2f}); lesson 4 trains both ways",
+    notes=(9,),
+)
 
 # %% [markdown]
 # Now train. Each epoch is one pass over the shuffled data; the learning rate shrinks
@@ -373,7 +477,7 @@ print(f"final accuracy {accuracy():.3f}")
 cols, rows = 48, 14
 x_lo, x_hi, y_lo, y_hi = -1.5, 2.5, -1.0, 1.5
 canvas = [
-    ["+" if model([x_lo + (x_hi - x_lo) * c / (cols - 1), y_hi - (y_hi - y_lo) * r / (rows - 1)])[0].data > 0 else "."
+    ["+" if model([x_lo + (x_hi - x_lo) * c / (cols - 1), y_hi - (y_hi - y_lo) * r / (rows - 1)]).data > 0 else "."
      for c in range(cols)]
     for r in range(rows)
 ]  # fmt: skip
@@ -388,7 +492,7 @@ if plt is not None:
     n = 25 if args.quick else 50
     gx = [x_lo + (x_hi - x_lo) * i / (n - 1) for i in range(n)]
     gy = [y_lo + (y_hi - y_lo) * j / (n - 1) for j in range(n)]
-    scores = [[model([x, y])[0].data for x in gx] for y in gy]
+    scores = [[model([x, y]).data for x in gx] for y in gy]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.contourf(gx, gy, scores, levels=[-1e9, 0, 1e9], colors=["#a8c8f0", "#f4b6a1"], alpha=0.8)
     ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="coolwarm", edgecolors="k", s=18)
@@ -398,6 +502,12 @@ if plt is not None:
         ylabel="x2",
     )
     lesson.save(fig, "03_moons")
+
+# %% [markdown]
+# ## What the run said about the beliefs
+
+# %%
+lesson.summary()
 
 # %% [markdown]
 # ## Exercises
