@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from . import _validate as V
+from . import _validate as validate
 from . import reference as _reference
 from .config import config
 from .interface import KERNELS, MODULES, build_report
@@ -87,26 +87,26 @@ def kernel_table() -> dict[str, str]:
 
 
 def dot(x: np.ndarray, y: np.ndarray) -> float:
-    V.float_array(x, "x")
-    V.float_array(y, "y")
-    V.same_dtype(("x", x), ("y", y))
-    V.ndim(x, 1, "x")
-    V.ndim(y, 1, "y")
+    validate.float_array(x, "x")
+    validate.float_array(y, "y")
+    validate.same_dtype(("x", x), ("y", y))
+    validate.ndim(x, 1, "x")
+    validate.ndim(y, 1, "y")
     if x.shape != y.shape:
         raise ValueError(f"dot needs equal lengths, got shapes {x.shape} and {y.shape}")
-    x, y = V.contiguous(x), V.contiguous(y)
+    x, y = validate.contiguous(x), validate.contiguous(y)
     f = _core.dot_f32 if x.dtype == np.float32 else _core.dot_f64
     return float(f(x, y, config.isa))
 
 
 def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = False) -> np.ndarray:
-    V.float_array(x, "x")
-    V.ndim(x, 2, "x")
+    validate.float_array(x, "x")
+    validate.ndim(x, 2, "x")
     if out is None:
         out = np.empty(x.shape[1], dtype=x.dtype)
         accumulate = False
-    V.float_array(out, "out")
-    V.same_dtype(("x", x), ("out", out))
+    validate.float_array(out, "out")
+    validate.same_dtype(("x", x), ("out", out))
     if out.shape != (x.shape[1],):
         raise ValueError(
             f"out must have shape ({x.shape[1]},) for x of shape {x.shape}, got {out.shape}"
@@ -115,7 +115,7 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
         raise ValueError("out must be C-contiguous")
     if not out.flags.aligned:  # the kernel writes through a pointer: let NumPy do it
         return _reference.colsum(x, out, accumulate)
-    x = V.contiguous(x)
+    x = validate.contiguous(x)
     f = _core.colsum_f32 if x.dtype == np.float32 else _core.colsum_f64
     f(x, out, accumulate, config.isa, config.num_threads)
     return out
@@ -123,12 +123,12 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
 
 def sum_squares(arrays: list[np.ndarray]) -> np.ndarray:
     """Every array's sum of squares in one parallel loop over all of them (reduce.c)."""
-    arrays = V.float_arrays(arrays, "arrays")
+    arrays = validate.float_arrays(arrays, "arrays")
     out = np.zeros(len(arrays), dtype=np.float64)
     for dtype in (_F32, _F64):
         which = [i for i, x in enumerate(arrays) if x.dtype == dtype]
         if which:
-            flat = [V.contiguous(arrays[i]).reshape(-1) for i in which]
+            flat = [validate.contiguous(arrays[i]).reshape(-1) for i in which]
             out[which] = _core.sum_squares(flat, dtype == _F64, config.isa, config.num_threads)
     return out
 
@@ -136,7 +136,7 @@ def sum_squares(arrays: list[np.ndarray]) -> np.ndarray:
 def scale_(arrays: list[np.ndarray], s: float) -> None:
     """x *= s for every x, in one parallel loop over all of them (reduce.c). An array the
     kernel cannot write through a pointer (not C-contiguous) is scaled by NumPy."""
-    arrays = V.float_arrays(arrays, "arrays")
+    arrays = validate.float_arrays(arrays, "arrays")
     for i, x in enumerate(arrays):
         if not x.flags.writeable:
             raise ValueError(f"arrays[{i}] is read-only")
@@ -147,11 +147,11 @@ def scale_(arrays: list[np.ndarray], s: float) -> None:
         return _reference.scale_(arrays, s)
     for dtype in (_F32, _F64):
         group = [x for x in arrays if x.dtype == dtype]
-        flat = [x.reshape(-1) for x in group if V.writable_in_place(x)]
+        flat = [x.reshape(-1) for x in group if validate.writable_in_place(x)]
         if flat:
             _core.scale_many(flat, float(s), dtype == _F64, config.isa, config.num_threads)
         for x in group:
-            if not V.writable_in_place(x):
+            if not validate.writable_in_place(x):
                 x *= s
 
 
@@ -167,16 +167,16 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
         c = _core.add_small(a, b, _ADD_SMALL, config.isa)
         if c is not None:
             return c
-    V.float_array(a, "a")
-    V.float_array(b, "b")
-    V.same_dtype(("a", a), ("b", b))
+    validate.float_array(a, "a")
+    validate.float_array(b, "b")
+    validate.same_dtype(("a", a), ("b", b))
     if a.shape != b.shape:
         raise ValueError(f"add needs equal shapes (no broadcasting), got {a.shape} and {b.shape}")
     if out is None:
         out = np.empty(a.shape, dtype=a.dtype)
     else:
-        V.float_array(out, "out")
-        V.same_dtype(("a", a), ("out", out))
+        validate.float_array(out, "out")
+        validate.same_dtype(("a", a), ("out", out))
         if out.shape != a.shape:
             raise ValueError(f"out must have shape {a.shape}, got {out.shape}")
         if not out.flags.c_contiguous or not out.flags.writeable:
@@ -195,7 +195,7 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
         # for less than the memoryview call's argument handling, and there is too
         # little work to share between threads.
         return np.add(a, b, out=out)
-    a, b = V.contiguous(a), V.contiguous(b)
+    a, b = validate.contiguous(a), validate.contiguous(b)
     _core.add(a.reshape(-1), b.reshape(-1), out.reshape(-1), config.isa, config.num_threads)
     return out
 
@@ -203,9 +203,19 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
 def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     """The bias-gradient case (N, C) -> (C,) runs on the threaded column-sum kernel."""
     shape = tuple(shape)
-    if g.ndim == 2 and len(shape) == 1 and g.shape[1] == shape[0] and g.dtype in V.FLOAT_DTYPES:
+    if (
+        g.ndim == 2
+        and len(shape) == 1
+        and g.shape[1] == shape[0]
+        and g.dtype in validate.FLOAT_DTYPES
+    ):
         return colsum(g)
-    if g.ndim > 2 and len(shape) == 1 and g.shape[-1] == shape[0] and g.dtype in V.FLOAT_DTYPES:
+    if (
+        g.ndim > 2
+        and len(shape) == 1
+        and g.shape[-1] == shape[0]
+        and g.dtype in validate.FLOAT_DTYPES
+    ):
         return colsum(g.reshape(-1, shape[0]))
     return _reference.sum_to_shape(g, shape)
 
@@ -236,7 +246,7 @@ def gemm(
     a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, accumulate: bool = False
 ) -> np.ndarray:
     # The common case passes a few quick comparisons; anything else goes through
-    # V.check_gemm, which names the problem. (gemm runs three times per Linear layer
+    # validate.check_gemm, which names the problem. (gemm runs three times per Linear layer
     # per step: for small layers, microseconds of checking count.)
     if not (
         isinstance(a, np.ndarray)
@@ -255,7 +265,7 @@ def gemm(
         and out.flags.aligned
         and out.flags.writeable
     ):
-        V.check_gemm(a, b, out)
+        validate.check_gemm(a, b, out)
     M, K = a.shape
     N = b.shape[1]
     if out is None:
@@ -299,9 +309,9 @@ _MATMUL_SMALL_FLOPS = 1 << 18  # see matmul()
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    V.float_array(a, "a")
-    V.float_array(b, "b")
-    V.same_dtype(("a", a), ("b", b))
+    validate.float_array(a, "a")
+    validate.float_array(b, "b")
+    validate.same_dtype(("a", a), ("b", b))
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul needs at least 1-D operands, got shapes {a.shape} and {b.shape}")
     a2 = a[None, :] if a.ndim == 1 else a  # (K,) -> (1, K): a row
@@ -344,12 +354,12 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def gemm_naive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b by the textbook i-k-j loops in C (float32): no blocking, no packing, no
     threads -- the rung between reference.matmul_naive and the blocked gemm."""
-    V.check_gemm(a, b, None)
+    validate.check_gemm(a, b, None)
     if a.dtype != np.float32:
         raise TypeError(f"gemm_naive is float32 only, got {a.dtype}")
     out = np.zeros((a.shape[0], b.shape[1]), dtype=np.float32)
     if out.size and a.shape[1]:
-        _gemm.gemm_naive_f32(V.contiguous(a), V.contiguous(b), out)
+        _gemm.gemm_naive_f32(validate.contiguous(a), validate.contiguous(b), out)
     return out
 
 
@@ -406,22 +416,22 @@ def _check_update(p: np.ndarray, g: np.ndarray, *state: tuple[str, np.ndarray | 
     be C-contiguous and writable: for other views (rare) the NumPy twin, which updates
     any view in place, is used instead. (Called once per parameter per step: cheap.)
     """
-    V.float_array(p, "p")
+    validate.float_array(p, "p")
     if not p.flags.writeable:
         raise ValueError("p is read-only")
-    fused = V.writable_in_place(p)
+    fused = validate.writable_in_place(p)
     for name, a in (("g", g), *state):
         if a is None:
             continue
         if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
-            V.float_array(a, name)
+            validate.float_array(a, name)
             raise TypeError(f"dtypes must match: p is {p.dtype}, {name} is {a.dtype}")
         if a.shape != p.shape:
             raise ValueError(f"{name} has shape {a.shape}, but p has shape {p.shape}")
         if a is not g:
             if not a.flags.writeable:
                 raise ValueError(f"{name} is read-only")
-            fused = fused and V.writable_in_place(a)
+            fused = fused and validate.writable_in_place(a)
     return fused
 
 
@@ -443,7 +453,7 @@ def sgd_update(
         return
     f = _optim.sgd_f32 if p.dtype == np.float32 else _optim.sgd_f64
     b = buf.reshape(-1) if momentum != 0 else None
-    f(p.reshape(-1), V.contiguous(g).reshape(-1), b, lr, momentum, dampening, weight_decay,
+    f(p.reshape(-1), validate.contiguous(g).reshape(-1), b, lr, momentum, dampening, weight_decay,
       nesterov, first, config.isa, config.num_threads)  # fmt: skip
 
 
@@ -466,7 +476,7 @@ def adam_update(
         _reference.adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
         return
     f = _optim.adam_f32 if p.dtype == np.float32 else _optim.adam_f64
-    f(p.reshape(-1), V.contiguous(g).reshape(-1), m.reshape(-1), v.reshape(-1), lr, beta1,
+    f(p.reshape(-1), validate.contiguous(g).reshape(-1), m.reshape(-1), v.reshape(-1), lr, beta1,
       beta2, eps, weight_decay, step, decoupled, config.isa, config.num_threads)  # fmt: skip
 
 
@@ -489,18 +499,18 @@ def adamw_update(
 
 
 def layer_norm(x: np.ndarray, weight, bias, eps: float):
-    V.float_array(x, "x")
-    V.ndim(x, 2, "x")
+    validate.float_array(x, "x")
+    validate.ndim(x, 2, "x")
     n, c = x.shape
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None:
-            V.float_array(p, name)
-            V.same_dtype(("x", x), (name, p))
+            validate.float_array(p, name)
+            validate.same_dtype(("x", x), (name, p))
             if p.shape != (c,):
                 raise ValueError(f"layer_norm {name} must have shape ({c},), got {p.shape}")
-    x = V.contiguous(x)
-    w = None if weight is None else V.contiguous(weight)
-    b = None if bias is None else V.contiguous(bias)
+    x = validate.contiguous(x)
+    w = None if weight is None else validate.contiguous(weight)
+    b = None if bias is None else validate.contiguous(bias)
     y = np.empty_like(x)
     mean = np.empty(n, dtype=x.dtype)
     rstd = np.empty(n, dtype=x.dtype)
@@ -510,8 +520,8 @@ def layer_norm(x: np.ndarray, weight, bias, eps: float):
 
 
 def layer_norm_backward(x, weight, mean, rstd, dy):
-    V.float_array(x, "x")
-    V.ndim(x, 2, "x")
+    validate.float_array(x, "x")
+    validate.ndim(x, 2, "x")
     n, c = x.shape
     if dy.shape != x.shape or mean.shape != (n,) or rstd.shape != (n,):
         raise ValueError(
@@ -522,9 +532,9 @@ def layer_norm_backward(x, weight, mean, rstd, dy):
     arrays = [("x", x), ("dy", dy), ("mean", mean), ("rstd", rstd)] + (
         [("weight", weight)] if weight is not None else []
     )
-    V.same_dtype(*arrays)
-    x, dy, mean, rstd = (V.contiguous(a) for a in (x, dy, mean, rstd))
-    w = None if weight is None else V.contiguous(weight)
+    validate.same_dtype(*arrays)
+    x, dy, mean, rstd = (validate.contiguous(a) for a in (x, dy, mean, rstd))
+    w = None if weight is None else validate.contiguous(weight)
     dx = np.empty_like(x)
     dw = None if weight is None else np.zeros(c, dtype=x.dtype)  # zeros: N may be 0
     db = np.zeros(c, dtype=x.dtype)
@@ -534,8 +544,8 @@ def layer_norm_backward(x, weight, mean, rstd, dy):
 
 
 def embedding_backward(idx: np.ndarray, g: np.ndarray, num_embeddings: int) -> np.ndarray:
-    V.float_array(g, "g")
-    ids = V.int_indices(idx, "idx", num_embeddings)  # IndexError before any write
+    validate.float_array(g, "g")
+    ids = validate.int_indices(idx, "idx", num_embeddings)  # IndexError before any write
     d = g.shape[-1] if g.ndim else 0
     if g.shape[:-1] != idx.shape:
         raise ValueError(f"embedding_backward: g {g.shape} should be idx shape {idx.shape} + (D,)")
@@ -543,7 +553,13 @@ def embedding_backward(idx: np.ndarray, g: np.ndarray, num_embeddings: int) -> n
     if ids.size == 0 or d == 0:
         return dw
     f = _nn.embedding_bwd_f32 if g.dtype == np.float32 else _nn.embedding_bwd_f64
-    f(ids.reshape(-1), V.contiguous(g).reshape(ids.size, d), dw, config.isa, config.num_threads)
+    f(
+        ids.reshape(-1),
+        validate.contiguous(g).reshape(ids.size, d),
+        dw,
+        config.isa,
+        config.num_threads,
+    )
     return dw
 
 
@@ -553,19 +569,19 @@ def embedding_backward(idx: np.ndarray, g: np.ndarray, num_embeddings: int) -> n
 
 def _as_rows(x: np.ndarray, name: str) -> np.ndarray:
     """x (..., C), a float array, as a C-contiguous (rows, C) array (a copy only if needed)."""
-    V.float_array(x, name)
+    validate.float_array(x, name)
     if x.ndim < 1:
         raise ValueError(f"{name} needs a last axis to normalise over, got shape {x.shape}")
-    x = V.contiguous(x)
+    x = validate.contiguous(x)
     if x.ndim == 2:
         return x
     return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # explicit rows: C may be 0
 
 
 def _same_shape(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
-    V.float_array(a, a_name)
-    V.float_array(b, b_name)
-    V.same_dtype((a_name, a), (b_name, b))
+    validate.float_array(a, a_name)
+    validate.float_array(b, b_name)
+    validate.same_dtype((a_name, a), (b_name, b))
     if a.shape != b.shape:
         raise ValueError(
             f"{a_name} and {b_name} must have the same shape, got {a.shape} and {b.shape}"
@@ -621,8 +637,8 @@ def log_softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
 def cross_entropy(
     logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100
 ) -> tuple[float, _reference.CrossEntropySaved]:
-    targets = V.cross_entropy_targets(logits, targets, ignore_index)
-    logits = V.contiguous(logits)
+    targets = validate.cross_entropy_targets(logits, targets, ignore_index)
+    logits = validate.contiguous(logits)
     n = logits.shape[0]
     row_max = np.empty(n, dtype=logits.dtype)
     row_log_sum = np.empty(n, dtype=logits.dtype)
@@ -643,10 +659,10 @@ def cross_entropy_backward(saved, grad_loss: float) -> np.ndarray:
     logits, targets, row_max, row_log_sum, ignore_index = saved
     # saved is normally what cross_entropy returned, but it is a public function:
     # check everything a pointer will be taken from.
-    targets = V.cross_entropy_targets(logits, targets, ignore_index)
+    targets = validate.cross_entropy_targets(logits, targets, ignore_index)
     for name, a in (("row_max", row_max), ("row_log_sum", row_log_sum)):
-        V.float_array(a, name)
-        V.same_dtype(("logits", logits), (name, a))
+        validate.float_array(a, name)
+        validate.same_dtype(("logits", logits), (name, a))
         if a.shape != (logits.shape[0],):
             raise ValueError(
                 f"{name} must have shape ({logits.shape[0]},) for logits of shape {logits.shape}, got {a.shape}"
@@ -655,7 +671,7 @@ def cross_entropy_backward(saved, grad_loss: float) -> np.ndarray:
         isinstance(grad_loss, np.ndarray) and grad_loss.shape == ()
     ):
         raise TypeError(f"grad_loss must be a number, got {type(grad_loss).__name__}")
-    logits, row_max, row_log_sum = map(V.contiguous, (logits, row_max, row_log_sum))
+    logits, row_max, row_log_sum = map(validate.contiguous, (logits, row_max, row_log_sum))
     n_counted = int(np.count_nonzero(targets != ignore_index))
     scale = float(grad_loss) / n_counted if n_counted else 0.0  # no counted row: all zeros
     dlogits = np.empty_like(logits)
@@ -670,9 +686,9 @@ def cross_entropy_backward(saved, grad_loss: float) -> np.ndarray:
 
 
 def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
-    tanh_form = V.check_approximate(approximate)
-    V.float_array(x, "x")
-    flat = V.contiguous(x).reshape(-1)  # element-wise: any shape is a 1-D run
+    tanh_form = validate.check_approximate(approximate)
+    validate.float_array(x, "x")
+    flat = validate.contiguous(x).reshape(-1)  # element-wise: any shape is a 1-D run
     y = np.empty_like(flat)
     f = _activations.gelu_f32 if flat.dtype == np.float32 else _activations.gelu_f64
     f(flat, y, tanh_form, config.isa, config.num_threads)
@@ -680,9 +696,9 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
 
 
 def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> np.ndarray:
-    tanh_form = V.check_approximate(approximate)
+    tanh_form = validate.check_approximate(approximate)
     _same_shape(x, "x", dy, "dy")
-    xf, dyf = V.contiguous(x).reshape(-1), V.contiguous(dy).reshape(-1)
+    xf, dyf = validate.contiguous(x).reshape(-1), validate.contiguous(dy).reshape(-1)
     dx = np.empty_like(xf)
     f = _activations.gelu_backward_f32 if xf.dtype == np.float32 else _activations.gelu_backward_f64
     f(xf, dyf, dx, tanh_form, config.isa, config.num_threads)
@@ -693,10 +709,10 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
 
 
 def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 0):
-    N, T, S, D = V.check_attention(q, k, v, causal, scale, causal_offset)
+    N, T, S, D = validate.check_attention(q, k, v, causal, scale, causal_offset)
     if 0 in (N, T, S, D):  # nothing to compute: the twin's edge cases
         return _reference.attention_forward(q, k, v, causal, scale, causal_offset)
-    q, k, v = V.contiguous(q), V.contiguous(k), V.contiguous(v)
+    q, k, v = validate.contiguous(q), validate.contiguous(k), validate.contiguous(v)
     out = np.empty((N, T, D), dtype=q.dtype)
     lse = np.empty((N, T), dtype=q.dtype)
     f = _attention.forward_f32 if q.dtype == np.float32 else _attention.forward_f64
@@ -706,12 +722,12 @@ def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 
 
 
 def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, causal_offset: int = 0):
-    N, T, S, D = V.check_attention(q, k, v, causal, scale, causal_offset)
-    V.check_attention_grads(q, out, lse, dout)
+    N, T, S, D = validate.check_attention(q, k, v, causal, scale, causal_offset)
+    validate.check_attention_grads(q, out, lse, dout)
     if 0 in (N, T, S, D):
         return _reference.attention_backward(q, k, v, out, lse, dout, causal, scale, causal_offset)
-    q, k, v = V.contiguous(q), V.contiguous(k), V.contiguous(v)
-    out, lse, dout = V.contiguous(out), V.contiguous(lse), V.contiguous(dout)
+    q, k, v = validate.contiguous(q), validate.contiguous(k), validate.contiguous(v)
+    out, lse, dout = validate.contiguous(out), validate.contiguous(lse), validate.contiguous(dout)
     dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
     f = _attention.backward_f32 if q.dtype == np.float32 else _attention.backward_f64
     f(q, k, v, out, lse, dout, dq, dk, dv, bool(causal), int(causal_offset), float(scale),
@@ -720,10 +736,10 @@ def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, caus
 
 
 def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
-    B, T, C, H, D = V.check_multi_head(qkv, n_head, causal, scale)
+    B, T, C, H, D = validate.check_multi_head(qkv, n_head, causal, scale)
     if 0 in (B, T, D):
         return _reference.multi_head_attention_forward(qkv, n_head, causal, scale)
-    qkv = V.contiguous(qkv)
+    qkv = validate.contiguous(qkv)
     y = np.empty((B, T, C), dtype=qkv.dtype)
     lse = np.empty((B * H, T), dtype=qkv.dtype)
     _attention.packed_forward(qkv, y, lse, H, bool(causal), float(scale), config.isa,
@@ -732,11 +748,16 @@ def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
 
 
 def multi_head_attention_backward(qkv, y, lse, dy, n_head: int, causal: bool, scale: float):
-    B, T, C, H, D = V.check_multi_head(qkv, n_head, causal, scale)
-    V.check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
+    B, T, C, H, D = validate.check_multi_head(qkv, n_head, causal, scale)
+    validate.check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
     if 0 in (B, T, D):
         return _reference.multi_head_attention_backward(qkv, y, lse, dy, n_head, causal, scale)
-    qkv, y, lse, dy = V.contiguous(qkv), V.contiguous(y), V.contiguous(lse), V.contiguous(dy)
+    qkv, y, lse, dy = (
+        validate.contiguous(qkv),
+        validate.contiguous(y),
+        validate.contiguous(lse),
+        validate.contiguous(dy),
+    )
     dqkv = np.empty_like(qkv)
     _attention.packed_backward(qkv, y, lse, dy, dqkv, H, bool(causal), float(scale),
                                config.isa, config.num_threads)  # fmt: skip
@@ -793,10 +814,10 @@ def log_softmax_naive(x: np.ndarray) -> np.ndarray:
 
 
 def cross_entropy_naive(logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100):
-    V.float_array(logits, "logits")
-    V.ndim(logits, 2, "logits")
-    targets = V.cross_entropy_targets(logits, targets, ignore_index)
-    logits = V.contiguous(logits)
+    validate.float_array(logits, "logits")
+    validate.ndim(logits, 2, "logits")
+    targets = validate.cross_entropy_targets(logits, targets, ignore_index)
+    logits = validate.contiguous(logits)
     n = logits.shape[0]
     row_max, row_log_sum = np.empty(n, dtype=logits.dtype), np.empty(n, dtype=logits.dtype)
     total, n_counted = _naive.cross_entropy(
@@ -809,15 +830,15 @@ def cross_entropy_naive(logits: np.ndarray, targets: np.ndarray, ignore_index: i
 
 def cross_entropy_backward_naive(saved, grad_loss: float) -> np.ndarray:
     logits, targets, row_max, row_log_sum, ignore_index = saved
-    V.float_array(logits, "logits")
-    V.ndim(logits, 2, "logits")
-    targets = V.cross_entropy_targets(logits, targets, ignore_index)
+    validate.float_array(logits, "logits")
+    validate.ndim(logits, 2, "logits")
+    targets = validate.cross_entropy_targets(logits, targets, ignore_index)
     for name, a in (("row_max", row_max), ("row_log_sum", row_log_sum)):
-        V.float_array(a, name)
-        V.same_dtype(("logits", logits), (name, a))
+        validate.float_array(a, name)
+        validate.same_dtype(("logits", logits), (name, a))
         if a.shape != (logits.shape[0],):
             raise ValueError(f"{name} must have shape ({logits.shape[0]},), got {a.shape}")
-    logits, row_max, row_log_sum = map(V.contiguous, (logits, row_max, row_log_sum))
+    logits, row_max, row_log_sum = map(validate.contiguous, (logits, row_max, row_log_sum))
     n_counted = int(np.count_nonzero(targets != ignore_index))
     scale = float(grad_loss) / n_counted if n_counted else 0.0
     dlogits = np.empty_like(logits)
@@ -832,21 +853,21 @@ def _layer_norm_params(x, named) -> list:
     out = []
     for name, a, shape in named:
         if a is not None:
-            V.float_array(a, name)
-            V.same_dtype(("x", x), (name, a))
+            validate.float_array(a, name)
+            validate.same_dtype(("x", x), (name, a))
             if a.shape != shape:
                 raise ValueError(f"layer_norm {name} must have shape {shape}, got {a.shape}")
-            a = V.contiguous(a)
+            a = validate.contiguous(a)
         out.append(a)
     return out
 
 
 def layer_norm_naive(x: np.ndarray, weight, bias, eps: float):
-    V.float_array(x, "x")
-    V.ndim(x, 2, "x")
+    validate.float_array(x, "x")
+    validate.ndim(x, 2, "x")
     n, c = x.shape
     w, b = _layer_norm_params(x, (("weight", weight, (c,)), ("bias", bias, (c,))))
-    x = V.contiguous(x)
+    x = validate.contiguous(x)
     y = np.empty_like(x)
     mean, rstd = np.empty(n, dtype=x.dtype), np.empty(n, dtype=x.dtype)
     _naive.layer_norm(x, w, b, y, mean, rstd, float(eps))
@@ -854,8 +875,8 @@ def layer_norm_naive(x: np.ndarray, weight, bias, eps: float):
 
 
 def layer_norm_backward_naive(x, weight, mean, rstd, dy):
-    V.float_array(x, "x")
-    V.ndim(x, 2, "x")
+    validate.float_array(x, "x")
+    validate.ndim(x, 2, "x")
     n, c = x.shape
     if mean is None or rstd is None:
         raise ValueError("layer_norm_backward needs the forward's mean and rstd")
@@ -863,7 +884,7 @@ def layer_norm_backward_naive(x, weight, mean, rstd, dy):
         x,
         (("weight", weight, (c,)), ("mean", mean, (n,)), ("rstd", rstd, (n,)), ("dy", dy, (n, c))),
     )
-    x = V.contiguous(x)
+    x = validate.contiguous(x)
     dx = np.empty_like(x)
     dw = None if w is None else np.empty(c, dtype=x.dtype)
     db = np.empty(c, dtype=x.dtype)
@@ -872,26 +893,26 @@ def layer_norm_backward_naive(x, weight, mean, rstd, dy):
 
 
 def gelu_naive(x: np.ndarray, approximate: str = "none") -> np.ndarray:
-    tanh_form = V.check_approximate(approximate)
-    V.float_array(x, "x")
-    flat = V.contiguous(x).reshape(-1)
+    tanh_form = validate.check_approximate(approximate)
+    validate.float_array(x, "x")
+    flat = validate.contiguous(x).reshape(-1)
     y = np.empty_like(flat)
     _naive.gelu(flat, y, tanh_form)
     return y.reshape(x.shape)
 
 
 def gelu_backward_naive(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> np.ndarray:
-    tanh_form = V.check_approximate(approximate)
+    tanh_form = validate.check_approximate(approximate)
     _same_shape(x, "x", dy, "dy")
-    xf, dyf = V.contiguous(x).reshape(-1), V.contiguous(dy).reshape(-1)
+    xf, dyf = validate.contiguous(x).reshape(-1), validate.contiguous(dy).reshape(-1)
     dx = np.empty_like(xf)
     _naive.gelu_backward(xf, dyf, dx, tanh_form)
     return dx.reshape(x.shape)
 
 
 def attention_forward_naive(q, k, v, causal: bool, scale: float, causal_offset: int = 0):
-    N, T, S, D = V.check_attention(q, k, v, causal, scale, causal_offset)
-    q, k, v = V.contiguous(q), V.contiguous(k), V.contiguous(v)
+    N, T, S, D = validate.check_attention(q, k, v, causal, scale, causal_offset)
+    q, k, v = validate.contiguous(q), validate.contiguous(k), validate.contiguous(v)
     out = np.empty((N, T, D), dtype=q.dtype)
     lse = np.empty((N, T), dtype=q.dtype)
     _naive.attention_forward(q, k, v, out, lse, bool(causal), int(causal_offset), float(scale))
@@ -901,9 +922,9 @@ def attention_forward_naive(q, k, v, causal: bool, scale: float, causal_offset: 
 def attention_backward_naive(
     q, k, v, out, lse, dout, causal: bool, scale: float, causal_offset: int = 0
 ):
-    V.check_attention(q, k, v, causal, scale, causal_offset)
-    V.check_attention_grads(q, out, lse, dout)
-    q, k, v, out, lse, dout = map(V.contiguous, (q, k, v, out, lse, dout))
+    validate.check_attention(q, k, v, causal, scale, causal_offset)
+    validate.check_attention_grads(q, out, lse, dout)
+    q, k, v, out, lse, dout = map(validate.contiguous, (q, k, v, out, lse, dout))
     dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
     _naive.attention_backward(q, k, v, out, lse, dout, dq, dk, dv, bool(causal),
                               int(causal_offset), float(scale))  # fmt: skip
@@ -926,7 +947,7 @@ def sgd_update_naive(
     if not _check_update(p, g, ("buf", buf)):
         raise ValueError("sgd_update_naive updates C-contiguous arrays in place; p or buf is not")
     b = buf.reshape(-1) if momentum != 0 else None
-    _naive.sgd(p.reshape(-1), V.contiguous(g).reshape(-1), b, lr, momentum, dampening,
+    _naive.sgd(p.reshape(-1), validate.contiguous(g).reshape(-1), b, lr, momentum, dampening,
                weight_decay, nesterov, first)  # fmt: skip
 
 
@@ -947,7 +968,7 @@ def adam_update_naive(
         raise ValueError(f"step counts from 1, got {step}")
     if not _check_update(p, g, ("m", m), ("v", v)):
         raise ValueError("adam_update_naive updates C-contiguous arrays in place; p, m or v is not")
-    _naive.adam(p.reshape(-1), V.contiguous(g).reshape(-1), m.reshape(-1), v.reshape(-1), lr,
+    _naive.adam(p.reshape(-1), validate.contiguous(g).reshape(-1), m.reshape(-1), v.reshape(-1), lr,
                 beta1, beta2, eps, weight_decay, step, decoupled)  # fmt: skip
 
 

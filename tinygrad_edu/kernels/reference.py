@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _validate as V
+from . import _validate as validate
 
 NAME = "reference"
 
@@ -23,8 +23,8 @@ NAME = "reference"
 
 def dot(x: np.ndarray, y: np.ndarray) -> float:
     """sum_i x[i] * y[i] for two 1-D arrays of the same length and dtype."""
-    V.float_array(x, "x")
-    V.float_array(y, "y")
+    validate.float_array(x, "x")
+    validate.float_array(y, "y")
     return float(np.sum(x * y))
 
 
@@ -35,7 +35,7 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
     row in forward, so its gradient is the sum of the rows' gradients.
     With `accumulate`, the sums are added into `out` (gradient accumulation).
     """
-    V.float_array(x, "x")
+    validate.float_array(x, "x")
     s = x.sum(axis=0)
     if out is None:
         return s
@@ -52,7 +52,7 @@ def colsum(x: np.ndarray, out: np.ndarray | None = None, accumulate: bool = Fals
 def sum_squares(arrays: list[np.ndarray]) -> np.ndarray:
     """[sum of x**2 over all of x, for x in arrays], float64: the squared lengths of a
     model's gradients, which gradient clipping needs all of (nn/utils.py)."""
-    V.float_arrays(arrays, "arrays")
+    validate.float_arrays(arrays, "arrays")
     return np.array(
         [float(np.sum(np.square(x, dtype=np.float64))) for x in arrays], dtype=np.float64
     )
@@ -60,7 +60,7 @@ def sum_squares(arrays: list[np.ndarray]) -> np.ndarray:
 
 def scale_(arrays: list[np.ndarray], s: float) -> None:
     """x *= s for every x in arrays, in place, in x's own dtype (gradient clipping)."""
-    V.float_arrays(arrays, "arrays")
+    validate.float_arrays(arrays, "arrays")
     for x in arrays:
         x *= s
 
@@ -72,8 +72,8 @@ def add(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
     (a tensor used twice gets the sum of both uses' gradients). With `out` (which may
     be a or b itself) the sum is written there.
     """
-    V.float_array(a, "a")
-    V.float_array(b, "b")
+    validate.float_array(a, "a")
+    validate.float_array(b, "b")
     if out is None:
         return a + b
     np.add(a, b, out=out)
@@ -102,7 +102,7 @@ def embedding_backward(idx: np.ndarray, g: np.ndarray, num_embeddings: int) -> n
     idx (...) ints, g (..., D) -> (num_embeddings, D). np.add.at adds repeated
     indices one by one (plain `dw[idx] += g` would keep only the last of them).
     """
-    V.float_array(g, "g")
+    validate.float_array(g, "g")
     dw = np.zeros((num_embeddings, g.shape[-1]), dtype=g.dtype)
     np.add.at(dw, idx.reshape(-1), g.reshape(idx.size, g.shape[-1]))
     return dw
@@ -117,7 +117,7 @@ def layer_norm(x: np.ndarray, weight, bias, eps: float):
     Each row is shifted to mean 0 and scaled to variance 1, then scaled by `weight`
     and shifted by `bias` (C,), both learned. rstd = 1 / sqrt(var + eps).
     """
-    V.float_array(x, "x")
+    validate.float_array(x, "x")
     mean = x.mean(axis=1)
     xc = x - mean[:, None]
     var = (xc * xc).mean(axis=1)
@@ -137,8 +137,8 @@ def layer_norm_backward(x, weight, mean, rstd, dy):
     depend on every element of the row, which gives the two correction terms:
         dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
     """
-    V.float_array(x, "x")
-    V.float_array(dy, "dy")
+    validate.float_array(x, "x")
+    validate.float_array(dy, "dy")
     xhat = (x - mean[:, None]) * rstd[:, None]
     dxhat = dy * weight if weight is not None else dy
     dx = rstd[:, None] * (
@@ -191,7 +191,7 @@ def gemm(
     With `out`, the result is written into it (C-contiguous, same dtype); with
     `accumulate=True` it is added to it (out += a @ b), as gradients accumulate.
     """
-    V.check_gemm(a, b, out)
+    validate.check_gemm(a, b, out)
     c = a @ b  # (M, N)
     if out is None:
         return c
@@ -208,9 +208,9 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     A 1-D a is a row (1, K) and a 1-D b a column (K, 1); that axis is dropped from the
     result. Attention uses the batched form: (B, n_head, T, hs) @ (B, n_head, hs, T).
     """
-    V.float_array(a, "a")
-    V.float_array(b, "b")
-    V.same_dtype(("a", a), ("b", b))
+    validate.float_array(a, "a")
+    validate.float_array(b, "b")
+    validate.same_dtype(("a", a), ("b", b))
     return np.matmul(a, b)
 
 
@@ -236,8 +236,8 @@ def sgd_update(
     p, g, buf: same shape and dtype; buf (the momentum buffer, "velocity") may be None
     when momentum == 0. `first`: the first step, when the buffer starts as a copy of d.
     """
-    V.float_array(p, "p")
-    V.float_array(g, "g")
+    validate.float_array(p, "p")
+    validate.float_array(g, "g")
     d = g
     if weight_decay != 0:
         d = d + weight_decay * p  # L2: the gradient of (weight_decay / 2) * |p|^2
@@ -270,8 +270,8 @@ def adam_update(
     about lr in the direction of m, scaled down where the gradient is noisy (v large).
     `step` counts from 1: the bias corrections undo the pull of m = v = 0 at the start.
     """
-    V.float_array(p, "p")
-    V.float_array(g, "g")
+    validate.float_array(p, "p")
+    validate.float_array(g, "g")
     if weight_decay != 0 and not decoupled:
         g = g + weight_decay * p  # Adam: L2 decay is part of the gradient (then rescaled by v)
     if weight_decay != 0 and decoupled:
@@ -299,8 +299,8 @@ def adamw_update(
     step: int,
 ) -> None:
     """AdamW (Loshchilov & Hutter): Adam with the weight decay decoupled from the gradient."""
-    V.float_array(p, "p")
-    V.float_array(g, "g")
+    validate.float_array(p, "p")
+    validate.float_array(g, "g")
     adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=True)
 
 
@@ -321,7 +321,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
     logits of 1e4. A -inf logit (a masked position) gets probability exactly 0. A row
     that is ALL -inf has no distribution: it gives NaN, as in PyTorch.
     """
-    V.float_array(x, "x")
+    validate.float_array(x, "x")
     with np.errstate(invalid="ignore"):  # all -inf row: -inf - (-inf) = NaN, on purpose
         m = np.max(x, axis=-1, keepdims=True, initial=-np.inf)  # (rows, 1)
         e = np.exp(x - m)  # (rows, C), each in [0, 1], the max itself gives 1
@@ -333,8 +333,8 @@ def softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
 
     (The Jacobian dy_j/dx_i = y_j (delta_ij - y_i), applied to dy; y and dy (rows, C).)
     """
-    V.float_array(y, "y")
-    V.float_array(dy, "dy")
+    validate.float_array(y, "y")
+    validate.float_array(dy, "dy")
     return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
 
 
@@ -344,7 +344,7 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     Computed directly, not as log(softmax(x)): a probability that underflows to 0
     would become -inf, while here a logit of -1e4 gets its finite log-probability.
     """
-    V.float_array(x, "x")
+    validate.float_array(x, "x")
     with np.errstate(invalid="ignore", divide="ignore"):  # all -inf rows, C = 0
         m = np.max(x, axis=-1, keepdims=True, initial=-np.inf)  # (rows, 1)
         log_s = np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))  # (rows, 1)
@@ -353,8 +353,8 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
 
 def log_softmax_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """dx for y = log_softmax(x): dx_i = dy_i - e^(y_i) sum_j dy_j (e^y is the softmax)."""
-    V.float_array(y, "y")
-    V.float_array(dy, "dy")
+    validate.float_array(y, "y")
+    validate.float_array(dy, "dy")
     return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
 
 
@@ -384,8 +384,8 @@ def cross_entropy(
     no row counts (all ignored, or N = 0) the mean is 0/0 = NaN -- PyTorch's answer
     too -- and the gradient is all zeros.
     """
-    V.float_array(logits, "logits")
-    targets = V.cross_entropy_targets(logits, targets, ignore_index)
+    validate.float_array(logits, "logits")
+    targets = validate.cross_entropy_targets(logits, targets, ignore_index)
     with np.errstate(invalid="ignore", divide="ignore"):
         row_max = np.max(logits, axis=-1, initial=-np.inf)  # (N,)
         shifted = logits - row_max[:, None]  # (N, C), <= 0
@@ -432,8 +432,8 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     Computed in float64, rounded once to x's dtype. GELU(-inf) = NaN (-inf * 0), as in
     PyTorch; GELU(+inf) = +inf.
     """
-    V.float_array(x, "x")
-    tanh_form = V.check_approximate(approximate)
+    validate.float_array(x, "x")
+    tanh_form = validate.check_approximate(approximate)
     x64 = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if tanh_form:
@@ -452,9 +452,9 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
     tanh:  GELU'(x) = s + x s (1 - s) 2 du/dx, with s = (1 + tanh u)/2 = 1/(1 + e^(-2u))
            and du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     """
-    V.float_array(x, "x")
-    V.float_array(dy, "dy")
-    tanh_form = V.check_approximate(approximate)
+    validate.float_array(x, "x")
+    validate.float_array(dy, "dy")
+    tanh_form = validate.check_approximate(approximate)
     x64 = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if tanh_form:
@@ -516,7 +516,7 @@ def attention_forward(q, k, v, causal: bool, scale: float, causal_offset: int = 
     right, for T new queries after S - T cached keys. A query that may look at no key
     gets out 0 and lse -inf (PyTorch gives NaN there).
     """
-    V.check_attention(q, k, v, causal, scale, causal_offset)
+    validate.check_attention(q, k, v, causal, scale, causal_offset)
     p, lse = _attention_probabilities(q, k, causal, scale, causal_offset)
     return (p @ v).astype(q.dtype, copy=False), lse
 
@@ -543,7 +543,7 @@ def attention_forward_online(
     scores instead of all of P -- which is why the kernel fits in cache for any length.
     (csrc/naive_impl.h does it with block = 1, csrc/attention_impl.h with 64 x 64 tiles.)
     """
-    N, T, S, D = V.check_attention(q, k, v, causal, scale, causal_offset)
+    N, T, S, D = validate.check_attention(q, k, v, causal, scale, causal_offset)
     if not isinstance(block, int) or block < 1:
         raise ValueError(f"block must be a positive int, got {block!r}")
     dt = q.dtype.type
@@ -581,8 +581,8 @@ def attention_backward(q, k, v, out, lse, dout, causal: bool, scale: float, caus
         dk = scale * dS^T @ q                     (N, S, D)
     (rowsum(dP * P) = rowsum(dout * out), since out = P @ v: an (N, T) vector.)
     """
-    V.check_attention(q, k, v, causal, scale, causal_offset)
-    V.check_attention_grads(q, out, lse, dout)
+    validate.check_attention(q, k, v, causal, scale, causal_offset)
+    validate.check_attention_grads(q, out, lse, dout)
     p, _ = _attention_probabilities(q, k, causal, scale, causal_offset, lse)
     dv = p.transpose(0, 2, 1) @ dout
     dp = dout @ v.transpose(0, 2, 1)
@@ -620,7 +620,7 @@ def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
 
     q, k, v = qkv split in three; each head h of n_head attends with its D = C / n_head
     features (attention_forward), and y has the heads' outputs side by side."""
-    B, T, C, H, D = V.check_multi_head(qkv, n_head, causal, scale)
+    B, T, C, H, D = validate.check_multi_head(qkv, n_head, causal, scale)
     q, k, v = (_heads(x, H) for x in np.split(qkv, 3, axis=2))  # each (B*H, T, D)
     out, lse = attention_forward(q, k, v, causal, scale)
     return _merge_heads(out, B, H), lse
@@ -628,8 +628,8 @@ def multi_head_attention_forward(qkv, n_head: int, causal: bool, scale: float):
 
 def multi_head_attention_backward(qkv, y, lse, dy, n_head: int, causal: bool, scale: float):
     """dqkv (B, T, 3C), laid out like qkv, from qkv, y, lse and dy = dCost/dy (B, T, C)."""
-    B, T, C, H, D = V.check_multi_head(qkv, n_head, causal, scale)
-    V.check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
+    B, T, C, H, D = validate.check_multi_head(qkv, n_head, causal, scale)
+    validate.check_multi_head_grads(qkv, y, lse, dy, B, T, C, H)
     q, k, v = (_heads(x, H) for x in np.split(qkv, 3, axis=2))  # each (B*H, T, D)
     out, dout = _heads(y, H), _heads(dy, H)
     dq, dk, dv = attention_backward(q, k, v, out, lse, dout, causal, scale)
