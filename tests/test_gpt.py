@@ -68,6 +68,30 @@ def test_forward_shapes_with_and_without_targets():
     assert loss.shape == () and 1.5 < loss.item() < 3.5  # about log(11) = 2.4 at init
 
 
+def test_forwards_take_the_model_inputs_and_generations_cache_only():
+    # nanoGPT's forward(idx, targets) plus the KV cache; what lessons look at comes out
+    # through hooks (models/gpt_inspect.py), not through flags of the model's classes
+    import inspect
+
+    from tinygrad_edu.models.gpt import Block
+
+    def params(f):
+        return list(inspect.signature(f).parameters)[1:]
+
+    assert params(GPT.forward) == ["idx", "targets", "cache", "start_pos"]
+    assert params(GPT.last_hidden_state) == ["idx", "cache", "start_pos"]
+    assert params(Block.forward) == ["x", "cache"]
+    assert params(tg.nn.CausalSelfAttention.forward) == ["x", "cache"]
+    assert params(tg.nn.MLP.forward) == ["x"]
+    model = small_gpt()
+    idx = np.random.default_rng(1).integers(0, 11, (2, 5))
+    out = model(idx, idx)
+    assert isinstance(out, tuple) and len(out) == 2
+    with tg.no_grad():
+        hidden = model.last_hidden_state(idx)
+        np.testing.assert_allclose(model.lm_head(hidden).data, out[0].data, rtol=1e-6)
+
+
 def test_bad_input():
     model = small_gpt()
     with pytest.raises(IndexError, match="11"):
