@@ -429,7 +429,35 @@ def test_mlp_forward_accepts_numbers_and_values():
     model = MLP(2, [3, 1], seed=4)
     a = model([0.5, -1.0])
     b = model([Value(0.5), Value(-1.0)])
-    assert len(a) == 1 and a[0].data == b[0].data
+    assert isinstance(a, Value) and a.data == b.data
+
+
+def test_one_output_is_the_value_itself_as_in_micrograd():
+    assert isinstance(Layer(3, 1, seed=0)([1.0, 2.0, 3.0]), Value)
+    assert isinstance(MLP(2, [4, 1], seed=0)([0.5, -1.0]), Value)
+    two = MLP(2, [4, 2], seed=0)([0.5, -1.0])
+    assert isinstance(two, list) and len(two) == 2
+    # a hidden layer of one neuron hands its Value on as the next layer's one input
+    narrow = MLP(2, [1, 3], activation="tanh", seed=0)
+    out = narrow([0.5, -1.0])
+    assert len(out) == 3 and all(isinstance(o, Value) for o in out)
+    assert isinstance(MLP(1, [2, 1], seed=0)(Value(0.5)), Value)  # one input, no list
+    score = MLP(2, [3, 1], seed=1)([1.0, 2.0])
+    (1 + -1 * score).relu().backward()  # micrograd's hinge loss, no [0]
+
+
+def test_start_scales_unit_and_scaled():
+    unit = [w.data for w in Neuron(400, seed=0, init="unit").weights]
+    assert max(unit) > 0.8 and min(unit) < -0.8 and all(-1 <= w <= 1 for w in unit)
+    scaled = [w.data for w in Neuron(400, seed=0, init="scaled").weights]
+    assert scaled == pytest.approx([w / 20 for w in unit], rel=1e-12)  # 1/sqrt(400)
+    unit_last, scaled_last = (  # MLP passes init on to every layer
+        [w.data for w in MLP(2, [3, 1], seed=0, init=init).layers[1].neurons[0].weights]
+        for init in ("unit", "scaled")
+    )
+    assert unit_last == pytest.approx([w * math.sqrt(3) for w in scaled_last], rel=1e-12)
+    with pytest.raises(ValueError, match="unknown init 'xavier'"):
+        Neuron(3, init="xavier")
 
 
 def test_zero_grad_resets_every_parameter():
@@ -531,6 +559,115 @@ def test_numbers_from_other_libraries_are_accepted():
     np = pytest.importorskip("numpy")
     assert Value(np.float32(1.5)).data == 1.5 and Value(np.int64(3)).data == 3.0
     assert (np.float64(2.0) * Value(3.0)).data == 6.0
+    assert Value(np.array(2.5)).data == 2.5 and type(Value(np.array(2.5)).data) is float
+    assert (Value(1.0) + np.array(-4.0)).data == -3.0  # a 0-d array, e.g. a row's sum
+    assert (np.int64(-1) * Value(3.0)).data == -3.0  # a label from a NumPy array
+    with pytest.raises(TypeError, match="real number"):
+        Value(np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="finite"):
+        Value(np.float64("nan"))
+
+
+# micrograd's demo (its README's two-moons notebook), written in its style: only the
+# imports differ. Sizes are small so that the test is quick; the loop is the same.
+MICROGRAD_DEMO = """
+import random
+import numpy as np
+from tinygrad_edu.scalar import Value, Neuron, Layer, MLP
+from tinygrad_edu.data.toy import make_moons
+
+np.random.seed(1337)
+random.seed(1337)
+X, y = make_moons(n_samples=N, noise=0.1)
+y = y*2 - 1
+
+model = MLP(2, [16, 16, 1])
+
+def loss(batch_size=None):
+    if batch_size is None:
+        Xb, yb = X, y
+    else:
+        ri = np.random.permutation(X.shape[0])[:batch_size]
+        Xb, yb = X[ri], y[ri]
+    inputs = [list(map(Value, xrow)) for xrow in Xb]
+    scores = list(map(model, inputs))
+    losses = [(1 + -yi*scorei).relu() for yi, scorei in zip(yb, scores)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    alpha = 1e-4
+    reg_loss = alpha * sum((p*p for p in model.parameters()))
+    total_loss = data_loss + reg_loss
+    accuracy = [(yi > 0) == (scorei.data > 0) for yi, scorei in zip(yb, scores)]
+    return total_loss, sum(accuracy) / len(accuracy)
+
+history = []
+for k in range(STEPS):
+    total_loss, acc = loss()
+    model.zero_grad()
+    total_loss.backward()
+    learning_rate = 1.0 - 0.9*k/100
+    for p in model.parameters():
+        p.data -= learning_rate * p.grad
+    history.append((total_loss.data, acc))
+"""
+
+
+def test_micrograd_demo_runs_unchanged_apart_from_its_imports():
+    pytest.importorskip("numpy")
+    scope = {"N": 40, "STEPS": 12}
+    exec(compile(MICROGRAD_DEMO, "micrograd_demo", "exec"), scope)
+    (first_loss, first_acc), (last_loss, last_acc) = scope["history"][0], scope["history"][-1]
+    assert last_loss < 0.8 * first_loss and last_acc > max(first_acc, 0.75)
+    assert all(
+        type(p.data) is float or hasattr(p.data, "dtype") for p in scope["model"].parameters()
+    )
+    scope["loss"](batch_size=10)  # the minibatch branch too
+
+
+def test_train_max_margin_and_compare_start_scales():
+    from tinygrad_edu.data.toy import make_moons
+
+    X, y = make_moons(24, noise=0.1, seed=0)
+    points, labels = X.tolist(), [2 * int(k) - 1 for k in y]
+    history = scalar.train_max_margin(MLP(2, [8, 1], seed=0), points, labels, 6)
+    assert len(history) == 7 and history[-1] > history[0]
+    result = scalar.compare_start_scales(points, labels, sizes=(8, 1), steps=4, seeds=(0, 1))
+    assert set(result) == {"scaled", "unit", "faster"}
+    means = {init: result[init]["mean_accuracy"] for init in scalar.INITS}
+    assert result["faster"] == max(means, key=means.get)
+    for init in scalar.INITS:
+        assert (
+            len(result[init]["curve"]) == 5 and result[init]["final"] == result[init]["curve"][-1]
+        )
+        assert len(result[init]["layers"]) == 2
+    # the unit start's weights are larger, layer by layer
+    for (w_scaled, _), (w_unit, _) in zip(result["scaled"]["layers"], result["unit"]["layers"]):
+        assert w_unit > w_scaled
+
+
+def test_backward_uses_the_topological_sort_hook():
+    calls = []
+
+    def my_sort(root):
+        calls.append(root)
+        return scalar.topological_sort(root)
+
+    x = Value(3.0)
+    y = x * x + x
+    try:
+        scalar.use_topological_sort(my_sort)
+        y.backward()
+        assert calls == [y] and x.grad == 7.0
+        scalar.use_topological_sort(lambda root: [])  # a wrong sort: nothing reaches x
+        x.grad = 0.0
+        (x * x + x).backward()
+        assert x.grad == 0.0
+    finally:
+        scalar.use_topological_sort(None)
+    x.grad = 0.0
+    (x * x + x).backward()
+    assert x.grad == 7.0 and len(calls) == 1
+    with pytest.raises(TypeError, match="function or None"):
+        scalar.use_topological_sort(3)
 
 
 # --- drawing the graph --------------------------------------------------------------------

@@ -43,6 +43,8 @@ def _check_number(x: object, what: str) -> float:
     """
     if type(x) is float:  # the common case, checked first because it is fast
         return x
+    if getattr(x, "shape", None) == () and hasattr(x, "item"):
+        x = x.item()  # a NumPy 0-d array, e.g. np.array(1.5) or a row's sum: its number
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         hint = " (write float(flag) if you mean 0.0/1.0)" if isinstance(x, bool) else ""
         raise TypeError(
@@ -301,8 +303,7 @@ class Value:
         """Fill in `.grad` of every Value this one depends on: d(self)/d(that Value).
 
         1. Sort the graph topologically: every node comes after the nodes it was made
-           from. (A depth-first search with an explicit stack, not recursion, so a chain of
-           a million ops works as well as a short one.)
+           from (`topological_sort` below).
         2. Walk that order backwards, from self to the leaves: when a node is reached, every
            use of it has already added its share to node.grad (chain rule, summed over
            paths), so the node can hand its gradient on to its own children.
@@ -319,22 +320,7 @@ class Value:
         first pass's leftovers through the graph again). The output's grad is set to 1.0:
         d(self)/d(self) = 1.
         """
-        topo: list[Value] = []
-        visited: set[Value] = set()
-        stack: list[tuple[Value, bool]] = [(self, False)]
-        while stack:
-            node, children_done = stack.pop()
-            if children_done:  # all of node's children are already in topo
-                topo.append(node)
-                continue
-            if node in visited:
-                continue
-            visited.add(node)
-            stack.append((node, True))  # come back to node once its children are done
-            for child in node._prev:
-                if child not in visited:
-                    stack.append((child, False))
-
+        topo = _topological_sort(self)
         for node in topo:
             if node._prev:  # an intermediate node: forget the previous pass
                 node.grad = 0.0
@@ -344,6 +330,45 @@ class Value:
                 where = f"the output of '{node._op}'" if node._op else "a leaf"
                 raise OverflowError(f"the gradient reaching {where} ({node!r}) overflowed")
             node._backward(node.grad)
+
+
+def topological_sort(root: Value) -> list[Value]:
+    """Every Value that root depends on, root included, each after the Values it was made
+    from: the order backward() walks in reverse.
+
+    A depth-first search with an explicit stack, not recursion, so that a chain of a
+    million ops works as well as a short one.
+    """
+    topo: list[Value] = []
+    visited: set[Value] = set()
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:  # all of node's children are already in topo
+            topo.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        stack.append((node, True))  # come back to node once its children are done
+        for child in node._prev:
+            if child not in visited:
+                stack.append((child, False))
+    return topo
+
+
+# The sort backward() uses. A learner's own `topological_sort` exercise can take its place
+# (`tinygrad-edu ... --mine DIR`, through tinygrad_edu/kernels/mine.py): this is the scalar
+# engine's one hook, since the engine imports nothing else of the package.
+_topological_sort: Callable[[Value], list[Value]] = topological_sort
+
+
+def use_topological_sort(fn: Callable[[Value], list[Value]] | None) -> None:
+    """Make backward() sort the graph with fn (None: the engine's own topological_sort)."""
+    global _topological_sort
+    if fn is not None and not callable(fn):
+        raise TypeError(f"use_topological_sort needs a function or None, got {fn!r}")
+    _topological_sort = topological_sort if fn is None else fn
 
 
 # --- lecture 1: neurons, layers, networks ---------------------------------------------------
@@ -373,18 +398,39 @@ def _generator(seed: int | random.Random | None) -> random.Random:
     return random.Random(seed)
 
 
-def _as_values(x: Sequence[Value | Number], n: int, who: str) -> list[Value]:
-    """Check that x has n entries and turn plain numbers into (leaf) Values."""
+def _as_values(x: Sequence[Value | Number] | Value | Number, n: int, who: str) -> list[Value]:
+    """Check that x has n entries and turn plain numbers into (leaf) Values.
+
+    A lone Value or number is one input: what a layer of one neuron hands on."""
+    if isinstance(x, Value) or not hasattr(x, "__len__"):
+        x = [x]
     if len(x) != n:
         raise ValueError(f"{who} expects {n} inputs, got {len(x)}")
     return [xi if isinstance(xi, Value) else Value(xi) for xi in x]
+
+
+# How big the starting weights are (every weight is drawn uniformly from [-bound, bound]):
+#   "scaled": bound = 1/sqrt(n_inputs), so that the weighted sum of n inputs stays about
+#             the size of one input, however many inputs there are;
+#   "unit":   bound = 1, micrograd's choice.
+# Lesson 3 measures which of the two learns micrograd's two-moons loop faster
+# (`compare_start_scales` below), and why; DEFAULT_INIT follows that measurement.
+INITS = ("scaled", "unit")
+DEFAULT_INIT = "scaled"
+
+
+def _init_bound(init: str, n_inputs: int) -> float:
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose one of {list(INITS)}")
+    return 1.0 / math.sqrt(n_inputs) if init == "scaled" else 1.0
 
 
 class Neuron:
     """activation(w1*a1 + w2*a2 + ... + wn*an + b): one weight per input, one bias.
 
     seed: an int for reproducible weights, a random.Random to share one generator, or None
-    for the module generator (see manual_seed).
+    for the module generator (see manual_seed). init: the starting weights' size, "scaled"
+    (uniform in +-1/sqrt(n_inputs)) or "unit" (uniform in +-1); see INITS.
     """
 
     def __init__(
@@ -392,6 +438,7 @@ class Neuron:
         n_inputs: int,
         activation: str = "relu",
         seed: int | random.Random | None = None,
+        init: str | None = None,
     ) -> None:
         if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
             raise ValueError(f"n_inputs must be a positive int, got {n_inputs!r}")
@@ -399,11 +446,10 @@ class Neuron:
             raise ValueError(
                 f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}"
             )
+        scale = _init_bound(DEFAULT_INIT if init is None else init, n_inputs)
         rng = _generator(seed)
-        # Weights start small and random: random so that neurons differ from each other,
-        # scaled by 1/sqrt(n_inputs) so that the weighted sum of n inputs stays about the
-        # size of one input, however many inputs there are.
-        scale = 1.0 / math.sqrt(n_inputs)
+        # Weights start random so that neurons differ from each other, and of the size
+        # `init` asks for (see INITS).
         self.weights = [Value(rng.uniform(-1.0, 1.0) * scale, "w") for _ in range(n_inputs)]
         self.bias = Value(0.0, "b")  # the threshold; learned like the weights
         self.activation = activation
@@ -429,7 +475,12 @@ class Neuron:
 
 
 class Layer:
-    """n_outputs neurons, each looking at the same n_inputs activations."""
+    """n_outputs neurons, each looking at the same n_inputs activations.
+
+    Calling it gives the list of the neurons' outputs; a layer of ONE neuron gives that
+    Value itself (as micrograd does), so that a network's single score is a Value:
+    `(1 - label * model(x)).relu()` works without `[0]`.
+    """
 
     def __init__(
         self,
@@ -437,16 +488,18 @@ class Layer:
         n_outputs: int,
         activation: str = "relu",
         seed: int | random.Random | None = None,
+        init: str | None = None,
     ) -> None:
         if isinstance(n_outputs, bool) or not isinstance(n_outputs, int) or n_outputs < 1:
             raise ValueError(f"n_outputs must be a positive int, got {n_outputs!r}")
         rng = _generator(seed)
-        self.neurons = [Neuron(n_inputs, activation, seed=rng) for _ in range(n_outputs)]
+        self.neurons = [Neuron(n_inputs, activation, seed=rng, init=init) for _ in range(n_outputs)]
         self.n_inputs, self.activation = n_inputs, activation
 
-    def __call__(self, x: Sequence[Value | Number]) -> list[Value]:
+    def __call__(self, x: Sequence[Value | Number] | Value | Number) -> list[Value] | Value:
         x = _as_values(x, self.n_inputs, "Layer")  # converted once, shared by all neurons
-        return [neuron(x) for neuron in self.neurons]
+        out = [neuron(x) for neuron in self.neurons]
+        return out[0] if len(out) == 1 else out
 
     def parameters(self) -> list[Value]:
         return [p for neuron in self.neurons for p in neuron.parameters()]
@@ -474,6 +527,7 @@ class MLP:
         activation: str = "relu",
         output_activation: str = "linear",
         seed: int | random.Random | None = None,
+        init: str | None = None,
     ) -> None:
         if len(sizes) == 0:
             raise ValueError("sizes must list at least one layer size, e.g. [16, 16, 10]")
@@ -485,12 +539,14 @@ class MLP:
                 dims[i + 1],
                 activation if i < len(sizes) - 1 else output_activation,
                 seed=rng,
+                init=init,
             )
             for i in range(len(sizes))
         ]
         self.n_inputs = n_inputs
 
-    def __call__(self, x: Sequence[Value | Number]) -> list[Value]:
+    def __call__(self, x: Sequence[Value | Number] | Value | Number) -> list[Value] | Value:
+        """The last layer's outputs: a list, or the Value itself if there is one output."""
         x = _as_values(x, self.n_inputs, "MLP")
         for layer in self.layers:
             x = layer(x)  # each layer's activations are the next layer's inputs
@@ -511,6 +567,95 @@ class MLP:
         shape = " -> ".join(str(d) for d in [self.n_inputs, *(len(l.neurons) for l in self.layers)])
         acts = ", ".join(layer.activation for layer in self.layers)
         return f"MLP({shape}; {acts}; {self.num_parameters():,} parameters)"
+
+
+# --- lesson 3: micrograd's loop, and how big the starting weights should be -----------------
+
+
+def train_max_margin(
+    model: MLP,
+    points: Sequence[Sequence[Number]],
+    labels: Sequence[Number],
+    steps: int,
+    alpha: float = 1e-4,
+) -> list[float]:
+    """micrograd's two-moons loop, on any model with one output.
+
+    Every step uses all the points: the max-margin (SVM) loss mean(relu(1 - label * score))
+    with labels -1/+1, plus alpha * (sum of squared parameters), then plain gradient
+    descent with a learning rate falling from 1.0 to 0.1. Returns the accuracy (the share
+    of points whose score has the label's sign) before each step, and after the last.
+    """
+    params = model.parameters()
+    history = []
+    for k in range(steps + 1):
+        scores = [model(p) for p in points]
+        history.append(sum((y > 0) == (s.data > 0) for y, s in zip(labels, scores)) / len(labels))
+        if k == steps:
+            break
+        losses = [(1 + -y * s).relu() for y, s in zip(labels, scores)]
+        loss = sum(losses) * (1.0 / len(losses)) + alpha * sum(p * p for p in params)
+        model.zero_grad()
+        loss.backward()
+        learning_rate = 1.0 - 0.9 * k / steps
+        for p in params:
+            p.data -= learning_rate * p.grad
+    return history
+
+
+def layer_gradient_sizes(model: MLP, points, labels) -> list[tuple[float, float]]:
+    """(mean |weight|, mean |dLoss/dweight|) of each layer for the max-margin loss (no
+    regularisation) at the model's present weights: how far one step moves each layer,
+    compared with the weights' own size."""
+    scores = [model(p) for p in points]
+    loss = sum((1 + -y * s).relu() for y, s in zip(labels, scores)) * (1.0 / len(scores))
+    model.zero_grad()
+    loss.backward()
+    sizes = []
+    for layer in model.layers:
+        weights = [w for n in layer.neurons for w in n.weights]
+        sizes.append((
+            sum(abs(w.data) for w in weights) / len(weights),
+            sum(abs(w.grad) for w in weights) / len(weights),
+        ))  # fmt: skip
+    model.zero_grad()
+    return sizes
+
+
+def compare_start_scales(
+    points,
+    labels,
+    sizes: Sequence[int] = (16, 16, 1),
+    steps: int = 100,
+    seeds: Sequence[int] = (0, 1, 2),
+) -> dict:
+    """Train MLP(len(points[0]), sizes) with each starting scale of INITS on the same
+    points, for each seed, with micrograd's loop (train_max_margin).
+
+    Returns {init: {"curve": mean accuracy per step over the seeds, "mean_accuracy": its
+    average over the run (higher = learned faster), "final": the mean final accuracy,
+    "layers": per layer (mean |weight|, mean |gradient|) at the start, averaged over the
+    seeds}, ..., "faster": the init with the higher mean_accuracy}.
+    """
+    result: dict = {}
+    for init in INITS:
+        curves, layers = [], []
+        for seed in seeds:
+            model = MLP(len(points[0]), sizes, seed=seed, init=init)
+            layers.append(layer_gradient_sizes(model, points, labels))
+            curves.append(train_max_margin(model, points, labels, steps))
+        curve = [sum(c[k] for c in curves) / len(curves) for k in range(steps + 1)]
+        result[init] = {
+            "curve": curve,
+            "mean_accuracy": sum(curve) / len(curve),
+            "final": curve[-1],
+            "layers": [
+                tuple(sum(run[i][j] for run in layers) / len(layers) for j in range(2))
+                for i in range(len(sizes))
+            ],
+        }
+    result["faster"] = max(INITS, key=lambda init: result[init]["mean_accuracy"])
+    return result
 
 
 # --- seeing the graph -----------------------------------------------------------------------
