@@ -108,6 +108,77 @@ def load_metadata(path: str | os.PathLike) -> dict[str, str]:
         raise ValueError(f"{path}: not a valid safetensors file ({exc})") from exc
 
 
+# ---- what a weights file holds, read from its header alone
+
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")  # safetensors' names of floating-point types
+
+
+def read_header(path: str | os.PathLike) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """name -> (dtype, shape) of each tensor of a safetensors file, from its header only
+    (the 8-byte length, then JSON): what the file holds, before any array is read."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            length = int.from_bytes(f.read(8), "little")
+            if size < 8 or length > size - 8:
+                raise ValueError(f"a header of {length} bytes in a file of {size}")
+            header = json.loads(f.read(length))
+        tensors = {}
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            dtype, shape = info["dtype"], tuple(info["shape"])
+            if not isinstance(dtype, str) or not all(isinstance(d, int) and d >= 0 for d in shape):
+                raise ValueError(f"tensor {name!r} has dtype {dtype!r}, shape {shape!r}")
+            tensors[name] = (dtype, shape)
+        return tensors
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({exc})") from exc
+
+
+def check_gpt_weights(path: str | os.PathLike, config: dict[str, Any], config_path: str) -> None:
+    """Refuse, before anything is allocated, a weights file that is not the GPT `config`
+    describes: non-float tensors (int8 or complex weights would be cast into garbage), and
+    sizes the config gives that the weights do not have (n_embd 4096 beside 32-wide
+    weights would allocate a model far larger than the file, then fail to load it)."""
+    header = read_header(path)
+    for name, (dtype, _) in header.items():
+        if name.split(".")[-2:] in (["attn", "bias"], ["attn", "masked_bias"]):
+            continue  # GPT-2's causal-mask buffers (not c_attn.bias): not loaded
+        if dtype not in FLOAT_DTYPES:
+            raise CheckpointError(
+                f"{path}: {name} holds {dtype} values, not floating-point weights "
+                f"({', '.join(FLOAT_DTYPES)}): refused"
+            )
+
+    def named(key: str) -> str | None:  # our files and transformers': transformer.wte...
+        return next((n for n in (f"transformer.{key}", key) if n in header), None)
+
+    n_embd = config.get("n_embd")
+    wants = {
+        "wte.weight": (("vocab_size", config.get("vocab_size")), ("n_embd", n_embd)),
+        "wpe.weight": (("block_size", config.get("block_size")), ("n_embd", n_embd)),
+    }
+    for key, want in wants.items():
+        name = named(key)
+        if name is None:
+            raise CheckpointError(f"{path} has no {key}: not the weights of a GPT")
+        if header[name][1] != tuple(v for _, v in want):
+            said = ", ".join(f"{k} {v!r}" for k, v in want)
+            raise CheckpointError(
+                f"{config_path} gives {said}, but {path} holds {name} of shape "
+                f"{list(header[name][1])}: the config does not describe these weights"
+            )
+    n_layer = config.get("n_layer")
+    block = re.compile(r"(?:transformer\.)?h\.(\d+)\.")  # h.3.attn... -> block 3
+    blocks = {int(m[1]) for m in map(block.match, header) if m}
+    if not isinstance(n_layer, int) or blocks != set(range(n_layer)):
+        raise CheckpointError(
+            f"{config_path} gives n_layer {config.get('n_layer')!r}, but {path} holds "
+            f"{len(blocks)} blocks: the config does not describe these weights"
+        )
+
+
 # --- A training run's folder: one checkpoint = one atomic unit -----------------------
 #
 # A training checkpoint is several files (weights, optimizer state, tokenizer, config,

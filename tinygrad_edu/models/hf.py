@@ -68,13 +68,15 @@ def _read_config(folder: str) -> tuple[dict, bool]:
 
 def load_gpt_folder(folder: str) -> tuple[dict, dict[str, np.ndarray]]:
     """(GPTConfig's fields, state dict with nanoGPT names and PyTorch layouts) from a folder."""
-    from ..checkpoint import check_finite, load, resolve_model_folder
+    from ..checkpoint import check_finite, check_gpt_weights, load, resolve_model_folder
 
     folder = resolve_model_folder(folder)  # a training run's folder: its published checkpoint
     config, is_hf = _read_config(folder)
     path = os.path.join(folder, "model.safetensors")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint folder {folder!r} has no model.safetensors")
+    # float weights whose shapes are the config's, judged from the file's header alone
+    check_gpt_weights(path, config, os.path.join(folder, "config.json"))
     raw = load(path)
     state: dict[str, np.ndarray] = {}
     for key, value in raw.items():
