@@ -125,66 +125,10 @@ static int att_threads(ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D, int
     return nt;
 }
 
-/* ---- the variants: an ATT_MR x ATT_NV register tile per ISA ------------------------------ */
+/* ---- the variants and the entry points -------------------------------------------------- */
 
-/* baseline: SSE2 on x86-64, NEON on arm64 */
-#define TG_SUFFIX base
-#define TG_VEC_BYTES 16
-#include "tg_vec.h"
-#include "tg_exp.h"
-#define ATT_NV ATT_NV_BASE
-#define TG_DTYPE 32
-#include "tg_dtype.h"
-#include "attention_impl.h"
-#include "tg_dtype_end.h"
-#define TG_DTYPE 64
-#include "tg_dtype.h"
-#include "attention_impl.h"
-#include "tg_dtype_end.h"
-#undef ATT_NV
-#include "tg_vec_end.h"
-
-#if TG_X86
-/* AVX2 + FMA */
-TG_BEGIN_TARGET_AVX2
-#define TG_SUFFIX avx2
-#define TG_VEC_BYTES 32
-#include "tg_vec.h"
-#include "tg_exp.h"
-#define ATT_NV ATT_NV_AVX2
-#define TG_DTYPE 32
-#include "tg_dtype.h"
-#include "attention_impl.h"
-#include "tg_dtype_end.h"
-#define TG_DTYPE 64
-#include "tg_dtype.h"
-#include "attention_impl.h"
-#include "tg_dtype_end.h"
-#undef ATT_NV
-#include "tg_vec_end.h"
-TG_END_TARGET
-
-/* AVX-512 */
-TG_BEGIN_TARGET_AVX512
-#define TG_SUFFIX avx512
-#define TG_VEC_BYTES 64
-#include "tg_vec.h"
-#include "tg_exp.h"
-#define ATT_NV ATT_NV_AVX512
-#define TG_DTYPE 32
-#include "tg_dtype.h"
-#include "attention_impl.h"
-#include "tg_dtype_end.h"
-#define TG_DTYPE 64
-#include "tg_dtype.h"
-#include "attention_impl.h"
-#include "tg_dtype_end.h"
-#undef ATT_NV
-#include "tg_vec_end.h"
-TG_END_TARGET
-#endif
-
-/* ---- entry points (compiled once, for the baseline: they only pick and call) ------------ */
+/* Each ISA copy (TG_VEC_BYTES, set by tg_instantiate.h, says which) gets its register tile. */
+#define ATT_NV (TG_VEC_BYTES == 64 ? ATT_NV_AVX512 : TG_VEC_BYTES == 32 ? ATT_NV_AVX2 : ATT_NV_BASE)
 
 /* (N, nT, D) arrays, one head after the other: head n at n * nT * D, rows D apart. */
 static tg_att_view att_dense(ptrdiff_t N, ptrdiff_t rows, ptrdiff_t D) {
@@ -192,54 +136,9 @@ static tg_att_view att_dense(ptrdiff_t N, ptrdiff_t rows, ptrdiff_t D) {
     return v;
 }
 
-#define TG_ATTENTION_ENTRY(T, SFX)                                                            \
-    int tg_attention_forward_views_##SFX(const T *q, const T *k, const T *v, T *out, T *lse,  \
-                                         ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D,\
-                                         const tg_att_view views[4], int causal,              \
-                                         ptrdiff_t causal_offset, double scale, int isa,      \
-                                         int nthreads) {                                      \
-        att_args_##SFX p = {q, k, v, out, lse, NULL, NULL, NULL, NULL, NULL, NULL,            \
-                            N, nT, nS, D, causal_offset, views[0], views[1], views[2],        \
-                            views[3], causal, scale};                                         \
-        int by_heads, nt = att_threads(N, nT, nS, D, 0, nthreads, &by_heads);                 \
-        if (N <= 0 || nT <= 0 || D <= 0) return 0; /* Python handles sizes of 0 */          \
-        return TG_PICK(tg_clamp_isa(isa), forward_##SFX)(&p, nt);                             \
-    }                                                                                         \
-    int tg_attention_backward_views_##SFX(const T *q, const T *k, const T *v, const T *out,  \
-                                          const T *lse, const T *dout, T *dq, T *dk, T *dv,   \
-                                          ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS,            \
-                                          ptrdiff_t D, const tg_att_view views[4],            \
-                                          int causal, ptrdiff_t causal_offset, double scale,  \
-                                          int isa, int nthreads) {                            \
-        att_args_##SFX p = {q, k, v, NULL, NULL, out, lse, dout, dq, dk, dv,                  \
-                            N, nT, nS, D, causal_offset, views[0], views[1], views[2],        \
-                            views[3], causal, scale};                                         \
-        int by_heads, nt = att_threads(N, nT, nS, D, 1, nthreads, &by_heads);                 \
-        if (N <= 0 || nT <= 0 || nS <= 0 || D <= 0) return 0;                                 \
-        return TG_PICK(tg_clamp_isa(isa), backward_##SFX)(&p, nt, by_heads);                  \
-    }                                                                                         \
-    int tg_attention_forward_##SFX(const T *q, const T *k, const T *v, T *out, T *lse,       \
-                                   ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D,      \
-                                   int causal, ptrdiff_t causal_offset, double scale,         \
-                                   int isa, int nthreads) {                                   \
-        tg_att_view views[4] = {att_dense(N, nT, D), att_dense(N, nS, D), att_dense(N, nS, D), \
-                                att_dense(N, nT, D)};                                         \
-        return tg_attention_forward_views_##SFX(q, k, v, out, lse, N, nT, nS, D, views,       \
-                                                causal, causal_offset, scale, isa, nthreads); \
-    }                                                                                         \
-    int tg_attention_backward_##SFX(const T *q, const T *k, const T *v, const T *out,        \
-                                    const T *lse, const T *dout, T *dq, T *dk, T *dv,         \
-                                    ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D,     \
-                                    int causal, ptrdiff_t causal_offset, double scale,        \
-                                    int isa, int nthreads) {                                  \
-        tg_att_view views[4] = {att_dense(N, nT, D), att_dense(N, nS, D), att_dense(N, nS, D), \
-                                att_dense(N, nT, D)};                                         \
-        return tg_attention_backward_views_##SFX(q, k, v, out, lse, dout, dq, dk, dv, N, nT,  \
-                                                 nS, D, views, causal, causal_offset, scale,  \
-                                                 isa, nthreads);                              \
-    }
-TG_ATTENTION_ENTRY(float, f32)
-TG_ATTENTION_ENTRY(double, f64)
+#define TG_TEMPLATE "attention_impl.h"
+#define TG_API "attention_api.h"
+#include "tg_instantiate.h"
 
 size_t tg_attention_scratch_bytes(ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS, ptrdiff_t D,
                                   int f64, int backward, int isa, int nthreads) {

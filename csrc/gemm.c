@@ -57,7 +57,7 @@ static void *tg_alloc64(size_t bytes, void **raw) {
 #define GEMM_PANEL_BYTES (8 << 20)
 #endif
 /* Prefetching the C tile (see micro_kernel): into L2 when the micro-kernel starts, into
- * L1 GEMM_PF_LATE steps of k before it ends. (Measured: +3-8% for n >= 1024.) */
+ * L1 GEMM_PF_LATE steps of k before it ends (it pays off for large n: benchmarks/). */
 #ifndef GEMM_PF_C
 #define GEMM_PF_C 1
 #endif
@@ -69,7 +69,7 @@ static void *tg_alloc64(size_t bytes, void **raw) {
 #endif
 /* With threads, a B of up to this many numbers (K x N) is packed by every thread into
  * its own copy: twice the packing, but no waiting at a barrier and no cache lines
- * travelling between the cores (measured: 1.8x faster at n = 128, 5-10% at n = 512). */
+ * travelling between the cores (most of all a gain for small products). */
 #ifndef GEMM_PRIVATE_B_MAX
 #define GEMM_PRIVATE_B_MAX (1024.0 * 1024.0)
 #endif
@@ -83,99 +83,20 @@ static void *tg_alloc64(size_t bytes, void **raw) {
 
 /* ---- the variants: MR x (NV vectors) register tiles per ISA -------------------------- */
 
-/* baseline, 16-byte vectors (SSE2 / NEON), 16 registers: 4 x 8 floats, 4 x 4 doubles */
-#define TG_SUFFIX base
-#define TG_VEC_BYTES 16
-#include "tg_vec.h"
-#define GEMM_PEAK_ACC 12
-#define GEMM_F64 0
-#define GEMM_MR 4
+/* The register tile of each ISA (TG_VEC_BYTES, set by tg_instantiate.h, says which):
+ *   baseline, 16-byte vectors (SSE2 / NEON), 16 registers: 4 x 8 floats, 4 x 4 doubles
+ *   AVX2 + FMA, 16 ymm registers: 6 x 16 floats, 6 x 8 doubles (12 accumulators)
+ *   AVX-512, 32 zmm registers: 8 x 32 floats, 8 x 16 doubles (16 accumulators)
+ * and how many independent FMA chains the peak measurement keeps in flight. */
+#define GEMM_MR (TG_VEC_BYTES == 64 ? 8 : TG_VEC_BYTES == 32 ? 6 : 4)
 #define GEMM_NV 2
-#include "gemm_impl.h"
-#define GEMM_F64 1
-#define GEMM_MR 4
-#define GEMM_NV 2
-#include "gemm_impl.h"
-#undef GEMM_PEAK_ACC
-#include "tg_vec_end.h"
+#define GEMM_PEAK_ACC (TG_VEC_BYTES == 64 ? 16 : 12)
 
-#if TG_X86
-/* AVX2 + FMA, 16 ymm registers: 6 x 16 floats, 6 x 8 doubles (12 accumulators) */
-TG_BEGIN_TARGET_AVX2
-#define TG_SUFFIX avx2
-#define TG_VEC_BYTES 32
-#include "tg_vec.h"
-#define GEMM_PEAK_ACC 12
-#define GEMM_F64 0
-#define GEMM_MR 6
-#define GEMM_NV 2
-#include "gemm_impl.h"
-#define GEMM_F64 1
-#define GEMM_MR 6
-#define GEMM_NV 2
-#include "gemm_impl.h"
-#undef GEMM_PEAK_ACC
-#include "tg_vec_end.h"
-TG_END_TARGET
+#define TG_TEMPLATE "gemm_impl.h"
+#define TG_API "gemm_api.h"
+#include "tg_instantiate.h"
 
-/* AVX-512, 32 zmm registers: 8 x 32 floats, 8 x 16 doubles (16 accumulators) */
-TG_BEGIN_TARGET_AVX512
-#define TG_SUFFIX avx512
-#define TG_VEC_BYTES 64
-#include "tg_vec.h"
-#define GEMM_PEAK_ACC 16
-#define GEMM_F64 0
-#define GEMM_MR 8
-#define GEMM_NV 2
-#include "gemm_impl.h"
-#define GEMM_F64 1
-#define GEMM_MR 8
-#define GEMM_NV 2
-#include "gemm_impl.h"
-#undef GEMM_PEAK_ACC
-#include "tg_vec_end.h"
-TG_END_TARGET
-#endif
-
-/* ---- entry points -------------------------------------------------------------------- */
-
-#if TG_X86
-#define TG_PICK(isa, fn, dt, args)                                                           \
-    ((isa) == TG_ISA_AVX512 ? fn##_avx512_##dt args                                           \
-     : (isa) == TG_ISA_AVX2 ? fn##_avx2_##dt args                                             \
-                            : fn##_base_##dt args)
-#else
-#define TG_PICK(isa, fn, dt, args) fn##_base_##dt args
-#endif
-
-#define TG_GEMM_ENTRY(T, dt)                                                                 \
-    int tg_gemm_##dt(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *a, ptrdiff_t rsa,      \
-                      ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, T *c,         \
-                      ptrdiff_t ldc, int accumulate, int isa, int nthreads) {                \
-        return tg_gemm_batched_##dt(1, M, N, K, a, NULL, rsa, csa, b, NULL, rsb, csb, c, 0, ldc,    \
-                             accumulate, isa, nthreads);                                     \
-    }                                                                                        \
-    int tg_gemm_batched_##dt(ptrdiff_t batch, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,        \
-                              const T *a, const ptrdiff_t *a_off, ptrdiff_t rsa,             \
-                              ptrdiff_t csa, const T *b, const ptrdiff_t *b_off,             \
-                              ptrdiff_t rsb, ptrdiff_t csb, T *c, ptrdiff_t c_step,          \
-                              ptrdiff_t ldc, int accumulate, int isa, int nthreads) {        \
-        if (batch <= 0 || M <= 0 || N <= 0) return 0;                                        \
-        if (K <= 0) { /* an empty sum: C = 0, or C unchanged */                              \
-            if (!accumulate)                                                                 \
-                for (ptrdiff_t q = 0; q < batch; q++)                                        \
-                    for (ptrdiff_t i = 0; i < M; i++)                                        \
-                        for (ptrdiff_t j = 0; j < N; j++) c[q * c_step + i * ldc + j] = 0;   \
-            return 0;                                                                        \
-        }                                                                                    \
-        if (nthreads < 1) nthreads = 1;                                                      \
-        tg_gemm_args_##dt p = {M, N, K, a, rsa, csa, b, rsb, csb, c, ldc, accumulate};       \
-        isa = tg_clamp_isa(isa);                                                             \
-        if (batch == 1 && !a_off) return TG_PICK(isa, gemm, dt, (&p, nthreads));             \
-        return TG_PICK(isa, gemm_batched, dt, (batch, &p, a_off, b_off, c_step, nthreads));  \
-    }
-TG_GEMM_ENTRY(float, f32)
-TG_GEMM_ENTRY(double, f64)
+/* ---- the naive loop, and what the variants report about themselves ------------------- */
 
 void tg_gemm_naive_f32(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, const float *b,
                        float *c) {
@@ -190,8 +111,8 @@ void tg_gemm_naive_f32(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, co
 
 void tg_gemm_blocking(int isa, int f64, ptrdiff_t out[5]) {
     isa = tg_clamp_isa(isa);
-    if (f64) TG_PICK(isa, blocking, f64, (out));
-    else TG_PICK(isa, blocking, f32, (out));
+    if (f64) TG_PICK(isa, blocking_f64)(out);
+    else TG_PICK(isa, blocking_f32)(out);
 }
 
 double tg_fma_peak_flops(int isa, int f64, ptrdiff_t iters, int nthreads) {
@@ -199,7 +120,7 @@ double tg_fma_peak_flops(int isa, int f64, ptrdiff_t iters, int nthreads) {
     isa = tg_clamp_isa(isa);
     if (nthreads < 1) nthreads = 1;
     _Pragma("omp parallel num_threads(nthreads) reduction(+ : total)") {
-        total += f64 ? TG_PICK(isa, fma_peak, f64, (iters)) : TG_PICK(isa, fma_peak, f32, (iters));
+        total += f64 ? TG_PICK(isa, fma_peak_f64)(iters) : TG_PICK(isa, fma_peak_f32)(iters);
     }
     return total;
 }

@@ -1,9 +1,9 @@
 /* gemm_impl.h -- C (+)= A @ B, fast: the Goto/BLIS algorithm, written once for every ISA.
  *
- * Included by gemm.c once per (ISA, dtype) with TG_SUFFIX, TG_VEC_BYTES (tg_vec.h
- * already included), GEMM_F64 (0/1), GEMM_MR, GEMM_NV (vectors per micro-tile row)
- * and the block sizes GEMM_MC, GEMM_KC, GEMM_PANEL_BYTES set. Every name gets the suffix
- * _<isa>_<f32|f64>, e.g. micro_kernel_avx512_f32 (look for it in `objdump -d`).
+ * Compiled by gemm.c once per (ISA, dtype) through tg_instantiate.h, with GEMM_MR and
+ * GEMM_NV (the register tile: rows, and vectors per row) and the block sizes GEMM_MC,
+ * GEMM_KC, GEMM_PANEL_BYTES set. Every name gets the suffix _<f32|f64>_<isa>, e.g.
+ * micro_kernel_f32_avx512 (look for it in `objdump -d`).
  *
  * ===================================================================================
  * 1. The naive version, and why it is slow
@@ -15,14 +15,13 @@
  *                 C[i][j] += A[i][k] * B[k][j];
  *
  * 2*M*N*K floating-point operations (flops): a multiply and an add per innermost step.
- * A CPU core of this machine (Sapphire Rapids, AVX-512) can start two fused
- * multiply-adds (FMA) per cycle, each on 16 floats: 2 * 16 * 2 = 64 flops per cycle,
- * ~260 GFLOP/s at 4 GHz. The innermost loop above does two loads (C[i][j], B[k][j])
+ * A CPU core with AVX-512 and two FMA units can start two fused multiply-adds (FMA)
+ * per cycle, each on 16 floats: 2 * 16 * 2 = 64 flops per cycle, ~260 GFLOP/s at 4 GHz. The innermost loop above does two loads (C[i][j], B[k][j])
  * and one store per FMA, so it is limited by memory traffic, not by arithmetic --
  * and when B no longer fits in a cache (4 MB for n = 1024 in float32) every pass over
  * it comes from the slower levels below:
  *
- *     level        size (per core here)   latency     what we keep there
+ *     level        size (a typical core)  latency     what we keep there
  *     registers    32 x 64 bytes          0           the MR x NR tile of C
  *     L1 cache     48 KB                  ~5 cycles   a KC x NR sliver of B
  *     L2 cache     2 MB                   ~15 cycles  an MC x KC block of A
@@ -56,7 +55,7 @@
  * The arithmetic intensity of the micro-kernel is MR*NR FMAs per (MR + NR) numbers
  * loaded: 256 / 40 = 6.4 FMAs per number, against 1/2 for the naive loop.
  *
- * What GCC makes of it (`objdump -d` on the built module, micro_kernel_avx512_f32),
+ * What GCC makes of it (`objdump -d` on the built module, micro_kernel_f32_avx512),
  * one step of k, nothing else in the loop:
  *
  *     vmovups      (%rdx),%zmm1              b0 = B[k, 0:16]
@@ -103,9 +102,9 @@
  *
  * KC: the B sliver KC x NR is reused by every A strip of the block, so it must stay
  *     in L1 (48 KB) beside the A strip streaming through: KC * 32 floats * 4 bytes
- *     = 32 KB for KC = 256. (AMD Zen 4 has a 32 KB L1, which that sliver fills; yet
- *     KC = 128 measured 1-6% slower there, in one process against KC = 256: more
- *     k-blocks, each loading and storing the C tile again. So one KC serves both.)
+ *     = 32 KB for KC = 256. (A core with a 32 KB L1 is filled by that sliver, yet a
+ *     smaller KC is no better there: more k-blocks, each loading and storing the C
+ *     tile again. So one KC serves both kinds of core.)
  * MC: the A block is read once per B sliver, so it must stay in L2 (2 MB):
  *     MC * KC * 4 bytes = 192 KB for MC = 192. Each A number brought from L2 then
  *     feeds 2*NR flops, few enough bytes per cycle for L2 to deliver.
@@ -130,9 +129,8 @@
  *     core to the other (which costs more than copying it). Taking rows, each would
  *     pack all of B. If A is read in place (section 3), the threads take COLUMNS
  *     instead, strips of NR from the same kind of counter, and each packs only the
- *     strips it takes: nothing is packed twice and there is no A to pack. (On 2
- *     threads, in one process against taking rows and packing A: 4-10% faster for
- *     the GPT's shapes, 9-12% at n = 1024.) A packed A would be packed again for every
+ *     strips it takes: nothing is packed twice and there is no A to pack (faster than
+ *     taking rows and packing A, benchmarks/README.md). A packed A would be packed again for every
  *     piece of columns, so with one each thread takes a single piece, its share.
  *   - large: packed once, together (each thread its share of the strips), with a
  *     barrier before anyone reads it and another before the next panel overwrites it.
@@ -152,33 +150,19 @@
  * V's rows; and a batch of such products (one per head) runs on one thread when the
  * whole batch is smaller than the work that pays for waking a second one.
  * (Does the AVX-512 target reach the function GCC outlines for the parallel region,
- * gemm_avx512_f32._omp_fn.0? Yes: objdump shows it inlined gemm_thread_avx512_f32,
+ * gemm_f32_avx512._omp_fn.0? Yes: objdump shows it inlined gemm_thread_f32_avx512,
  * which GCC only does into a function of the same target; the FMAs themselves live
- * in micro_kernel_avx512_f32 in any case.)
+ * in micro_kernel_f32_avx512 in any case.)
  */
 
-#if GEMM_F64
-#define T double
-#define VT VF64
-#define VW W64
-#define GEMM_DT f64
-#define LOADV TG_FN(load_f64)
-#define STOREV TG_FN(store_f64)
-#define TRANSPOSEV TG_FN(transpose_f64)
-#else
-#define T float
-#define VT VF32
-#define VW W32
-#define GEMM_DT f32
-#define LOADV TG_FN(load_f32)
-#define STOREV TG_FN(store_f32)
-#define TRANSPOSEV TG_FN(transpose_f32)
-#endif
+/* tg_dtype.h's names under this file's own: here W is a weight matrix, so the vector
+ * type and its lanes are VT and VW. */
+#define VT V
+#define VW W
 /* x in every lane. (tg_vec.h's splat computes 0 + x, which is not x for x = -0.0, so
  * the compiler must add before it broadcasts; x - 0 is exactly x, and it folds away.) */
 #define SPLATV(x) ((T)(x) - (VT){0})
-#define GF(name) TG_CAT(TG_FN(name), GEMM_DT) /* name_<isa>_<dtype> */
-#define GEMM_ARGS TG_CAT(tg_gemm_args, GEMM_DT)
+#define GEMM_ARGS DNAME(tg_gemm_args)
 #define MR GEMM_MR
 #define NV GEMM_NV
 #define NR (GEMM_NV * VW)
@@ -187,7 +171,7 @@
 
 /* Rows [0, mc) x columns [0, kc) of A (A[i, k] at a[i*rsa + k*csa]) into strips of MR
  * rows, each laid out [k][MR]: ap[strip * MR*kc + k*MR + i]. Rows past mc are zeros. */
-static void GF(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
+static void DFN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
                        T *restrict ap) {
     for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) {
         const T *s = a + i0 * rsa;
@@ -213,7 +197,7 @@ static void GF(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
 /* Strips [s0, s1) of the NR-column strips of B's rows [0, kc) x columns [0, nc)
  * (B[k, j] at b[k*rsb + j*csb]), each laid out [k][NR]: bp[strip * NR*kc + k*NR + j].
  * Columns past nc are zeros. */
-static void GF(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, ptrdiff_t csb,
+static void DFN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, ptrdiff_t csb,
                        T *restrict bp, ptrdiff_t s0, ptrdiff_t s1) {
     for (ptrdiff_t s = s0; s < s1; s++) {
         ptrdiff_t j0 = s * NR;
@@ -223,7 +207,7 @@ static void GF(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
         if (nr == NR && csb == 1) {
             /* B row-major: each k copies NR contiguous numbers, NV vectors */
             for (ptrdiff_t k = 0; k < kc; k++)
-                for (int v = 0; v < NV; v++) STOREV(d + k * NR + v * VW, LOADV(src + k * rsb + v * VW));
+                for (int v = 0; v < NV; v++) VSTORE(d + k * NR + v * VW, VLOAD(src + k * rsb + v * VW));
         } else if (nr == NR && rsb == 1) {
             /* B column-major (a transposed view such as W.T, in x @ W.T): each column of
              * B is a row of W. VW x VW tiles: VW vector loads along the columns, one
@@ -233,10 +217,10 @@ static void GF(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
                 for (int v = 0; v < NV; v++) {
                     VT r[VW];
                     _Pragma("GCC unroll 16") for (int jj = 0; jj < VW; jj++)
-                        r[jj] = LOADV(src + (v * VW + jj) * csb + k);
-                    TRANSPOSEV(r); /* r[kk] = B[k + kk, j0 + v*VW ... + VW] */
+                        r[jj] = VLOAD(src + (v * VW + jj) * csb + k);
+                    VTRANSPOSE(r); /* r[kk] = B[k + kk, j0 + v*VW ... + VW] */
                     _Pragma("GCC unroll 16") for (int kk = 0; kk < VW; kk++)
-                        STOREV(d + (k + kk) * NR + v * VW, r[kk]);
+                        VSTORE(d + (k + kk) * NR + v * VW, r[kk]);
                 }
             for (; k < kc; k++) /* the last kc % VW rows */
                 for (int j = 0; j < NR; j++) d[k * NR + j] = src[j * csb + k];
@@ -254,7 +238,7 @@ static void GF(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
  * The loops over i and v have constant trip counts, so the compiler unrolls them
  * completely and `acc` becomes MR*NV named registers. Two copies are compiled (below):
  * A packed ([k][MR]: ars = 1, acs = MR) and A read in place from its rows (acs = 1). */
-static inline __attribute__((always_inline)) void GF(micro_body)(ptrdiff_t kc, const T *restrict a,
+static inline __attribute__((always_inline)) void DFN(micro_body)(ptrdiff_t kc, const T *restrict a,
                                                                  ptrdiff_t ars, ptrdiff_t acs,
                                                                  const T *restrict b, T *restrict c,
                                                                  ptrdiff_t ldc, int add) {
@@ -276,7 +260,7 @@ static inline __attribute__((always_inline)) void GF(micro_body)(ptrdiff_t kc, c
     for (int phase = 0; phase < 2; phase++) {
         for (; k < (phase == 0 ? k_late : kc); k++) {
             VT bk[NV]; /* B[k, 0:NR] */
-            for (int v = 0; v < NV; v++) bk[v] = LOADV(b + v * VW);
+            for (int v = 0; v < NV; v++) bk[v] = VLOAD(b + v * VW);
             for (int i = 0; i < MR; i++) {
                 VT aik = SPLATV(a[i * ars]); /* A[i, k] in every lane */
                 for (int v = 0; v < NV; v++) acc[i][v] += aik * bk[v];
@@ -295,27 +279,27 @@ static inline __attribute__((always_inline)) void GF(micro_body)(ptrdiff_t kc, c
     if (add) {
         for (int i = 0; i < MR; i++)
             for (int v = 0; v < NV; v++)
-                STOREV(c + i * ldc + v * VW, LOADV(c + i * ldc + v * VW) + acc[i][v]);
+                VSTORE(c + i * ldc + v * VW, VLOAD(c + i * ldc + v * VW) + acc[i][v]);
     } else {
         for (int i = 0; i < MR; i++)
-            for (int v = 0; v < NV; v++) STOREV(c + i * ldc + v * VW, acc[i][v]);
+            for (int v = 0; v < NV; v++) VSTORE(c + i * ldc + v * VW, acc[i][v]);
     }
 }
 
 /* A packed by pack_a: strips [kc][MR] */
-__attribute__((noinline)) static void GF(micro_kernel)(ptrdiff_t kc, const T *restrict a,
+__attribute__((noinline)) static void DFN(micro_kernel)(ptrdiff_t kc, const T *restrict a,
                                                        const T *restrict b, T *restrict c,
                                                        ptrdiff_t ldc, int add) {
-    GF(micro_body)(kc, a, 1, MR, b, c, ldc, add);
+    DFN(micro_body)(kc, a, 1, MR, b, c, ldc, add);
 }
 
 /* A row-major, read where it lies: row i of the strip starts at a + i*lda. The MR
  * broadcasts of a step come from MR rows instead of one packed line; that costs the
  * load units nothing they are short of, and saves pack_a's transpose (see row_block). */
-__attribute__((noinline)) static void GF(micro_kernel_rows)(ptrdiff_t kc, const T *restrict a,
+__attribute__((noinline)) static void DFN(micro_kernel_rows)(ptrdiff_t kc, const T *restrict a,
                                                             ptrdiff_t lda, const T *restrict b,
                                                             T *restrict c, ptrdiff_t ldc, int add) {
-    GF(micro_body)(kc, a, lda, 1, b, c, ldc, add);
+    DFN(micro_body)(kc, a, lda, 1, b, c, ldc, add);
 }
 
 /* ---- the macro-kernel: one A block against strips [js0, js1) of the B panel ---------- */
@@ -325,7 +309,7 @@ __attribute__((noinline)) static void GF(micro_kernel_rows)(ptrdiff_t kc, const 
  * then only a short last strip (fewer than MR rows) is packed, at ap. Full tiles are
  * written straight into C; an edge tile goes through a local MR x NR buffer, of which
  * only the valid mr x nr part is copied out. */
-static void GF(macro_kernel)(ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, const T *ap,
+static void DFN(macro_kernel)(ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, const T *ap,
                              const T *a_rows, ptrdiff_t lda, const T *bp, ptrdiff_t js0,
                              ptrdiff_t js1, T *c, ptrdiff_t ldc, int add) {
     T tile[MR * NR] __attribute__((aligned(64)));
@@ -340,9 +324,9 @@ static void GF(macro_kernel)(ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, const T *
             ptrdiff_t ldd = edge ? NR : ldc;
             int add_here = edge ? 0 : add;
             if (in_place)
-                GF(micro_kernel_rows)(kc, a_rows + i0 * lda, lda, b, dst, ldd, add_here);
+                DFN(micro_kernel_rows)(kc, a_rows + i0 * lda, lda, b, dst, ldd, add_here);
             else
-                GF(micro_kernel)(kc, a_rows ? ap : ap + i0 * kc, b, dst, ldd, add_here);
+                DFN(micro_kernel)(kc, a_rows ? ap : ap + i0 * kc, b, dst, ldd, add_here);
             if (edge)
                 for (ptrdiff_t i = 0; i < mr; i++)
                     for (ptrdiff_t j = 0; j < nr; j++)
@@ -356,35 +340,35 @@ static void GF(macro_kernel)(ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, const T *
 /* Read A in place instead of packing it? Only a row-major A (csa = 1) can be: each
  * row of an A block is then kc contiguous numbers, and the micro-kernel's MR broadcasts
  * per step come from MR such rows. */
-static inline int GF(a_in_place)(const GEMM_ARGS *p) {
+static inline int DFN(a_in_place)(const GEMM_ARGS *p) {
     return GEMM_A_IN_PLACE && p->csa == 1;
 }
 
 /* One block of rows, over all of K: C[ic:ic+mc, jc + strips js0..js1] (+)= A[ic:ic+mc, :] @ B
  * panel. The panel holds all of K for columns jc..jc+nc, as consecutive KC-row blocks of
  * NR-strips; `ncpad` is nc rounded up to whole strips. */
-static void GF(row_block)(const GEMM_ARGS *p, const T *panel, ptrdiff_t ncpad, T *ap,
+static void DFN(row_block)(const GEMM_ARGS *p, const T *panel, ptrdiff_t ncpad, T *ap,
                           ptrdiff_t ic, ptrdiff_t mc, ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t js0,
                           ptrdiff_t js1) {
     for (ptrdiff_t pc = 0; pc < p->K; pc += GEMM_KC) {
         ptrdiff_t kc = p->K - pc < GEMM_KC ? p->K - pc : GEMM_KC;
         int add = p->accumulate || pc > 0; /* the first k-block sets C, later ones add */
         const T *a = p->a + ic * p->rsa + pc * p->csa;
-        if (GF(a_in_place)(p)) { /* pack only the short last strip, if any */
+        if (DFN(a_in_place)(p)) { /* pack only the short last strip, if any */
             ptrdiff_t full = mc / MR * MR;
-            if (full < mc) GF(pack_a)(mc - full, kc, a + full * p->rsa, p->rsa, 1, ap);
-            GF(macro_kernel)(mc, nc, kc, ap, a, p->rsa, panel + pc * ncpad, js0, js1,
+            if (full < mc) DFN(pack_a)(mc - full, kc, a + full * p->rsa, p->rsa, 1, ap);
+            DFN(macro_kernel)(mc, nc, kc, ap, a, p->rsa, panel + pc * ncpad, js0, js1,
                              p->c + ic * p->ldc + jc, p->ldc, add);
         } else {
-            GF(pack_a)(mc, kc, a, p->rsa, p->csa, ap);
-            GF(macro_kernel)(mc, nc, kc, ap, NULL, 0, panel + pc * ncpad, js0, js1,
+            DFN(pack_a)(mc, kc, a, p->rsa, p->csa, ap);
+            DFN(macro_kernel)(mc, nc, kc, ap, NULL, 0, panel + pc * ncpad, js0, js1,
                              p->c + ic * p->ldc + jc, p->ldc, add);
         }
     }
 }
 
 /* Split `n` items as evenly as possible into `parts`; part p gets [lo, hi). */
-static inline void GF(share)(ptrdiff_t n, int parts, int p, ptrdiff_t *lo, ptrdiff_t *hi) {
+static inline void DFN(share)(ptrdiff_t n, int parts, int p, ptrdiff_t *lo, ptrdiff_t *hi) {
     *lo = n * p / parts;
     *hi = n * (p + 1) / parts;
 }
@@ -394,7 +378,7 @@ static inline void GF(share)(ptrdiff_t n, int parts, int p, ptrdiff_t *lo, ptrdi
  * is about 1/(2*nt) of what remains, between lo and hi items: big pieces first, small
  * ones at the end, so that the threads finish together even when one core runs slower
  * than the other (on a shared machine, it often does). */
-static ptrdiff_t GF(take)(ptrdiff_t *next, ptrdiff_t total, int nt, ptrdiff_t lo, ptrdiff_t hi,
+static ptrdiff_t DFN(take)(ptrdiff_t *next, ptrdiff_t total, int nt, ptrdiff_t lo, ptrdiff_t hi,
                           ptrdiff_t *count) {
     ptrdiff_t s = __atomic_load_n(next, __ATOMIC_RELAXED), n;
     do {
@@ -408,11 +392,11 @@ static ptrdiff_t GF(take)(ptrdiff_t *next, ptrdiff_t total, int nt, ptrdiff_t lo
 }
 
 /* Pack strips [s0, s1) of the panel's columns, all k-blocks, into bp. */
-static void GF(pack_strips)(const GEMM_ARGS *p, T *bp, ptrdiff_t jc, ptrdiff_t nc,
+static void DFN(pack_strips)(const GEMM_ARGS *p, T *bp, ptrdiff_t jc, ptrdiff_t nc,
                             ptrdiff_t ncpad, ptrdiff_t s0, ptrdiff_t s1) {
     for (ptrdiff_t pc = 0; pc < p->K; pc += GEMM_KC) {
         ptrdiff_t kc = p->K - pc < GEMM_KC ? p->K - pc : GEMM_KC;
-        GF(pack_b)(kc, nc, p->b + pc * p->rsb + jc * p->csb, p->rsb, p->csb, bp + pc * ncpad, s0, s1);
+        DFN(pack_b)(kc, nc, p->b + pc * p->rsb + jc * p->csb, p->rsb, p->csb, bp + pc * ncpad, s0, s1);
     }
 }
 
@@ -421,7 +405,7 @@ static void GF(pack_strips)(const GEMM_ARGS *p, T *bp, ptrdiff_t jc, ptrdiff_t n
  * one per panel, shared, all 0 on entry; nc_max: the panel width; split_cols: the threads
  * share out the columns (strips of NR) instead of the rows. With nt == 1 there are no
  * barriers, so this also runs inside somebody else's parallel loop (gemm_batched). */
-static void GF(gemm_thread)(const GEMM_ARGS *p, T *bp, T *ap, ptrdiff_t *next, int tid, int nt,
+static void DFN(gemm_thread)(const GEMM_ARGS *p, T *bp, T *ap, ptrdiff_t *next, int tid, int nt,
                             ptrdiff_t nc_max, int split_cols, int private_b) {
     const ptrdiff_t M = p->M, N = p->N, ms = (M + MR - 1) / MR;
     int shared_b = nt > 1 && !private_b;
@@ -434,19 +418,19 @@ static void GF(gemm_thread)(const GEMM_ARGS *p, T *bp, T *ap, ptrdiff_t *next, i
          * the strips, then waits for the others. Private: each packs all of them. */
         if (shared_b) {
             ptrdiff_t lo, hi;
-            GF(share)(nstrips, nt, tid, &lo, &hi);
-            GF(pack_strips)(p, bp, jc, nc, ncpad, lo, hi);
+            DFN(share)(nstrips, nt, tid, &lo, &hi);
+            DFN(pack_strips)(p, bp, jc, nc, ncpad, lo, hi);
             _Pragma("omp barrier") /* the whole panel is packed */
         } else if (!split_cols) {
-            GF(pack_strips)(p, bp, jc, nc, ncpad, 0, nstrips);
+            DFN(pack_strips)(p, bp, jc, nc, ncpad, 0, nstrips);
         }
 
         /* 2. multiply: columns or rows, as they come */
         if (split_cols) {
             /* with A read in place a piece may be small; a packed A is packed again for
              * every piece, so then each thread takes one piece (its share) */
-            ptrdiff_t lo = GF(a_in_place)(p) ? 1 : (nstrips + nt - 1) / nt;
-            while ((s = GF(take)(next, nstrips, nt, lo, nstrips, &count)) >= 0) {
+            ptrdiff_t lo = DFN(a_in_place)(p) ? 1 : (nstrips + nt - 1) / nt;
+            while ((s = DFN(take)(next, nstrips, nt, lo, nstrips, &count)) >= 0) {
                 /* the strips [s, s + count) of the shared panel; or, private, a panel of
                  * their own: columns jp.. of width np, packed from the START of this
                  * thread's buffer. (Packed at their place in the whole panel instead,
@@ -455,15 +439,15 @@ static void GF(gemm_thread)(const GEMM_ARGS *p, T *bp, T *ap, ptrdiff_t *next, i
                 ptrdiff_t jp = shared_b ? jc : jc + s * NR, s0 = shared_b ? s : 0;
                 ptrdiff_t np = shared_b ? nc : (nc - s * NR < count * NR ? nc - s * NR : count * NR);
                 ptrdiff_t ldp = shared_b ? ncpad : count * NR;
-                if (!shared_b) GF(pack_strips)(p, bp, jp, np, ldp, 0, count);
+                if (!shared_b) DFN(pack_strips)(p, bp, jp, np, ldp, 0, count);
                 for (ptrdiff_t ic = 0; ic < M; ic += GEMM_MC)
-                    GF(row_block)(p, bp, ldp, ap, ic, M - ic < GEMM_MC ? M - ic : GEMM_MC, jp, np,
+                    DFN(row_block)(p, bp, ldp, ap, ic, M - ic < GEMM_MC ? M - ic : GEMM_MC, jp, np,
                                   s0, s0 + count);
             }
         } else {
-            while ((s = GF(take)(next, ms, nt, GEMM_MIN_STRIPS, GEMM_MC / MR, &count)) >= 0) {
+            while ((s = DFN(take)(next, ms, nt, GEMM_MIN_STRIPS, GEMM_MC / MR, &count)) >= 0) {
                 ptrdiff_t ic = s * MR, mc = (s + count) * MR < M ? count * MR : M - ic;
-                GF(row_block)(p, bp, ncpad, ap, ic, mc, jc, nc, 0, nstrips);
+                DFN(row_block)(p, bp, ncpad, ap, ic, mc, jc, nc, 0, nstrips);
             }
         }
         if (shared_b && jc + nc < N) { /* (after the last panel, the region's end waits) */
@@ -474,14 +458,14 @@ static void GF(gemm_thread)(const GEMM_ARGS *p, T *bp, T *ap, ptrdiff_t *next, i
 
 /* The panel width: the B panel holds all of K for nc_max columns, at most
  * GEMM_PANEL_BYTES (so that huge matrices are cut into column panels). */
-static ptrdiff_t GF(panel_width)(const GEMM_ARGS *p) {
+static ptrdiff_t DFN(panel_width)(const GEMM_ARGS *p) {
     ptrdiff_t w = (ptrdiff_t)(GEMM_PANEL_BYTES / sizeof(T)) / p->K / NR * NR;
     ptrdiff_t npad = (p->N + NR - 1) / NR * NR;
     return w < NR ? NR : (w > npad ? npad : w);
 }
 
 /* Buffer sizes, in elements, rounded to whole cache lines: the B panel, one A block. */
-static void GF(buffer_sizes)(const GEMM_ARGS *p, ptrdiff_t nc_max, size_t *nb, size_t *na) {
+static void DFN(buffer_sizes)(const GEMM_ARGS *p, ptrdiff_t nc_max, size_t *nb, size_t *na) {
     ptrdiff_t kc = p->K < GEMM_KC ? p->K : GEMM_KC;
     ptrdiff_t mc = p->M < GEMM_MC ? p->M : GEMM_MC;
     size_t line = 64 / sizeof(T);
@@ -505,16 +489,16 @@ static void GF(buffer_sizes)(const GEMM_ARGS *p, ptrdiff_t nc_max, size_t *nb, s
 #endif
 
 /* sum_k x[k] * y[k], with four independent vector accumulators (see reduce_impl.h) */
-static T GF(dot)(const T *x, const T *y, ptrdiff_t n) {
+static T DFN(dot)(const T *x, const T *y, ptrdiff_t n) {
     VT s0 = SPLATV(0), s1 = SPLATV(0), s2 = SPLATV(0), s3 = SPLATV(0);
     ptrdiff_t k = 0;
     for (; k + 4 * VW <= n; k += 4 * VW) {
-        s0 += LOADV(x + k) * LOADV(y + k);
-        s1 += LOADV(x + k + VW) * LOADV(y + k + VW);
-        s2 += LOADV(x + k + 2 * VW) * LOADV(y + k + 2 * VW);
-        s3 += LOADV(x + k + 3 * VW) * LOADV(y + k + 3 * VW);
+        s0 += VLOAD(x + k) * VLOAD(y + k);
+        s1 += VLOAD(x + k + VW) * VLOAD(y + k + VW);
+        s2 += VLOAD(x + k + 2 * VW) * VLOAD(y + k + 2 * VW);
+        s3 += VLOAD(x + k + 3 * VW) * VLOAD(y + k + 3 * VW);
     }
-    for (; k + VW <= n; k += VW) s0 += LOADV(x + k) * LOADV(y + k);
+    for (; k + VW <= n; k += VW) s0 += VLOAD(x + k) * VLOAD(y + k);
     VT v = (s0 + s1) + (s2 + s3);
     /* the lanes' sum as a tree (8 + 4 + 2 + 1 adds for 16 lanes, 4 steps deep) rather
      * than 16 additions in a chain: for a head of 32 numbers (q . k in attention) the
@@ -528,11 +512,11 @@ static T GF(dot)(const T *x, const T *y, ptrdiff_t n) {
     return s;
 }
 
-static void GF(gemv_cols)(const GEMM_ARGS *p, ptrdiff_t j0, ptrdiff_t j1) {
+static void DFN(gemv_cols)(const GEMM_ARGS *p, ptrdiff_t j0, ptrdiff_t j1) {
     for (ptrdiff_t j = j0; j < j1; j++) {
         const T *w = p->b + j * p->csb; /* row j of W: column j of B, contiguous */
         for (ptrdiff_t i = 0; i < p->M; i++) {
-            T s = GF(dot)(p->a + i * p->rsa, w, p->K);
+            T s = DFN(dot)(p->a + i * p->rsa, w, p->K);
             T *c = p->c + i * p->ldc + j;
             *c = p->accumulate ? *c + s : s;
         }
@@ -543,7 +527,7 @@ static void GF(gemv_cols)(const GEMM_ARGS *p, ptrdiff_t j0, ptrdiff_t j1) {
  * row i of C is a weighted sum of rows of B, c_i = sum_k a[i, k] * B[k, :], computed
  * along the row (vectorised over the columns j) so that B is again read where it lies.
  * The sum over k runs in order, one rounding per step, as in the dot products above. */
-static void GF(gemv_rows)(const GEMM_ARGS *p, ptrdiff_t j0, ptrdiff_t j1) {
+static void DFN(gemv_rows)(const GEMM_ARGS *p, ptrdiff_t j0, ptrdiff_t j1) {
     for (ptrdiff_t i = 0; i < p->M; i++) {
         T *c = p->c + i * p->ldc;
         if (!p->accumulate)
@@ -553,17 +537,17 @@ static void GF(gemv_rows)(const GEMM_ARGS *p, ptrdiff_t j0, ptrdiff_t j1) {
             const T *b = p->b + k * p->rsb;
             const VT va = SPLATV(aik);
             ptrdiff_t j = j0;
-            for (; j + VW <= j1; j += VW) STOREV(c + j, LOADV(c + j) + va * LOADV(b + j));
+            for (; j + VW <= j1; j += VW) VSTORE(c + j, VLOAD(c + j) + va * VLOAD(b + j));
             for (; j < j1; j++) c[j] += aik * b[j];
         }
     }
 }
 
-static void GF(gemv)(const GEMM_ARGS *p, int nthreads) {
+static void DFN(gemv)(const GEMM_ARGS *p, int nthreads) {
     double bytes = (double)p->N * (double)p->K * (double)sizeof(T);
     int nt = nthreads;
     void (*cols)(const GEMM_ARGS *, ptrdiff_t, ptrdiff_t) =
-        p->rsb == 1 && p->csa == 1 ? GF(gemv_cols) : GF(gemv_rows);
+        p->rsb == 1 && p->csa == 1 ? DFN(gemv_cols) : DFN(gemv_rows);
     if (bytes < (double)nt * GEMV_MIN_BYTES_PER_THREAD) nt = (int)(bytes / GEMV_MIN_BYTES_PER_THREAD);
     if (nt <= 1) {
         cols(p, 0, p->N);
@@ -577,14 +561,14 @@ static void GF(gemv)(const GEMM_ARGS *p, int nthreads) {
 
 /* Section 6 takes x @ W^T (B read by columns, rsb = 1: gemv_cols) and x @ V (B read by
  * rows, csb = 1: gemv_rows) when A has at most GEMV_MAX_M rows. */
-static int GF(few_rows)(const GEMM_ARGS *p) {
+static int DFN(few_rows)(const GEMM_ARGS *p) {
     return p->M <= GEMV_MAX_M && ((p->rsb == 1 && p->csa == 1) || p->csb == 1);
 }
 
 /* C (+)= A @ B with up to nthreads threads. Returns 0, or -1 if out of memory. */
-static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
-    if (GF(few_rows)(p)) { /* section 6: few rows */
-        GF(gemv)(p, nthreads);
+static int DFN(gemm)(const GEMM_ARGS *p, int nthreads) {
+    if (DFN(few_rows)(p)) { /* section 6: few rows */
+        DFN(gemv)(p, nthreads);
         return 0;
     }
     double flops = 2.0 * (double)p->M * (double)p->N * (double)p->K;
@@ -592,7 +576,7 @@ static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
     if (flops < (double)nt * GEMM_MIN_FLOPS_PER_THREAD) /* too little work to wake threads */
         nt = (int)(flops / GEMM_MIN_FLOPS_PER_THREAD);
     if (nt < 1) nt = 1;
-    ptrdiff_t nc_max = GF(panel_width)(p), npanels = (p->N + nc_max - 1) / nc_max;
+    ptrdiff_t nc_max = DFN(panel_width)(p), npanels = (p->N + nc_max - 1) / nc_max;
     /* rows are shared out as they come; but with fewer than 4 strips of rows per thread,
      * the threads split the columns instead */
     int split_cols = nt > 1 && (p->M + MR - 1) / MR < 4 * nt;
@@ -602,11 +586,10 @@ static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
     /* A private panel costs each thread all of B (K x N) when the rows are shared out,
      * but only its share of B plus all of A (M x K) when the columns are: split the
      * columns when A costs nothing to pack (read in place), or when B is wider than A
-     * is tall (N > M: a weight gradient dW = dY^T X with few outputs; M=128, K=768,
-     * N=512 on 2 threads: about 1.2x faster). */
-    if (private_b && (p->N > p->M || GF(a_in_place)(p))) split_cols = 1;
+     * is tall (N > M: a weight gradient dW = dY^T X with few outputs). */
+    if (private_b && (p->N > p->M || DFN(a_in_place)(p))) split_cols = 1;
     size_t nb, na, nbt;
-    GF(buffer_sizes)(p, nc_max, &nb, &na);
+    DFN(buffer_sizes)(p, nc_max, &nb, &na);
     nbt = private_b ? (size_t)nt * nb : nb;
     void *raw;
     T *bp = (T *)tg_alloc64((nbt + (size_t)nt * na) * sizeof(T) + (size_t)npanels * sizeof(ptrdiff_t), &raw);
@@ -614,12 +597,12 @@ static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
     ptrdiff_t *next = (ptrdiff_t *)(bp + nbt + (size_t)nt * na); /* the row counters */
     for (ptrdiff_t i = 0; i < npanels; i++) next[i] = 0;
     if (nt == 1) {
-        GF(gemm_thread)(p, bp, bp + nb, next, 0, 1, nc_max, 0, 0);
+        DFN(gemm_thread)(p, bp, bp + nb, next, 0, 1, nc_max, 0, 0);
     } else {
         _Pragma("omp parallel num_threads(nt)") {
             int team = omp_get_num_threads(), tid = omp_get_thread_num(); /* may be < nt */
             T *my_b = private_b ? bp + (size_t)tid * nb : bp;
-            GF(gemm_thread)(p, my_b, bp + nbt + (size_t)tid * na, next, tid, team, nc_max,
+            DFN(gemm_thread)(p, my_b, bp + nbt + (size_t)tid * na, next, tid, team, nc_max,
                             split_cols, private_b);
         }
     }
@@ -631,7 +614,7 @@ static int GF(gemm)(const GEMM_ARGS *p, int nthreads) {
  * writes C at c + q * c_step. Many small products: one thread each, single-threaded
  * GEMMs side by side (attention's (B*n_head, T, T) batches). A few large ones: one
  * after another, each threaded inside. */
-static int GF(gemm_batched)(ptrdiff_t batch, const GEMM_ARGS *proto, const ptrdiff_t *a_off,
+static int DFN(gemm_batched)(ptrdiff_t batch, const GEMM_ARGS *proto, const ptrdiff_t *a_off,
                             const ptrdiff_t *b_off, ptrdiff_t c_step, int nthreads) {
     double flops = 2.0 * (double)proto->M * (double)proto->N * (double)proto->K;
     /* the whole batch too small to wake threads for (generation: one query row per head) */
@@ -639,7 +622,7 @@ static int GF(gemm_batched)(ptrdiff_t batch, const GEMM_ARGS *proto, const ptrdi
         nthreads = (int)((double)batch * flops / GEMM_MIN_FLOPS_PER_THREAD);
     if (nthreads < 1) nthreads = 1;
     /* a few rows each: section 6, product by product (it threads inside if worth it) */
-    int per_matrix = nthreads > 1 && batch >= nthreads && !GF(few_rows)(proto) &&
+    int per_matrix = nthreads > 1 && batch >= nthreads && !DFN(few_rows)(proto) &&
                      (batch % nthreads == 0 || batch >= 4 * nthreads ||
                       flops < 4.0 * GEMM_MIN_FLOPS_PER_THREAD);
     int err = 0;
@@ -649,13 +632,13 @@ static int GF(gemm_batched)(ptrdiff_t batch, const GEMM_ARGS *proto, const ptrdi
             p.a += a_off[q];
             p.b += b_off[q];
             p.c += q * c_step;
-            err = GF(gemm)(&p, nthreads);
+            err = DFN(gemm)(&p, nthreads);
         }
         return err;
     }
-    ptrdiff_t nc_max = GF(panel_width)(proto), npanels = (proto->N + nc_max - 1) / nc_max;
+    ptrdiff_t nc_max = DFN(panel_width)(proto), npanels = (proto->N + nc_max - 1) / nc_max;
     size_t nb, na;
-    GF(buffer_sizes)(proto, nc_max, &nb, &na);
+    DFN(buffer_sizes)(proto, nc_max, &nb, &na);
     _Pragma("omp parallel num_threads(nthreads)") {
         void *raw; /* this thread's own buffers: B panel, A block, row counters */
         T *bp = (T *)tg_alloc64((nb + na) * sizeof(T) + (size_t)npanels * sizeof(ptrdiff_t), &raw);
@@ -667,7 +650,7 @@ static int GF(gemm_batched)(ptrdiff_t batch, const GEMM_ARGS *proto, const ptrdi
             p.b += b_off[q];
             p.c += q * c_step;
             for (ptrdiff_t i = 0; i < npanels; i++) next[i] = 0;
-            GF(gemm_thread)(&p, bp, bp + nb, next, 0, 1, nc_max, 0, 0);
+            DFN(gemm_thread)(&p, bp, bp + nb, next, 0, 1, nc_max, 0, 0);
         }
         if (!bp) {
             _Pragma("omp atomic write") err = -1;
@@ -678,7 +661,7 @@ static int GF(gemm_batched)(ptrdiff_t batch, const GEMM_ARGS *proto, const ptrdi
 }
 
 /* MR, NR, MC, KC, GEMM_PANEL_BYTES of this variant (for tests and lessons). */
-static void GF(blocking)(ptrdiff_t out[5]) {
+static void DFN(blocking)(ptrdiff_t out[5]) {
     out[0] = MR;
     out[1] = NR;
     out[2] = GEMM_MC;
@@ -689,7 +672,7 @@ static void GF(blocking)(ptrdiff_t out[5]) {
 /* ---- the peak: what the FMA units can do when nothing waits on memory -------------------- */
 
 /* GEMM_PEAK_ACC independent chains acc = acc * x + y; returns the flops done. */
-static double GF(fma_peak)(ptrdiff_t iters) {
+static double DFN(fma_peak)(ptrdiff_t iters) {
     VT acc[GEMM_PEAK_ACC];
     VT x = SPLATV((T)0.999999), y = SPLATV((T)1e-6);
     for (int i = 0; i < GEMM_PEAK_ACC; i++) acc[i] = SPLATV((T)i);
@@ -702,19 +685,10 @@ static double GF(fma_peak)(ptrdiff_t iters) {
     return 2.0 * GEMM_PEAK_ACC * VW * (double)iters;
 }
 
-#undef T
 #undef VT
 #undef VW
-#undef GEMM_DT
-#undef LOADV
-#undef STOREV
-#undef TRANSPOSEV
 #undef SPLATV
-#undef GF
 #undef GEMM_ARGS
 #undef MR
 #undef NV
 #undef NR
-#undef GEMM_F64
-#undef GEMM_MR
-#undef GEMM_NV

@@ -6,15 +6,7 @@
 #include "layernorm.h"
 #include "tg_isa.h"
 
+/* The kernels, six copies; the entry points (they only pick and call), one per dtype. */
 #define TG_TEMPLATE "layernorm_impl.h"
+#define TG_API "layernorm_api.h"
 #include "tg_instantiate.h"
-
-/* The entry points (compiled once, for the baseline: they only pick and call). */
-#define TG_DTYPE 32
-#include "tg_dtype.h"
-#include "layernorm_api.h"
-#include "tg_dtype_end.h"
-#define TG_DTYPE 64
-#include "tg_dtype.h"
-#include "layernorm_api.h"
-#include "tg_dtype_end.h"

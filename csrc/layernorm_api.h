@@ -1,4 +1,5 @@
-/* layernorm_api.h -- the entry points of layernorm.c, written once per dtype.
+/* layernorm_api.h -- the entry points of layernorm.c, written once per dtype
+ * (tg_instantiate.h compiles this file for float32 and float64 with tg_dtype.h's names).
  * They choose the ISA variant and split the rows (or vocabulary) between threads
  * (TG_PARALLEL, tg_isa.h: no OpenMP region at all when one thread will do). */
 

@@ -11,8 +11,8 @@
  *     once more than M_TRIM_THRESHOLD is free at its top.
  * The next array of the same size then gets *fresh* pages, and the first write
  * to every 4 KiB page is a minor page fault: the kernel stops us, zero-fills a
- * page and maps it. A 1 MB array costs 256 of them. Measured: ~2,500 faults per
- * step, several ms of a ~45 ms step. (MALLOC_MMAP_THRESHOLD_=... and
+ * page and maps it. A 1 MB array costs 256 of them, and a training step makes
+ * thousands: a share of its time worth saving (benchmarks/). (MALLOC_MMAP_THRESHOLD_=... and
  * MALLOC_TRIM_THRESHOLD_=... in the environment switch that glibc behaviour off
  * for the whole process; this file fixes it for array data only, and says so
  * in its counters.)

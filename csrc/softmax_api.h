@@ -1,5 +1,5 @@
-/* softmax_api.h -- the public entry points of softmax.c for one dtype (a template:
- * softmax.c includes it for float32 and float64 with tg_dtype.h's names set).
+/* softmax_api.h -- the public entry points of softmax.c, written once per dtype
+ * (tg_instantiate.h compiles this file for float32 and float64 with tg_dtype.h's names).
  *
  * Each entry point picks the ISA variant once, then hands rows to threads. Rows are
  * independent, so threads never share an output: a static split gives each thread
