@@ -184,7 +184,7 @@ def snapshot(out: str) -> dict:
     """What the folder holds right after the kill (before anything cleans it)."""
     if not os.path.isdir(out):
         return {"entries": []}
-    entries = sorted(os.listdir(out))
+    entries = sorted(e for e in os.listdir(out) if e != checkpoint.RECORD)  # (the run's record)
     pointer = None
     if checkpoint.POINTER in entries:
         try:
@@ -284,7 +284,7 @@ def check_resumed_folder(out: str, ref: Reference, stdout: str, problems: list[s
     if done != ref.done_line.format(out=out):
         problems.append(f"final line {done!r}, reference {ref.done_line.format(out=out)!r}")
     entries = os.listdir(out)
-    leftovers = [e for e in entries if e.startswith(".") and e != checkpoint.POINTER]
+    leftovers = [e for e in entries if e.startswith(".") and e != checkpoint.RECORD]
     if leftovers:
         problems.append(f"left after the resumed run: {leftovers}")
     ckpts = [e for e in entries if e.startswith("ckpt-")]

@@ -642,7 +642,7 @@ def p_corrupt(work, text):
     except Exception:
         ok = False
     parts.append(f"metrics.jsonl damaged: resume exit {r.returncode}, rebuilt valid: {yes(ok)}")
-    # 4. the older flat layout reads metrics.jsonl itself
+    # 4. a folder of the older flat layout (no checkpoint.json): no longer read, refused
     flat = os.path.join(work, "corrupt4")
     os.makedirs(flat)
     ckpt = checkpoint.published_checkpoint(out)
