@@ -196,7 +196,9 @@ def attention_weights(
     scale = _default_scale(q.shape[-1]) if scale is None else scale
     scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, S): how well each query matches each key
     if is_causal:
-        scores = scores.masked_fill(causal_mask(T, S, causal_offset), -np.inf)
+        future = causal_mask(T, S, causal_offset)  # (T, S): key j after query i
+        if future.any():  # (one new token, as in generation, has no future among the keys)
+            scores = scores.masked_fill(future, -np.inf)
     elif attn_mask is not None:
         m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
         scores = (

@@ -90,10 +90,11 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         output = self.forward(*args, **kwargs)
-        for hook in tuple(self._forward_hooks.values()):  # usually none
-            replaced = hook(self, args, output)
-            if replaced is not None:
-                output = replaced
+        if self._forward_hooks:  # usually none
+            for hook in tuple(self._forward_hooks.values()):
+                replaced = hook(self, args, output)
+                if replaced is not None:
+                    output = replaced
         return output
 
     def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> HookHandle:
