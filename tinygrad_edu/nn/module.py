@@ -26,7 +26,8 @@ This mirrors PyTorch's rules, so the names match and PyTorch checkpoints load.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Callable, Iterator
+from types import MappingProxyType
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -79,7 +80,7 @@ class Module:
     (after calling super().__init__()) and define forward()."""
 
     training: bool = True  # True while learning; eval() sets it to False everywhere
-    _forward_hooks: dict = {}  # read-only default; register_forward_hook gives each its own
+    _forward_hooks: Mapping = MappingProxyType({})  # none; register_forward_hook gives each its own
 
     def __init__(self) -> None:
         self.training = True
