@@ -94,32 +94,78 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "choose_the_top_word": ("partly", (13,)),
         },
     },
-    # lessons 6-11: their verdicts as they stood; each lesson's beliefs to be listed here
     "06_attention": {
-        "verdicts": {"vowels_grouped": True, "case_direction": True},
-        "beliefs": {},
+        "verdicts": {
+            "vowels_grouped": True,
+            "case_direction": True,
+            "a_head_prefers_previous_token": True,
+            "logit_lens_sharpens": True,
+        },
+        "beliefs": {
+            "weights_not_data": ("confirmed", (16,)),
+            "attention_sees_whole_text": ("corrected", ()),
+            "vectors_talk": ("confirmed", (14,)),
+            "mlp_per_vector": ("confirmed", (15,)),
+            "embedding_unembedding": ("confirmed", (17,)),
+            "answer_only_at_the_end": ("corrected", ()),
+            "softmax_near_one": ("partly", (18,)),
+        },
     },
     "07_queries_keys_values": {
         "verdicts": {
-            "adjectives_update_nouns": True,
-            "value_map_is_low_rank": True,
+            "several_heads_help_one_layer": True,
+            "attention_cost_grows_faster_than_T": None,  # timing: a loaded machine blurs it
             "fused_same_numbers_less_memory": True,
+            "kv_cache_linear_per_token": True,
         },
-        "beliefs": {},
+        "beliefs": {
+            "multi_head_scales_out": ("corrected", (22,)),
+            "query_key_value": ("confirmed", (19,)),
+            "irrelevant_words_neg_inf": ("corrected", (20,)),
+            "long_context_hard": ("confirmed", (21,)),
+            "generation_recomputes_everything": ("corrected", ()),
+        },
     },
     "08_mlp_and_superposition": {
         "verdicts": {
-            "and_gate_neuron": True,
-            "directions_grow_faster_than_dimensions": True,
+            "mlp_stores_facts": True,
             "neurons_are_shared": True,
+            "facts_lean_on_their_own_neurons": True,
+            "spread_within_tolerance": True,
+            "directions_grow_faster_than_dimensions": True,
+            "superposition_when_sparse": True,
             "gpt_mlp_fires_sparsely": True,  # held for 6 training seeds, 4 backends
             "gpt_neurons_selective": True,
         },
-        "beliefs": {},
+        "beliefs": {
+            "one_neuron_one_fact": ("corrected", ()),
+            "features_at_most_dimensions": ("corrected", ()),
+            "mlp_is_simple_network": ("partly", (24,)),
+            "perpendicular_same_family": ("corrected", (23,)),
+        },
+    },
+    "09_rlhf": {
+        "verdicts": {
+            "reward_model_learned_the_rater": True,
+            "reward_rises": True,
+            "kl_bounded_with_penalty": True,
+            "dpo_ranks_held_out_pairs": True,
+            "preference_learned": True,
+            "reward_hacked_without_kl": True,
+        },
+        "beliefs": {
+            "rlhf_model_is_told_the_rule": ("corrected", (11,)),
+            "rlhf_second_stage": ("confirmed", (11,)),
+            "higher_reward_is_better": ("corrected", (11,)),
+            "rlhf_needs_reward_model": ("corrected", (11,)),
+        },
     },
     "11_data_parallel": {
-        "verdicts": {"shard_average_is_full_gradient": True},
-        "beliefs": {},
+        "verdicts": {"shard_average_is_full_gradient": True, "n_workers_same_steps": True},
+        "beliefs": {
+            "n_workers_different_step": ("corrected", ()),
+            "n_workers_n_times_faster": ("partly", ()),
+        },
     },
 }
 
