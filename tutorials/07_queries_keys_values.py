@@ -737,6 +737,12 @@ lesson.belief(
 print(f"lesson 7 done in {time.perf_counter() - started:.1f} s")
 
 # %% [markdown]
+# ## What the run said about the beliefs
+
+# %%
+lesson.summary()
+
+# %% [markdown]
 # ## Exercises
 #
 # Write these steps of the lesson yourself, and let the library check them against its own code:

@@ -836,6 +836,12 @@ print(
 print(f"\nlesson 8 ran in {time.perf_counter() - lesson_start:.1f} s")
 
 # %% [markdown]
+# ## What the run said about the beliefs
+
+# %%
+lesson.summary()
+
+# %% [markdown]
 # ## Exercises
 #
 # Write this step of the lesson yourself, and let the library check it against its own code:

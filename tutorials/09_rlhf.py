@@ -623,6 +623,12 @@ if plt is not None:
 print(f"\nlesson 9 ran in {time.perf_counter() - lesson_start:.1f} s")
 
 # %% [markdown]
+# ## What the run said about the beliefs
+
+# %%
+lesson.summary()
+
+# %% [markdown]
 # ## Exercises
 #
 # Write this step of the lesson yourself, and let the library check it against its own code:

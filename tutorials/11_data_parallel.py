@@ -408,6 +408,13 @@ else:
     )
 
 # %% [markdown]
+# ## What the run said about the beliefs
+
+# %%
+if MAIN:  # one printed summary, from rank 0
+    lesson.summary()
+
+# %% [markdown]
 # ## Exercises
 #
 # Write this step of the lesson yourself, and let the library check it against its own code:
