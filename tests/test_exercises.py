@@ -193,7 +193,9 @@ def test_a_wrong_solution_fails_naming_the_mismatch(name, tmp_path):
     if "raised" not in r.detail:
         # what was expected, and what came instead (for a graph order: which node is misplaced)
         assert re.search(r"expected .+, got |comes before its child", r.detail), r.detail
-    assert "Traceback" not in r.detail and "\n" not in r.detail
+    assert "Traceback" not in r.detail
+    first, *more = r.detail.split("\n")  # the mismatch on one line; a diff or diagnosis below
+    assert all(line.startswith("  ") for line in more), r.detail
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -397,3 +399,161 @@ def test_results_line_and_summary():
     assert [x.line() for x in r] == ["passed", "failed: x", "not started"]
     assert E.summary(r) == "1/3 passed, 1 failed, 1 not started"
     assert np.isfinite(E.DEFAULT_TIMEOUT) and E.DEFAULT_TIMEOUT <= 10
+
+
+# --- diagnoses: each common mistake, fed in exactly, is named ------------------------------------
+
+# (exercise, the wrong solution's body, a phrase its diagnosis must contain)
+MISTAKES = {
+    "forgot_sqrt_d": ("causal_attention", """
+    T, D = q.shape
+    scores = q @ k.T
+    scores = np.where(np.triu(np.ones((T, T), dtype=bool), k=1), -np.inf, scores)
+    w = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return w / w.sum(axis=-1, keepdims=True) @ v
+""", "not divided by sqrt(D)"),
+    "masked_after_softmax": ("causal_attention", """
+    T, D = q.shape
+    scores = q @ k.T / np.sqrt(D)
+    w = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    w = w / w.sum(axis=-1, keepdims=True)
+    w[np.triu(np.ones((T, T), dtype=bool), k=1)] = 0.0
+    return w @ v
+""", "masked AFTER the softmax"),
+    "mask_off_by_one": ("causal_attention", """
+    T, D = q.shape
+    scores = q @ k.T / np.sqrt(D)
+    scores = np.where(np.triu(np.ones((T, T), dtype=bool), k=2), -np.inf, scores)
+    w = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return w / w.sum(axis=-1, keepdims=True) @ v
+""", "off by one: each token also sees the NEXT"),
+    "mask_off_by_one_diagonal": ("causal_attention", """
+    T, D = q.shape
+    scores = q @ k.T / np.sqrt(D)
+    scores = np.where(np.triu(np.ones((T, T), dtype=bool), k=0), -np.inf, scores)
+    w = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return w / w.sum(axis=-1, keepdims=True) @ v
+""", "does not see ITSELF"),
+    "attention_softmax_wrong_axis": ("causal_attention", """
+    T, D = q.shape
+    scores = q @ k.T / np.sqrt(D)
+    scores = np.where(np.triu(np.ones((T, T), dtype=bool), k=1), -np.inf, scores)
+    w = np.exp(scores - scores.max(axis=0, keepdims=True))
+    return w / w.sum(axis=0, keepdims=True) @ v
+""", "wrong axis"),
+    "attention_no_max": ("causal_attention", """
+    T, D = q.shape
+    scores = q @ k.T / np.sqrt(D)
+    scores = np.where(np.triu(np.ones((T, T), dtype=bool), k=1), -np.inf, scores)
+    w = np.exp(scores)
+    return w / w.sum(axis=-1, keepdims=True) @ v
+""", "maximum was not subtracted"),
+    "softmax_wrong_axis": ("softmax", """
+    e = np.exp(x - x.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+""", "wrong axis"),
+    "softmax_no_max": ("softmax", """
+    e = np.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+""", "maximum was not subtracted"),
+    "mse_sum": ("mse_cost", """
+    diff = np.asarray(predictions) - np.asarray(targets)
+    return float((diff * diff).sum())
+""", "sum instead of a mean"),
+    "cross_entropy_sum": ("cross_entropy_grad", """
+    N = logits.shape[0]
+    rows = np.arange(N)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis=1))
+    loss = float(np.sum(log_sum - shifted[rows, targets]))
+    p = np.exp(shifted - log_sum[:, None])
+    p[rows, targets] -= 1.0
+    return loss, p
+""", "sum instead of a mean"),
+    "sequential_update": ("gradient_descent_step", """
+    n = len(xs)
+    dw = sum(2.0 * (w * x + b - y) * x / n for x, y in zip(xs, ys))
+    w = w - lr * dw
+    db = sum(2.0 * (w * x + b - y) / n for x, y in zip(xs, ys))
+    return w, b - lr * db
+""", "sequential update"),
+    "adam_no_bias_correction": ("adam_step", """
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    return p - lr * m / (np.sqrt(v) + eps), m, v
+""", "without bias correction"),
+    "top_p_tie": ("top_p_filter", """
+    order = np.argsort(-probs, axis=-1)
+    sorted_p = np.take_along_axis(probs, order, axis=-1)
+    keep_sorted = np.cumsum(sorted_p, axis=-1) - sorted_p <= top_p
+    keep = np.zeros_like(keep_sorted)
+    np.put_along_axis(keep, order, keep_sorted, axis=-1)
+    kept = np.where(keep, probs, 0.0)
+    return kept / kept.sum(axis=-1, keepdims=True)
+""", "<= where the rule needs <"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_each_common_mistake_is_diagnosed(mistake, tmp_path):
+    name, body, phrase = MISTAKES[mistake]
+    ex = E.get(name)
+    text = E.template_text(ex).replace("    raise NotImplementedError\n", body.lstrip("\n"), 1)
+    r = check_file(_write(tmp_path / ex.filename, text), name)
+    assert r.status == FAILED, r
+    assert "\n  -> looks like" in r.detail and phrase in r.detail, r.detail
+
+
+def test_right_answers_and_other_mistakes_get_no_diagnosis(tmp_path):
+    from tinygrad_edu.exercises.diagnoses import DIAGNOSES, diagnose
+    from tinygrad_edu.exercises.runner import _load
+
+    for name in DIAGNOSES:  # the reference solution matches no known mistake
+        ex = E.get(name)
+        assert diagnose(name, _load(_write(tmp_path / ex.filename, E.solution_text(ex)))) is None
+    ex = E.get("causal_attention")  # a mistake that is none of the known ones
+    path = _write(tmp_path / ex.filename, _replace_bodies(ex, "return v * 2.0"))
+    r = check_file(path, "causal_attention")
+    assert r.status == FAILED and "looks like" not in r.detail
+
+
+def test_a_failing_array_is_shown_as_a_compact_diff(tmp_path):
+    ex = E.get("causal_attention")
+    name, body, _ = MISTAKES["masked_after_softmax"]
+    text = E.template_text(ex).replace("    raise NotImplementedError\n", body.lstrip("\n"), 1)
+    r = check_file(_write(tmp_path / ex.filename, text), name)
+    lines = r.detail.split("\n")
+    assert re.search(r"\d+ of 8 entries differ; the largest difference is [\d.e-]+ at \[", lines[1])
+    assert lines[2].startswith("  where they differ (x)")
+    picture = [line.split() for line in lines[3:] if not line.startswith("  ->")]
+    assert picture and all(set(row) <= {".", "x"} for row in picture)
+    assert any("x" in row for row in picture) and any("." in row for row in picture)
+
+
+@pytest.mark.parametrize(
+    "body, phrase",
+    [
+        ("return [np.random.default_rng(seed + 1).permutation(n)[i : i + batch_size]"
+         " for i in range(0, n - (n % batch_size if drop_last else 0), batch_size)]", None),
+        ("order = list(range(n)); random.Random(seed).shuffle(order)\n"
+         "    stop = n - (n % batch_size if drop_last else 0)\n"
+         "    return [order[i : i + batch_size] for i in range(0, stop, batch_size)]", None),
+        ("stop = n - (n % batch_size if drop_last else 0)\n"
+         "    return [np.arange(i, min(i + batch_size, stop)) for i in range(0, stop, batch_size)]",
+         "sorted order"),
+        ("order = np.random.default_rng(seed).integers(0, max(n, 1), n)\n"
+         "    return [order[i : i + batch_size] for i in range(0, n, batch_size)]", "appears twice"),
+        ("order = np.random.default_rng().permutation(n)\n"
+         "    return [order[i : i + batch_size] for i in range(0, n, batch_size)]", "seed"),
+    ],
+)  # fmt: skip
+def test_minibatches_accepts_any_valid_shuffle(body, phrase, tmp_path):
+    ex = E.get("minibatches")
+    text = _replace_bodies(ex, body).replace(
+        "import numpy as np", "import random\n\nimport numpy as np"
+    )
+    r = check_file(_write(tmp_path / ex.filename, text), "minibatches")
+    if phrase is None:
+        assert r.status == PASSED, r.detail
+    else:
+        assert r.status == FAILED and phrase in r.detail, r

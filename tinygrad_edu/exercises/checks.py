@@ -26,6 +26,7 @@ from ..nn.transformer import MLP, CausalSelfAttention
 from ..scalar import Neuron, Value, _walk
 from ..tensor import Tensor
 from ..tokenizer import _learn_merges_naive, merge_pair
+from .diagnoses import diagnose
 from .harness import (
     Failed,
     against_differences,
@@ -43,8 +44,22 @@ CHECKS: dict[str, Callable[[Any], None]] = {}
 
 
 def check(name: str):
+    """Register fn as the check of exercise `name`. When it fails, the exercise's known
+    mistakes (diagnoses.py) are tried on the learner's code, and the first that matches
+    is added to the message."""
+
     def register(fn):
-        CHECKS[name] = fn
+        def checked(module) -> None:
+            try:
+                fn(module)
+            except Failed as exc:
+                found = diagnose(name, module)
+                if found is None:
+                    raise
+                raise Failed(f"{exc}\n  -> {found}") from None
+
+        checked.__doc__, checked.__name__ = fn.__doc__, fn.__name__
+        CHECKS[name] = checked
         return fn
 
     return register
@@ -267,23 +282,66 @@ def check_topological_sort(m) -> None:
 
 @check("minibatches")
 def check_minibatches(m) -> None:
+    """Many answers are right (any shuffle will do), so this checks properties: every
+    index exactly once (all but the remainder with drop_last), the sizes, not the sorted
+    order, the same batches for the same seed, other batches for another seed."""
     cases = [(10, 3, 0, False), (10, 3, 0, True), (8, 4, 1, False), (5, 10, 2, False),
-             (5, 10, 2, True), (0, 4, 0, False), (7, 1, 3, False)]  # fmt: skip
+             (5, 10, 2, True), (0, 4, 0, False), (7, 1, 3, False), (64, 16, 4, False)]  # fmt: skip
     for n, batch_size, seed, drop_last in cases:
-        loader = DataLoader(np.arange(n), batch_size=batch_size, shuffle=True,
-                            drop_last=drop_last, seed=seed, as_tensors=False)  # fmt: skip
-        expected = list(loader)
+        sizes = [len(b) for b in DataLoader(np.arange(n), batch_size=batch_size,
+                 drop_last=drop_last, as_tensors=False)]  # fmt: skip
         got, desc = call(m, "minibatches", n, batch_size, seed, drop_last)
-        try:
-            got = list(got)
-        except TypeError:
-            raise Failed(f"{desc}: expected a list of index arrays, got {show(got)}") from None
-        if len(got) != len(expected):
-            raise Failed(f"{desc}: expected {len(expected)} batches, got {len(got)}")
-        for i, (e, g) in enumerate(zip(expected, got)):
-            g = np.asarray(g)
-            if g.shape != e.shape or not np.array_equal(g, e):
-                raise Failed(f"{desc}: expected batch {i} = {show(e)}, got {show(g)}")
+        batches = _index_batches(desc, got)
+        if [len(b) for b in batches] != sizes:
+            raise Failed(
+                f"{desc}: expected {len(sizes)} batches of sizes {sizes}, got "
+                f"{len(batches)} of sizes {[len(b) for b in batches]}"
+            )
+        order = [int(i) for b in batches for i in b]
+        seen: dict = {}
+        for position, i in enumerate(order):
+            if not 0 <= i < n:
+                raise Failed(
+                    f"{desc}: index {i} (batch {position // batch_size}) is not in 0..{n - 1}"
+                )
+            if i in seen:
+                raise Failed(
+                    f"{desc}: index {i} appears twice (batches {seen[i] // batch_size} and "
+                    f"{position // batch_size}); each example is used once per epoch"
+                )
+            seen[i] = position
+        if n >= 8 and order == sorted(order):
+            raise Failed(
+                f"{desc}: the indices come in sorted order {show(np.array(order))}: shuffle "
+                "them first, or sorted data teaches the network one class at a time"
+            )
+        again, _ = call(m, "minibatches", n, batch_size, seed, drop_last)
+        if [[int(i) for i in b] for b in _index_batches(desc, again)] != [
+            [int(i) for i in b] for b in batches
+        ]:
+            raise Failed(f"{desc}: called twice with seed {seed}, it gave other batches: "
+                         "use the seed, so that a run can be repeated")  # fmt: skip
+    first, desc = call(m, "minibatches", 64, 64, 0, False)
+    other, desc_other = call(m, "minibatches", 64, 64, 1, False)
+    a, b = _index_batches(desc, first), _index_batches(desc_other, other)
+    if [int(i) for i in a[0]] == [int(i) for i in b[0]]:
+        raise Failed(
+            f"{desc} and {desc_other} gave the same order: the seed must choose the shuffle"
+        )
+
+
+def _index_batches(desc: str, got: Any) -> list:
+    """got as a list of 1-D integer sequences, or Failed saying what it is instead."""
+    try:
+        batches = [np.asarray(b) for b in got]
+    except TypeError:
+        raise Failed(f"{desc}: expected a list of index arrays, got {show(got)}") from None
+    for i, b in enumerate(batches):
+        if b.ndim != 1 or not (np.issubdtype(b.dtype, np.integer) or b.size == 0):
+            raise Failed(
+                f"{desc}: batch {i} should be a 1-D array of integer indices, got {show(b)}"
+            )
+    return batches
 
 
 @check("cross_entropy_grad")
@@ -381,6 +439,7 @@ def check_top_p_filter(m) -> None:
         (probs, 1.0),  # everything
         (np.array([[0.5, 0.3, 0.2]]), 0.3),  # the first token alone already passes top_p
         (np.array([[0.1, 0.2, 0.3, 0.4]]), 0.65),
+        (np.array([[0.5, 0.25, 0.15, 0.1]]), 0.75),  # a tie: 0.5 + 0.25 is top_p exactly
     ]
     for p, top_p in cases:
         expected = top_p_filter(p.copy(), top_p)
@@ -445,6 +504,10 @@ def check_causal_attention(m) -> None:
         (30 * r.standard_normal((5, 8)), r.standard_normal((5, 8)), r.standard_normal((5, 8))),
         tuple(r.standard_normal((3, 3, 1))),
     ]
+    # keys = queries, 40 times the usual size: each token's score with itself is in the
+    # thousands, and exp overflows unless each row's maximum is subtracted first
+    big = 40 * r.standard_normal((4, 4))
+    cases.append((big, big.copy(), r.standard_normal((4, 4))))
     for q, k, v in cases:
         scale = 1.0 / math.sqrt(q.shape[1])
         out, _ = reference.attention_forward(q[None], k[None], v[None], causal=True, scale=scale)

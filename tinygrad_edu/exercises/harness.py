@@ -200,8 +200,46 @@ def array(
         index = tuple(np.argwhere(~ok)[0])
         full = f" (all of it: expected {show(e)}, got {show(g)})" if 1 < e.size <= 6 else ""
         raise Failed(
-            f"{desc}: expected {_label(what, index)} = {_num(e[index])}, got {_num(g[index])}{full}"
+            f"{desc}: expected {_label(what, index)} = {_num(e[index])}, got {_num(g[index])}"
+            f"{full}{diff(e, g, ok) if e.size > 6 else ''}"
         )
+
+
+def diff(expected: np.ndarray, got: np.ndarray, ok: np.ndarray) -> str:
+    """Where two arrays differ, and by how much, in a few lines:
+
+        3 of 16 entries differ; the largest difference is 0.42 at [1, 3]
+        where (x = differs), result[0]:
+          . x x x
+          . . x x
+    A 2-D picture of the differing entries for the first slice that has any (the last two
+    axes, up to 24 x 40), so that a pattern (the upper triangle: the future was not
+    masked; one whole row: an axis mix-up) shows at a glance.
+    """
+    bad = ~ok
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(got - expected)
+    gap = np.where(np.isnan(gap), np.inf, gap)
+    gap = np.where(bad, gap, -1.0)
+    worst = np.unravel_index(int(np.argmax(gap)), gap.shape)
+    where = ", ".join(str(int(i)) for i in worst)
+    size = "not a number" if not np.isfinite(gap[worst]) else f"{_num(gap[worst])}"
+    text = (
+        f"\n  {int(bad.sum())} of {bad.size} entries differ; the largest difference is {size} "
+        f"at [{where}] (expected {_num(expected[worst])}, got {_num(got[worst])})"
+    )
+    if bad.ndim == 0:
+        return text
+    picture = bad if bad.ndim >= 2 else bad[None, :]
+    lead = ()
+    if picture.ndim > 2:  # the first slice over the leading axes that has a difference
+        lead = tuple(int(i) for i in np.argwhere(bad)[0][:-2])
+        picture = picture[lead]
+    if picture.shape[0] > 24 or picture.shape[1] > 40:
+        return text
+    name = f" in [{', '.join(map(str, lead))}, :, :]" if lead else ""
+    rows = ["  " + " ".join("x" if b else "." for b in row) for row in picture]
+    return text + f"\n  where they differ (x){name}:\n" + "\n".join("  " + r for r in rows)
 
 
 def parts(desc: str, got: Any, names: tuple) -> tuple:

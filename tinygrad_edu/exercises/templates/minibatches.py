@@ -10,8 +10,10 @@ Math: order = a random permutation of 0 .. n-1; batch i = order[i*bs : (i+1)*bs]
 Shapes: n, batch_size, seed ints; returns a list of 1-D integer arrays (the example
 indices of each batch).
 
-Hint: order = np.random.default_rng(seed).permutation(n) -- the same generator and
-call the library uses, so that the batches match exactly.
+Hint: shuffle 0 .. n-1 with a generator made from `seed`, then slice. Any shuffle
+passes: the check tests what must hold (every index once, the sizes, not the sorted
+order, the same batches for the same seed), not one generator's exact numbers.
+`tinygrad-edu exercises hint minibatches --level 3` shows near-code.
 
 Answer: `DataLoader` in tinygrad_edu/data/loader.py (read it after trying).
 Check: tinygrad-edu exercises check . minibatches   (from this folder)
