@@ -501,7 +501,28 @@ BAD_FILES = {
     "float_id": (json.dumps(_bpe(merges=[[104.0, 101]])).encode(), "ids must be integers"),
     "triple": (json.dumps(_bpe(merges=[[1, 2, 3]])).encode(), "merge 0 must be a pair"),
     "duplicate_merge": (json.dumps(_bpe(merges=[[1, 2], [1, 2]])).encode(), "repeats merge 0"),
-    "bad_pattern": (json.dumps(_bpe(pattern="([a-z]")).encode(), "not a valid regular expression"),
+    "bad_pattern": (json.dumps(_bpe(pattern="([a-z]")).encode(), "not a split pattern this code"),
+    # exponential backtracking: 5.75 s for 37 characters once; refused as unknown, unrun
+    "slow_pattern": (
+        json.dumps(_bpe(pattern="(a|aa)+$")).encode(),
+        "'\\(a\\|aa\\)\\+\\$' is not a",
+    ),
+    "deep": (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+    "deep_merges": (
+        json.dumps(_bpe()).replace("[[104, 101]]", "[" * 5000 + "]" * 5000).encode(),
+        "nested too deep",
+    ),
+    "type_unhashable": (json.dumps(_bpe(type=[])).encode(), '"type" must be one of'),
+    "version_true": (json.dumps(_bpe(version=True)).encode(), 'unsupported "version" True'),
+    "merge_nested": (
+        json.dumps(_bpe(merges=[[[[[[1]]]], 2]])).encode(),
+        r"merge 0 \[\[\[\[...\]\]\], 2\]: ids must be integers",
+    ),
+    # each merge doubles a token: 2^40 bytes after 40 merges, refused before they are made
+    "doubling_merges": (
+        json.dumps(_bpe(merges=[[97, 97]] + [[256 + r, 256 + r] for r in range(40)])).encode(),
+        "more than 64 MiB of bytes",
+    ),
     "pattern_not_str": (json.dumps(_bpe(pattern=3)).encode(), "pattern must be a str or None"),
     "chars_not_list": (
         json.dumps({"type": "char", "chars": "abc"}).encode(),

@@ -33,6 +33,12 @@ Two tokenizers, read them in this order:
 4. `save` / `load_tokenizer`: a small JSON file (`tokenizer.json` beside a checkpoint),
    so that a model is always decoded with the dictionary it was trained with;
    `load_tokenizer` also reads GPT-2's files in each of their published forms.
+   A file may come from anywhere, so loading trusts nothing in it: anything malformed
+   (a wrong type, an id missing, JSON nested too deep, a file too big, tokens whose
+   bytes would fill the memory, a split pattern we do not know) is a ValueError naming
+   it, found before any large allocation; a model folder's tokenizer must have the
+   model's vocabulary size. `save` writes through fileio.py: atomically, never
+   through a link.
 
 Invariants of a BPE tokenizer with merges `m_0, m_1, ...`:
 - ids 0..255 are the raw byte values; id `256 + r` is merge `r` = the pair `(a, b)`
@@ -41,7 +47,7 @@ Invariants of a BPE tokenizer with merges `m_0, m_1, ...`:
 - Encoding applies merges in rank order (merge 0 first), exactly as training did, so
   encoding the training text reproduces the tokens training ended with.
 
-Only the Python standard library is used: this file stands alone.
+Only the Python standard library (and fileio.py, for writing) is used.
 """
 
 from __future__ import annotations
@@ -53,10 +59,13 @@ import json
 import operator
 import os
 import re
+import reprlib
 import sys
 import unicodedata
 from collections import Counter
 from typing import Any, Callable, Iterable, Sequence
+
+from .fileio import write_text_atomic
 
 __all__ = [
     "Tokenizer",
@@ -75,6 +84,21 @@ __all__ = [
 FORMAT_VERSION = 1
 
 Pair = tuple  # (left id, right id), both ints
+
+# What a tokenizer file may cost before it is refused. GPT-2's files are 1-2 MB, and its
+# 50,257 tokens hold 0.3 MB of bytes; a file's merges could otherwise make tokens whose
+# bytes double at each merge ([97, 97], [256, 256], [257, 257], ...: 2^40 bytes in 40).
+MAX_FILE_BYTES = 64 * 2**20
+MAX_VOCAB_BYTES = 64 * 2**20  # all tokens' bytes together
+
+
+def _short(value: object) -> str:
+    """repr() for an error message about a file's content: short, and safe on any nesting."""
+    return _SHORT.repr(value)
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
 
 
 # --- the shared interface --------------------------------------------------------------------
@@ -150,32 +174,34 @@ class Tokenizer:
         if not isinstance(d, dict):
             raise ValueError(f"a tokenizer must be a JSON object, got {type(d).__name__}")
         kind = d.get("type")
-        if kind not in _TOKENIZER_TYPES:
+        if not isinstance(kind, str) or kind not in _TOKENIZER_TYPES:
             raise ValueError(
-                f'"type" must be one of {sorted(_TOKENIZER_TYPES)}, got {kind!r}; accepted: {ACCEPTED}'
+                f'"type" must be one of {sorted(_TOKENIZER_TYPES)}, got {_short(kind)}; '
+                f"accepted: {ACCEPTED}"
             )
         sub = _TOKENIZER_TYPES[kind]
         if cls is not Tokenizer and sub is not cls:
             raise ValueError(f'expected a "{cls.type_name}" tokenizer, found type {kind!r}')
         version = d.get("version", FORMAT_VERSION)
-        if version != FORMAT_VERSION:
+        if isinstance(version, bool) or version != FORMAT_VERSION:
             raise ValueError(
-                f'unsupported "version" {version!r} (this code reads {FORMAT_VERSION})'
+                f'unsupported "version" {_short(version)} (this code reads {FORMAT_VERSION})'
             )
         return sub._from_fields(d)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the tokenizer as JSON (UTF-8; non-ASCII characters are \\u-escaped)."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(_format_json(self.to_dict()))
+        """Write the tokenizer as JSON (UTF-8; non-ASCII characters are \\u-escaped).
+
+        Atomically (a temporary file renamed over `path`): an interrupted save leaves the
+        old file whole, and a link at `path` is replaced, never written through."""
+        write_text_atomic(path, _format_json(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tokenizer:
         """Read a file written by `save`. Any problem with its content -> ValueError naming it."""
-        with open(path, "rb") as f:  # a missing file stays FileNotFoundError
-            raw = f.read()
+        raw = _read_bytes(os.fspath(path))  # a missing file stays FileNotFoundError
         try:
-            d = json.loads(raw.decode("utf-8"))
+            d = _parse_json(raw.decode("utf-8"))
         except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise ValueError(f"tokenizer file {os.fspath(path)!r} is not valid JSON: {e}") from e
         try:
@@ -305,6 +331,7 @@ def _check_keys(d: dict[str, Any], allowed: set[str], required: set[str]) -> Non
 # ([^\W\d_] is "a word character that is not a digit or _": letters, plus a few numeric
 # symbols like ½ that Python counts as alphanumeric.)
 GPT2_LIKE_PATTERN = r"'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"
+KNOWN_PATTERNS = (GPT2_LIKE_PATTERN, None)  # the split patterns a tokenizer file may name
 
 
 def merge_by_rank(ids: list[int], rank: dict, merged: Sequence[int]) -> list[int]:
@@ -548,16 +575,17 @@ class BPETokenizer(Tokenizer):
         checked: list[Pair] = []
         rank: dict[Pair, int] = {}  # pair -> its merge index r (the new token is 256 + r)
         vocab = [bytes([i]) for i in range(256)]  # id -> the bytes it stands for
+        total = 256  # bytes in all tokens so far
         for r, merge in enumerate(merges):
             if (
                 isinstance(merge, (str, bytes))
                 or not isinstance(merge, Sequence)
                 or len(merge) != 2
             ):
-                raise ValueError(f"merge {r} must be a pair of token ids, got {merge!r}")
+                raise ValueError(f"merge {r} must be a pair of token ids, got {_short(merge)}")
             for t in merge:
                 if isinstance(t, bool) or not isinstance(t, int):
-                    raise ValueError(f"merge {r} {list(merge)!r}: ids must be integers")
+                    raise ValueError(f"merge {r} {_short(list(merge))}: ids must be integers")
                 if not 0 <= t < 256 + r:  # a merge may only use tokens that already exist
                     raise ValueError(
                         f"merge {r} {list(merge)!r}: id {t} is not in [0, {256 + r}) "
@@ -566,6 +594,13 @@ class BPETokenizer(Tokenizer):
             pair = (merge[0], merge[1])
             if pair in rank:
                 raise ValueError(f"merge {r} {list(pair)!r} repeats merge {rank[pair]}")
+            total += len(vocab[pair[0]]) + len(vocab[pair[1]])
+            if total > MAX_VOCAB_BYTES:  # checked before the bytes are made
+                raise ValueError(
+                    f"merge {r} {list(pair)!r}: the tokens would hold more than "
+                    f"{MAX_VOCAB_BYTES // 2**20} MiB of bytes (a merge of two long tokens "
+                    "doubles their length): not a tokenizer of real text"
+                )
             rank[pair] = r
             checked.append(pair)
             vocab.append(vocab[pair[0]] + vocab[pair[1]])
@@ -731,7 +766,19 @@ class BPETokenizer(Tokenizer):
             raise ValueError(
                 f'"merges" must be a list of [id, id] pairs, got {type(d["merges"]).__name__}'
             )
-        return cls(d["merges"], pattern=d["pattern"])
+        pattern = d["pattern"]
+        if pattern is not None and not isinstance(pattern, str):
+            raise ValueError(f"pattern must be a str or None, got {type(pattern).__name__}")
+        if pattern not in KNOWN_PATTERNS:
+            # A regular expression can take exponential time on a short text ("(a|aa)+$" on
+            # 40 characters: minutes), and Python's `re` cannot be stopped: a file's pattern
+            # must be one of ours. (A pattern given in code, BPETokenizer(pattern=...), is
+            # the programmer's own.)
+            raise ValueError(
+                f"pattern {_short(pattern)} is not a split pattern this code knows; a file may "
+                f"use GPT2_LIKE_PATTERN or null (no pre-tokenizer)"
+            )
+        return cls(d["merges"], pattern=pattern)
 
     def __repr__(self) -> str:
         split = "GPT2_LIKE_PATTERN" if self.pattern == GPT2_LIKE_PATTERN else repr(self.pattern)
@@ -874,13 +921,17 @@ class GPT2Tokenizer(Tokenizer):
             raise ValueError(f"{source}: the vocabulary must be a non-empty token -> id map")
         for token, i in encoder.items():
             if not isinstance(token, str) or isinstance(i, bool) or not isinstance(i, int):
-                raise ValueError(f"{source}: vocabulary entry {token!r}: {i!r} is not str -> int")
+                raise ValueError(
+                    f"{source}: vocabulary entry {_short(token)}: {_short(i)} is not str -> int"
+                )
         n = len(encoder)
-        if sorted(encoder.values()) != list(range(n)):
-            bad = next(i for k, i in enumerate(sorted(encoder.values())) if i != k)
-            raise ValueError(
-                f"{source}: token ids must be 0..{n - 1}, each once; found id {bad} out of place"
-            )
+        ids = sorted(encoder.values())
+        if ids != list(range(n)):
+            k, i = next((k, i) for k, i in enumerate(ids) if i != k)
+            fault = f"id {i} appears twice" if k and ids[k - 1] == i else f"id {k} is missing"
+            if i < 0:
+                fault = f"id {i} is negative"
+            raise ValueError(f"{source}: token ids must be 0..{n - 1}, each once; {fault}")
         self.encoder = dict(encoder)
         self.tokens = [""] * n  # id -> token text, as the files write it
         for token, i in encoder.items():
@@ -898,19 +949,26 @@ class GPT2Tokenizer(Tokenizer):
         self._merged: list[int] = []  # rank r -> id of the token merge r makes
         self.merges: list[tuple[str, str]] = []
         for r, merge in enumerate(merges):
-            if isinstance(merge, str) or len(merge) != 2:
-                raise ValueError(f"{source}: merge {r} must be two tokens, got {merge!r}")
+            if (
+                not isinstance(merge, Sequence)
+                or isinstance(merge, str)
+                or len(merge) != 2
+                or not all(isinstance(t, str) for t in merge)
+            ):
+                raise ValueError(f"{source}: merge {r} must be two tokens, got {_short(merge)}")
             a, b = merge
             for t in (a, b, a + b):
                 if t not in encoder:
                     raise ValueError(
-                        f"{source}: merge {r} ({a!r} {b!r}): {t!r} is not in the vocabulary "
+                        f"{source}: merge {r} ({_short(a)} {_short(b)}): {_short(t)} is not in "
+                        "the vocabulary "
                         "(are the merges and the vocabulary from the same tokenizer?)"
                     )
             pair = (encoder[a], encoder[b])
             if pair in self._rank:
                 raise ValueError(
-                    f"{source}: merge {r} ({a!r} {b!r}) repeats merge {self._rank[pair]}"
+                    f"{source}: merge {r} ({_short(a)} {_short(b)}) repeats merge "
+                    f"{self._rank[pair]}"
                 )
             self._rank[pair] = r
             self._merged.append(encoder[a + b])
@@ -919,10 +977,12 @@ class GPT2Tokenizer(Tokenizer):
         made = {a + b for a, b in self.merges} | set(byte_char.values())
         if special_tokens is None:
             special_tokens = [t for t in encoder if t not in made]
+        if isinstance(special_tokens, (str, dict)) or not isinstance(special_tokens, Iterable):
+            raise ValueError(f"{source}: special tokens must be a list of tokens")
         self.special_tokens: dict[str, int] = {}  # "<|endoftext|>" -> 50256
         for t in special_tokens:
-            if t not in encoder:
-                raise ValueError(f"{source}: special token {t!r} is not in the vocabulary")
+            if not isinstance(t, str) or t not in encoder:
+                raise ValueError(f"{source}: special token {_short(t)} is not in the vocabulary")
             self.special_tokens[t] = encoder[t]
         self.eot_id: int | None = self.special_tokens.get(ENDOFTEXT)
 
@@ -936,15 +996,11 @@ class GPT2Tokenizer(Tokenizer):
             else:
                 bad = next(c for c in token if c not in char_byte)
                 raise ValueError(
-                    f"{source}: token {token!r} (id {i}) has {bad!r}, which is not in GPT-2's "
+                    f"{source}: token {_short(token)} (id {i}) has {bad!r}, which is not in GPT-2's "
                     "byte alphabet (is this a byte-level BPE vocabulary?)"
                 )
         self._cache: dict[str, list[int]] = {}  # chunk -> its ids (words repeat a lot)
-        self._special_regex = (
-            re.compile("|".join(re.escape(t) for t in sorted(self.special_tokens, key=len)[::-1]))
-            if self.special_tokens
-            else None
-        )
+        self._special_regex: re.Pattern | None = None  # made on first use (see encode)
 
     @property
     def vocab_size(self) -> int:
@@ -956,8 +1012,11 @@ class GPT2Tokenizer(Tokenizer):
         """Text -> GPT-2's ids. Special tokens' text is plain text unless allowed_special."""
         _check_text(text)
         _utf8(text)  # ValueError naming a lone surrogate, before any work
-        if not allowed_special or self._special_regex is None:
+        if not allowed_special or not self.special_tokens:
             return self._encode_ordinary(text)
+        if self._special_regex is None:  # the longest first: "<|a|>b" before "<|a|>"
+            longest_first = sorted(self.special_tokens, key=len)[::-1]
+            self._special_regex = re.compile("|".join(re.escape(t) for t in longest_first))
         ids: list[int] = []
         end = 0
         for m in self._special_regex.finditer(text):
@@ -1063,23 +1122,36 @@ class GPT2Tokenizer(Tokenizer):
         kind = model.get("type", "BPE" if "merges" in model else None)
         if kind != "BPE":
             raise ValueError(
-                f"{source}: a Hugging Face tokenizer of kind {kind!r}; only byte-level BPE "
-                "(GPT-2's kind) is supported here"
+                f"{source}: a Hugging Face tokenizer of kind {_short(kind)}; only byte-level "
+                "BPE (GPT-2's kind) is supported here"
             )
         pre = d.get("pre_tokenizer") or {}
+        if not isinstance(pre, dict):
+            raise ValueError(f'{source}: "pre_tokenizer" must be an object')
         if pre.get("type") != "ByteLevel" or not pre.get("use_regex", True):
             raise ValueError(
-                f"{source}: pre_tokenizer {pre.get('type')!r} is not GPT-2's (ByteLevel with "
-                "its regex); only GPT-2-style byte-level BPE is supported here"
+                f"{source}: pre_tokenizer {_short(pre.get('type'))} is not GPT-2's (ByteLevel "
+                "with its regex); only GPT-2-style byte-level BPE is supported here"
             )
         if pre.get("add_prefix_space"):
             raise ValueError(f"{source}: add_prefix_space=true is not supported (GPT-2: false)")
         if d.get("normalizer"):
             raise ValueError(f"{source}: a normalizer is not supported (GPT-2 has none)")
-        encoder = dict(model.get("vocab") or {})
-        merges = [m.split(" ") if isinstance(m, str) else m for m in model.get("merges") or []]
-        added = d.get("added_tokens") or []
-        for t in added:
+        vocab, merges, added = model.get("vocab"), model.get("merges"), d.get("added_tokens")
+        if not isinstance(vocab, dict):
+            raise ValueError(f'{source}: "model.vocab" must be an object token -> id')
+        if not isinstance(merges, list):
+            raise ValueError(f'{source}: "model.merges" must be a list')
+        if added is not None and not isinstance(added, list):
+            raise ValueError(f'{source}: "added_tokens" must be a list')
+        encoder = dict(vocab)
+        merges = [m.split(" ") if isinstance(m, str) else m for m in merges]
+        for n, t in enumerate(added or []):
+            if not (isinstance(t, dict) and isinstance(t.get("content"), str) and "id" in t):
+                raise ValueError(
+                    f'{source}: added_tokens[{n}] must be an object with "content" and "id", '
+                    f"got {_short(t)}"
+                )
             encoder.setdefault(t["content"], t["id"])
         special = [t["content"] for t in added] if added else None
         return cls(encoder, merges, special_tokens=special, source=source)
@@ -1113,6 +1185,8 @@ class GPT2Tokenizer(Tokenizer):
         _check_keys(
             d, {"type", "version", "encoder", "merges", "special_tokens"}, {"encoder", "merges"}
         )
+        if not isinstance(d["merges"], list):
+            raise ValueError('"merges" must be a list of "left right" strings')
         merges = [m.split(" ") if isinstance(m, str) else m for m in d["merges"]]
         return cls(d["encoder"], merges, d.get("special_tokens"), source='a "gpt2" tokenizer')
 
@@ -1128,24 +1202,44 @@ GPT2_SHA256 = {
 
 
 def _read_bytes(path: str) -> bytes:
+    """The file's bytes (gunzipped for a name ending in .gz), at most MAX_FILE_BYTES."""
     with open(path, "rb") as f:  # a missing file stays FileNotFoundError
-        raw = f.read()
-    return gzip.decompress(raw) if path.endswith(".gz") else raw
+        if path.endswith(".gz"):
+            try:
+                with gzip.GzipFile(fileobj=f) as z:
+                    raw = z.read(MAX_FILE_BYTES + 1)
+            except (OSError, EOFError) as e:
+                raise ValueError(f"{path!r} is not a whole gzip file: {e}") from e
+        else:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValueError(
+            f"{path!r} is larger than {MAX_FILE_BYTES // 2**20} MiB: too big for a tokenizer file"
+        )
+    return raw
 
 
 def _read_text(path: str) -> str:
     try:
         return _read_bytes(path).decode("utf-8")
-    except (UnicodeDecodeError, OSError, EOFError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
+    except UnicodeDecodeError as e:
         raise ValueError(f"{path!r} is not UTF-8 text: {e}") from e
+
+
+def _parse_json(text: str) -> Any:
+    """json.loads, with JSON nested too deep for Python refused as a ValueError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(
+            "its JSON is nested too deep (arrays or objects inside each other)"
+        ) from None
 
 
 def _read_json(path: str) -> Any:
     text = _read_text(path)
     try:
-        return json.loads(text)
+        return _parse_json(text)
     except ValueError as e:
         raise ValueError(f"{path!r} is not valid JSON: {e}") from e
 
@@ -1170,6 +1264,10 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     one GPT.from_pretrained reads, whatever a kill left at the top level). A .json file:
     ours (a "type" field), or Hugging Face's (a "model" field). encoder.json or
     vocab.json: with its merges file beside it.
+
+    A folder's tokenizer must have as many tokens as its model (config.json's
+    "vocab_size"): with fewer, a token the model emits would have no text; with more,
+    a prompt could give ids the model has no row for.
     """
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -1179,7 +1277,9 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
         for names in TOKENIZER_FILE_SETS:
             files = [os.path.join(path, name) for name in names]
             if all(os.path.isfile(f) for f in files):
-                return load_tokenizer(files[0])
+                tok = load_tokenizer(files[0])
+                _check_fits_model(tok, files[0], os.path.join(path, "config.json"))
+                return tok
         raise FileNotFoundError(f"folder {path!r} holds no tokenizer; accepted: {ACCEPTED}")
     folder, name = os.path.split(path)
     for vocab_name, merges_name in TOKENIZER_FILE_SETS[1:]:
@@ -1188,6 +1288,22 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
                 os.path.join(folder, vocab_name), os.path.join(folder, merges_name)
             )
     return Tokenizer.load(path)
+
+
+def _check_fits_model(tok: Tokenizer, tokenizer_path: str, config_path: str) -> None:
+    """ValueError unless the model beside the tokenizer has its vocabulary size (a folder
+    without a readable config.json is left to the model loader to refuse)."""
+    try:
+        config = _read_json(config_path)
+    except (OSError, ValueError):
+        return
+    model_vocab = config.get("vocab_size") if isinstance(config, dict) else None
+    if isinstance(model_vocab, int) and not isinstance(model_vocab, bool):
+        if model_vocab != tok.vocab_size:
+            raise ValueError(
+                f"{tokenizer_path!r} has {tok.vocab_size} tokens, the model in "
+                f"{config_path!r} {model_vocab}: they do not belong together"
+            )
 
 
 _TOKENIZER_TYPES: dict[str, type] = {
