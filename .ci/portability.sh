@@ -18,6 +18,9 @@ ROOT=$(pwd)
 PY=${PYTHON:-python}
 PYVERSIONS=${PYVERSIONS:-3.9}
 STAGES=${STAGES:-abcd}  # e.g. STAGES=d bash .ci/portability.sh: only the sdist/wheel stage
+# STAGES=arm64-python: the package itself on an aarch64 CPython under qemu (at the end)
+ARM64_PYTHON=0
+if [[ $STAGES == *arm64-python* ]]; then ARM64_PYTHON=1; STAGES=${STAGES//arm64-python/}; fi
 WORK=$(mktemp -d /tmp/tg_portability.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 T0=$SECONDS
@@ -138,6 +141,62 @@ for kind in whl tar.gz; do
   # shellcheck disable=SC2086
   (cd "$d/run_$kind" && "$v/bin/python" -m pytest -q -p no:cacheprovider $SMOKE_TESTS 2>&1 | tail -2)
 done
+fi
+
+# ------------------------------------------------------------------------ (arm64-python)
+# The package itself on arm64: Debian's arm64 python3.11 unpacked (dpkg -x) into a sysroot
+# (nothing installed over this machine's Python), NumPy and the test tools from PyPI's
+# aarch64 wheels, our Cython modules cross-compiled against that Python's headers
+# (tests/arm64/cross_build.py: setup.py's own flags, with aarch64-linux-gnu-gcc), and the
+# tests run by that Python under qemu-aarch64: kernels against their NumPy twins, GPT
+# training steps and generation. Downloads are kept in ARM64_CACHE for the next run.
+if [[ $ARM64_PYTHON == 1 ]]; then
+stage "(arm64-python) the package on an aarch64 CPython, under qemu-aarch64"
+need=()
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+if ((${#need[@]})); then
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+fi
+cache=${ARM64_CACHE:-$HOME/.cache/tinygrad_edu_arm64}
+arm=$WORK/arm64
+mkdir -p "$cache/apt/lists/partial" "$cache/apt/cache/archives/partial" "$arm/sysroot"
+touch "$cache/apt/status"  # an empty dpkg status: apt resolves every dependency for arm64
+apt_arm64=(-o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o Debug::NoLocking=1
+  -o Dir::State::Lists="$cache/apt/lists" -o Dir::Cache="$cache/apt/cache"
+  -o Dir::State::status="$cache/apt/status" -o APT::Sandbox::User=root)
+apt-get -q "${apt_arm64[@]}" update >/dev/null
+apt-get -q -y "${apt_arm64[@]}" install --download-only --no-install-recommends \
+  python3.11 libpython3.11-dev libgomp1 libstdc++6 >/dev/null
+for deb in "$cache"/apt/cache/archives/*.deb; do dpkg -x "$deb" "$arm/sysroot"; done
+wheel_tags=(--platform manylinux2014_aarch64 --platform manylinux_2_17_aarch64
+  --platform manylinux_2_28_aarch64 --python-version 3.11 --implementation cp
+  --abi cp311 --abi abi3 --abi none --only-binary=:all:)
+arm_pkgs=(numpy pytest hypothesis safetensors tqdm)
+"$PY" -m pip download -q -d "$cache/wheels" "${wheel_tags[@]}" "${arm_pkgs[@]}"
+"$PY" -m pip install -q --target "$arm/site" --no-index --find-links "$cache/wheels" \
+  "${wheel_tags[@]}" "${arm_pkgs[@]}"
+clean_copy "$arm/src"
+"$PY" -m pip install -q "Cython>=3.0"  # cythonize here; the C is compiled for arm64
+"$PY" "$arm/src/tests/arm64/cross_build.py" "$arm/src" "$arm/sysroot" \
+  "$arm/site/numpy/_core/include"
+printf '%s\n' '#!/usr/bin/env bash' \
+  '# the arm64 CPython, run by qemu-aarch64 (-L: its libraries and stdlib from the sysroot)' \
+  "PYTHONPATH=\"$arm/site:$arm/src\" exec qemu-aarch64 -L \"$arm/sysroot\" \\" \
+  "  \"$arm/sysroot/usr/bin/python3.11\" \"\$@\"" >"$arm/python"
+chmod +x "$arm/python"
+"$arm/python" -c "import platform, sys; print('  platform.machine():', platform.machine(), \
+'| Python', sys.version.split()[0])"
+check_compiled "$arm/python" True
+ARM64_TESTS=${ARM64_TESTS:-"tests/test_kernels_reduce.py tests/test_kernels_naive.py tests/test_gpt.py"}
+# shellcheck disable=SC2086
+(cd "$arm/src" && OMP_NUM_THREADS=2 "$arm/python" -m pytest -q -p no:cacheprovider $ARM64_TESTS) \
+  >"$arm/pytest.log" 2>&1 || { tail -40 "$arm/pytest.log"; exit 1; }
+summary=$(tail -1 "$arm/pytest.log")
+echo "  pytest on aarch64: $summary"
+passed=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
+((passed >= 200)) || { echo "only $passed tests passed on aarch64 (at least 200 expected)"; exit 1; }
 fi
 
 stage "portability: stages $STAGES passed in $((SECONDS - T0))s"
