@@ -4,11 +4,14 @@ Each lesson in tutorials/ is a percent-format script. The book
 1. reads it as a notebook (jupytext), runs it in a fresh Jupyter kernel (nbclient) with
    --quick when asked, and writes the executed notebook (`notebooks/NN_name.ipynb`);
 2. renders that notebook as HTML (nbconvert): prose, code, printed output and figures in
-   the order the lesson wrote them;
+   the order the lesson wrote them; the set-up cell (imports, `Lesson(...)`) is folded away,
+   and the page opens with the beliefs the lesson checked, their outcomes and numbers (from
+   the run's `<lesson>_verdicts.json`), each linked to the cell that decided it;
 3. renders the source a lesson teaches from (the README's reading map, and every file a
    lesson names) as highlighted pages with line anchors (Pygments), and links each
    `path.py` and each `Name` defined there that the lesson's prose mentions to its line;
-4. writes an index in lecture order.
+4. writes "Checked beliefs" (`beliefs.html`): every lesson's beliefs on one page;
+5. writes an index in lecture order.
 
 Needs the `[book]` extra: pip install -e ".[book]".
 """
@@ -198,6 +201,147 @@ def lesson_notebook(text: str):
     return nb
 
 
+# --- beliefs: each lesson page opens with them, and one page gathers them all ---------------
+
+OUTCOME_CSS = """
+.beliefs table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
+.beliefs td, .beliefs th { padding: 0.3rem 0.6rem; border-bottom: 1px solid #ddd; vertical-align: top;
+                           text-align: left; }
+.outcome { font-weight: 600; white-space: nowrap; }
+.outcome.confirmed { color: #1a7f37; } .outcome.partly { color: #9a6700; }
+.outcome.corrected { color: #cf222e; }
+details.setup > summary { cursor: pointer; color: #555; font-family: system-ui, sans-serif;
+                          padding: 0.3rem 1rem; }
+"""
+
+# where a cell of nbconvert's lab template starts
+_CELL_RE = re.compile(r'<div class="jp-Cell jp-(?:Code|Markdown|Raw)Cell[^"]*"')
+
+
+def _cell_spans(page: str) -> list[tuple[int, int, str]]:
+    """(start, end, "Code" | "Markdown" | "Raw") of every cell of a rendered notebook page."""
+    starts = [(m.start(), m.group(0)) for m in _CELL_RE.finditer(page)]
+    end_of_last = page.find("</main>")
+    if end_of_last < 0:
+        end_of_last = len(page)
+    spans = []
+    for k, (start, tag) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else end_of_last
+        kind = re.search(r"jp-(Code|Markdown|Raw)Cell", tag).group(1)
+        spans.append((start, end, kind))
+    return spans
+
+
+def fold_setup_cell(page: str) -> str:
+    """Fold the lesson's first code cell (imports, `Lesson(...)`) into a closed <details>,
+    so that the first thing a reader sees is the lesson."""
+    code = [(a, b) for a, b, kind in _cell_spans(page) if kind == "Code"]
+    if not code:
+        return page
+    a, b = code[0]
+    trailing = re.search(r'(?:<a id="belief-[^"]*"></a>)+$', page[a:b])  # the next cell's
+    if trailing:
+        b -= len(trailing.group(0))
+    summary = "The lesson's set-up: imports and <code>Lesson(...)</code> (click to show)"
+    folded = f'<details class="setup"><summary>{summary}</summary>\n{page[a:b]}</details>\n'
+    return page[:a] + folded + page[b:]
+
+
+def read_beliefs(record_file: Path) -> dict[str, dict]:
+    """The beliefs map of a lesson's verdict record ({} when there is none)."""
+    import json
+
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    beliefs = record.get("beliefs", {})
+    return beliefs if isinstance(beliefs, dict) else {}
+
+
+def _belief_rows(beliefs: dict[str, dict], href: str) -> str:
+    rows = []
+    for key, b in beliefs.items():
+        outcome = str(b.get("outcome", ""))
+        notes = ", ".join(str(n) for n in b.get("notes", []))
+        rows.append(
+            f'<tr><td class="outcome {html.escape(outcome)}">{html.escape(outcome)}</td>'
+            f'<td><a href="{href}#belief-{html.escape(key)}">{html.escape(str(b.get("claim", key)))}</a>'
+            + (f" <small>(note {html.escape(notes)})</small>" if notes else "")
+            + f"</td><td>{html.escape(str(b.get('evidence', '')))}</td></tr>"
+        )
+    return "\n".join(rows)
+
+
+def beliefs_box(beliefs: dict[str, dict]) -> str:
+    """The box a lesson page opens with: each belief, its outcome and the run's numbers,
+    each linked to the cell whose experiment decided it."""
+    if not beliefs:
+        return ""
+    return (
+        '<section class="beliefs jp-Cell" style="padding: 0 1rem;"><h2>Beliefs this lesson checks</h2>'
+        "<p>What a learner may believe coming from the lecture, and what this run of the "
+        "lesson found (the outcomes and numbers are this page's run).</p>"
+        "<table><tr><th>outcome</th><th>belief</th><th>evidence</th></tr>\n"
+        + _belief_rows(beliefs, "")
+        + "</table></section>\n"
+    )
+
+
+def add_beliefs(page: str, beliefs: dict[str, dict]) -> str:
+    """Open the page with its beliefs (after the title cell), and give the cell that printed
+    each belief the anchor #belief-<key>."""
+    if not beliefs:
+        return page
+    for key, b in beliefs.items():  # the anchors first: the box below adds text of its own
+        claim = str(b.get("claim", ""))
+        at = -1
+        for escaped in (html.escape(claim, quote=False), html.escape(claim)):
+            at = page.find("belief: " + escaped)
+            if at >= 0:
+                break
+        if at < 0:
+            continue
+        starts = [a for a, _, _ in _cell_spans(page) if a < at]
+        if starts:
+            page = (
+                page[: starts[-1]] + f'<a id="belief-{html.escape(key)}"></a>' + page[starts[-1] :]
+            )
+    spans = _cell_spans(page)
+    if not spans:
+        return page
+    first_end = spans[0][1] if spans[0][2] == "Markdown" else spans[0][0]
+    page = page[:first_end] + beliefs_box(beliefs) + page[first_end:]
+    return page.replace("</head>", f"<style>{OUTCOME_CSS}</style></head>", 1)
+
+
+def beliefs_page(rows: list[tuple[str, str, dict[str, dict]]]) -> str:
+    """The "Checked beliefs" page: every belief of every lesson, linked to its experiment.
+    rows: (lesson stem, lesson title, beliefs) in lecture order."""
+    every = [b for _, _, beliefs in rows for b in beliefs.values()]
+    counts = {
+        o: sum(b.get("outcome") == o for b in every) for o in ("confirmed", "partly", "corrected")
+    }
+    lines = [
+        "<h1>Checked beliefs</h1>",
+        "<p>A learner comes from each lecture with beliefs: some right, some half right, some "
+        "wrong. Each lesson checks the beliefs of its lecture by an experiment on its own models, "
+        "and the run decides the outcome. This page gathers them "
+        f"({len(every)} beliefs: {counts['confirmed']} confirmed, {counts['partly']} partly, "
+        f"{counts['corrected']} corrected); each links to the experiment that decided it.</p>",
+    ]
+    for stem, title, beliefs in rows:
+        if not beliefs:
+            continue
+        lines.append(
+            f'<section class="beliefs"><h2><a href="{stem}.html">{html.escape(title)}</a></h2>'
+        )
+        lines.append("<table><tr><th>outcome</th><th>belief</th><th>evidence</th></tr>")
+        lines.append(_belief_rows(beliefs, f"{stem}.html"))
+        lines.append("</table></section>")
+    return _shell("Checked beliefs", "\n".join(lines), depth=0, extra_css=OUTCOME_CSS)
+
+
 def build(
     out: Path, quick: bool = False, root: Path = ROOT, only: Optional[list[str]] = None
 ) -> Path:
@@ -264,6 +408,8 @@ def build(
             )
             body = _link_prose(body, text, root, known)
             body = body.replace("</head>", f"<style>{LESSON_CSS}</style></head>", 1)
+            beliefs = read_beliefs(run_dir / f"{path.stem}_verdicts.json")
+            body = fold_setup_cell(add_beliefs(body, beliefs))
             title = next(
                 (
                     c.source.splitlines()[0].lstrip("# ")
@@ -280,7 +426,7 @@ def build(
             )
             body = re.sub(r"(<body[^>]*>)", r"\1" + nav.replace("\\", "\\\\"), body, count=1)
             (out / f"{path.stem}.html").write_text(body, encoding="utf-8")
-            rows.append((path.stem, title))
+            rows.append((path.stem, title, beliefs))
             print(f"  {path.name}: {time.perf_counter() - t0:.1f} s", flush=True)
     finally:
         os.environ.clear()
@@ -292,8 +438,13 @@ def build(
         + (" (in its <code>--quick</code> form)" if quick else "")
         + ": the printed numbers and the figures are that run's. Each is also a Jupyter notebook.</p>"
     )
+    (out / "beliefs.html").write_text(beliefs_page(rows), encoding="utf-8")
+    lines.append(
+        '<p><a href="beliefs.html">Checked beliefs</a>: what a learner may believe after each '
+        "lecture, and what the lessons' runs found.</p>"
+    )
     lines.append('<h2>The lessons, in lecture order</h2>\n<table class="index">')
-    for stem, title in rows:
+    for stem, title, _ in rows:
         lines.append(
             f'<tr><td><a href="{stem}.html">{html.escape(title)}</a></td>'
             f'<td><a href="notebooks/{stem}.ipynb">notebook</a></td>'
