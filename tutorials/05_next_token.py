@@ -7,7 +7,7 @@
 #
 # Training is just as simple to state: show the model lots of text and, at every
 # position, make the probability it gave to the token that really came next a little
-# higher (next-token prediction, with the cross-entropy cost of lesson 2).
+# higher (next-token prediction, with the cross-entropy cost of lesson 4).
 #
 # This lesson goes from text to tokens, builds the simplest next-token model there is
 # (a table of counts), then trains a small GPT that beats it, and finally looks at how
@@ -66,6 +66,25 @@ def entropy_bits(p: np.ndarray) -> float:
     bits = uniform over 65 characters. 2**H is 'as unsure as a fair choice among 2**H'."""
     p = p[p > 0]
     return max(0.0, float(-(p * np.log2(p)).sum()))  # max: print 0.00, not -0.00
+
+
+# %% [markdown]
+# ## What you may believe after the lecture, and how this lesson checks it
+#
+# A learner's notes on lecture 5 say four things. Three are checked below by an experiment
+# on this lesson's tokenizers and its small GPT, with an outcome (confirmed, partly or
+# corrected) computed from the run:
+#
+# 1. *A large language model generates the next possible word from the input before it*
+#    (sections 1 and 5: what is a token, and what does the model give out?).
+# 2. *A transformer is attention, forward propagation (the MLP), attention, and so on*
+#    (section 4: take the trained GPT apart, layer by layer).
+# 3. *In the end it chooses the word that fits the context best and outputs it*
+#    (section 6: always taking the top one, against drawing at random).
+#
+# The fourth, *it is trained, then tuned by reinforcement learning from human feedback*,
+# is lesson 9's: it trains a reward model on preferences and tunes a GPT with it.
+# The last cell lists the outcomes.
 
 
 # %% [markdown]
@@ -187,8 +206,9 @@ for prev in ("t", "q"):
     top = np.argsort(-p)[:5]
     line = "  ".join(f"{show(tok.chars[i])} {p[i]:.3f}" for i in top)
     print(f"after {show(prev)}, the 5 most likely next characters: {line}")
-print("  -> after 't' comes 'h' most often (the, that, thou); after 'q' almost only 'u'")
-print("     (what 'u' leaves is spread by the smoothing's pseudo-counts over all the others)")
+    rest = 1 - p[top[0]]
+    print(f"  -> after {show(prev)} the table puts {p[top[0]]:.2f} on {show(tok.chars[top[0]])} "
+          f"and spreads {rest:.2f} over the other {V - 1} characters")  # fmt: skip
 
 # %% [markdown]
 # **The cost** of a model on a text: for every position, the probability the model gave
@@ -207,9 +227,19 @@ print(f"cost on {len(val_eval) - 1:,} validation characters (lower is better):")
 print(f"  knows nothing (uniform): {uniform_cost:.3f}  (perplexity {math.exp(uniform_cost):5.1f})")
 print(f"  bigram table:            {bigram_cost:.3f}  (perplexity {math.exp(bigram_cost):5.1f})")
 tg.manual_seed(0)
+known_words = set(re.findall(r"[a-z]+", text.lower()))  # every word Shakespeare used
+
+
+def real_word_share(written: str) -> float:
+    """The share of the words in a text that Shakespeare used somewhere."""
+    words = re.findall(r"[a-z]+", written.lower())
+    return float(np.mean([w in known_words for w in words])) if words else 0.0
+
+
 print("text sampled from the bigram model, one character at a time:")
-print("  " + show(tok.decode(bigram.sample(tok.stoi["\n"], 200))))
-print("  -> word-shaped, but one character of memory cannot spell words or keep a thought")
+bigram_text = tok.decode(bigram.sample(tok.stoi["\n"], 200))
+print("  " + show(bigram_text))
+print(f"  -> {100 * real_word_share(bigram_text):.0f}% of its words are words Shakespeare used")
 
 if plt is not None:
     letters = [" "] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
@@ -282,6 +312,51 @@ lesson.verdict(
     "not beat the bigram table yet: train it longer",
 )
 
+# %% [markdown]
+# **Belief 2: attention, then the MLP, then attention...** Take the trained GPT apart. Each
+# block has an attention layer and an MLP, and each *adds* its result to the vector it
+# read: x = x + attention(x), then x = x + MLP(x). So the vector that leaves the last block
+# is the token's own input vector (its embedding plus its position's) plus every layer's
+# contribution: a *residual stream* that every layer reads and writes. We run it layer by
+# layer on one window of validation text and measure, at every step, how large the update
+# is compared with the stream, and whether input + updates is really what the model computes.
+
+# %%
+window_ids = val_eval[None, : cfg.block_size]  # (1, T): one window of validation text
+tr = model.transformer
+with tg.no_grad():
+    x = tr.wte(window_ids) + tr.wpe(np.arange(cfg.block_size))  # (1, T, C): what + where
+    steps = []  # (layer kind, |update| / |stream|), in the order the model runs them
+    for block in tr.h:
+        for kind, ln, sub in (
+            ("attention", block.ln_1, block.attn),
+            ("MLP", block.ln_2, block.mlp),
+        ):
+            update = sub(ln(x))  # (1, T, C)
+            steps.append((kind, float(np.linalg.norm(update.numpy()) / np.linalg.norm(x.numpy()))))
+            x = x + update
+    same = np.allclose(tr.ln_f(x).numpy(), model.last_hidden_state(window_ids).numpy(), atol=1e-4)
+print("the order the model runs:", " -> ".join(k for k, _ in steps))
+print("each layer's update, as a fraction of the stream it is added to:",
+      " ".join(f"{r:.2f}" for _, r in steps))  # fmt: skip
+print(f"input vector + the {len(steps)} updates, through the final layer norm, is the model's own "
+      f"output: {same}")  # fmt: skip
+alternates = [k for k, _ in steps] == ["attention", "MLP"] * cfg.n_layer
+if not alternates:
+    blocks_outcome = "corrected"
+else:  # right order; and if each layer only adds to a shared stream, the note misses that
+    blocks_outcome = "partly" if same else "confirmed"
+lesson.belief(
+    "attention_mlp_alternate",
+    "A transformer is attention, then forward propagation (an MLP), then attention, and so on.",
+    blocks_outcome,
+    f"the trained GPT runs {' -> '.join('A' if k == 'attention' else 'M' for k, _ in steps)} "
+    f"(A attention, M MLP); each adds its update ({min(r for _, r in steps):.2f}-"
+    f"{max(r for _, r in steps):.2f}x the stream's size) to one residual stream: input + updates "
+    f"{'reproduces' if same else 'does not reproduce'} the model's output",
+    notes=(12,),
+)
+
 if plt is not None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     its = [m["iter"] for m in metrics]
@@ -304,7 +379,8 @@ if plt is not None:
 # %%
 prompt = "ROMEO:\n"
 context = tok.encode(prompt)
-tg.manual_seed(1)
+tg.manual_seed(lesson.seed + 1)
+top_probs, drew_top = [], []  # the likeliest character's probability; was it the one drawn?
 with tg.no_grad():
     for _ in range(10):
         logits, _ = model(np.array([context[-model.config.block_size :]]))
@@ -316,19 +392,51 @@ with tg.no_grad():
         shown = show(tok.decode(context[-12:]))
         print(f"  {shown:>16} -> top 3: {options}   drew {show(tok.chars[drawn])}")
         context.append(drawn)
+        top_probs.append(p[top[0]])
+        drew_top.append(drawn == top[0])
 
 # %% [markdown]
-# `model.generate` is this loop (plus a cache of earlier keys and values, lesson 7, so
-# each step only processes the new token). Drawing at random, not always taking the
-# most likely character, is what makes every sample different:
+# `model.generate` is this loop, plus a cache of the earlier tokens' keys and values so
+# that each step only processes the new token (lesson 7 teaches that cache). Drawing at
+# random, not always taking the most likely character, makes every sample different:
 
 # %%
 n_new = 150 if QUICK else 300
+samples = []
 for seed in (1, 2):
-    tg.manual_seed(seed)
+    tg.manual_seed(lesson.seed + seed)
     out = model.generate(np.array([tok.encode(prompt)]), n_new)
-    print(f"--- sample with seed {seed}:")
-    print(tok.decode(out[0]))
+    samples.append(tok.decode(out[0]))
+    print(f"--- sample {seed}:")
+    print(samples[-1])
+
+# %% [markdown]
+# **Belief 1: the model generates the next word from the words before it.** What is a
+# token, for the tokenizers of section 1, and what does the model give out at each step?
+
+# %%
+english = examples["English"]
+n_words = len(re.findall(r"\S+", english))
+pieces_gpt2 = [gpt2.decode([i]) for i in gpt2.encode(examples["a number"])]
+print(f"{show(english)}: {n_words} words, {len(tok.encode(english))} character tokens, "
+      f"{len(gpt2.encode(english))} GPT-2 tokens")  # fmt: skip
+print(f"GPT-2 cuts the numbers into pieces: {' | '.join(show(p) for p in pieces_gpt2)}")
+print(f"in the 10 steps above, the likeliest character had probability "
+      f"{min(top_probs):.2f}-{max(top_probs):.2f}; it was the one drawn in {sum(drew_top)} of "
+      "the 10 steps")  # fmt: skip
+tokens_are_words = len(tok.encode(english)) == n_words
+a_distribution = max(top_probs) < 0.99
+lesson.belief(
+    "next_word_from_the_input",
+    "A large language model generates the next possible word from the input before it.",
+    "partly" if a_distribution and not tokens_are_words else "confirmed",
+    f"it predicts the next *token* (here a character: {len(tok.encode(english))} of them for "
+    f"{n_words} words; GPT-2 splits '3.14159' into {len(gpt2.encode('3.14159'))}), as a "
+    f"probability distribution (top choice {min(top_probs):.2f}-{max(top_probs):.2f}), drawn "
+    f"from and fed back: two samples from one prompt "
+    f"{'differ' if samples[0] != samples[1] else 'are the same'}",
+    notes=(10,),
+)
 
 # %% [markdown]
 # ## 6. Temperature: sharper or flatter
@@ -348,7 +456,6 @@ scores = logits.data[0, -1].astype(np.float64)  # (65,)
 temperatures = (0.0, 0.5, 1.0, 1.5)
 dists = {}
 n_new = 80 if QUICK else 160
-known_words = set(re.findall(r"[a-z]+", text.lower()))  # every word Shakespeare used
 real_words, entropies = {}, {}
 for T in temperatures:
     if T == 0:
@@ -360,27 +467,91 @@ for T in temperatures:
     top = np.argsort(-p)[:3]
     best = "  ".join(f"{show(tok.chars[i])} {p[i]:.2f}" for i in top)
     print(f"T = {T}: entropy {entropy_bits(p):.2f} bits, top 3 after {show(prompt)}: {best}")
-    tg.manual_seed(0)
+    tg.manual_seed(lesson.seed)
     out = model.generate(prompt_ids, n_new, temperature=T)
     written = tok.decode(out[0])[len(prompt) :]
-    words = re.findall(r"[a-z]+", written.lower())
-    real_words[T] = float(np.mean([w in known_words for w in words])) if words else 0.0
+    real_words[T] = real_word_share(written)
     entropies[T] = entropy_bits(p)
     print("   " + show(tok.decode(out[0])) + f"   ({100 * real_words[T]:.0f}% real words)")
-lesson.verdict(
-    "temperature_sharpens_or_flattens",
-    all(entropies[a] < entropies[b] for a, b in zip(temperatures, temperatures[1:])),
-    "the higher T, the flatter the distribution (the entropy grows with T) ",
-    "the entropy did not grow with T everywhere in this run",
-)
+print("(a demonstration, not a finding: dividing the scores by a larger T always flattens the")
+print(" softmax, so the entropy grows with T for any scores that are not all equal)")
+
+# %% [markdown]
+# Does a hot sample invent more words? One short sample says little, so we draw five at
+# T = 0.5 and five at T = 1.5 from the same prompt and count the words Shakespeare used.
+
+# %%
+share = {}
+for T in (0.5, 1.5):
+    texts = []
+    for k in range(5):
+        tg.manual_seed(lesson.seed * 10 + k)
+        texts.append(tok.decode(model.generate(prompt_ids, n_new, temperature=T)[0])[len(prompt) :])
+    share[T] = real_word_share(" ".join(texts))
+    print(f"T = {T}: {100 * share[T]:.0f}% of the words in 5 samples are real")
 lesson.verdict(
     "hot_sampling_invents_words",
-    real_words[1.5] < real_words[0.5],
-    f"at T = 1.5 only {100 * real_words[1.5]:.0f}% of the words are real, at T = 0.5 "
-    f"{100 * real_words[0.5]:.0f}%: a hot sample invents words. Chatbots usually sample "
-    "around T = 0.7-1.",
-    f"at T = 1.5, {100 * real_words[1.5]:.0f}% of the words are real, at T = 0.5 "
-    f"{100 * real_words[0.5]:.0f}%: this short sample does not show hot sampling inventing more words",
+    share[1.5] < share[0.5],
+    f"at T = 1.5 {100 * share[1.5]:.0f}% of the words are real, at T = 0.5 "
+    f"{100 * share[0.5]:.0f}%: a hot sample invents more words",
+    f"at T = 1.5 {100 * share[1.5]:.0f}% of the words are real, at T = 0.5 "
+    f"{100 * share[0.5]:.0f}%: these samples do not show hot sampling inventing more words",
+)
+
+# %% [markdown]
+# **Belief 3: the model chooses the most fitting word and outputs it.** That would be
+# T = 0, *greedy* decoding: always the top character. Generate 200 characters from three
+# prompts, greedily and by sampling at T = 1, and measure two things: *repetition*, the
+# share of the text's 8-character pieces that already occurred earlier in it (a loop
+# repeats them all), and *diversity*, how many different texts three draws from the same
+# prompt give. (The texts print their last 60 characters.)
+
+
+# %%
+def repeated_share(written: str, n: int = 8) -> float:
+    """The share of the n-character pieces of a text that already occurred earlier in it."""
+    grams = [written[i : i + n] for i in range(len(written) - n + 1)]
+    seen, repeats = set(), 0
+    for g in grams:
+        repeats += g in seen
+        seen.add(g)
+    return repeats / max(len(grams), 1)
+
+
+greedy_rep, sampled_rep, n_distinct = [], [], {}
+for j, start in enumerate(("ROMEO:\n", "To be, or not to ", "The king ")):
+    ids = np.array([tok.encode(start)])
+    for T, reps in ((0.0, greedy_rep), (1.0, sampled_rep)):
+        texts = []
+        for k in range(3):
+            tg.manual_seed(lesson.seed * 100 + j * 10 + k)  # other draws for every prompt
+            texts.append(tok.decode(model.generate(ids, 200, temperature=T)[0])[len(start) :])
+        reps.extend(repeated_share(t) for t in texts)
+        n_distinct.setdefault(T, []).append(len(set(texts)))
+        print(f"{show(start):>20} {'greedy ' if T == 0 else 'sampled'}: {show(texts[0][-60:])}")
+print(f"repeated 8-character pieces: greedy {100 * np.mean(greedy_rep):.0f}%, "
+      f"sampled {100 * np.mean(sampled_rep):.0f}%")  # fmt: skip
+print(
+    f"different texts from 3 draws per prompt: greedy {n_distinct[0.0]}, sampled {n_distinct[1.0]}"
+)
+lesson.verdict(
+    "greedy_repeats_itself",
+    np.mean(greedy_rep) > np.mean(sampled_rep) + 0.2,
+    f"greedy text repeats itself ({100 * np.mean(greedy_rep):.0f}% of its 8-character pieces "
+    f"are repeats, {100 * np.mean(sampled_rep):.0f}% when sampling): the top choice, again and "
+    "again, falls into a loop",
+    f"greedy text repeated itself about as much as sampled text ({100 * np.mean(greedy_rep):.0f}% "
+    f"against {100 * np.mean(sampled_rep):.0f}%)",
+)
+lesson.belief(
+    "choose_the_top_word",
+    "In the end the model chooses the word that fits the context best and outputs it.",
+    "partly" if np.mean(greedy_rep) > np.mean(sampled_rep) + 0.2 else "confirmed",
+    f"it gives probabilities and a sampler draws from them; always taking the top one repeats "
+    f"{100 * np.mean(greedy_rep):.0f}% of 8-character pieces (sampling {100 * np.mean(sampled_rep):.0f}%) "
+    f"and gives {max(n_distinct[0.0])} different text(s) in 3 draws per prompt, sampling "
+    f"{min(n_distinct[1.0])}",
+    notes=(13,),
 )
 
 if plt is not None:
@@ -428,6 +599,12 @@ for label, kw in (("top_k=5", {"top_k": 5}), ("top_p=0.9", {"top_p": 0.9})):
 
 # %%
 print(f"lesson 5 done in {time.perf_counter() - started:.1f} s")
+
+# %% [markdown]
+# ## What the run said about the beliefs
+
+# %%
+lesson.summary()
 
 # %% [markdown]
 # ## Exercises
