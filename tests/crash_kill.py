@@ -58,7 +58,7 @@ import numpy as np  # noqa: E402
 
 from tinygrad_edu import checkpoint  # noqa: E402
 from tinygrad_edu.cli import build_parser  # noqa: E402
-from tinygrad_edu.models import train_gpt  # noqa: E402
+from tinygrad_edu.models import run_folder, train_gpt  # noqa: E402
 from tinygrad_edu.models.gpt import GPT  # noqa: E402
 from tinygrad_edu.tokenizer import load_tokenizer  # noqa: E402
 
@@ -137,7 +137,7 @@ class Reference:
         args = build_parser().parse_args(["train-gpt", "--out", ref_a, *flags])
         given = {k: v for k, v in vars(args).items() if k in train_gpt.TrainConfig.field_names()}
         cfg = train_gpt.TrainConfig(**{k: v for k, v in given.items() if v is not None})
-        original = train_gpt.publish_checkpoint
+        original = run_folder.publish_checkpoint
 
         def recording(folder, iteration, write):
             ckpt = original(folder, iteration, write)
@@ -149,11 +149,11 @@ class Reference:
             }
             return ckpt
 
-        train_gpt.publish_checkpoint = recording
+        run_folder.publish_checkpoint = recording
         try:
             train_gpt.train(cfg, log=lambda *a: None)
         finally:
-            train_gpt.publish_checkpoint = original
+            run_folder.publish_checkpoint = original
         # 2. the command line, timed (the shorter of two runs, on a shared machine): the
         #    start-up (until the run takes out/.lock) and the training (the rest)
         startups, spans = [], []

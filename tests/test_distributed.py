@@ -3,6 +3,7 @@ processes under mpiexec (skipped when mpi4py or mpiexec is missing)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -203,7 +204,10 @@ def test_train_gpt_error_on_rank_0_only_stops_rank_1(tmp_path):
     which checkpoint to load) must not wait forever."""
     out = tmp_path / "run"
     out.mkdir()
-    (out / ".lock").write_text(f"{os.getpid()}\n")  # held by a live process: this one
+    from tinygrad_edu.checkpoint import _this_process
+
+    lock = json.dumps(_this_process())  # held by a live process: this one
+    (out / ".lock").write_text(lock + "\n")
     res = _train_gpt(2, TINY_GPT + ["--max-iters", "2", "--out", str(out)], cwd=tmp_path)
     assert res.returncode != 0
     assert "in use by another training run" in res.stderr

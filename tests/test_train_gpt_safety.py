@@ -214,11 +214,11 @@ def _interrupt_when(monkeypatch, module, name, when):
 def test_resume_rewrites_metrics_a_kill_left_behind(tmp_path, monkeypatch):
     """Killed after publishing the LAST checkpoint but before metrics.jsonl: the resumed
     run has nothing left to train, and metrics.jsonl used to stay one row short forever."""
-    from tinygrad_edu.models import train_gpt
+    from tinygrad_edu.models import run_folder
 
     cfg = _cfg(tmp_path, max_iters=4)
     undo = _interrupt_when(
-        monkeypatch, train_gpt, "write_text_atomic",
+        monkeypatch, run_folder, "write_text_atomic",
         lambda path, text: str(path).endswith("metrics.jsonl") and '"iter": 4' in text,
     )  # fmt: skip
     with pytest.raises(KeyboardInterrupt):
@@ -343,18 +343,18 @@ def _nan_loss_at(monkeypatch, step):
 
 
 def test_skip_nonfinite_skips_the_step_and_training_goes_on(tmp_path, monkeypatch, capsys):
-    from tinygrad_edu.models import train_gpt
+    from tinygrad_edu.models import run_folder
 
     cfg = _cfg(tmp_path, max_iters=5, eval_interval=1, lr_decay_iters=5)
     saved = {}  # iteration -> the published weights
-    original = train_gpt.publish_checkpoint
+    original = run_folder.publish_checkpoint
 
     def recording(folder, it, write):
         ckpt = original(folder, it, write)
         saved[it] = checkpoint.load(os.path.join(ckpt, "model.safetensors"))
         return ckpt
 
-    monkeypatch.setattr(train_gpt, "publish_checkpoint", recording)
+    monkeypatch.setattr(run_folder, "publish_checkpoint", recording)
     _nan_loss_at(monkeypatch, step=2)  # iteration 2 -> 3
     assert main(["train-gpt", *_cli_flags(cfg), "--skip-nonfinite"]) == 0
     out = capsys.readouterr().out

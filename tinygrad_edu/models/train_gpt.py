@@ -10,12 +10,12 @@ The loop, once per iteration:
 Every eval_interval iterations the cost is estimated on training and held-out
 (validation) text, a line is added to metrics.jsonl, and a checkpoint is saved.
 
-The output folder holds model.safetensors + config.json (a GPT checkpoint),
-tokenizer.json, optimizer.safetensors + train_state.json (to resume), metrics.jsonl.
-Each save is published as one unit (checkpoint.py: a folder, then one rename), so a
-kill at any moment leaves the last whole checkpoint; running again resumes it exactly
-(the random generator's state is saved too). A NaN/inf loss stops training; so does
-Ctrl-C, which raises TrainingInterrupted naming the checkpoint kept.
+The page reads top to bottom: train_step() (one step of the loop), the settings, the data,
+then train(), the loop itself. What the output folder holds and how a run resumes from it
+is run_folder.py's business: each save is published as one unit (checkpoint.py: a folder,
+then one rename), so a kill at any moment leaves the last whole checkpoint, and running
+again resumes it exactly (the random generator's state is saved too). A NaN/inf loss
+stops training; so does Ctrl-C, which raises TrainingInterrupted naming the checkpoint kept.
 
 Data parallel: `mpiexec -n N tinygrad-edu train-gpt ...` starts N copies of this loop
 (distributed.py, lesson 11). Every copy draws the same global batch of batch_size
@@ -28,36 +28,40 @@ dropout 0 gives exactly the one-process run.)
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from .. import distributed as dist
 from .. import nn, optim, rng
 from ..autograd import no_grad
-from ..checkpoint import (
-    RunLock,
-    check_run_folder,
-    current_checkpoint,
-    json_safe,
-    load_optimizer_state,
-    publish_checkpoint,
-    published_checkpoint,
-    read_json,
-    record_names,
-    recorded_names,
-    remove_stale,
-    save_optimizer_state,
-    write_json_atomic,
-    write_text_atomic,
-)
+from ..checkpoint import current_checkpoint, load_optimizer_state
 from ..data.shakespeare import load_shakespeare, read_text_file
 from ..tokenizer import BPETokenizer, CharTokenizer, load_tokenizer
+from . import run_folder
 from .gpt import GPT, GPTConfig
+
+
+def train_step(model: GPT, optimizer: optim.AdamW, x, y, lr: float, grad_clip: float):
+    """One step of the loop on the batch x, y (B, T): returns (loss, the gradient's norm).
+
+    forward -> cross-entropy cost; backward -> gradients; clip their norm at grad_clip;
+    AdamW step with learning rate lr. A NaN/inf loss or norm takes no step: the caller
+    stops (or, with --skip-nonfinite, goes on)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    _, loss = model(x, y)
+    optimizer.zero_grad()
+    loss.backward()
+    dist.average_gradients(model.parameters())  # DP: the whole batch's gradient, everywhere
+    norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip or math.inf)
+    loss_value = dist.mean(loss.item())  # DP: the whole batch's loss
+    if math.isfinite(loss_value) and math.isfinite(norm):
+        optimizer.step()
+    return loss_value, norm
 
 
 @dataclass
@@ -156,11 +160,154 @@ def make_optimizer(model: GPT, cfg: TrainConfig) -> optim.AdamW:
     return optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2))
 
 
-def _load_text_and_tokenizer(cfg: TrainConfig, resume_dir: str | None):
+def train(cfg: TrainConfig, log=print) -> list[dict]:
+    """Train (or resume) into cfg.out; returns the metrics written to metrics.jsonl.
+
+    Raises TrainingDiverged if the loss or gradient norm becomes NaN/inf (the last good
+    checkpoint stays), unless cfg.skip_nonfinite (then that step is skipped).
+    """
+    _check_config(cfg)
+    dist.local_batch_size(cfg.batch_size)  # DP: refused on every rank if it does not divide
+    main = dist.world().is_main
+    at = {"iter": None, "before": None}  # where training is, for the message of a Ctrl-C
+    try:
+        if not main:  # DP: rank 0 alone holds the lock, writes files and logs
+            return _train(cfg, lambda *a, **k: None, at, None)
+        with run_folder.opened(cfg.out) as ckpt:  # locked; another kind of folder refused
+            at["before"] = current_checkpoint(cfg.out)
+            return _train(cfg, log, at, ckpt if cfg.resume else None)
+    except KeyboardInterrupt as exc:  # (the lock is released by now)
+        now = current_checkpoint(cfg.out) if main else None
+        ours = cfg.resume or now != at["before"]  # --no-resume: only once it has saved
+        raise TrainingInterrupted(at["iter"], now, ours) from exc
+
+
+def _train(cfg: TrainConfig, log, at: dict, ckpt: str | None) -> list[dict]:
+    """The loop: evaluate and save every eval_interval iterations, a train_step between."""
+    main = dist.world().is_main
+    ckpt = dist.broadcast(ckpt)  # DP: every rank resumes from the checkpoint rank 0 found
+    rng.manual_seed(cfg.seed)
+    state, metrics = None, []
+    if ckpt is not None:
+        cfg, state, model, metrics = run_folder.resume(cfg, ckpt, log)
+    tok, ids = _load_text_and_tokenizer(cfg, ckpt)
+    data = TextData(ids, cfg.block_size, cfg.val_fraction)
+    if ckpt is None:
+        model = _new_model(cfg, tok.vocab_size)
+    elif model.config.vocab_size != tok.vocab_size:
+        raise ValueError(
+            f"{ckpt}: the model has a vocabulary of {model.config.vocab_size}, the tokenizer "
+            f"{tok.vocab_size}: start afresh with --no-resume"
+        )
+    dist.broadcast_parameters(model.parameters())  # DP: all copies start from rank 0's weights
+    optimizer = make_optimizer(model, cfg)
+    start = 0
+    if state is not None:
+        optimizer.load_state_dict(load_optimizer_state(os.path.join(ckpt, "optimizer.safetensors")))
+        rng.set_state(state["rng"])  # the very batches a run that never stopped draws
+        start = state["iter"]
+        if main:
+            run_folder.write_metrics(cfg.out, metrics)  # the killed run may not have got to it
+        log(f"resuming from {cfg.out} at iteration {start}")
+    log(
+        f"{model.num_parameters() / 1e6:.2f} M parameters, vocab {tok.vocab_size}, "
+        f"{len(data.train):,} training tokens"
+    )
+
+    bar = _progress(cfg, start) if main else None
+    try:
+        tokens_per_iter = cfg.batch_size * cfg.block_size  # the global batch's (all ranks)
+        elapsed = metrics[-1]["elapsed_s"] if metrics else 0.0
+        window = _Window()  # the steps since the last evaluation
+        for it in range(start, cfg.max_iters + 1):
+            at["iter"] = it
+            saved_already = state is not None and it == start  # with its metrics row
+            if (it % cfg.eval_interval == 0 or it == cfg.max_iters) and not saved_already:
+                metrics.append(_evaluate(model, data, cfg, it, metrics, elapsed, window, log))
+                window = _Window()
+                if main:  # DP: one copy of the files
+                    _save(cfg, model, optimizer, tok, it, metrics)
+            if it == cfg.max_iters:
+                break
+            t0 = time.perf_counter()
+            lr = learning_rate(it, cfg)
+            x, y = data.batch("train", cfg.batch_size)  # the global batch: the same on every rank
+            loss, norm = train_step(
+                model, optimizer, dist.shard(x), dist.shard(y), lr, cfg.grad_clip
+            )
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                if not cfg.skip_nonfinite:
+                    raise TrainingDiverged(
+                        f"iteration {it}: loss {loss}, gradient norm {norm} (learning rate "
+                        f"{lr:g}): training stopped; the last checkpoint in {cfg.out} is kept "
+                        "(a lower --learning-rate helps; --skip-nonfinite skips such steps)"
+                    )
+                log(f"iteration {it}: loss {loss}, gradient norm {norm}: step skipped")
+            dt = time.perf_counter() - t0
+            elapsed += dt
+            window.add(tokens_per_iter, dt, loss)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_iter / dt:,.0f}")
+        return metrics
+    finally:
+        if bar is not None:
+            bar.close()  # (on Ctrl-C too: the message printed next starts a new line)
+
+
+class _Window:
+    """Tokens, seconds and step losses since the last evaluation (for its metrics row)."""
+
+    def __init__(self) -> None:
+        self.tokens, self.seconds, self.losses = 0, 0.0, []
+
+    def add(self, tokens: int, seconds: float, loss: float) -> None:
+        self.tokens += tokens
+        self.seconds += seconds
+        self.losses.append(loss)
+
+
+def _evaluate(model, data, cfg, it: int, metrics, elapsed: float, window: _Window, log) -> dict:
+    """Estimate the losses at iteration `it`; refuse a diverged or collapsed model; the row."""
+    losses = estimate_loss(model, data, cfg)
+    if not all(math.isfinite(v) for v in losses.values()):
+        raise TrainingDiverged(
+            f"iteration {it}: the estimated loss is {losses}; the last checkpoint "
+            f"in {cfg.out} is kept"
+        )
+    _check_not_collapsed(it, losses, metrics, model.config.vocab_size, cfg)
+    row = {
+        "iter": it,
+        "train_loss": round(losses["train"], 4),
+        "val_loss": round(losses["val"], 4),
+        "lr": learning_rate(it, cfg),
+        "elapsed_s": round(elapsed, 3),
+        "tokens_per_s": round(window.tokens / window.seconds, 1) if window.seconds else 0.0,
+        # the training steps' own losses since the last row, averaged (None at 0)
+        "step_loss": float(np.mean(window.losses)) if window.losses else None,
+    }
+    log(
+        f"iter {it}: train loss {row['train_loss']:.4f}, "
+        f"val loss {row['val_loss']:.4f}, {row['tokens_per_s']:,.0f} tokens/s"
+    )
+    return row
+
+
+def _save(cfg, model, optimizer, tok, it: int, metrics: list[dict]) -> None:
+    for p in model.parameters():  # never publish a diverged model over a good one
+        if not np.isfinite(p.data).all():
+            raise TrainingDiverged(f"iteration {it}: the weights hold NaN or inf; not saved")
+    run_folder.save_checkpoint(cfg, model, optimizer, tok, it, metrics)
+
+
+# ---- setting up: the text, the tokenizer, a new model -----------------------------------
+
+
+def _load_text_and_tokenizer(cfg: TrainConfig, ckpt: str | None):
+    """The text as token ids; the tokenizer is the checkpoint's when resuming."""
     text = load_shakespeare() if cfg.data is None else read_text_file(cfg.data)
-    tok_path = os.path.join(resume_dir, "tokenizer.json") if resume_dir else None
-    if tok_path and os.path.isfile(tok_path):
-        tok = load_tokenizer(tok_path)
+    if ckpt is not None:
+        tok = load_tokenizer(os.path.join(ckpt, "tokenizer.json"))
     elif cfg.tokenizer == "char":
         tok = CharTokenizer.from_text(text)
     elif cfg.tokenizer == "bpe":
@@ -169,6 +316,39 @@ def _load_text_and_tokenizer(cfg: TrainConfig, resume_dir: str | None):
         raise ValueError(f"tokenizer must be 'char' or 'bpe', got {cfg.tokenizer!r}")
     ids = np.asarray(tok.encode(text), dtype=np.uint16 if tok.vocab_size < 65536 else np.int64)
     return tok, ids
+
+
+def _new_model(cfg: TrainConfig, vocab_size: int) -> GPT:
+    return GPT(
+        GPTConfig(
+            block_size=cfg.block_size,
+            vocab_size=vocab_size,
+            n_layer=cfg.n_layer,
+            n_head=cfg.n_head,
+            n_embd=cfg.n_embd,
+            dropout=cfg.dropout,
+            bias=cfg.bias,
+        )
+    )
+
+
+def _progress(cfg: TrainConfig, start: int):
+    if not cfg.progress:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=cfg.max_iters, initial=start, desc="train-gpt", unit="it")
+
+
+def saved_train_config(out: str) -> dict:
+    """The settings of the run saved in `out` ({} if none): the CLI resumes with them."""
+    keep = set(TrainConfig.field_names()) - {"out", "resume", "progress", "skip_nonfinite"}
+    return {k: v for k, v in run_folder.saved_settings(out).items() if k in keep}
+
+
+# ---- what is refused, and how training stops --------------------------------------------
 
 
 def _check_config(cfg: TrainConfig) -> None:
@@ -198,53 +378,6 @@ def _check_config(cfg: TrainConfig) -> None:
         raise bad("dropout", "must be in [0, 1)")
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss or the gradient's norm became NaN or infinite: training stopped."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) during train(): still a KeyboardInterrupt, which also says where.
-
-    iteration:  the iteration being trained (or evaluated) when it came; None: before
-                training began (while the text was read, the tokenizer trained, ...);
-    checkpoint: (iteration, folder) of the checkpoint the run folder holds now, or None;
-    ours:       whether this run published it, or resumed from it (False: an earlier
-                run's, left untouched by a --no-resume run stopped before its first save).
-    The folder is always whole: a save is published in one rename (checkpoint.py), and
-    the lock is released on the way out.
-    """
-
-    def __init__(self, iteration: int | None, checkpoint: tuple[int, str] | None, ours: bool):
-        super().__init__(iteration, checkpoint, ours)
-        self.iteration, self.checkpoint, self.ours = iteration, checkpoint, ours
-
-
-# What a checkpoint's model is: resuming with other values would silently train another net.
-ARCHITECTURE = ("block_size", "n_layer", "n_head", "n_embd", "bias", "tokenizer", "bpe_vocab_size")
-
-
-def _save_checkpoint(cfg, model, optimizer, tok, it: int, metrics: list[dict]) -> None:
-    """All the files of iteration `it`, published as one unit (see checkpoint.py)."""
-
-    def write(folder: str) -> None:
-        model.save_pretrained(folder)
-        save_optimizer_state(optimizer.state_dict(), os.path.join(folder, "optimizer.safetensors"))
-        tok.save(os.path.join(folder, "tokenizer.json"))
-        state = {
-            "iter": it,
-            "train_config": asdict(cfg),
-            "rng": rng.get_state(),  # the next batches and dropout masks
-            "metrics": metrics,  # the rows up to `it`: metrics.jsonl is rebuilt from them
-        }
-        write_json_atomic(os.path.join(folder, "train_state.json"), state)
-
-    for p in model.parameters():  # never publish a diverged model over a good one
-        if not np.isfinite(p.data).all():
-            raise TrainingDiverged(f"iteration {it}: the weights hold NaN or inf; not saved")
-    publish_checkpoint(cfg.out, it, write)
-    _write_metrics(cfg.out, metrics)
-
-
 def _check_not_collapsed(it: int, losses: dict, metrics: list[dict], vocab: int, cfg) -> None:
     """Refuse to publish a model that has forgotten everything it learned.
 
@@ -269,212 +402,22 @@ def _check_not_collapsed(it: int, losses: dict, metrics: list[dict], vocab: int,
         )
 
 
-def _write_metrics(out: str, metrics: list[dict]) -> None:
-    """metrics.jsonl: the rows saved with the published checkpoint, no more (written after
-    each publish, and again on resume: a kill between the two leaves it one save behind)."""
-    write_text_atomic(
-        os.path.join(out, "metrics.jsonl"),
-        "".join(json.dumps(json_safe(r), allow_nan=False) + "\n" for r in metrics),
-    )
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient's norm became NaN or infinite: training stopped."""
 
 
-def _resume(cfg: TrainConfig, ckpt: str, log) -> tuple[TrainConfig, dict, GPT, list[dict]]:
-    """Read a published checkpoint; check it is the same network cfg asks for."""
-    state = read_json(os.path.join(ckpt, "train_state.json"))
-    saved = state.get("train_config", {})
-    changed = [
-        f"--{k.replace('_', '-')} {saved[k]} -> {getattr(cfg, k)}"
-        for k in ARCHITECTURE
-        if k in saved
-        and saved[k] != getattr(cfg, k)
-        and not (k == "bpe_vocab_size" and cfg.tokenizer == "char")
-    ]
-    if changed:
-        raise ValueError(
-            f"{cfg.out} holds a run of another network ({', '.join(changed)}): resume with "
-            "the saved values, or start afresh with --no-resume or another --out"
-        )
-    if cfg.lr_decay_iters is None:  # keep the saved run's schedule, not a new horizon
-        horizon = saved.get("lr_decay_iters") or saved.get("max_iters", cfg.max_iters)
-        cfg = replace(cfg, lr_decay_iters=max(horizon, cfg.warmup_iters))
-    if cfg.max_iters != saved.get("max_iters"):
-        log(
-            f"max_iters {saved.get('max_iters')} -> {cfg.max_iters}; the learning rate keeps "
-            f"its schedule: cosine decay to {cfg.min_lr:g} by iteration {cfg.lr_decay_iters} "
-            "(--lr-decay-iters sets another)"
-        )
-    start = state.get("iter", 0)
-    if cfg.learning_rate != saved.get("learning_rate") and start >= cfg.lr_decay_iters:
-        log(
-            f"note: --learning-rate {cfg.learning_rate:g} has no effect from iteration {start}: "
-            f"the schedule reached its floor, --min-lr {cfg.min_lr:g}, at iteration "
-            f"{cfg.lr_decay_iters} (a later --lr-decay-iters extends it)"
-        )
-    model = GPT.from_pretrained(ckpt)
-    return cfg, state, model, state["metrics"]
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during train(): still a KeyboardInterrupt, which also says where.
 
-
-def saved_train_config(out: str) -> dict:
-    """The settings of the run saved in `out` ({} if none): the CLI resumes with them."""
-    ckpt = published_checkpoint(out, verify=False)
-    if ckpt is None or not os.path.isfile(os.path.join(ckpt, "train_state.json")):
-        return {}
-    saved = read_json(os.path.join(ckpt, "train_state.json")).get("train_config", {})
-    keep = set(TrainConfig.field_names()) - {"out", "resume", "progress", "skip_nonfinite"}
-    return {k: v for k, v in saved.items() if k in keep}
-
-
-def train(cfg: TrainConfig, log=print) -> list[dict]:
-    """Train (or resume) into cfg.out; returns the metrics written to metrics.jsonl.
-
-    Raises TrainingDiverged if the loss or gradient norm becomes NaN/inf (the last good
-    checkpoint stays), unless cfg.skip_nonfinite (then that step is skipped).
+    iteration:  the iteration being trained (or evaluated) when it came; None: before
+                training began (while the text was read, the tokenizer trained, ...);
+    checkpoint: (iteration, folder) of the checkpoint the run folder holds now, or None;
+    ours:       whether this run published it, or resumed from it (False: an earlier
+                run's, left untouched by a --no-resume run stopped before its first save).
+    The folder is always whole: a save is published in one rename (checkpoint.py), and
+    the lock is released on the way out.
     """
-    _check_config(cfg)
-    dist.local_batch_size(cfg.batch_size)  # DP: refused on every rank if it does not divide
-    main = dist.world().is_main
-    at = {"iter": None, "before": None}  # where training is, for the message of a Ctrl-C
-    try:
-        if not main:  # DP: rank 0 alone holds the lock, writes files and logs
-            return _train(cfg, lambda *a, **k: None, at, None)
-        os.makedirs(cfg.out, exist_ok=True)
-        check_run_folder(cfg.out, verify=False)  # another kind of run's files: refused
-        with RunLock(cfg.out):  # one writer per folder
-            ckpt = check_run_folder(cfg.out)  # (again: the folder is ours to read now)
-            if ckpt is not None and os.path.basename(ckpt) not in recorded_names(cfg.out):
-                record_names(cfg.out, [os.path.basename(ckpt)])  # verified: the run's own
-            remove_stale(cfg.out)  # what a killed run left half-written
-            at["before"] = current_checkpoint(cfg.out)
-            return _train(cfg, log, at, ckpt if cfg.resume else None)
-    except KeyboardInterrupt as exc:  # (the lock is released by now)
-        now = current_checkpoint(cfg.out) if main else None
-        ours = cfg.resume or now != at["before"]  # --no-resume: only once it has saved
-        raise TrainingInterrupted(at["iter"], now, ours) from exc
 
-
-def _train(cfg: TrainConfig, log, at: dict, ckpt: str | None) -> list[dict]:
-    main = dist.world().is_main
-    ckpt = dist.broadcast(ckpt)  # DP: every rank resumes from the checkpoint rank 0 found
-    rng.manual_seed(cfg.seed)
-    if ckpt is not None:
-        cfg, state, model, metrics = _resume(cfg, ckpt, log)
-        start_iter = state["iter"]
-    else:
-        state, start_iter, metrics = None, 0, []
-    tok, ids = _load_text_and_tokenizer(cfg, ckpt)
-    data = TextData(ids, cfg.block_size, cfg.val_fraction)
-    if ckpt is None:
-        model = GPT(
-            GPTConfig(
-                block_size=cfg.block_size,
-                vocab_size=tok.vocab_size,
-                n_layer=cfg.n_layer,
-                n_head=cfg.n_head,
-                n_embd=cfg.n_embd,
-                dropout=cfg.dropout,
-                bias=cfg.bias,
-            )
-        )
-    elif model.config.vocab_size != tok.vocab_size:
-        raise ValueError(
-            f"{ckpt}: the model has a vocabulary of {model.config.vocab_size}, the tokenizer "
-            f"{tok.vocab_size}: start afresh with --no-resume"
-        )
-    dist.broadcast_parameters(model.parameters())  # DP: all copies start from rank 0's weights
-    optimizer = make_optimizer(model, cfg)
-    if state is not None:
-        path = os.path.join(ckpt, "optimizer.safetensors")
-        optimizer.load_state_dict(load_optimizer_state(path))
-        rng.set_state(state["rng"])  # the very batches a run that never stopped draws
-        # (the top-level links were switched to ckpt by remove_stale, in train)
-        if main:
-            _write_metrics(cfg.out, metrics)  # the killed run may not have got to it
-        log(f"resuming from {cfg.out} at iteration {start_iter}")
-    log(
-        f"{model.num_parameters() / 1e6:.2f} M parameters, vocab {tok.vocab_size}, "
-        f"{len(data.train):,} training tokens"
-    )
-
-    bar = _progress(cfg, start_iter) if main else None
-    try:
-        tokens_per_iter = cfg.batch_size * cfg.block_size  # the global batch's (all ranks)
-        elapsed = metrics[-1]["elapsed_s"] if metrics else 0.0
-        window_tokens, window_time, window_losses = 0, 0.0, []
-        it = start_iter
-        while True:
-            at["iter"] = it
-            evaluated_already = state is not None and it == start_iter  # saved with its metrics
-            if (it % cfg.eval_interval == 0 or it == cfg.max_iters) and not evaluated_already:
-                losses = estimate_loss(model, data, cfg)
-                if not all(math.isfinite(v) for v in losses.values()):
-                    raise TrainingDiverged(
-                        f"iteration {it}: the estimated loss is {losses}; the last checkpoint "
-                        f"in {cfg.out} is kept"
-                    )
-                _check_not_collapsed(it, losses, metrics, model.config.vocab_size, cfg)
-                row = {
-                    "iter": it,
-                    "train_loss": round(losses["train"], 4),
-                    "val_loss": round(losses["val"], 4),
-                    "lr": learning_rate(it, cfg),
-                    "elapsed_s": round(elapsed, 3),
-                    "tokens_per_s": round(window_tokens / window_time, 1) if window_time else 0.0,
-                    # the training steps' own losses since the last row, averaged (None at 0)
-                    "step_loss": float(np.mean(window_losses)) if window_losses else None,
-                }
-                metrics.append(row)
-                log(
-                    f"iter {it}: train loss {row['train_loss']:.4f}, "
-                    f"val loss {row['val_loss']:.4f}, {row['tokens_per_s']:,.0f} tokens/s"
-                )
-                window_tokens, window_time, window_losses = 0, 0.0, []
-                if main:  # DP: one copy of the files
-                    _save_checkpoint(cfg, model, optimizer, tok, it, metrics)
-            if it >= cfg.max_iters:
-                break
-            t0 = time.perf_counter()
-            lr = learning_rate(it, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x, y = data.batch("train", cfg.batch_size)  # the global batch: the same on every rank
-            x, y = dist.shard(x), dist.shard(y)  # DP: this rank's slice of it
-            _, loss = model(x, y)
-            optimizer.zero_grad()
-            loss.backward()
-            dist.average_gradients(model.parameters())  # DP: the whole batch's gradient, everywhere
-            # the gradient's norm (and clipping it: a rare huge step can wreck training)
-            norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or math.inf)
-            loss_value = dist.mean(loss.item())  # DP: the whole batch's loss
-            if math.isfinite(loss_value) and math.isfinite(norm):
-                optimizer.step()
-            elif cfg.skip_nonfinite:
-                log(f"iteration {it}: loss {loss_value}, gradient norm {norm}: step skipped")
-            else:
-                raise TrainingDiverged(
-                    f"iteration {it}: loss {loss_value}, gradient norm {norm} (learning rate "
-                    f"{lr:g}): training stopped; the last checkpoint in {cfg.out} is kept "
-                    "(a lower --learning-rate helps; --skip-nonfinite skips such steps)"
-                )
-            dt = time.perf_counter() - t0
-            elapsed += dt
-            window_tokens += tokens_per_iter
-            window_time += dt
-            window_losses.append(loss_value)
-            it += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_iter / dt:,.0f}")
-        return metrics
-    finally:
-        if bar is not None:
-            bar.close()  # (on Ctrl-C too: the message printed next starts a new line)
-
-
-def _progress(cfg: TrainConfig, start: int):
-    if not cfg.progress:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=cfg.max_iters, initial=start, desc="train-gpt", unit="it")
+    def __init__(self, iteration: int | None, checkpoint: tuple[int, str] | None, ours: bool):
+        super().__init__(iteration, checkpoint, ours)
+        self.iteration, self.checkpoint, self.ours = iteration, checkpoint, ours
