@@ -50,6 +50,9 @@ EXERCISES: tuple = (
     Exercise("topological_sort", "03_backpropagation", "tinygrad_edu/scalar.py",
              "Value.backward", ("topological_sort",),
              "the order backpropagation visits the graph in"),
+    Exercise("micro_engine", "03_backpropagation", "tinygrad_edu/scalar.py",
+             "Value, Value.backward", ("Value",),
+             "a micrograd-sized engine (+, *, tanh, relu, backward) that trains a network"),
     # lesson 4: digits
     Exercise("minibatches", "04_digits", "tinygrad_edu/data/loader.py", "DataLoader",
              ("minibatches",), "shuffled mini-batches of example indices"),

@@ -11,6 +11,8 @@ differences of the library's forward, in float64.
 from __future__ import annotations
 
 import math
+import traceback
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -18,27 +20,34 @@ import numpy as np
 from .. import rlhf, rng
 from ..autograd import no_grad
 from ..data.loader import DataLoader
+from ..data.toy import make_moons
 from ..distributed import World, shard
 from ..kernels import reference
 from ..models.gpt import top_p_filter
 from ..nn import functional as F
 from ..nn.transformer import MLP, CausalSelfAttention
+from ..scalar import MLP as ScalarMLP
 from ..scalar import Neuron, Value, _walk
 from ..tensor import Tensor
 from ..tokenizer import _learn_merges_naive, merge_pair
+from .catalog import get
 from .diagnoses import diagnose
 from .harness import (
     Failed,
+    NotStarted,
     against_differences,
     array,
     call,
     describe,
     expect_raise,
+    explain_exception,
+    function_of,
     gradient_by_differences,
     number,
     parts,
     show,
 )
+from .workspace import is_pristine
 
 CHECKS: dict[str, Callable[[Any], None]] = {}
 
@@ -275,6 +284,101 @@ def check_topological_sort(m) -> None:
                         f"{_node(child)} (item {position[id(child)]}); every node must come "
                         "after the nodes it was made from"
                     )
+
+
+def _engine_call(module: Any, desc: str, fn: Callable[[], Any]) -> Any:
+    """fn() on the learner's Value class: NotStarted for a method still to write, Failed
+    (naming the method and line) for an exception."""
+    try:
+        return fn()
+    except NotImplementedError as exc:
+        method = "Value"
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename == str(module.__file__):
+                method = f"Value.{frame.name}"
+        if is_pristine(Path(module.__file__), get("micro_engine")):
+            raise NotStarted(method) from None
+        raise Failed(f"{desc}: `{method}` still raises NotImplementedError") from None
+    except (Exception, SystemExit) as exc:
+        raise Failed(f"{desc} raised {explain_exception(exc, module.__file__)}") from None
+
+
+_EXPRESSIONS = [  # (the expression, as a function of the leaves a, b, c)
+    ("a + b", lambda a, b, c: a + b),
+    ("a * b", lambda a, b, c: a * b),
+    ("2 * a + 1 (plain numbers on either side)", lambda a, b, c: 2 * a + 1),
+    ("a * b + c", lambda a, b, c: a * b + c),
+    ("(a * b + c).tanh()", lambda a, b, c: (a * b + c).tanh()),
+    ("(a * b + c).relu()", lambda a, b, c: (a * b + c).relu()),
+    ("(a * b).relu() * c", lambda a, b, c: (a * b).relu() * c),
+    ("a * a + a (a used twice)", lambda a, b, c: a * a + a),
+    ("(a - b).tanh() * (1 - c)", lambda a, b, c: (a - b).tanh() * (1 - c)),
+]
+
+
+def _mlp_layers(make: Callable, model) -> list:
+    """A scalar MLP's weights as Values of class `make`: [(rows of weights, biases, act)]."""
+    return [
+        ([[make(w.data) for w in n.weights] for n in layer.neurons],
+         [make(n.bias.data) for n in layer.neurons], layer.activation)
+        for layer in model.layers
+    ]  # fmt: skip
+
+
+def _train(layers: list, points: list, labels: list, steps: int) -> list:
+    """micrograd's loop (scalar.train_max_margin) on Values of any class with +, *,
+    relu and backward; the same expressions in the same order. -> the loss per step."""
+    params = [p for rows, biases, _ in layers for row, b in zip(rows, biases) for p in row + [b]]
+    losses = []
+    for k in range(steps):
+        scores = []
+        for x in points:
+            acts = x
+            for rows, biases, activation in layers:
+                out = []
+                for row, bias in zip(rows, biases):
+                    z = bias
+                    for w, a in zip(row, acts):
+                        z = z + w * a
+                    out.append(z.relu() if activation == "relu" else z)
+                acts = out
+            scores.append(acts[0])
+        hinge = [(1 + -y * s).relu() for y, s in zip(labels, scores)]
+        loss = sum(hinge) * (1.0 / len(hinge)) + 1e-4 * sum(p * p for p in params)
+        for p in params:
+            p.grad = 0.0
+        loss.backward()
+        for p in params:
+            p.data -= (1.0 - 0.9 * k / steps) * p.grad
+        losses.append(loss.data)
+    return losses
+
+
+@check("micro_engine")
+def check_micro_engine(m) -> None:
+    V = function_of(m, "Value")
+    for a0, b0, c0 in [(2.0, -3.0, 10.0), (0.5, 1.5, -0.25), (-1.0, 0.5, 0.2)]:
+        for text, expression in _EXPRESSIONS:
+            desc = f"your Value: {text} with a, b, c = {a0:g}, {b0:g}, {c0:g}"
+            want_leaves = [Value(a0), Value(b0), Value(c0)]
+            want = expression(*want_leaves)
+            want.backward()
+            leaves = _engine_call(m, desc, lambda a0=a0, b0=b0, c0=c0: [V(a0), V(b0), V(c0)])
+            got = _engine_call(m, desc, lambda e=expression, xs=leaves: e(*xs))
+            number(desc, want.data, getattr(got, "data", got), "its .data")
+            _engine_call(m, f"{desc}, then backward()", lambda out=got: out.backward())
+            for name, w, g in zip("abc", want_leaves, leaves):
+                number(f"{desc}, then backward()", w.grad, g.grad, f"{name}.grad")
+    # a network of your Values, trained beside the library's: the same loss at every step
+    X, y = make_moons(30, noise=0.1, seed=0)
+    points, labels = X.tolist(), [2.0 * int(k) - 1.0 for k in y]
+    start = ScalarMLP(2, [8, 1], seed=3)
+    steps = 15
+    want = _train(_mlp_layers(Value, start), points, labels, steps)
+    desc = f"training a 2-8-1 network of your Values on the two moons ({len(points)} points)"
+    got = _engine_call(m, desc, lambda: _train(_mlp_layers(V, start), points, labels, steps))
+    for k, (w, g) in enumerate(zip(want, got)):
+        number(f"{desc}: at step {k}", w, g, "the loss", rtol=1e-6, atol=1e-9)
 
 
 # --- lesson 4 -----------------------------------------------------------------------------------
