@@ -505,6 +505,17 @@ def _cmd_exercises_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_exercises_hint(args: argparse.Namespace) -> int:
+    from .exercises.hints import hint
+
+    try:
+        print(hint(args.name, args.level))
+    except ValueError as exc:
+        print(f"exercises hint: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _cmd_exercises_list(args: argparse.Namespace) -> int:
     from .exercises import EXERCISES
 
@@ -518,7 +529,7 @@ def _add_exercises(sub) -> None:
 
     p = sub.add_parser(
         "exercises",
-        help="exercises to complete, checked against the library (init, check, solve, list)",
+        help="exercises to complete, checked against the library (init, check, hint, solve, list)",
         description="Small functions from the lessons, written by you and checked against "
         "the library's own code: `init DIR`, edit a file, `check DIR`.",
     )
@@ -550,6 +561,10 @@ def _add_exercises(sub) -> None:
     q.add_argument("names", nargs="*", metavar="NAME", help="only these (default: all)")
     q.add_argument("--force", action="store_true", help="also replace files you edited")
     q.set_defaults(func=_cmd_exercises_solve)
+    q = ex.add_parser("hint", help="a hint: 1 the concept, 2 the shapes, 3 near-code")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("--level", type=int, choices=(1, 2, 3), default=1, help="how much (default 1)")
+    q.set_defaults(func=_cmd_exercises_hint)
     ex.add_parser("list", help="the exercises: name, lesson, library file").set_defaults(
         func=_cmd_exercises_list
     )
