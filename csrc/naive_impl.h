@@ -19,12 +19,15 @@ void DNAME(tg_softmax_naive)(const T *x, T *y, ptrdiff_t rows, ptrdiff_t cols, i
         T m = -INFINITY;
         for (ptrdiff_t j = 0; j < cols; j++) m = xr[j] > m ? xr[j] : m;
         T sum = 0;
-        for (ptrdiff_t j = 0; j < cols; j++) sum += SEXP(xr[j] - m);
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            yr[j] = SEXP(xr[j] - m); /* kept, so that each e^ is computed once */
+            sum += yr[j];
+        }
         if (log_form) {
             T log_sum = SLOG(sum);
             for (ptrdiff_t j = 0; j < cols; j++) yr[j] = (xr[j] - m) - log_sum;
         } else {
-            for (ptrdiff_t j = 0; j < cols; j++) yr[j] = SEXP(xr[j] - m) / sum;
+            for (ptrdiff_t j = 0; j < cols; j++) yr[j] = yr[j] / sum;
         }
     }
 }
