@@ -221,6 +221,37 @@ def test_a_manifest_naming_files_outside_its_folder_is_refused(tmp_path, capsys)
     assert str(secret) not in opened
 
 
+def test_a_manifest_naming_files_outside_is_refused_before_the_run_touches_anything(
+    tmp_path, capsys
+):
+    out = _a_run(tmp_path, capsys)
+    ckpt = checkpoint.published_checkpoint(out)
+    manifest = checkpoint.read_json(os.path.join(ckpt, "manifest.json"))
+    manifest["files"]["../../../etc/hostname"] = "0" * 64
+    checkpoint.write_json_atomic(os.path.join(ckpt, "manifest.json"), manifest)
+    before = snapshot(out)
+    for extra in ([], ["--no-resume"]):
+        assert main(_flags(tmp_path, out, *extra, max_iters=4)) == 2
+        assert "'../../../etc/hostname', not a file of a checkpoint" in _one_error_line(capsys)
+        assert snapshot(out) == before  # no lock taken, nothing recorded, nothing cleaned
+
+
+def test_the_record_stays_short_and_lists_what_is_still_there(tmp_path, capsys):
+    out = _a_run(tmp_path, capsys)
+    many = [f".config.json.tg-{i:06x}.tmp" for i in range(3000)]  # long gone temporaries
+    checkpoint.record_names(str(out), many)
+    assert os.path.getsize(out / checkpoint.RECORD) > 1 << 16
+    (out / many[7]).write_text("{}")  # one a kill left behind: ours, deleted
+    checkpoint.remove_stale(str(out))
+    assert not os.path.exists(out / many[7])
+    assert os.path.getsize(out / checkpoint.RECORD) < 1 << 12
+    current = os.path.basename(checkpoint.published_checkpoint(out))
+    assert current in checkpoint.recorded_names(str(out))
+    assert main(_flags(tmp_path, out, max_iters=4)) == 0  # the next save still cleans up
+    ckpts = [e for e in os.listdir(out) if e.startswith("ckpt-")]
+    assert ckpts == [os.path.basename(checkpoint.published_checkpoint(out))]
+
+
 def test_a_top_level_file_of_the_user_in_a_run_is_refused(tmp_path, capsys):
     """In a run folder, a top-level name that is not the run's own link (someone's file put
     there) would be replaced by the next save: refused instead."""

@@ -672,6 +672,8 @@ def published_checkpoint(folder: str | os.PathLike, verify: bool = True) -> str 
         raise CheckpointError(f"{os.path.join(str(folder), POINTER)} names {name}, not there")
     if verify:
         verify_manifest(ckpt)
+    else:
+        read_manifest(ckpt)  # its names checked, at least (cheap: no file is hashed)
     return ckpt
 
 
@@ -694,10 +696,10 @@ def resolve_model_folder(folder: str | os.PathLike) -> str:
     return published_checkpoint(folder) or str(folder)
 
 
-def verify_manifest(ckpt: str) -> dict[str, Any]:
-    """Check every file of a checkpoint folder against its manifest's sha256. A manifest
-    naming anything but the files a checkpoint holds (RUN_FILES, no folder in the name:
-    `../../etc/passwd` is never opened) is refused."""
+def read_manifest(ckpt: str) -> dict[str, Any]:
+    """A checkpoint folder's manifest.json: {"iter", "files": name -> sha256}. One naming anything
+    but the files a checkpoint holds (RUN_FILES, no folder in the name: `../../etc/passwd`
+    is never opened) is refused."""
     manifest_path = os.path.join(ckpt, MANIFEST)
     if not os.path.isfile(manifest_path) or os.path.islink(manifest_path):
         raise CheckpointError(f"{ckpt}: the checkpoint folder has no {MANIFEST}")
@@ -711,7 +713,14 @@ def verify_manifest(ckpt: str) -> dict[str, Any]:
                 f"{manifest_path} names {name!r}, not a file of a checkpoint "
                 f"({', '.join(RUN_FILES)}): refused"
             )
-    for name, digest in files.items():
+    return manifest
+
+
+def verify_manifest(ckpt: str) -> dict[str, Any]:
+    """Check every file of a checkpoint folder against its manifest's sha256."""
+    manifest_path = os.path.join(ckpt, MANIFEST)
+    manifest = read_manifest(ckpt)
+    for name, digest in manifest["files"].items():
         path = os.path.join(ckpt, name)
         if os.path.islink(path) or not os.path.isfile(path):
             raise CheckpointError(f"{path} is missing from the checkpoint")
