@@ -142,6 +142,19 @@ def test_train_mnist_refuses_a_train_gpt_run(tmp_path, capsys):
     checkpoint.published_checkpoint(out)  # still verifies
 
 
+def test_train_mnist_replaces_its_own_output_and_links_not_their_targets(tmp_path, capsys):
+    out = tmp_path / "digits"
+    mnist = ["train-mnist", "--epochs", "1", "--hidden", "8", "--out", str(out)]
+    assert main(mnist) == 0
+    shared = tmp_path / "shared_config.json"  # config.json made a link to a copy elsewhere
+    shared.write_bytes((out / "config.json").read_bytes())
+    os.remove(out / "config.json")
+    (out / "config.json").symlink_to(shared)
+    before = shared.read_bytes()
+    assert main([*mnist, "--seed", "1"]) == 0  # its own kind: replaced
+    assert shared.read_bytes() == before and not os.path.islink(out / "config.json")
+
+
 def test_save_pretrained_refuses_a_train_gpt_run_and_replaces_links(tmp_path, capsys):
     """GPT.save_pretrained() into a run wrote config.json through the link (as above); into
     any folder, a link at config.json must be replaced, not written through."""
