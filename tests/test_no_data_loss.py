@@ -277,6 +277,27 @@ def test_a_top_level_file_of_the_user_in_a_run_is_refused(tmp_path, capsys):
     assert snapshot(out) == before
 
 
+def test_where_links_are_not_allowed_the_top_level_copies_are_the_runs_own(
+    tmp_path, capsys, monkeypatch
+):
+    def no_links(*args, **kw):
+        raise OSError("symbolic links are not allowed here")
+
+    monkeypatch.setattr(checkpoint.os, "symlink", no_links)
+    out = _a_run(tmp_path, capsys)
+    assert not os.path.islink(out / "config.json")
+    assert main(_flags(tmp_path, out, max_iters=4)) == 0  # its own copies: replaced
+    ckpt = checkpoint.published_checkpoint(out)
+    assert (out / "model.safetensors").read_bytes() == open(
+        f"{ckpt}/model.safetensors", "rb"
+    ).read()
+    (out / "config.json").write_text('{"my": "edit"}')  # someone's file now: refused
+    before = snapshot(out)
+    assert main(_flags(tmp_path, out, max_iters=6)) == 2
+    assert "config.json is not the run's own" in _one_error_line(capsys)
+    assert snapshot(out) == before
+
+
 def test_a_lock_file_of_someone_else_is_not_taken_over(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()

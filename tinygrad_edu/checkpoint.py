@@ -764,7 +764,7 @@ def check_run_folder(folder: str, verify: bool = True) -> str | None:
 
     train-gpt replaces the top-level names checkpoint.json, RUN_FILES and metrics.jsonl:
     they must be absent, or be a train-gpt run's whose top-level files are its own (a
-    link ckpt-NNNNNN-xxxxxx/NAME, or a copy of the current checkpoint's file)."""
+    link ckpt-NNNNNN-xxxxxx/NAME, or a copy of the file of one of its checkpoints)."""
     _check_record(folder)
     holds = folder_holds(folder)
     if holds is not None and not holds.startswith("a train-gpt run"):
@@ -783,13 +783,16 @@ def check_run_folder(folder: str, verify: bool = True) -> str | None:
             head, tail = os.path.split(target)
             if tail == name and CHECKPOINT_NAME.fullmatch(head):
                 continue
-        elif os.path.isfile(top):
-            inner = os.path.join(ckpt, name)
-            if os.path.isfile(inner) and sha256_file(top) == sha256_file(inner):
-                continue  # the copy made where links are not allowed
+        elif os.path.isfile(top):  # where links are not allowed: a copy of the current
+            # checkpoint's file, or of an earlier one of the run's (a kill came mid-way)
+            names = {n for n in recorded_names(folder) if CHECKPOINT_NAME.fullmatch(n)}
+            copies = [os.path.join(folder, n, name) for n in {os.path.basename(ckpt), *names}]
+            digest = sha256_file(top)
+            if any(os.path.isfile(c) and sha256_file(c) == digest for c in copies):
+                continue
         raise CheckpointError(
-            f"{top} is not the run's own (a link into a checkpoint folder, or a copy of the "
-            "current checkpoint's file): nothing was changed; use another --out"
+            f"{top} is not the run's own (a link into a checkpoint folder, or a copy of a "
+            "checkpoint's file): nothing was changed; use another --out"
         )
     return ckpt
 
