@@ -184,10 +184,10 @@ lesson.belief(
 #
 # Both turn the weighted sum z into an activation. Sigmoid, 1 / (1 + e^-z), squashes
 # every z into (0, 1), like a neuron being "more or less on"; it was the first choice.
-# ReLU, max(0, z), is simply off below zero and linear above; deep networks train more
-# easily with it, so it is the modern default. Notice how flat sigmoid gets for large
-# |z| (its slope is almost 0 there, which makes learning slow), while ReLU keeps a slope
-# of 1 for every positive z.
+# ReLU, max(0, z), is simply off below zero and linear above; it is the modern default,
+# and lesson 4 measures whether it trains better. Notice how flat sigmoid gets for large
+# |z| (its slope is almost 0 there, so a gradient passing through it shrinks), while ReLU
+# keeps a slope of 1 for every positive z.
 
 # %%
 print("    z     ReLU(z)   sigmoid(z)")

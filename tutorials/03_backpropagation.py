@@ -400,9 +400,9 @@ for name, f, xs in (
 # The true gradient is an average over *all* the training data; with lots of data that
 # is too slow for one step. Instead: **shuffle** the data randomly, cut it into
 # **mini-batches** (here 16 points), and take one step per mini-batch using that batch's
-# gradient. Each step is cheap and only roughly right, but many rough steps beat a few
-# perfect ones, like a drunk man stumbling quickly downhill rather than a careful one
-# computing each exact step.
+# gradient. Each step is cheap and only roughly right; the bet is that many rough steps
+# beat a few perfect ones, like a drunk man stumbling quickly downhill rather than a
+# careful one computing each exact step (lesson 4 measures that bet).
 #
 # Why shuffle? A mini-batch's gradient is only a good estimate of the full gradient if
 # the batch is a fair sample of the data. If the data were sorted, a batch might hold
@@ -515,11 +515,12 @@ lesson.summary()
 # Write these steps of the lesson yourself, and let the library check them against its own code:
 #
 #     tinygrad-edu exercises init ex        # one file per exercise, in the folder ex
-#     tinygrad-edu exercises check ex mul_backward tanh_backward topological_sort
+#     tinygrad-edu exercises check ex mul_backward tanh_backward topological_sort micro_engine
 #
 # - `mul_backward`: the chain rule for a * b: each input's gradient
 # - `tanh_backward`: the chain rule for tanh
 # - `topological_sort`: the order backpropagation visits the graph in
+# - `micro_engine`: a micrograd-sized engine (+, *, tanh, relu, backward) that trains a network
 #
 # Each file's docstring gives the idea, the math, the shapes and a hint; `check` says
 # passed, not started, or the first input where your answer differs from the library's.

@@ -126,8 +126,8 @@ print(
 )
 
 # %% [markdown]
-# GPT-2 learned its merges the same way, on 40 GB of web text, until it had 50,257
-# tokens (the 256 bytes, 50,000 merges and `<|endoftext|>`, the mark between documents).
+# GPT-2 learned its merges the same way, on a large collection of web text: its vocabulary
+# is the 256 bytes, its merges, and `<|endoftext|>`, the mark between documents.
 # Its vocabulary ships with this package (`tinygrad_edu/data/gpt2/`, OpenAI's files), so
 # we can ask how it splits words, numbers, code and other languages, and what a sentence
 # costs. `GPT2Tokenizer` in `tinygrad_edu/tokenizer.py` is our own reading of it, checked
@@ -137,6 +137,7 @@ print(
 
 # %%
 gpt2 = GPT2Tokenizer.from_bundled()
+print(f"GPT-2's vocabulary: {gpt2.vocab_size:,} tokens")
 examples = {
     "English": "The quick brown fox jumps over the lazy dog.",
     "a number": "In 1984, 3.14159 and 1,000,000 were typed.",
