@@ -298,6 +298,28 @@ def test_where_links_are_not_allowed_the_top_level_copies_are_the_runs_own(
     assert snapshot(out) == before
 
 
+def test_names_the_user_already_has_are_never_chosen_nor_recorded(tmp_path, capsys, monkeypatch):
+    """The random part of a name the tool makes may come out as a name that is there
+    already: another is drawn, so a user's file is never recorded as the tool's."""
+    out = tmp_path / "run"
+    out.mkdir()
+    taken = [".tmp-ckpt-000000", "ckpt-000000-000000", "ckpt-000002-000000",
+             ".checkpoint.json.tg-000000.tmp", ".config.json.tg-000000.tmp"]  # fmt: skip
+    for name in taken:
+        (out / name).mkdir() if "ckpt" in name else (out / name).write_text("mine")
+    before = snapshot(out)
+    urandom, calls = os.urandom, []
+
+    def zeros_first(n):
+        calls.append(n)
+        return bytes(n) if len(calls) <= 40 else urandom(n)
+
+    monkeypatch.setattr(os, "urandom", zeros_first)
+    assert main(_flags(tmp_path, out)) == 0
+    assert intact(before, snapshot(out)) == []
+    assert not set(taken) & checkpoint.recorded_names(str(out))
+
+
 def test_a_lock_file_of_someone_else_is_not_taken_over(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()

@@ -30,8 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .fileio import fsync_dir, is_temp_name, temp_name, write_bytes_atomic
-from .fileio import write_text_atomic as _write_text_atomic
+from .fileio import fsync_dir, is_temp_name, temp_name, write_bytes_atomic, write_text_atomic
 from .tensor import Tensor
 
 INSTALL_HINT = "pip install safetensors  (or: pip install 'tinygrad_edu[io]')"
@@ -226,11 +225,6 @@ class CheckpointError(ValueError):
     """A run folder that cannot be used as it is (damaged, locked, inconsistent)."""
 
 
-def write_text_atomic(path: str | os.PathLike, text: str, tmp: str | None = None) -> None:
-    """Replace the file (or link) at `path` by one holding `text`, in one rename (fileio.py)."""
-    _write_text_atomic(path, text, tmp)
-
-
 def json_safe(value: Any) -> Any:
     """Floats that JSON cannot hold (NaN, +-inf) -> None, recursively: strict JSON only."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -243,6 +237,7 @@ def json_safe(value: Any) -> Any:
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any, tmp: str | None = None) -> None:
+    """Replace the file (or link) at `path` by `obj` as strict JSON, in one rename (fileio)."""
     text = json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"
     write_text_atomic(path, text, tmp)
 
@@ -429,7 +424,7 @@ def _create_with(path: str, text: str) -> bool:
     """Create `path` holding `text` if it does not exist (True), atomically: a reader sees
     no file or the whole text. False if it exists already."""
     folder, name = os.path.split(path)
-    tmp = os.path.join(folder, temp_name(name))
+    tmp = os.path.join(folder, _fresh(folder, lambda: temp_name(name)))
     record_names(folder, [os.path.basename(tmp)])  # a kill before the clean-up: ours to delete
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "w") as f:
@@ -601,6 +596,14 @@ def recorded_names(folder: str) -> set[str]:
             if isinstance(made, list):
                 names.update(n for n in made if isinstance(n, str))
     return names
+
+
+def _fresh(folder: str, make) -> str:
+    """A name from make() that nothing in `folder` has: recorded, it will be the tool's."""
+    name = make()
+    while os.path.lexists(os.path.join(folder, name)):
+        name = make()
+    return name
 
 
 def _ours_to_delete(name: str, current: str | None) -> bool:
@@ -836,17 +839,11 @@ def publish_checkpoint(folder: str, iteration: int, write: Any) -> str:
     the folder is renamed into place, and checkpoint.json switched to it (the commit).
     Every name made on the way is recorded first (record_names).
     """
-    tmp = f".tmp-ckpt-{os.urandom(3).hex()}"
-    name = f"ckpt-{iteration:06d}-{os.urandom(3).hex()}"
-    while os.path.lexists(os.path.join(folder, tmp)) or os.path.lexists(
-        os.path.join(folder, name)
-    ):  # never rename over a folder that is already there (even an empty one)
-        tmp, name = (
-            f".tmp-ckpt-{os.urandom(3).hex()}",
-            f"ckpt-{iteration:06d}-{os.urandom(3).hex()}",
-        )
-    pointer_tmp = temp_name(POINTER)
-    link_tmps = {n: temp_name(n) for n in RUN_FILES}
+    # names nothing in the folder has: never a rename over a folder already there
+    tmp = _fresh(folder, lambda: f".tmp-ckpt-{os.urandom(3).hex()}")
+    name = _fresh(folder, lambda: f"ckpt-{iteration:06d}-{os.urandom(3).hex()}")
+    pointer_tmp = _fresh(folder, lambda: temp_name(POINTER))
+    link_tmps = {n: _fresh(folder, lambda n=n: temp_name(n)) for n in RUN_FILES}
     record_names(folder, [tmp, name, pointer_tmp, *link_tmps.values()])
     tmp = os.path.join(folder, tmp)
     os.mkdir(tmp)
@@ -879,7 +876,7 @@ def link_top_level(folder: str, ckpt: str, tmps: dict[str, str] | None = None) -
     symlinks are not allowed), each switched by one rename: a link or file at out/NAME is
     replaced, never written through. tmps: the temporary names, recorded already."""
     if tmps is None:
-        tmps = {n: temp_name(n) for n in RUN_FILES}
+        tmps = {n: _fresh(folder, lambda n=n: temp_name(n)) for n in RUN_FILES}
         record_names(folder, list(tmps.values()))
     for name in RUN_FILES:
         target = os.path.join(ckpt, name)
@@ -924,7 +921,7 @@ def remove_stale(folder: str) -> None:
     record = os.path.join(folder, RECORD)
     if os.path.isfile(record) and os.path.getsize(record) > 1 << 16:  # keep it short
         kept = sorted(n for n in made if os.path.lexists(os.path.join(folder, n)))
-        tmp = temp_name(RECORD)
+        tmp = _fresh(folder, lambda: temp_name(RECORD))
         record_names(folder, [tmp])
         write_text_atomic(record, json.dumps({"made": kept}) + "\n", tmp)
 
