@@ -49,6 +49,7 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "cost_measures_how_badly": ("partly", (5,)),
             "descent_needs_backprop": ("partly", (7,)),
             "local_minimum_is_easy": ("partly", (6,)),
+            "gradient_points_at_the_minimum": ("corrected", ()),
         },
     },
     "03_backpropagation": {

@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Callable
 
 import numpy as np
@@ -52,6 +53,9 @@ plt = lesson.plt
 #    saddle, and learning rates).
 # 3. *The way to compute gradient descent is backpropagation* (section 3: descent with
 #    the gradient found another way).
+#
+# And a common one: *the negative gradient points at the minimum* (section 5: measure
+# the angle).
 #
 # The last cell lists the outcomes.
 
@@ -286,6 +290,32 @@ lesson.verdict(
     "valley, the others the shallower one. Where you start decides where you end.",
     f"{len(deep)} of {len(paths)} runs ended in the deeper valley (x < 0): here the start "
     "did not decide the valley as cleanly as the picture suggests",
+)
+
+# %% [markdown]
+# **Does the negative gradient point at the minimum?** At each start, compare the
+# direction of the first step (the negative gradient) with the straight line to the
+# bottom of the valley that run ended in:
+
+# %%
+angles = []
+for start, end in paths.items():
+    px, py = Value(start[0]), Value(start[1])
+    surface(px, py).backward()
+    step = (-px.grad, -py.grad)  # the direction of steepest descent
+    to_bottom = (end[0] - start[0], end[1] - start[1])
+    cos = (step[0] * to_bottom[0] + step[1] * to_bottom[1]) / (
+        math.hypot(*step) * math.hypot(*to_bottom)
+    )
+    angles.append(math.degrees(math.acos(max(-1.0, min(1.0, cos)))))
+    print(f"start ({start[0]:5.2f}, {start[1]:5.2f}): the first step is {angles[-1]:4.1f} degrees "
+          "off the line to the bottom")  # fmt: skip
+lesson.belief(
+    "gradient_points_at_the_minimum",
+    "The negative gradient points at the minimum.",
+    "corrected" if max(angles) > 20 else ("partly" if max(angles) > 5 else "confirmed"),
+    f"from 4 starts the first step was {min(angles):.0f}-{max(angles):.0f} degrees off the line "
+    "to the bottom it reached: it points downhill, steepest here, and the path bends on the way",
 )
 
 # %% [markdown]
