@@ -94,7 +94,8 @@ if compiled is not None:
 
 def backend_name() -> str:
     """'compiled' or 'reference': which implementation `ops` is now."""
-    return "compiled" if ops is compiled else "reference"
+    base = getattr(ops, "base", ops)  # under `--mine`, ops is mine.Overlay over the backend
+    return "compiled" if base is compiled else "reference"
 
 
 def use_backend(name: str) -> None:

@@ -60,6 +60,18 @@ class Lesson:
         parser = argparse.ArgumentParser(description=description)
         parser.add_argument("--quick", action="store_true", help=quick_help)
         parser.add_argument("--seed", type=int, default=None, help="the random start (default 0)")
+        parser.add_argument(
+            "--mine",
+            metavar="DIR",
+            default=os.environ.get("TINYGRAD_EDU_MINE") or None,
+            help="run on your own exercise functions from DIR (those that pass their check)",
+        )
+        parser.add_argument(
+            "--mine-force",
+            action="store_true",
+            default=bool(os.environ.get("TINYGRAD_EDU_MINE_FORCE")),
+            help="with --mine: use your functions that fail their check too",
+        )
         if add_arguments is not None:
             add_arguments(parser)
         # parse_known_args: Jupyter passes its own arguments to the kernel
@@ -79,6 +91,15 @@ class Lesson:
         self.out = plotting.output_dir()
         self.verdicts: dict[str, bool] = {}
         self.beliefs: dict[str, dict[str, Any]] = {}
+        self.mine: list = []  # --mine: which of the learner's functions this run uses
+        if self.args.mine:
+            from ..exercises import mine
+
+            try:
+                self.mine = mine.plug_in(self.args.mine, force=self.args.mine_force)
+            except ValueError as exc:  # no such folder: one line, as the command line says it
+                parser.error(str(exc))
+            print(mine.describe(self.mine, self.args.mine))
 
     # --- figures -------------------------------------------------------------------------
 
@@ -105,6 +126,8 @@ class Lesson:
         holds = bool(holds)
         print(("  -> " if not if_true.startswith(" ") else "") + (if_true if holds else if_false))
         self.verdicts[key] = holds
+        if not holds and self.mine:
+            print(self._mine_note())
         self._write_record()
 
     OUTCOMES = ("confirmed", "partly", "corrected")
@@ -142,9 +165,25 @@ class Lesson:
             )
             print(f"          {b['evidence']}")
 
+    def _mine_note(self) -> str:
+        """`--mine`: which of the learner's functions the run so far has called."""
+        from ..exercises import mine
+
+        called = mine.calls()
+        if not called:
+            return (
+                "     (none of your functions was called so far: this is the library's own result)"
+            )
+        names = ", ".join(f"{n} ({c:,} calls)" for n, c in called.items())
+        return f"     (this ran on YOUR {names}: check them with `tinygrad-edu exercises check`)"
+
     def _write_record(self) -> None:
         path = self.out / f"{self.name}_verdicts.json"
         record = {"quick": self.quick, "seed": self.seed, "verdicts": self.verdicts}
+        if self.mine:
+            from ..exercises import mine
+
+            record["mine"] = {"used": [p.name for p in self.mine if p.used], "calls": mine.calls()}
         record["beliefs"] = self.beliefs
         path.write_text(json.dumps(record, indent=1))
 

@@ -1,0 +1,228 @@
+"""`--mine DIR`: the learner's exercise functions in place of the library's.
+
+The seam (kernels/mine.py) and its loader (exercises/mine.py): with the reference
+solutions plugged in, the library computes what it computes without them; a wrong
+function is used only when forced, and then changes the results; every lesson with
+exercises takes `--mine`. The slow tests run lessons: with the reference solutions their
+verdicts hold, and with one sabotaged function the lesson's own verdicts catch it and
+name the learner's function.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_edu import kernels, optim, rng, scalar
+from tinygrad_edu.exercises import get, mine, solution_text, template_text
+from tinygrad_edu.kernels import mine as registry
+from tinygrad_edu.kernels import reference
+from tinygrad_edu.lessons.book import lessons
+from tinygrad_edu.models.gpt import GPT, GPTConfig
+from tinygrad_edu.nn import functional as F
+from tinygrad_edu.tensor import Tensor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _library_again():
+    yield
+    mine.unplug()
+
+
+def _folder(tmp_path: Path, replace: dict | None = None, names=mine.PLUGGABLE) -> Path:
+    """A learner's folder with the reference solutions, some of them changed:
+    replace = {name: (text, its wrong version)}."""
+    folder = tmp_path / "mine"
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        text = solution_text(get(name))
+        if replace and name in replace:
+            old, new = replace[name]
+            assert text.count(old) == 1, (name, old)
+            text = text.replace(old, new)
+        (folder / get(name).filename).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _gpt_run(steps: int = 3) -> tuple[list, np.ndarray]:
+    """A tiny GPT trained a few steps with AdamW, then one cached generation."""
+    rng.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    opt = optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    idx = np.random.default_rng(0).integers(0, 20, (2, 8))
+    losses = []
+    for _ in range(steps):
+        _, loss = model(idx, idx)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    rng.manual_seed(1)
+    return losses, model.generate(idx[:, :3], 4, temperature=1.0)
+
+
+# --- the seam ---------------------------------------------------------------------------------
+
+
+def test_reference_solutions_plugged_in_compute_what_the_library_computes(tmp_path):
+    want_losses, want_tokens = _gpt_run()
+    plugged = mine.plug_in(_folder(tmp_path))
+    assert [p.name for p in plugged if p.used] == list(mine.PLUGGABLE)
+    assert isinstance(kernels.ops, registry.Overlay) and kernels.backend_name() in (
+        "compiled", "reference")  # fmt: skip
+    got_losses, got_tokens = _gpt_run()
+    np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5)
+    assert np.array_equal(got_tokens, want_tokens)
+    called = mine.calls()
+    for name in (
+        "causal_attention",
+        "cross_entropy_grad",
+        "adam_step",
+        "layer_norm_backward",
+        "softmax",
+    ):  # fmt: skip  (generation's cached attention: the textbook softmax)
+        assert called.get(name, 0) > 0, (name, called)
+    # T new queries after S - T cached keys, through the fused attention: kv_cache_step
+    r = np.random.default_rng(1)
+    q, k, v = (Tensor(r.standard_normal((2, 2, n, 4))) for n in (2, 5, 5))
+    got = F.scaled_dot_product_attention(q, k, v, is_causal=True, causal_offset=3).data
+    assert mine.calls()["kv_cache_step"] == 1
+    want = F.scaled_dot_product_attention(q, k, v, is_causal=True, causal_offset=3, fused=False)
+    np.testing.assert_allclose(got, want.data, rtol=1e-9, atol=1e-12)
+    x = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
+    np.testing.assert_allclose(kernels.ops.softmax(x), reference.softmax(x), rtol=1e-6)
+    assert kernels.ops.softmax(x).dtype == np.float32
+    a, b = [[1.0, 2.0], [3.0, 4.0]], [[0.5], [-1.0]]
+    assert kernels.ops.matmul_naive(a, b) == reference.matmul_naive(a, b)
+    v = scalar.Value(2.0)
+    (v * v + v).backward()
+    assert v.grad == 5.0 and mine.calls()["topological_sort"] == 1
+    assert mine.calls()["matmul_loops"] == 1
+    mine.unplug()
+    assert not isinstance(kernels.ops, registry.Overlay) and mine.calls() == {}
+
+
+def test_a_wrong_function_is_used_only_when_forced(tmp_path):
+    wrong = {"adam_step": ("m_hat = m / (1 - beta1**step)", "m_hat = m")}
+    folder = _folder(tmp_path, wrong, names=("adam_step", "softmax"))
+    want_losses, _ = _gpt_run()
+    plugged = {p.name: p for p in mine.plug_in(folder)}
+    assert plugged["softmax"].used and plugged["softmax"].why == "passed"
+    assert not plugged["adam_step"].used and plugged["adam_step"].why.startswith("failed: ")
+    text = mine.describe(list(plugged.values()), folder)
+    assert "uses YOUR softmax" in text and "adam_step: failed: " in text and "--mine-force" in text
+    assert _gpt_run()[0] == pytest.approx(want_losses, rel=1e-5)
+    plugged = {p.name: p for p in mine.plug_in(folder, force=True)}
+    assert plugged["adam_step"].used and plugged["adam_step"].why.startswith("forced (failed: ")
+    got_losses, _ = _gpt_run()
+    assert got_losses[0] == pytest.approx(want_losses[0], rel=1e-6)  # before any step
+    assert abs(got_losses[-1] - want_losses[-1]) > 1e-3  # the steps were the learner's
+    assert mine.calls()["adam_step"] > 0
+
+
+def test_not_started_files_are_never_used_and_bad_input_is_named(tmp_path):
+    folder = tmp_path / "ex"
+    folder.mkdir()
+    (folder / "softmax.py").write_text(template_text(get("softmax")), encoding="utf-8")
+    plugged = mine.plug_in(folder, force=True)
+    assert [(p.name, p.used, p.why) for p in plugged] == [("softmax", False, "not started")]
+    assert not isinstance(kernels.ops, registry.Overlay)
+    with pytest.raises(ValueError, match="no folder"):
+        mine.plug_in(tmp_path / "nope")
+    with pytest.raises(ValueError, match="no kernel takes the exercise"):
+        registry.use({"dpo_loss": lambda *a: 0.0})
+    with pytest.raises(TypeError, match="must be a function"):
+        registry.use({"softmax": 3})
+
+
+def test_every_lesson_with_exercises_takes_mine():
+    text = (ROOT / "tinygrad_edu" / "lessons" / "common.py").read_text()
+    assert '"--mine"' in text and '"--mine-force"' in text and "TINYGRAD_EDU_MINE" in text
+    for path in lessons(ROOT):  # each builds its Lesson, which parses --mine
+        source = path.read_text(encoding="utf-8")
+        assert "Lesson(" in source or "lesson_gpt" in source, path.name
+
+
+# --- lessons run on the learner's functions (slow: each runs a lesson with --quick) -------------
+
+
+def _run_lesson(stem: str, folder: Path, out: Path, force: bool = False):
+    env = dict(os.environ, TINYGRAD_EDU_OUT=str(out), MPLBACKEND="Agg")
+    args = [sys.executable, str(ROOT / "tutorials" / f"{stem}.py"), "--quick", "--mine",
+            str(folder)] + (["--mine-force"] if force else [])  # fmt: skip
+    result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=out, timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((out / f"{stem}_verdicts.json").read_text())
+    return result.stdout, record
+
+
+# (lesson, exercise, the sabotage: text in the solution -> its wrong version, the verdicts
+# of the lesson that must come out False with it)
+SABOTAGES = {
+    "topological_sort_preorder": (
+        "03_backpropagation", "topological_sort",
+        ("        visited.add(node)\n        stack.append((node, True))",
+         "        visited.add(node)\n        topo.append(node)"),
+    ),
+    "cross_entropy_grad_unnormalised_softmax": (
+        "04_digits", "cross_entropy_grad",
+        ("    p = np.exp(shifted - log_sum[:, None])  # softmax",
+         "    p = np.exp(shifted)  # softmax, not normalised"),
+    ),
+    "adam_without_bias_correction": (
+        "04_digits", "adam_step",
+        ("    m_hat = m / (1 - beta1**step)\n    v_hat = v / (1 - beta2**step)",
+         "    m_hat = m\n    v_hat = v * 0 + 1e-12"),
+    ),
+    "attention_without_mask": (
+        "07_queries_keys_values", "causal_attention",
+        ("    scores = np.where(future, -np.inf, scores)\n", ""),
+    ),
+    "softmax_without_normalising": (
+        "06_attention", "softmax",
+        ("    return e / e.sum(axis=-1, keepdims=True)", "    return e"),
+    ),
+    "attention_without_sqrt_d": (
+        "06_attention", "causal_attention",
+        ("    scores = q @ k.T / np.sqrt(D)  # (T, T)", "    scores = q @ k.T  # (T, T)"),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", sorted({s[0] for s in SABOTAGES.values()}))
+def test_lessons_hold_with_the_reference_solutions_plugged_in(stem, tmp_path):
+    stdout, record = _run_lesson(stem, _folder(tmp_path), tmp_path)
+    assert "this run uses YOUR" in stdout
+    from test_lessons import EXPECTED
+
+    expected = EXPECTED[stem]["verdicts"]
+    for key, value in expected.items():
+        if value is not None:
+            assert record["verdicts"][key] == value, (key, stdout[-3000:])
+    assert record["mine"]["used"] and sum(record["mine"]["calls"].values()) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sabotage", sorted(SABOTAGES))
+def test_a_sabotaged_function_is_caught_by_the_lessons_own_verdicts(sabotage, tmp_path):
+    stem, name, change = SABOTAGES[sabotage]
+    folder = _folder(tmp_path, {name: change}, names=(name,))
+    stdout, record = _run_lesson(stem, folder, tmp_path, force=True)
+    assert f"uses YOUR {name}" in stdout and "forced (failed: " in stdout
+    assert record["mine"]["calls"].get(name, 0) > 0
+    from test_lessons import EXPECTED
+
+    expected = EXPECTED[stem]["verdicts"]
+    flipped = [k for k, v in record["verdicts"].items() if v is not None and expected.get(k) != v]
+    assert flipped, f"no verdict of {stem} caught the sabotage {sabotage}:\n{stdout[-3000:]}"
+    assert f"this ran on YOUR {name}" in stdout  # the failing verdict names the function
