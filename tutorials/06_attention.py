@@ -278,8 +278,9 @@ print(f"  {'total':42} {total:8,}{note}")
 # In each attention head, every token asks a question (its query), every earlier token
 # offers an answer (its key), and the match between the two, through a softmax, says how
 # much of the earlier token's information (its value) flows in. Lesson 7 computes this by
-# hand; here we look at the result. For a short text, `attention_weights` recomputes,
-# from one block's parameters, the matrix of weights:
+# hand; here we look at the result. For a short text, `attention_weights`
+# (models/gpt_inspect.py) hands back, read through hooks as the model computes it, one
+# block's matrix of weights:
 #
 #     row i = the query at position i,  column j = the key at position j,
 #     entry  = how much token i takes from token j     (every row sums to 1)
@@ -300,7 +301,7 @@ print(
 )
 
 # %% [markdown]
-# Heads specialise. A simple summary per head, averaged over the positions of the 64
+# Do heads specialise? A simple summary per head, averaged over the positions of the 64
 # held-out windows: how much weight goes to the token itself, to the one just before it,
 # and to the very first token, and how far back the head looks on average. A head that
 # looks at the previous token lets every position know which character came before it;
@@ -382,9 +383,8 @@ if plt is not None:
     lesson.save(fig, "06_attention_patterns")
 
 # %% [markdown]
-# Because of the mask, information only flows forward. Change the last character and
-# the model's outputs at every earlier position stay exactly the same; only the last
-# one changes:
+# Does information flow backwards too? Change the last character, and compare the
+# model's outputs at every earlier position, and at the last one:
 
 # %%
 other = ids.copy()
@@ -603,8 +603,8 @@ if plt is not None:
 # fast, so after dividing by the sum the largest score takes the biggest share, and when
 # it stands far above the others, almost everything (near 1, the others near 0): a
 # "soft" version of picking the maximum. How often a trained model's scores are that
-# lopsided is measured at the end of section 5. Adding the same number to every score changes nothing; multiplying the
-# scores by a factor makes the winner win more clearly.
+# lopsided is measured at the end of section 5. Adding the same number to every score
+# changes nothing; multiplying the scores by a factor makes the winner win more clearly.
 
 # %%
 s = np.array([4.0, 2.0, 1.0, 0.0, -2.0])

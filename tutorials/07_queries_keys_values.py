@@ -479,9 +479,9 @@ lesson.belief(
 # %% [markdown]
 # **The mask and irrelevance are different things.** The mask sets the scores of the
 # future to minus infinity, so their weights are exactly 0: that is a rule, the same for
-# every head and every text. Past tokens a head does not care about are never masked; the
-# head *learned* to give them small scores, and their weights come out small, not zero.
-# The trained head's weights beside the mask:
+# every head and every text. Past tokens a head does not care about are never masked: if
+# the head ignores them, it learned to, by giving them small scores, and their weights
+# should come out small but not zero. The trained head's weights beside the mask:
 
 # %%
 w_head = probe.attention[layer][:, head]  # (64, T, T), float
@@ -662,8 +662,8 @@ lesson.verdict(
 
 
 # %% [markdown]
-# Attention is quadratic in the context; the fused kernel makes the constant much
-# smaller, but every query still meets every earlier key. That is why long contexts
+# Attention is quadratic in the context; the fused kernel stores no T x T matrix, but
+# every query still meets every earlier key. That is why long contexts
 # stay expensive, and why a smaller token count per text (BPE, lesson 5) matters.
 #
 # ## 5. Generating one token at a time: the KV cache

@@ -328,8 +328,9 @@ if plt is not None:
 #    gradient; step.
 #
 # Why the KL penalty? The reward model is only right about text like what it was
-# trained on. Without a leash the policy will find text the reward model scores highly
-# for the wrong reasons (*reward hacking*) and forget how to write. Maximising
+# trained on. Without a leash the policy may find text the reward model scores highly
+# for the wrong reasons (*reward hacking*) and forget how to write: section 6 measures
+# whether it did. Maximising
 # E[r] - beta * KL(pi || pi_ref) is the standard compromise. The table also shows the
 # **k3** estimate, (rho - 1) - log rho with rho = pi_ref / pi per token: it estimates
 # the same KL (in nats per completion) but is never negative and less noisy.

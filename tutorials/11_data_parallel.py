@@ -89,6 +89,8 @@ def belief(key: str, claim: str, outcome: str, evidence: str) -> None:
 # average their gradients take exactly the step one worker would take on all B.
 #
 # Check it on the recipe's GPT (in one process: we play the N workers one after the other).
+# The algebra says it must hold; the run checks that the library's cost really is a mean
+# over the batch, and how close float32 rounding leaves the two.
 
 # %%
 cfg = GPTConfig(block_size=64, vocab_size=65, n_layer=4, n_head=4, n_embd=128, dropout=0.0)
