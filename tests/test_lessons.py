@@ -93,6 +93,7 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "attention_mlp_alternate": ("partly", (12,)),
             "next_word_from_the_input": ("partly", (10,)),
             "choose_the_top_word": ("partly", (13,)),
+            "model_copies_its_text": ("corrected", ()),
         },
     },
     "06_attention": {

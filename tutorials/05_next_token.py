@@ -82,6 +82,9 @@ def entropy_bits(p: np.ndarray) -> float:
 # 3. *In the end it chooses the word that fits the context best and outputs it*
 #    (section 6: always taking the top one, against drawing at random).
 #
+# And a common one: *the model copies what it read* (section 6: look its samples up in
+# the training text).
+#
 # The fourth, *it is trained, then tuned by reinforcement learning from human feedback*,
 # is lesson 9's: it trains a reward model on preferences and tunes a GPT with it.
 # The last cell lists the outcomes.
@@ -519,7 +522,7 @@ def repeated_share(written: str, n: int = 8) -> float:
     return repeats / max(len(grams), 1)
 
 
-greedy_rep, sampled_rep, n_distinct = [], [], {}
+greedy_rep, sampled_rep, n_distinct, sampled_texts = [], [], {}, []
 for j, start in enumerate(("ROMEO:\n", "To be, or not to ", "The king ")):
     ids = np.array([tok.encode(start)])
     for T, reps in ((0.0, greedy_rep), (1.0, sampled_rep)):
@@ -528,6 +531,8 @@ for j, start in enumerate(("ROMEO:\n", "To be, or not to ", "The king ")):
             tg.manual_seed(lesson.seed * 100 + j * 10 + k)  # other draws for every prompt
             texts.append(tok.decode(model.generate(ids, 200, temperature=T)[0])[len(start) :])
         reps.extend(repeated_share(t) for t in texts)
+        if T == 1.0:
+            sampled_texts.extend(texts)
         n_distinct.setdefault(T, []).append(len(set(texts)))
         print(f"{show(start):>20} {'greedy ' if T == 0 else 'sampled'}: {show(texts[0][-60:])}")
 print(f"repeated 8-character pieces: greedy {100 * np.mean(greedy_rep):.0f}%, "
@@ -553,6 +558,30 @@ lesson.belief(
     f"and gives {max(n_distinct[0.0])} different text(s) in 3 draws per prompt, sampling "
     f"{min(n_distinct[1.0])}",
     notes=(13,),
+)
+
+# %% [markdown]
+# **A common belief: the model copies what it read.** Take the nine sampled texts above and
+# look up every 8-character piece of them in the training text; for comparison, do the
+# same with real Shakespeare the model never saw (the validation text):
+
+# %%
+train_text = text[:n_train]  # the characters the GPT was trained on
+pieces = [t[i : i + 8] for t in sampled_texts for i in range(0, len(t) - 7, 4)]
+unseen = text[n_train : n_train + sum(len(t) for t in sampled_texts)]
+real_pieces = [unseen[i : i + 8] for i in range(0, len(unseen) - 7, 4)]
+copied = float(np.mean([p in train_text for p in pieces]))
+real_found = float(np.mean([p in train_text for p in real_pieces]))
+print(f"{100 * copied:.0f}% of {len(pieces)} 8-character pieces of the samples occur in the "
+      f"training text; of real, unseen Shakespeare: {100 * real_found:.0f}%")  # fmt: skip
+lesson.belief(
+    "model_copies_its_text",
+    "A language model copies sentences from the text it was trained on.",
+    "corrected" if copied < real_found else "partly",
+    f"{100 * copied:.0f}% of {len(pieces)} 8-character pieces of nine samples occur in its "
+    f"training text, {'fewer' if copied < real_found else 'no fewer'} than of real unseen "
+    f"Shakespeare ({100 * real_found:.0f}%)"
+    + (": it writes new text from the distribution it learned" if copied < real_found else ""),
 )
 
 if plt is not None:
