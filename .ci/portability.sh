@@ -189,7 +189,13 @@ chmod +x "$arm/python"
 "$arm/python" -c "import platform, sys; print('  platform.machine():', platform.machine(), \
 '| Python', sys.version.split()[0])"
 check_compiled "$arm/python" True
-ARM64_TESTS=${ARM64_TESTS:-"tests/test_kernels_reduce.py tests/test_kernels_naive.py tests/test_gpt.py"}
+# the base ISA on arm64 is NEON: the GEMM's inner loop is vector fused multiply-adds
+neon=$(aarch64-linux-gnu-objdump -d "$arm"/src/tinygrad_edu/kernels/_gemm.*aarch64*.so \
+  | grep -cE 'fmla[[:space:]]+v[0-9]+\.4s' || true)
+echo "  NEON in _gemm: $neon fmla vN.4s instructions"
+((neon > 0)) || { echo "the arm64 GEMM has no NEON vector instructions"; exit 1; }
+ARM64_TESTS=${ARM64_TESTS:-"tests/test_kernels_reduce.py tests/test_kernels_naive.py
+  tests/test_kernels_nn.py tests/test_gpt.py"}
 # shellcheck disable=SC2086
 (cd "$arm/src" && OMP_NUM_THREADS=2 "$arm/python" -m pytest -q -p no:cacheprovider $ARM64_TESTS) \
   >"$arm/pytest.log" 2>&1 || { tail -40 "$arm/pytest.log"; exit 1; }
