@@ -96,6 +96,19 @@ cdef inline address _p(object a):
     return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
+# The addresses as the C functions' pointer types (inside `with nogil:` blocks).
+cdef inline float *f32(address a) noexcept nogil:
+    return <float *>a
+
+
+cdef inline double *f64(address a) noexcept nogil:
+    return <double *>a
+
+
+cdef inline int64_t *i64(address a) noexcept nogil:
+    return <int64_t *>a
+
+
 cdef inline bint _is_f32(object a):
     return cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_FLOAT32
 
@@ -106,10 +119,10 @@ def softmax(x, y, bint log_form):
     cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1]
     if _is_f32(x):
         with nogil:
-            tg_softmax_naive_f32(<float *>p_x, <float *>p_y, rows, cols, log_form)
+            tg_softmax_naive_f32(f32(p_x), f32(p_y), rows, cols, log_form)
     else:
         with nogil:
-            tg_softmax_naive_f64(<double *>p_x, <double *>p_y, rows, cols, log_form)
+            tg_softmax_naive_f64(f64(p_x), f64(p_y), rows, cols, log_form)
 
 
 def cross_entropy(logits, targets, int64_t ignore_index, row_max, row_log_sum):
@@ -120,13 +133,13 @@ def cross_entropy(logits, targets, int64_t ignore_index, row_max, row_log_sum):
     cdef double total
     if _is_f32(logits):
         with nogil:
-            total = tg_cross_entropy_naive_f32(<float *>p_logits, <int64_t *>p_targets, ignore_index,
-                                               <float *>p_row_max, <float *>p_row_log_sum, rows, cols,
+            total = tg_cross_entropy_naive_f32(f32(p_logits), i64(p_targets), ignore_index,
+                                               f32(p_row_max), f32(p_row_log_sum), rows, cols,
                                                &n_valid)
     else:
         with nogil:
-            total = tg_cross_entropy_naive_f64(<double *>p_logits, <int64_t *>p_targets, ignore_index,
-                                               <double *>p_row_max, <double *>p_row_log_sum, rows, cols,
+            total = tg_cross_entropy_naive_f64(f64(p_logits), i64(p_targets), ignore_index,
+                                               f64(p_row_max), f64(p_row_log_sum), rows, cols,
                                                &n_valid)
     return total, n_valid
 
@@ -138,14 +151,14 @@ def cross_entropy_backward(logits, targets, int64_t ignore_index, row_max, row_l
     cdef Py_ssize_t rows = logits.shape[0], cols = logits.shape[1]
     if _is_f32(logits):
         with nogil:
-            tg_cross_entropy_backward_naive_f32(<float *>p_logits, <int64_t *>p_targets, ignore_index,
-                                                <float *>p_row_max, <float *>p_row_log_sum, <float>scale,
-                                                <float *>p_dlogits, rows, cols)
+            tg_cross_entropy_backward_naive_f32(f32(p_logits), i64(p_targets), ignore_index,
+                                                f32(p_row_max), f32(p_row_log_sum), <float>scale,
+                                                f32(p_dlogits), rows, cols)
     else:
         with nogil:
-            tg_cross_entropy_backward_naive_f64(<double *>p_logits, <int64_t *>p_targets, ignore_index,
-                                                <double *>p_row_max, <double *>p_row_log_sum, scale,
-                                                <double *>p_dlogits, rows, cols)
+            tg_cross_entropy_backward_naive_f64(f64(p_logits), i64(p_targets), ignore_index,
+                                                f64(p_row_max), f64(p_row_log_sum), scale,
+                                                f64(p_dlogits), rows, cols)
 
 
 def layer_norm(x, w, b, y, mean, rstd, double eps):
@@ -154,10 +167,12 @@ def layer_norm(x, w, b, y, mean, rstd, double eps):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
     if _is_f32(x):
         with nogil:
-            tg_layernorm_fwd_naive_f32(<float *>p_x, <float *>p_w, <float *>p_b, <float *>p_y, <float *>p_mean, <float *>p_rstd, N, C, eps)
+            tg_layernorm_fwd_naive_f32(f32(p_x), f32(p_w), f32(p_b), f32(p_y), f32(p_mean),
+                                       f32(p_rstd), N, C, eps)
     else:
         with nogil:
-            tg_layernorm_fwd_naive_f64(<double *>p_x, <double *>p_w, <double *>p_b, <double *>p_y, <double *>p_mean, <double *>p_rstd, N, C, eps)
+            tg_layernorm_fwd_naive_f64(f64(p_x), f64(p_w), f64(p_b), f64(p_y), f64(p_mean),
+                                       f64(p_rstd), N, C, eps)
 
 
 def layer_norm_backward(x, w, mean, rstd, dy, dx, dw, db):
@@ -166,12 +181,12 @@ def layer_norm_backward(x, w, mean, rstd, dy, dx, dw, db):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
     if _is_f32(x):
         with nogil:
-            tg_layernorm_bwd_naive_f32(<float *>p_x, <float *>p_w, <float *>p_mean, <float *>p_rstd, <float *>p_dy, <float *>p_dx,
-                                       <float *>p_dw, <float *>p_db, N, C)
+            tg_layernorm_bwd_naive_f32(f32(p_x), f32(p_w), f32(p_mean), f32(p_rstd), f32(p_dy),
+                                       f32(p_dx), f32(p_dw), f32(p_db), N, C)
     else:
         with nogil:
-            tg_layernorm_bwd_naive_f64(<double *>p_x, <double *>p_w, <double *>p_mean, <double *>p_rstd, <double *>p_dy, <double *>p_dx,
-                                       <double *>p_dw, <double *>p_db, N, C)
+            tg_layernorm_bwd_naive_f64(f64(p_x), f64(p_w), f64(p_mean), f64(p_rstd), f64(p_dy),
+                                       f64(p_dx), f64(p_dw), f64(p_db), N, C)
 
 
 def gelu(x, y, bint tanh_form):
@@ -180,10 +195,10 @@ def gelu(x, y, bint tanh_form):
     cdef Py_ssize_t n = x.shape[0]
     if _is_f32(x):
         with nogil:
-            tg_gelu_naive_f32(<float *>p_x, <float *>p_y, n, tanh_form)
+            tg_gelu_naive_f32(f32(p_x), f32(p_y), n, tanh_form)
     else:
         with nogil:
-            tg_gelu_naive_f64(<double *>p_x, <double *>p_y, n, tanh_form)
+            tg_gelu_naive_f64(f64(p_x), f64(p_y), n, tanh_form)
 
 
 def gelu_backward(x, dy, dx, bint tanh_form):
@@ -191,10 +206,10 @@ def gelu_backward(x, dy, dx, bint tanh_form):
     cdef Py_ssize_t n = x.shape[0]
     if _is_f32(x):
         with nogil:
-            tg_gelu_backward_naive_f32(<float *>p_x, <float *>p_dy, <float *>p_dx, n, tanh_form)
+            tg_gelu_backward_naive_f32(f32(p_x), f32(p_dy), f32(p_dx), n, tanh_form)
     else:
         with nogil:
-            tg_gelu_backward_naive_f64(<double *>p_x, <double *>p_dy, <double *>p_dx, n, tanh_form)
+            tg_gelu_backward_naive_f64(f64(p_x), f64(p_dy), f64(p_dx), n, tanh_form)
 
 
 def attention_forward(q, k, v, out, lse, bint causal, Py_ssize_t causal_offset, double scale):
@@ -204,12 +219,14 @@ def attention_forward(q, k, v, out, lse, bint causal, Py_ssize_t causal_offset, 
     cdef int err
     if _is_f32(q):
         with nogil:
-            err = tg_attention_forward_naive_f32(<float *>p_q, <float *>p_k, <float *>p_v, <float *>p_out, <float *>p_lse, N, nT,
-                                                 nS, D, causal, causal_offset, scale)
+            err = tg_attention_forward_naive_f32(f32(p_q), f32(p_k), f32(p_v), f32(p_out),
+                                                 f32(p_lse), N, nT, nS, D, causal, causal_offset,
+                                                 scale)
     else:
         with nogil:
-            err = tg_attention_forward_naive_f64(<double *>p_q, <double *>p_k, <double *>p_v, <double *>p_out, <double *>p_lse, N, nT,
-                                                 nS, D, causal, causal_offset, scale)
+            err = tg_attention_forward_naive_f64(f64(p_q), f64(p_k), f64(p_v), f64(p_out),
+                                                 f64(p_lse), N, nT, nS, D, causal, causal_offset,
+                                                 scale)
     if err:
         raise MemoryError("attention_forward_naive: could not allocate its (D,) accumulator")
 
@@ -221,14 +238,14 @@ def attention_backward(q, k, v, out, lse, dout, dq, dk, dv, bint causal,
     cdef Py_ssize_t N = q.shape[0], nT = q.shape[1], D = q.shape[2], nS = k.shape[1]
     if _is_f32(q):
         with nogil:
-            tg_attention_backward_naive_f32(<float *>p_q, <float *>p_k, <float *>p_v, <float *>p_out, <float *>p_lse, <float *>p_dout,
-                                            <float *>p_dq, <float *>p_dk, <float *>p_dv, N, nT, nS, D, causal,
-                                            causal_offset, scale)
+            tg_attention_backward_naive_f32(f32(p_q), f32(p_k), f32(p_v), f32(p_out), f32(p_lse),
+                                            f32(p_dout), f32(p_dq), f32(p_dk), f32(p_dv), N, nT,
+                                            nS, D, causal, causal_offset, scale)
     else:
         with nogil:
-            tg_attention_backward_naive_f64(<double *>p_q, <double *>p_k, <double *>p_v, <double *>p_out, <double *>p_lse, <double *>p_dout,
-                                            <double *>p_dq, <double *>p_dk, <double *>p_dv, N, nT, nS, D, causal,
-                                            causal_offset, scale)
+            tg_attention_backward_naive_f64(f64(p_q), f64(p_k), f64(p_v), f64(p_out), f64(p_lse),
+                                            f64(p_dout), f64(p_dq), f64(p_dk), f64(p_dv), N, nT,
+                                            nS, D, causal, causal_offset, scale)
 
 
 def adam(p, g, m, v, double lr, double beta1, double beta2, double eps, double weight_decay,
@@ -238,11 +255,11 @@ def adam(p, g, m, v, double lr, double beta1, double beta2, double eps, double w
     cdef Py_ssize_t n = p.shape[0]
     if _is_f32(p):
         with nogil:
-            tg_adam_naive_f32(<float *>p_p, <float *>p_g, <float *>p_m, <float *>p_v, n, lr, beta1, beta2, eps,
+            tg_adam_naive_f32(f32(p_p), f32(p_g), f32(p_m), f32(p_v), n, lr, beta1, beta2, eps,
                               weight_decay, step, decoupled)
     else:
         with nogil:
-            tg_adam_naive_f64(<double *>p_p, <double *>p_g, <double *>p_m, <double *>p_v, n, lr, beta1, beta2, eps,
+            tg_adam_naive_f64(f64(p_p), f64(p_g), f64(p_m), f64(p_v), n, lr, beta1, beta2, eps,
                               weight_decay, step, decoupled)
 
 
@@ -253,9 +270,9 @@ def sgd(p, g, buf, double lr, double momentum, double dampening, double weight_d
     cdef Py_ssize_t n = p.shape[0]
     if _is_f32(p):
         with nogil:
-            tg_sgd_naive_f32(<float *>p_p, <float *>p_g, <float *>p_buf, n, lr, momentum, dampening, weight_decay,
-                             nesterov, first)
+            tg_sgd_naive_f32(f32(p_p), f32(p_g), f32(p_buf), n, lr, momentum, dampening,
+                             weight_decay, nesterov, first)
     else:
         with nogil:
-            tg_sgd_naive_f64(<double *>p_p, <double *>p_g, <double *>p_buf, n, lr, momentum, dampening, weight_decay,
-                             nesterov, first)
+            tg_sgd_naive_f64(f64(p_p), f64(p_g), f64(p_buf), n, lr, momentum, dampening,
+                             weight_decay, nesterov, first)
