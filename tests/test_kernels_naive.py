@@ -194,3 +194,14 @@ def test_optimizer_updates_match_twin(case, shape, dtype, rng):
 def test_bad_input_raises(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_every_naive_kernel_has_a_twin_to_fall_back_on():
+    """If _naive does not load, compiled.X_naive becomes reference.X: it must exist."""
+    from tinygrad_edu.kernels.interface import KERNELS
+
+    naive = [k for k, module in KERNELS.items() if module == "_naive"]
+    assert len(naive) >= 13
+    for name in naive:
+        assert name.endswith("_naive") and callable(getattr(compiled, name)), name
+        assert callable(getattr(reference, name[: -len("_naive")])), name
