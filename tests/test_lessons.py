@@ -58,6 +58,8 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "layer_delta_matches_backward": True,
             "gradcheck_tanh": True,
             "gradcheck_matmul": True,
+            "default_start_learns_faster": True,
+            "small_start_starves_the_first_layer": True,
         },
         "beliefs": {
             "backprop_runs_from_the_output": ("partly", (8,)),
@@ -162,6 +164,24 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "rlhf_needs_reward_model": ("corrected", (11,)),
         },
     },
+    # Lesson 10's timings move with a shared machine's load: those verdicts and outcomes are
+    # recorded but not asserted (None); the wide-margin ones (SIMD vs plain C, 1.5x asked,
+    # 15x and more seen) and the counted ones (bytes, page faults) are.
+    "10_engine_room": {
+        "verdicts": {
+            "ours_near_openblas": None,
+            "simd_beats_plain_c_softmax": True,
+            "simd_beats_plain_c_attention": True,
+            "fused_attention_memory": True,
+            "pool_removes_page_faults": True,
+            "gpt_step_far_from_peak": None,
+        },
+        "beliefs": {
+            "python_loop_as_fast_as_numpy": ("corrected", ()),
+            "c_loop_beats_numpy": (None, ()),
+            "attention_needs_all_scores": ("corrected", ()),
+        },
+    },
     "11_data_parallel": {
         "verdicts": {"shard_average_is_full_gradient": True, "n_workers_same_steps": True},
         "beliefs": {
@@ -198,7 +218,7 @@ def record_problems(stem: str, record: dict, seed: Optional[int] = None) -> list
             problems.append(f"{stem}: belief {key} was not recorded")
             continue
         got = beliefs[key]
-        if got.get("outcome") != outcome:
+        if outcome is not None and got.get("outcome") != outcome:
             problems.append(
                 f"{stem}: belief {key} came out {got.get('outcome')!r}, expected {outcome!r} "
                 f"({got.get('evidence')})"
