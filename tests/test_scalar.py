@@ -391,8 +391,15 @@ def test_neuron_gradients_reach_weights_bias_and_inputs():
     assert [xi.grad for xi in x] == [w.data for w in n.weights]  # d/dx = w
 
 
+def test_default_init_is_the_one_lesson_3_measured_faster():
+    assert scalar.DEFAULT_INIT == "unit"  # tutorials/03_backpropagation.py, "starting scale"
+    ws = [w.data for w in Neuron(400, seed=0).weights]
+    assert ws == [w.data for w in Neuron(400, seed=0, init="unit").weights]
+    assert max(ws) > 0.8 and min(ws) < -0.8
+
+
 def test_weight_init_is_scaled_uniform_and_bias_zero():
-    n = Neuron(400, seed=0)
+    n = Neuron(400, seed=0, init="scaled")
     bound = 1 / math.sqrt(400)
     ws = [w.data for w in n.weights]
     assert all(-bound <= w <= bound for w in ws)

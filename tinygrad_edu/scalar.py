@@ -414,9 +414,13 @@ def _as_values(x: Sequence[Value | Number] | Value | Number, n: int, who: str) -
 #             the size of one input, however many inputs there are;
 #   "unit":   bound = 1, micrograd's choice.
 # Lesson 3 measures which of the two learns micrograd's two-moons loop faster
-# (`compare_start_scales` below), and why; DEFAULT_INIT follows that measurement.
+# (`compare_start_scales` below), and why, and DEFAULT_INIT follows that measurement:
+# "unit". With "scaled", the gradient that reaches the first layer has passed through
+# two layers of small weights, so at the same learning rate that layer barely moves
+# compared with its own size. (The Tensor engine's nn.Linear, for wide layers, keeps the
+# 1/sqrt(n_inputs) scale: there a sum of hundreds of inputs would be far too big.)
 INITS = ("scaled", "unit")
-DEFAULT_INIT = "scaled"
+DEFAULT_INIT = "unit"
 
 
 def _init_bound(init: str, n_inputs: int) -> float:
@@ -429,8 +433,8 @@ class Neuron:
     """activation(w1*a1 + w2*a2 + ... + wn*an + b): one weight per input, one bias.
 
     seed: an int for reproducible weights, a random.Random to share one generator, or None
-    for the module generator (see manual_seed). init: the starting weights' size, "scaled"
-    (uniform in +-1/sqrt(n_inputs)) or "unit" (uniform in +-1); see INITS.
+    for the module generator (see manual_seed). init: the starting weights' size, "unit"
+    (uniform in +-1, the default) or "scaled" (uniform in +-1/sqrt(n_inputs)); see INITS.
     """
 
     def __init__(
