@@ -46,6 +46,7 @@ FLOORS = {  # module name (or package prefix ending in ".") -> floor
     "tinygrad_edu.data.": 2,
     "tinygrad_edu.checkpoint": 2,
     "tinygrad_edu.tokenizer": 2,
+    "tinygrad_edu.tokenizer.": 2,
     "tinygrad_edu.plotting": 2,
     "tinygrad_edu.distributed": 2,  # data parallelism: models/train_gpt uses it
     "tinygrad_edu.models": 3,

@@ -14,7 +14,7 @@
 # the next token is drawn: sampling, temperature, top-k and top-p.
 #
 # Run: `python tutorials/05_next_token.py [--quick]`. Read alongside:
-# `tinygrad_edu/tokenizer.py`, `tinygrad_edu/models/bigram.py`,
+# `tinygrad_edu/tokenizer/`, `tinygrad_edu/models/bigram.py`,
 # `tinygrad_edu/models/train_gpt.py` and `GPT.generate` / `sample_next` in
 # `tinygrad_edu/models/gpt.py`.
 
@@ -133,7 +133,7 @@ print(
 # is the 256 bytes, its merges, and `<|endoftext|>`, the mark between documents.
 # Its vocabulary ships with this package (`tinygrad_edu/data/gpt2/`, OpenAI's files), so
 # we can ask how it splits words, numbers, code and other languages, and what a sentence
-# costs. `GPT2Tokenizer` in `tinygrad_edu/tokenizer.py` is our own reading of it, checked
+# costs. `GPT2Tokenizer` in `tinygrad_edu/tokenizer/gpt2.py` is our own reading of it, checked
 # id for id against OpenAI's tiktoken. GPT-2's tokens are pieces of *bytes*, not of
 # characters: a Chinese character is 3 bytes in UTF-8, and a token holding only part of
 # one prints as `�`.

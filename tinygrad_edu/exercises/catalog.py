@@ -62,7 +62,7 @@ EXERCISES: tuple = (
     Exercise("adam_step", "04_digits", "tinygrad_edu/kernels/reference.py", "adam_update",
              ("adam_step",), "one Adam update"),
     # lesson 5: the next token
-    Exercise("bpe_merge_step", "05_next_token", "tinygrad_edu/tokenizer.py",
+    Exercise("bpe_merge_step", "05_next_token", "tinygrad_edu/tokenizer/bpe.py",
              "merge_pair, _learn_merges_naive", ("bpe_merge_step",),
              "one byte-pair-encoding merge: find the commonest pair, merge it"),
     Exercise("top_p_filter", "05_next_token", "tinygrad_edu/models/gpt.py", "top_p_filter",

@@ -14,8 +14,8 @@ Shapes: ids a list of ints, new_id an int; returns (pair, new_ids): pair a tuple
 Hint: min(counts, key=lambda p: (-counts[p], p)) picks the most frequent, then the
 smallest. In [97, 97, 97] the pair (97, 97) merges once, at the left: [new_id, 97].
 
-Answer: `merge_pair` and `_learn_merges_naive` in tinygrad_edu/tokenizer.py (read them
-after trying).
+Answer: `merge_pair` and `_learn_merges_naive` in tinygrad_edu/tokenizer/bpe.py (read
+them after trying).
 Check: tinygrad-edu exercises check . bpe_merge_step   (from this folder)
 """
 
