@@ -7,9 +7,11 @@ imports) to the middle of training.
 
 What Python itself does before the package's first line runs (the interpreter starting,
 `site` and an editable install's import hook, the console script's own first lines) is
-outside the package: a signal there gets Python's behaviour. Those trials are counted
-apart, recognised by a traceback with no frame in tinygrad_edu (or no output at all);
-a traceback through any file of the package fails the test.
+outside the package: a signal there gets Python's behaviour. So does one during the
+package's first line itself, `from . import _startup`, while Python finds and runs that
+page (a millisecond or two): the handlers are not in place before it has run. Those
+trials are counted apart, recognised by a traceback with no other frame in tinygrad_edu
+(or no output at all); a traceback through any other line of the package fails the test.
 """
 
 from __future__ import annotations
@@ -110,6 +112,27 @@ def test_sigterm_during_training_names_the_checkpoint_and_releases_the_lock(
     assert not os.path.exists(out / checkpoint.LOCK)
 
 
+def test_only_the_command_line_gets_the_start_up_handlers(monkeypatch):
+    from tinygrad_edu import _startup
+
+    cases = [
+        (["/venv/bin/tinygrad-edu", "info"], None, True),
+        (["-m"], ["python3", "-m", "tinygrad_edu", "info"], True),
+        (["-m"], ["python3", "-m", "pytest", "tests"], False),
+        (["-m"], ["python3", "-m", "tinygrad_edu.exercises"], False),
+        (["/venv/bin/pytest"], None, False),
+        (["-c"], ["python3", "-c", "import tinygrad_edu"], False),
+    ]
+    for argv, orig, expected in cases:
+        monkeypatch.setattr(sys, "argv", argv)
+        monkeypatch.setattr(sys, "orig_argv", orig or [sys.executable, *argv], raising=False)
+        assert _startup.launched_as_cli() is expected, (argv, orig)
+    code = "import signal, tinygrad_edu; print(signal.getsignal(signal.SIGINT).__name__)"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "default_int_handler", out.stderr  # a library: untouched
+
+
 # ---- real signals to a real process ----------------------------------------------------
 
 
@@ -118,13 +141,25 @@ def _command():
     return [script] if script else [sys.executable, "-m", "tinygrad_edu"]
 
 
+def _first_line() -> int:
+    with open(os.path.join(ROOT, "tinygrad_edu", "__init__.py")) as f:
+        return next(i for i, line in enumerate(f, 1) if "import _startup" in line)
+
+
 def _classify(proc_rc: int, err: str, sig: int, out_dir) -> str:
     """'ours' (one line, 128 + sig, no lock left), 'before the package' (Python's own
-    behaviour, no frame of the package), or fails the test."""
+    behaviour: no frame of the package), 'during its first line' (the traceback's only
+    frames in the package: __init__.py's import of _startup, and _startup.py), or fails
+    the test."""
     lines = err.strip().splitlines()
-    frames = re.findall(r'File "([^"]+)"', err)
+    frames = re.findall(r'File "([^"]+)", line (\d+)', err)
     package = os.path.join(ROOT, "tinygrad_edu")
-    assert not any(f.startswith(package) for f in frames), f"a traceback in the package:\n{err}"
+    ours = [(f, int(n)) for f, n in frames if f.startswith(package)]
+    first = [(os.path.join(package, "__init__.py"), _first_line())]
+    if ours and all(f == os.path.join(package, "_startup.py") or (f, n) in first for f, n in ours):
+        assert proc_rc in (-sig, 128 + sig), (proc_rc, err)
+        return "during its first line"
+    assert not ours, f"a traceback in the package:\n{err}"
     if len(lines) == 1 and re.match(r"(tinygrad-edu|train-gpt): ", lines[0]):
         assert proc_rc == 128 + sig, (proc_rc, err)
         assert not os.path.lexists(os.path.join(out_dir, checkpoint.LOCK)), "lock left"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 
 
 def launched_as_cli() -> bool:
@@ -40,12 +39,15 @@ def stop_while_starting(signum: int, frame: object) -> None:
 
 
 def install() -> None:
-    if not launched_as_cli() or threading.current_thread() is not threading.main_thread():
+    if not launched_as_cli():
         return
     for sig in (signal.SIGINT, signal.SIGTERM):
         # a signal the parent told us to ignore (nohup, a background job) stays ignored
         if signal.getsignal(sig) in (signal.default_int_handler, signal.SIG_DFL):
-            signal.signal(sig, stop_while_starting)
+            try:
+                signal.signal(sig, stop_while_starting)
+            except ValueError:  # imported in another thread than the main one: not ours
+                return
 
 
 install()
