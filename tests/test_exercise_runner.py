@@ -116,3 +116,15 @@ def test_a_fork_is_tolerated_and_every_exercise_reported_once(tmp_path):
     assert [r.name for r in results] == E.names()
     assert sorted(r.name for r in seen) == sorted(E.names())  # each once
     assert all(r.passed for r in results), [r for r in results if not r.passed]
+
+
+def test_a_builtin_replaced_by_the_file_is_put_back(tmp_path):
+    # `sum = ...` in a file is the file's own name; builtins.sum = ... would change the
+    # library's sums too (reference.softmax divides by a sum)
+    code = "import builtins\n\nbuiltins.max = lambda *a, **k: 0\n"
+    path = _write(tmp_path / "softmax.py", _starting_with(code, "softmax"))
+    original = max
+    assert check_file(path, "softmax").status == PASSED
+    import builtins
+
+    assert builtins.max is original

@@ -75,7 +75,8 @@ class Result:
 
 # --- the library as imported: noted before the learner's file runs, put back after ---------------
 
-_WATCHED = ("tinygrad_edu", "numpy", "math")  # the packages the expected values come from
+# the packages the expected values come from, and the builtins (sum, max, ...) they call
+_WATCHED = ("tinygrad_edu", "numpy", "math", "builtins")
 
 
 def _watched(module_name: str) -> bool:
