@@ -128,3 +128,26 @@ def test_a_builtin_replaced_by_the_file_is_put_back(tmp_path):
     import builtins
 
     assert builtins.max is original
+
+
+def test_a_timed_out_exercise_takes_its_background_process_with_it(tmp_path):
+    pid_file = tmp_path / "sleeper.pid"
+    code = (
+        "import subprocess\n"
+        "_p = subprocess.Popen(['sleep', '45'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(_p.pid))\n"
+        "while True:\n"
+        "    pass\n"
+    )
+    _write(tmp_path / "softmax.py", code)
+    E.init(tmp_path, log=lambda line: None)  # the other files: not started
+    start = time.monotonic()
+    results = run_checks(tmp_path, ["softmax", "sigmoid"], timeout=2.0)
+    assert [r.status for r in results] == [FAILED, "not started"], results
+    assert "no answer after 2 s" in results[0].detail
+    assert time.monotonic() - start < 30
+    sleeper = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(sleeper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(sleeper), "the learner's background process outlived its time-out"
