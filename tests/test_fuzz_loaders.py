@@ -18,6 +18,9 @@ mutation. A worker copies the run, changes it, calls `cli.main(argv)` and report
 address space is capped, and the server kills it at the time limit. Each mutation is
 made from its own seed (SEED + index): a failure names its index, and `python
 tests/test_fuzz_loaders.py RUN_FOLDER INDEX` replays it alone.
+
+The tokenizer's loader gets a second, faster round in this process: 3,000 mutations of
+a small file of each form it reads (ours: char, bpe, gpt2; Hugging Face's tokenizer.json).
 """
 
 from __future__ import annotations
@@ -480,6 +483,70 @@ def test_fuzz_the_loaders(tmp_path):
     )
     # a mutation of a file a command reads changes something: not everything passes
     assert counts.get(("sample", "refused"), 0) > len(indexes) // 4
+
+
+# --- the tokenizer's own loader, in this process: every file form, many more mutations -------
+
+TOKENIZER_MUTATIONS = 3000
+
+
+def _tokenizer_files() -> dict:
+    """One small file of each form load_tokenizer reads as a single JSON file."""
+    from tinygrad_edu.tokenizer import BPETokenizer, CharTokenizer, GPT2Tokenizer, bytes_to_unicode
+
+    encoder = {c: b for b, c in bytes_to_unicode().items()}
+    encoder.update({"he": 256, "the": 257, "<|endoftext|>": 258})
+    merges = [("h", "e"), ("t", "he")]
+    gpt2 = GPT2Tokenizer(encoder, merges)
+    return {
+        "char": CharTokenizer.from_text("hello world\n").to_dict(),
+        "bpe": BPETokenizer().train("the then they the hello there " * 5, 264).to_dict(),
+        "gpt2": gpt2.to_dict(),
+        "hf": {
+            "added_tokens": [{"id": 258, "content": "<|endoftext|>", "special": True}],
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+            "model": {"type": "BPE", "vocab": encoder, "merges": [" ".join(m) for m in merges]},
+        },
+    }
+
+
+def test_fuzz_the_tokenizer_files(tmp_path):
+    """Each mutated file loads (and then encodes and decodes) or is one ValueError naming
+    the file: never another exception, never a second line, never slow."""
+    from tinygrad_edu.tokenizer import load_tokenizer
+
+    bases = _tokenizer_files()
+    counts = {"loaded": 0, "refused": 0}
+    slowest = 0.0
+    for index in range(TOKENIZER_MUTATIONS):
+        r = random.Random(SEED * 7_000_003 + index)
+        form = r.choice(sorted(bases))
+        if r.random() < 0.35:
+            data, what = _mutate_bytes(r, json.dumps(bases[form]).encode())
+        else:
+            data, what = _mutate_json(r, bases[form])
+        path = tmp_path / f"t{index}.json"
+        path.write_bytes(data)
+        start = time.monotonic()
+        try:
+            tok = load_tokenizer(path)
+        except ValueError as exc:
+            message = str(exc)
+            assert path.name in message and "\n" not in message, (index, form, what, message)
+            counts["refused"] += 1
+        except Exception as exc:  # what the command line would show as a traceback
+            raise AssertionError(f"mutation {index} of {form} ({what}): {exc!r}") from exc
+        else:  # a tokenizer that loads works: every id decodes, text round-trips
+            text = "hello the world\n"
+            if form == "char" and not set(text) <= set(tok.chars):
+                text = "".join(tok.chars)  # (a character tokenizer knows only its own)
+            assert tok.decode(tok.encode(text)) == text, (index, form, what)
+            tok.decode(list(range(tok.vocab_size)))
+            counts["loaded"] += 1
+        slowest = max(slowest, time.monotonic() - start)
+        path.unlink()
+    print(f"\n{TOKENIZER_MUTATIONS} tokenizer files: {counts}, slowest {slowest:.3f} s")
+    assert slowest < 2.0 and counts["refused"] > TOKENIZER_MUTATIONS // 4
 
 
 def _replay(run: Path, index: int) -> None:
