@@ -127,7 +127,7 @@ def _matches(pattern: str) -> Callable[[str], bool]:
 def split_pattern(kind: str) -> str:
     """The pre-tokenizer's pattern for Hugging Face's engine, with each class Python's
     `re` uses written out as ranges: `GPT2_LIKE_PATTERN` (our BPE) or GPT-2's
-    (`gpt2_regex` in tokenizer.py). Both have the same five alternatives; only the classes differ."""
+    (`gpt2_regex` in tokenizer/gpt2.py). Both have the same five alternatives; only the classes differ."""
     if kind == "bpe":
         L = _onig_class(_matches(r"[^\W\d_]"))  # letters, as Python's re sees them
         N = _onig_class(_matches(r"\d"))
