@@ -41,6 +41,8 @@ def _read_config(folder: str) -> tuple[dict, bool]:
             cfg = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise ValueError(f"{path}: its JSON is nested too deep") from None
     if not isinstance(cfg, dict):
         raise ValueError(f"{path} must hold a JSON object")
     if cfg.get("model_type") == "gpt2" or "n_positions" in cfg:
