@@ -12,4 +12,11 @@ void tg_gelu_backward_f32(const float *x, const float *dy, float *dx, ptrdiff_t 
 void tg_gelu_backward_f64(const double *x, const double *dy, double *dx, ptrdiff_t n,
                           int tanh_form, int isa, int nthreads);
 
+/* The one-thread kernel of an ISA, y = GELU(x) on n numbers, for a caller that applies
+ * GELU piece by piece (gemm's fused epilogue, on each tile of C as it is written). */
+typedef void (*tg_gelu_fn_f32)(const float *x, float *y, ptrdiff_t n, int tanh_form);
+typedef void (*tg_gelu_fn_f64)(const double *x, double *y, ptrdiff_t n, int tanh_form);
+tg_gelu_fn_f32 tg_gelu_kernel_f32(int isa);
+tg_gelu_fn_f64 tg_gelu_kernel_f64(int isa);
+
 #endif

@@ -18,3 +18,5 @@ void DNAME(tg_gelu_backward)(const T *x, const T *dy, T *dx, ptrdiff_t n, int ta
     TG_PARALLEL_FOR(nt, for (ptrdiff_t i = 0; i < n; i += chunk)
                             fn(x + i, dy + i, dx + i, n - i < chunk ? n - i : chunk, tanh_form););
 }
+
+DNAME(tg_gelu_fn) DNAME(tg_gelu_kernel)(int isa) { return TG_PICK(tg_clamp_isa(isa), DNAME(gelu)); }

@@ -15,6 +15,7 @@
 
 #include <stdlib.h>
 
+#include "gelu.h"
 #include "gemm.h"
 #include "tg_isa.h"
 
@@ -29,6 +30,11 @@
         T *c;                                                                                \
         ptrdiff_t ldc;                                                                       \
         int accumulate;                                                                      \
+        /* the fused epilogue (gemm.h, tg_gemm_fused): all NULL / 0 for a plain product */  \
+        const T *bias, *resid;                                                               \
+        T *pre;                                                                              \
+        void (*act)(const T *, T *, ptrdiff_t, int);                                         \
+        int act_tanh;                                                                        \
     }
 typedef struct TG_GEMM_ARGS_STRUCT(float) tg_gemm_args_f32;
 typedef struct TG_GEMM_ARGS_STRUCT(double) tg_gemm_args_f64;

@@ -32,6 +32,23 @@ int tg_gemm_batched_f64(ptrdiff_t batch, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                          double *c, ptrdiff_t c_step, ptrdiff_t ldc, int accumulate, int isa,
                          int nthreads);
 
+/* A product with a fused epilogue: C = A @ B, then, on each MR x NR tile of C while it
+ * is still in L1 (after its last k-block), in this order:
+ *   + bias[j]            bias (N,) or NULL
+ *   + resid[i*N + j]     resid (M, N) C-contiguous, or NULL: the residual add
+ *   pre[i*N + j] = C     pre (M, N) C-contiguous, or NULL: the value before activation
+ *   C = GELU(C)          act 0: none, 1: exact GELU, 2: GELU's tanh form
+ * C is (M, N), C-contiguous. Each step is the unfused one's own arithmetic (GELU is
+ * gelu.c's kernel), so the result equals gemm, then the adds, then gelu, bit for bit. */
+int tg_gemm_fused_f32(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t rsa,
+                      ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c,
+                      const float *bias, const float *resid, float *pre, int act, int isa,
+                      int nthreads);
+int tg_gemm_fused_f64(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const double *a, ptrdiff_t rsa,
+                      ptrdiff_t csa, const double *b, ptrdiff_t rsb, ptrdiff_t csb, double *c,
+                      const double *bias, const double *resid, double *pre, int act, int isa,
+                      int nthreads);
+
 /* The first rung of the ladder: the textbook i-k-j loops, C-contiguous operands,
  * no blocking, no packing, one thread (the compiler may still vectorize the j loop). */
 void tg_gemm_naive_f32(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, const float *b,

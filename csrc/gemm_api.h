@@ -28,3 +28,19 @@ int DNAME(tg_gemm_batched)(ptrdiff_t batch, ptrdiff_t M, ptrdiff_t N, ptrdiff_t 
     if (batch == 1 && !a_off) return TG_PICK(isa, DNAME(gemm))(&p, nthreads);
     return TG_PICK(isa, DNAME(gemm_batched))(batch, &p, a_off, b_off, c_step, nthreads);
 }
+
+int DNAME(tg_gemm_fused)(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *a, ptrdiff_t rsa,
+                         ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, T *c,
+                         const T *bias, const T *resid, T *pre, int act, int isa, int nthreads) {
+    if (M <= 0 || N <= 0) return 0;
+    if (nthreads < 1) nthreads = 1;
+    isa = tg_clamp_isa(isa);
+    DNAME(tg_gemm_args) p = {M, N, K, a, rsa, csa, b, rsb, csb, c, N, 0,
+                             bias, resid, pre, act ? DNAME(tg_gelu_kernel)(isa) : NULL, act == 2};
+    if (K <= 0) { /* an empty sum: C = 0, then the epilogue */
+        for (ptrdiff_t i = 0; i < M * N; i++) c[i] = 0;
+        TG_PICK(isa, DNAME(epilogue))(&p, c, 0, 0, M, N);
+        return 0;
+    }
+    return TG_PICK(isa, DNAME(gemm))(&p, nthreads);
+}

@@ -302,16 +302,49 @@ __attribute__((noinline)) static void DFN(micro_kernel_rows)(ptrdiff_t kc, const
     DFN(micro_body)(kc, a, lda, 1, b, c, ldc, add);
 }
 
+/* ---- the fused epilogue -------------------------------------------------------------- */
+
+/* What a fused product (tg_gemm_fused) does to a piece of C after its last k-block: rows
+ * [i0, i0+mr) x columns [j0, j0+nr) of C, at c (rows ldc apart). Called on each MR x NR
+ * tile right after the micro-kernel stored it, so the tile is still in L1: the bias, the
+ * residual and GELU cost no trip to memory of their own (the unfused path writes C, then
+ * reads and writes it again for each). The order and arithmetic are the unfused path's:
+ * C + bias, + residual, a copy kept (the backward's GELU' needs it), then gelu.c's own
+ * kernel on each row. */
+static inline int DFN(has_epilogue)(const GEMM_ARGS *p) {
+    return p->bias || p->resid || p->pre || p->act;
+}
+
+static inline void DFN(add_row)(T *restrict y, const T *restrict x, ptrdiff_t n) {
+    ptrdiff_t j = 0;
+    for (; j + VW <= n; j += VW) VSTORE(y + j, VLOAD(y + j) + VLOAD(x + j));
+    for (; j < n; j++) y[j] += x[j];
+}
+
+static void DFN(epilogue)(const GEMM_ARGS *p, T *c, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr,
+                          ptrdiff_t nr) {
+    for (ptrdiff_t i = 0; i < mr; i++) {
+        T *row = c + i * p->ldc;
+        ptrdiff_t at = (i0 + i) * p->ldc + j0; /* where this row piece is in resid and pre */
+        if (p->bias) DFN(add_row)(row, p->bias + j0, nr);
+        if (p->resid) DFN(add_row)(row, p->resid + at, nr);
+        if (p->pre) __builtin_memcpy(p->pre + at, row, (size_t)nr * sizeof(T));
+        if (p->act) p->act(row, row, nr, p->act_tanh);
+    }
+}
+
 /* ---- the macro-kernel: one A block against strips [js0, js1) of the B panel ---------- */
 
-/* C[0:mc, js0*NR : min(js1*NR, nc)] (+)= A block @ B panel. The A block is packed (ap,
+/* C[0:mc, js0*NR : min(js1*NR, nc)] (+)= A block @ B panel (rows ic.., columns jc.. of
+ * the whole C; ep: the fused epilogue's product, at its last k-block, else NULL). The A block is packed (ap,
  * strips of MR*kc numbers) or, when a_rows is set, read in place from rows lda apart;
  * then only a short last strip (fewer than MR rows) is packed, at ap. Full tiles are
  * written straight into C; an edge tile goes through a local MR x NR buffer, of which
  * only the valid mr x nr part is copied out. */
 static void DFN(macro_kernel)(ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, const T *ap,
                              const T *a_rows, ptrdiff_t lda, const T *bp, ptrdiff_t js0,
-                             ptrdiff_t js1, T *c, ptrdiff_t ldc, int add) {
+                             ptrdiff_t js1, T *c, ptrdiff_t ldc, int add, const GEMM_ARGS *ep,
+                             ptrdiff_t ic, ptrdiff_t jc) {
     T tile[MR * NR] __attribute__((aligned(64)));
     for (ptrdiff_t js = js0; js < js1; js++) { /* B sliver stays in L1 ... */
         ptrdiff_t j0 = js * NR;
@@ -331,6 +364,7 @@ static void DFN(macro_kernel)(ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, const T 
                 for (ptrdiff_t i = 0; i < mr; i++)
                     for (ptrdiff_t j = 0; j < nr; j++)
                         cij[i * ldc + j] = add ? cij[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+            if (ep) DFN(epilogue)(ep, cij, ic + i0, jc + j0, mr, nr); /* the last k-block */
         }
     }
 }
@@ -353,16 +387,17 @@ static void DFN(row_block)(const GEMM_ARGS *p, const T *panel, ptrdiff_t ncpad, 
     for (ptrdiff_t pc = 0; pc < p->K; pc += GEMM_KC) {
         ptrdiff_t kc = p->K - pc < GEMM_KC ? p->K - pc : GEMM_KC;
         int add = p->accumulate || pc > 0; /* the first k-block sets C, later ones add */
+        const GEMM_ARGS *ep = pc + kc == p->K && DFN(has_epilogue)(p) ? p : NULL;
         const T *a = p->a + ic * p->rsa + pc * p->csa;
         if (DFN(a_in_place)(p)) { /* pack only the short last strip, if any */
             ptrdiff_t full = mc / MR * MR;
             if (full < mc) DFN(pack_a)(mc - full, kc, a + full * p->rsa, p->rsa, 1, ap);
             DFN(macro_kernel)(mc, nc, kc, ap, a, p->rsa, panel + pc * ncpad, js0, js1,
-                             p->c + ic * p->ldc + jc, p->ldc, add);
+                             p->c + ic * p->ldc + jc, p->ldc, add, ep, ic, jc);
         } else {
             DFN(pack_a)(mc, kc, a, p->rsa, p->csa, ap);
             DFN(macro_kernel)(mc, nc, kc, ap, NULL, 0, panel + pc * ncpad, js0, js1,
-                             p->c + ic * p->ldc + jc, p->ldc, add);
+                             p->c + ic * p->ldc + jc, p->ldc, add, ep, ic, jc);
         }
     }
 }
@@ -569,6 +604,7 @@ static int DFN(few_rows)(const GEMM_ARGS *p) {
 static int DFN(gemm)(const GEMM_ARGS *p, int nthreads) {
     if (DFN(few_rows)(p)) { /* section 6: few rows */
         DFN(gemv)(p, nthreads);
+        if (DFN(has_epilogue)(p)) DFN(epilogue)(p, p->c, 0, 0, p->M, p->N);
         return 0;
     }
     double flops = 2.0 * (double)p->M * (double)p->N * (double)p->K;

@@ -33,6 +33,11 @@
     void tg_gelu_naive_##SFX(const T *x, T *y, ptrdiff_t n, int tanh_form);                  \
     void tg_gelu_backward_naive_##SFX(const T *x, const T *dy, T *dx, ptrdiff_t n,           \
                                       int tanh_form);                                        \
+    /* x (N, K), w (M, K), bias (M,) | NULL, resid (N, M) | NULL -> y (N, M):             \
+     * h = x w^T + bias + resid, pre = h (if not NULL), y = GELU(h) (act 1, 2) or h (0) */ \
+    void tg_linear_naive_##SFX(const T *x, const T *w, const T *bias, const T *resid,      \
+                               T *pre, T *y, ptrdiff_t N, ptrdiff_t K, ptrdiff_t M,         \
+                               int act);                                                    \
     /* q (N, nT, D), k and v (N, nS, D) -> out (N, nT, D), lse (N, nT) */                  \
     int tg_attention_forward_naive_##SFX(const T *q, const T *k, const T *v, T *out, T *lse, \
                                          ptrdiff_t N, ptrdiff_t nT, ptrdiff_t nS,            \

@@ -187,6 +187,28 @@ void DNAME(tg_gelu_backward_naive)(const T *x, const T *dy, T *dx, ptrdiff_t n, 
     }
 }
 
+/* ---- a Linear layer with its epilogue: + bias, + residual, GELU ------------------------- */
+
+/* x (N, K), w (M, K) (PyTorch's layout: M outputs of K inputs), bias (M,) or NULL, resid
+ * (N, M) or NULL:
+ *     h[n, m] = sum_k x[n, k] w[m, k] + bias[m] + resid[n, m]
+ * pre (N, M) gets h when not NULL; y (N, M) = GELU(h) (act 1: exact, 2: tanh form) or h
+ * (act 0). One output at a time: its sum over k, then what follows the sum. The fast
+ * GEMM (gemm_impl.h, the fused epilogue) does the same on each tile of C. */
+void DNAME(tg_linear_naive)(const T *x, const T *w, const T *bias, const T *resid, T *pre, T *y,
+                            ptrdiff_t N, ptrdiff_t K, ptrdiff_t M, int act) {
+    for (ptrdiff_t n = 0; n < N; n++) {
+        for (ptrdiff_t m = 0; m < M; m++) {
+            T h = 0;
+            for (ptrdiff_t k = 0; k < K; k++) h += x[n * K + k] * w[m * K + k];
+            if (bias) h += bias[m];
+            if (resid) h += resid[n * M + m];
+            if (pre) pre[n * M + m] = h;
+            y[n * M + m] = act ? (T)((double)h * tg_naive_phi(h, act == 2)) : h;
+        }
+    }
+}
+
 /* ---- attention, with the online softmax ------------------------------------------------- */
 
 /* q (N, nT, D), k and v (N, nS, D) -> out (N, nT, D), lse (N, nT). Query i of head n

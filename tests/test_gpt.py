@@ -70,7 +70,9 @@ def test_forward_shapes_with_and_without_targets():
 
 def test_forwards_take_the_model_inputs_and_generations_cache_only():
     # nanoGPT's forward(idx, targets) plus the KV cache; what lessons look at comes out
-    # through hooks (models/gpt_inspect.py), not through flags of the model's classes
+    # through hooks (models/gpt_inspect.py), not through flags of the model's classes.
+    # The sub-layers also take the residual stream, which their last GEMM adds as it
+    # writes (x = x + attn(...) in one pass): an input, not a flag.
     import inspect
 
     from tinygrad_edu.models.gpt import Block
@@ -81,8 +83,8 @@ def test_forwards_take_the_model_inputs_and_generations_cache_only():
     assert params(GPT.forward) == ["idx", "targets", "cache", "start_pos"]
     assert params(GPT.last_hidden_state) == ["idx", "cache", "start_pos"]
     assert params(Block.forward) == ["x", "cache"]
-    assert params(tg.nn.CausalSelfAttention.forward) == ["x", "cache"]
-    assert params(tg.nn.MLP.forward) == ["x"]
+    assert params(tg.nn.CausalSelfAttention.forward) == ["x", "cache", "residual"]
+    assert params(tg.nn.MLP.forward) == ["x", "residual"]
     model = small_gpt()
     idx = np.random.default_rng(1).integers(0, 11, (2, 5))
     out = model(idx, idx)

@@ -53,6 +53,12 @@ cdef extern from "naive.h":
                                     int tanh_form) nogil
     void tg_gelu_backward_naive_f64(const double *x, const double *dy, double *dx,
                                     Py_ssize_t n, int tanh_form) nogil
+    void tg_linear_naive_f32(const float *x, const float *w, const float *bias,
+                             const float *resid, float *pre, float *y, Py_ssize_t N,
+                             Py_ssize_t K, Py_ssize_t M, int act) nogil
+    void tg_linear_naive_f64(const double *x, const double *w, const double *bias,
+                             const double *resid, double *pre, double *y, Py_ssize_t N,
+                             Py_ssize_t K, Py_ssize_t M, int act) nogil
     int tg_attention_forward_naive_f32(const float *q, const float *k, const float *v,
                                        float *out, float *lse, Py_ssize_t N, Py_ssize_t nT,
                                        Py_ssize_t nS, Py_ssize_t D, int causal,
@@ -210,6 +216,21 @@ def gelu_backward(x, dy, dx, bint tanh_form):
     else:
         with nogil:
             tg_gelu_backward_naive_f64(f64(p_x), f64(p_dy), f64(p_dx), n, tanh_form)
+
+
+def linear(x, w, bias, resid, pre, y, int act):
+    """x (N, K), w (M, K), y (N, M); bias (M,), resid and pre (N, M) may be None."""
+    cdef address p_x = _p(x), p_w = _p(w), p_b = _p(bias), p_r = _p(resid), p_pre = _p(pre)
+    cdef address p_y = _p(y)
+    cdef Py_ssize_t N = x.shape[0], K = x.shape[1], M = w.shape[0]
+    if _is_f32(x):
+        with nogil:
+            tg_linear_naive_f32(f32(p_x), f32(p_w), f32(p_b), f32(p_r), f32(p_pre), f32(p_y),
+                                N, K, M, act)
+    else:
+        with nogil:
+            tg_linear_naive_f64(f64(p_x), f64(p_w), f64(p_b), f64(p_r), f64(p_pre), f64(p_y),
+                                N, K, M, act)
 
 
 def attention_forward(q, k, v, out, lse, bint causal, Py_ssize_t causal_offset, double scale):

@@ -115,6 +115,31 @@ def check_gemm(a, b, out) -> None:
         out_array(out)
 
 
+def check_linear(x, weight, bias, residual=None) -> None:
+    """The errors both linear_gelu/linear_residual raise: x (N, in), weight (out, in),
+    bias (out,) or None, residual (N, out); one float dtype for all."""
+    float_array(x, "x")
+    float_array(weight, "weight")
+    named = [("x", x), ("weight", weight)]
+    if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"linear needs x (N, in) and weight (out, in), got {x.shape} and {weight.shape}"
+        )
+    if bias is not None:
+        float_array(bias, "bias")
+        named.append(("bias", bias))
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    if residual is not None:
+        float_array(residual, "residual")
+        named.append(("residual", residual))
+        if residual.shape != (x.shape[0], weight.shape[0]):
+            raise ValueError(
+                f"residual must have shape {(x.shape[0], weight.shape[0])}, got {residual.shape}"
+            )
+    same_dtype(*named)
+
+
 def cross_entropy_targets(logits, targets, ignore_index) -> np.ndarray:
     """Check cross_entropy's arguments; return the targets as contiguous int64.
 

@@ -292,6 +292,38 @@ def gemm(
     return out
 
 
+def _gemm_fused(x, weight, bias, residual, act: int, keep: bool):
+    """x @ weight.T with gemm.h's fused epilogue: + bias, + residual, GELU (act 1 exact,
+    2 tanh), applied to each tile of C while it is in the cache. Returns (pre, c); pre is
+    C before the activation when keep, else None."""
+    N, M = x.shape[0], weight.shape[0]
+    c = np.empty((N, M), dtype=x.dtype)
+    pre = np.empty_like(c) if keep else None
+    if c.size == 0:
+        return pre, c
+    if bias is not None:
+        bias = validate.contiguous(bias)
+    if residual is not None:
+        residual = validate.contiguous(residual)
+    f = _gemm.gemm_fused_f32 if x.dtype == _F32 else _gemm.gemm_fused_f64
+    args = (bias, residual, pre, act, config.isa, config.num_threads)
+    if not f(x, weight.T, c, *args):  # an odd view: aligned copies (see gemm)
+        if not f(_aligned(x), _aligned(weight).T, c, *args):
+            raise RuntimeError("gemm_fused: the kernel refused aligned copies of its inputs")
+    return pre, c
+
+
+def linear_gelu(x, weight, bias=None, approximate: str = "none"):
+    act = 2 if validate.check_approximate(approximate) else 1
+    validate.check_linear(x, weight, bias)
+    return _gemm_fused(x, weight, bias, None, act, keep=True)
+
+
+def linear_residual(x, weight, bias, residual):
+    validate.check_linear(x, weight, bias, residual)
+    return _gemm_fused(x, weight, bias, residual, 0, keep=False)[1]
+
+
 def _batch_offsets(x: np.ndarray, batch: tuple) -> np.ndarray:
     """Element offset of each matrix of x (..., R, C) broadcast to `batch`, in C order:
     a broadcast dimension (size 1 or missing) contributes offset 0."""
@@ -908,6 +940,29 @@ def gelu_backward_naive(x: np.ndarray, dy: np.ndarray, approximate: str = "none"
     dx = np.empty_like(xf)
     _naive.gelu_backward(xf, dyf, dx, tanh_form)
     return dx.reshape(x.shape)
+
+
+def _linear_naive(x, weight, bias, residual, act: int, keep: bool):
+    c = validate.contiguous
+    x, weight = c(x), c(weight)
+    bias = None if bias is None else c(bias)
+    residual = None if residual is None else c(residual)
+    y = np.empty((x.shape[0], weight.shape[0]), dtype=x.dtype)
+    pre = np.empty_like(y) if keep else None
+    if y.size:
+        _naive.linear(x, weight, bias, residual, pre, y, act)
+    return pre, y
+
+
+def linear_gelu_naive(x, weight, bias=None, approximate: str = "none"):
+    act = 2 if validate.check_approximate(approximate) else 1
+    validate.check_linear(x, weight, bias)
+    return _linear_naive(x, weight, bias, None, act, keep=True)
+
+
+def linear_residual_naive(x, weight, bias, residual):
+    validate.check_linear(x, weight, bias, residual)
+    return _linear_naive(x, weight, bias, residual, 0, keep=False)[1]
 
 
 def attention_forward_naive(q, k, v, causal: bool, scale: float, causal_offset: int = 0):

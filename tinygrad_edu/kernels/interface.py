@@ -24,6 +24,8 @@ KERNELS: dict[str, str | None] = {
     "gemm": "_gemm",
     "matmul": "_gemm",
     "gemm_naive": "_gemm",
+    "linear_gelu": "_gemm",  # gemm + bias + GELU, the epilogue on each tile of C
+    "linear_residual": "_gemm",  # gemm + bias + the residual add, likewise
     "matmul_naive": None,  # the pure-Python rung of the ladder, on purpose
     "sgd_update": "_optim",
     "adam_update": "_optim",
@@ -52,6 +54,8 @@ KERNELS: dict[str, str | None] = {
     "layer_norm_backward_naive": "_naive",
     "gelu_naive": "_naive",
     "gelu_backward_naive": "_naive",
+    "linear_gelu_naive": "_naive",
+    "linear_residual_naive": "_naive",
     "attention_forward_naive": "_naive",
     "attention_backward_naive": "_naive",
     "sgd_update_naive": "_naive",

@@ -471,6 +471,36 @@ def gelu_backward(x: np.ndarray, dy: np.ndarray, approximate: str = "none") -> n
     return (dy.astype(np.float64) * grad).astype(x.dtype)
 
 
+# --- a Linear layer and what follows it, in one pass (csrc/gemm_impl.h, the epilogue) ---
+
+
+def linear_gelu(x, weight, bias=None, approximate: str = "none"):
+    """(h, y): the MLP's first layer and its activation, x (N, in) -> (N, out).
+
+        h = x @ weight.T + bias      (N, out)   the layer: gemm, then the bias
+        y = gelu(h)                  (N, out)   the activation
+
+    h is returned too: the backward pass takes GELU's derivative at h
+    (gelu_backward(h, dy)). The compiled kernel computes both while each tile of h is
+    still in the cache; these lines are its meaning.
+    """
+    validate.check_linear(x, weight, bias)
+    h = gemm(x, weight.T)
+    if bias is not None:
+        h += bias
+    return h, gelu(h, approximate)
+
+
+def linear_residual(x, weight, bias, residual):
+    """residual + (x @ weight.T + bias): a projection that adds onto the residual stream
+    (attention's and the MLP's c_proj), x (N, in), residual (N, out) -> (N, out)."""
+    validate.check_linear(x, weight, bias, residual)
+    h = gemm(x, weight.T)
+    if bias is not None:
+        h += bias
+    return residual + h
+
+
 # --- attention (lecture 7; csrc/attention_impl.h is the fused kernel) -----------------
 
 

@@ -85,8 +85,10 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
         """x (B, T, C) -> (B, T, C); cache: this layer's keys and values in generation."""
-        x = x + self.attn(self.ln_1(x), cache)
-        x = x + self.mlp(self.ln_2(x))
+        # x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x)); each sub-layer is handed the
+        # residual x so that its last GEMM adds it as it writes (one pass, nn/transformer.py)
+        x = self.attn(self.ln_1(x), cache, residual=x)
+        x = self.mlp(self.ln_2(x), residual=x)
         return x
 
 
@@ -251,13 +253,15 @@ class GPT(nn.Module):
         GPT-2 stores its Linear layers as Conv1D, (in, out): those are transposed.
         """
         fields_, state = load_gpt_folder(folder)
-        try:
-            config = GPTConfig.from_dict(fields_)
+        path = os.path.join(folder, "config.json")
+        try:  # (a field of the wrong kind, such as a null layer_norm_eps, is a TypeError)
+            model = cls(GPTConfig.from_dict(fields_))
         except TypeError as exc:
-            path = os.path.join(folder, "config.json")
             raise ValueError(f"{path}: not a GPT config ({exc})") from exc
-        model = cls(config)
-        model.load_state_dict(state)
+        try:
+            model.load_state_dict(state)
+        except KeyError as exc:  # weights missing or left over: not the config's model
+            raise ValueError(f"{path} does not describe the weights: {exc.args[0]}") from exc
         return model
 
 

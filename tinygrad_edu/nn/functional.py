@@ -59,19 +59,52 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 # --- layers as functions ----------------------------------------------------------------------
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weight.T + bias; x (..., in), weight (out, in), bias (out,)."""
+def _check_linear(x, weight, bias, name: str = "linear") -> None:
     _float(_tensor(x, "input"), "input")
     _tensor(weight, "weight")
     if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input {x.shape} does not fit weight {weight.shape} (out, in)")
+        raise ValueError(f"{name}: input {x.shape} does not fit weight {weight.shape} (out, in)")
     if x.dtype != weight.dtype:
-        raise TypeError(f"linear: input is {x.dtype} but weight is {weight.dtype}")
+        raise TypeError(f"{name}: input is {x.dtype} but weight is {weight.dtype}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"{name}: bias shape {bias.shape} should be ({weight.shape[0]},)")
+
+
+def linear(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, residual: Tensor | None = None
+) -> Tensor:
+    """x @ weight.T + bias; x (..., in), weight (out, in), bias (out,).
+
+    With `residual` (..., out): residual + (x @ weight.T + bias), the add done by the
+    GEMM as it writes each tile (ops/matmul.py LinearResidual): a projection that adds
+    onto the residual stream, in one pass."""
+    _check_linear(x, weight, bias)
+    if residual is not None:
+        _tensor(residual, "residual")
+        if residual.shape != x.shape[:-1] + (weight.shape[0],) or residual.dtype != x.dtype:
+            raise ValueError(
+                f"linear: residual {residual.shape} {residual.dtype} should be "
+                f"{x.shape[:-1] + (weight.shape[0],)} {x.dtype}"
+            )
+        if bias is None:
+            return matmul.LinearResidual.apply(x, weight, residual)
+        return matmul.LinearResidual.apply(x, weight, residual, bias)
     if bias is None:
         return matmul.Linear.apply(x, weight)
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias shape {bias.shape} should be ({weight.shape[0]},)")
     return matmul.Linear.apply(x, weight, bias)
+
+
+def linear_gelu(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, approximate: str = "none"
+) -> Tensor:
+    """gelu(linear(x, weight, bias)): linear then GELU, in one pass (ops/matmul.py
+    LinearGELU); the same numbers as the two calls."""
+    _check_linear(x, weight, bias, "linear_gelu")
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    if bias is None:
+        return matmul.LinearGELU.apply(x, weight, approximate=approximate)
+    return matmul.LinearGELU.apply(x, weight, bias, approximate=approximate)
 
 
 def embedding(idx: Any, weight: Tensor) -> Tensor:

@@ -57,9 +57,10 @@ class Linear(Module):
         else:
             self.bias = None
 
-    def forward(self, x: Tensor) -> Tensor:
-        # x (..., in_features) -> (..., out_features); one fused op (ops/matmul.py Linear)
-        return F.linear(x, self.weight, self.bias)
+    def forward(self, x: Tensor, residual: Tensor | None = None) -> Tensor:
+        # x (..., in_features) -> (..., out_features); one fused op (ops/matmul.py Linear).
+        # With a residual: residual + that, the add done as the GEMM writes (LinearResidual).
+        return F.linear(x, self.weight, self.bias, residual)
 
     def extra_repr(self) -> str:
         return (

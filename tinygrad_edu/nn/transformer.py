@@ -52,8 +52,10 @@ class CausalSelfAttention(Module):
         self.resid_dropout = Dropout(dropout)
         self.fused = fused
 
-    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
-        """x (B, T, C) -> y (B, T, C).
+    def forward(
+        self, x: Tensor, cache: dict | None = None, residual: Tensor | None = None
+    ) -> Tensor:
+        """x (B, T, C) -> y (B, T, C); with `residual`, residual + y (the block's x = x + attn(...)).
 
         cache: generation's KV cache for this layer (a dict, filled here): the keys
         and values of the S - T earlier tokens, so only the T new ones are computed.
@@ -64,7 +66,7 @@ class CausalSelfAttention(Module):
         qkv = self.c_attn(x)  # (B, T, 3C): every token's query, key and value
         if self.fused and cache is None and p == 0.0:
             y = F.multi_head_attention(qkv, nh, is_causal=True)  # the lines below, as one op
-            return self.resid_dropout(self.c_proj(y))
+            return self._project(y, residual)
         q, k, v = qkv.split(C, dim=2)  # each (B, T, C)
         # (B, T, C) -> (B, T, nh, hs) -> (B, nh, T, hs): the heads become a batch dim
         q = q.reshape(B, T, nh, hs).transpose(1, 2)
@@ -82,7 +84,22 @@ class CausalSelfAttention(Module):
             q, k, v, dropout_p=p, is_causal=True, causal_offset=S - T, fused=False
         )
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh, hs) -> (B, T, C): heads side by side
-        return self.resid_dropout(self.c_proj(y))
+        return self._project(y, residual)
+
+    def _project(self, y: Tensor, residual: Tensor | None) -> Tensor:
+        """c_proj mixes the heads; the residual, if given, is added as c_proj's GEMM
+        writes (one pass), unless dropout must come between them."""
+        return _project(self.c_proj, self.resid_dropout, y, residual)
+
+
+def _project(c_proj: Linear, dropout: Dropout, h: Tensor, residual: Tensor | None) -> Tensor:
+    """residual + dropout(c_proj(h)), or dropout(c_proj(h)) without a residual. When
+    dropout does nothing (p = 0, or eval), the add is fused into c_proj's GEMM."""
+    if residual is None:
+        return dropout(c_proj(h))
+    if dropout.p == 0.0 or not dropout.training:
+        return c_proj(h, residual=residual)  # residual + c_proj(h), in one pass
+    return residual + dropout(c_proj(h))
 
 
 class MLP(Module):
@@ -106,13 +123,21 @@ class MLP(Module):
         self.dropout = Dropout(dropout)
         self.approximate = approximate
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x (..., C) -> (..., C).
+    def forward(self, x: Tensor, residual: Tensor | None = None) -> Tensor:
+        """x (..., C) -> (..., C); with `residual`, residual + that (the block's x = x + mlp(...)).
 
         Read it as a memory: row i of c_fc.weight is the pattern neuron i looks for, and
         column i of c_proj.weight is what the neuron adds to the output when it fires.
         The neurons' activations h are what c_proj reads (a forward hook on c_proj sees
         them: models/gpt_inspect.py).
+
+        Linear -> GELU -> Linear, as written out:
+            h = F.gelu(self.c_fc(x), approximate=self.approximate)
+            return self.dropout(self.c_proj(h))
+        Below, c_fc and GELU are one op (F.linear_gelu: GELU applied as the GEMM writes
+        each tile of c_fc's output) and the residual add is part of c_proj's GEMM: the
+        same numbers, fewer trips through memory (lesson 10 measures the difference).
         """
-        h = F.gelu(self.c_fc(x), approximate=self.approximate)  # (..., hidden)
-        return self.dropout(self.c_proj(h))  # (..., C)
+        fc = self.c_fc
+        h = F.linear_gelu(x, fc.weight, fc.bias, self.approximate)  # (..., hidden) gelu(c_fc(x))
+        return _project(self.c_proj, self.dropout, h, residual)  # (..., C)

@@ -88,3 +88,63 @@ class Linear(Function):
             db = kernels.ops.colsum(g2) if need[2] else None
             return dx, dw, db
         return dx, dw
+
+
+def _linear_grads(need, g2, x, weight):
+    """Linear's backward on g2 = dy (N, out): dx, dW and db as needed."""
+    dx = kernels.ops.gemm(g2, weight).reshape(x.shape) if need[0] else None
+    dw = kernels.ops.gemm(g2.T, x.reshape(-1, x.shape[-1])) if need[1] else None
+    db = kernels.ops.colsum(g2) if len(need) > 2 and need[2] else None
+    return dx, dw, db
+
+
+class LinearGELU(Function):
+    # y = gelu(x @ W^T + b): linear then GELU, in one pass (the MLP's first half). The
+    # same numbers, bit for bit, as the two ops written out:
+    #     h = Linear(x, W, b)      (..., hidden)
+    #     y = GELU(h)              (..., hidden)
+    # but the kernel applies the bias and GELU to each tile of h as the GEMM writes it,
+    # while the tile is in the cache, instead of writing h to memory and reading it back
+    # (csrc/gemm_impl.h, the fused epilogue; lesson 10 counts the bytes).
+    #   dh = dy * GELU'(h), then Linear's backward on dh (dx, dW, db).
+    # GELU' is taken at h, the value before the activation. We keep h from the forward
+    # (one more (N, hidden) array written) rather than recompute it in the backward:
+    # recomputing h is another x @ W^T, as many flops as the forward GEMM itself.
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, *, approximate: str = "none"):
+        h, y = kernels.ops.linear_gelu(x.reshape(-1, x.shape[-1]), weight, bias, approximate)
+        ctx.save_for_backward(x, weight, h)
+        return y.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, h = ctx.saved
+        dh = kernels.ops.gelu_backward(h, g.reshape(h.shape), ctx.options["approximate"])
+        dx, dw, db = _linear_grads(ctx.needs_input_grad, dh, x, weight)
+        return (dx, dw, db) if len(ctx.needs_input_grad) > 2 else (dx, dw)
+
+
+class LinearResidual(Function):
+    # out = residual + (x @ W^T + b): a projection that adds onto the residual stream, in
+    # one pass. The same numbers as
+    #     y = Linear(x, W, b)
+    #     out = residual + y
+    # with the add done to each tile of y as the GEMM writes it (csrc/gemm_impl.h).
+    #   d residual = dout (the straight path of the residual stream); dx, dW, db: Linear's.
+    @staticmethod
+    def forward(ctx, x, weight, residual, bias=None):
+        ctx.save_for_backward(x, weight)
+        x2 = x.reshape(-1, x.shape[-1])
+        r2 = residual.reshape(x2.shape[0], weight.shape[0])
+        return kernels.ops.linear_residual(x2, weight, bias, r2).reshape(residual.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved
+        need = ctx.needs_input_grad
+        g2 = g.reshape(-1, g.shape[-1])
+        dx, dw, db = _linear_grads((need[0], need[1]) + need[3:], g2, x, weight)
+        dres = g if need[2] else None
+        return (dx, dw, dres, db) if len(need) > 3 else (dx, dw, dres)
