@@ -39,13 +39,13 @@ def _library_again():
 
 def _folder(tmp_path: Path, replace: dict | None = None, names=mine.PLUGGABLE) -> Path:
     """A learner's folder with the reference solutions, some of them changed:
-    replace = {name: (text, its wrong version)}."""
+    replace = {name: (text, its wrong version)} or {name: [(text, wrong), ...]}."""
     folder = tmp_path / "mine"
     folder.mkdir(exist_ok=True)
     for name in names:
         text = solution_text(get(name))
-        if replace and name in replace:
-            old, new = replace[name]
+        changes = (replace or {}).get(name, [])
+        for old, new in [changes] if isinstance(changes, tuple) else changes:
             assert text.count(old) == 1, (name, old)
             text = text.replace(old, new)
         (folder / get(name).filename).write_text(text, encoding="utf-8")
@@ -152,6 +152,15 @@ def test_every_lesson_with_exercises_takes_mine():
         assert "Lesson(" in source or "lesson_gpt" in source, path.name
 
 
+def test_a_lesson_names_a_missing_folder_in_one_line(tmp_path):
+    env = dict(os.environ, TINYGRAD_EDU_OUT=str(tmp_path), MPLBACKEND="Agg")
+    args = [sys.executable, str(ROOT / "tutorials" / "01_neuron.py"), "--quick", "--mine",
+            str(tmp_path / "nope")]  # fmt: skip
+    result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--mine: no folder" in result.stderr.strip().splitlines()[-1]
+
+
 # --- lessons run on the learner's functions (slow: each runs a lesson with --quick) -------------
 
 
@@ -168,10 +177,13 @@ def _run_lesson(stem: str, folder: Path, out: Path, force: bool = False):
 # (lesson, exercise, the sabotage: text in the solution -> its wrong version, the verdicts
 # of the lesson that must come out False with it)
 SABOTAGES = {
-    "topological_sort_preorder": (
+    "topological_sort_reversed_preorder": (
         "03_backpropagation", "topological_sort",
-        ("        visited.add(node)\n        stack.append((node, True))",
-         "        visited.add(node)\n        topo.append(node)"),
+        # each node listed on the way down (preorder), then the list reversed: right for a
+        # tree, wrong where a Value is used twice (it is handed on before all uses added)
+        [("        stack.append((node, True))  # come back once the children are done\n",
+          "        topo.append(node)  # on the way down\n"),
+         ("    return topo\n", "    return topo[::-1]\n")],
     ),
     "cross_entropy_grad_unnormalised_softmax": (
         "04_digits", "cross_entropy_grad",
@@ -188,12 +200,13 @@ SABOTAGES = {
         ("    scores = np.where(future, -np.inf, scores)\n", ""),
     ),
     "softmax_without_normalising": (
-        "06_attention", "softmax",
+        "07_queries_keys_values", "softmax",
         ("    return e / e.sum(axis=-1, keepdims=True)", "    return e"),
     ),
-    "attention_without_sqrt_d": (
-        "06_attention", "causal_attention",
-        ("    scores = q @ k.T / np.sqrt(D)  # (T, T)", "    scores = q @ k.T  # (T, T)"),
+    "cross_entropy_grad_unnormalised_in_gpt_training": (
+        "05_next_token", "cross_entropy_grad",
+        ("    p = np.exp(shifted - log_sum[:, None])  # softmax",
+         "    p = np.exp(shifted)  # softmax, not normalised"),
     ),
 }  # fmt: skip
 
@@ -223,6 +236,6 @@ def test_a_sabotaged_function_is_caught_by_the_lessons_own_verdicts(sabotage, tm
     from test_lessons import EXPECTED
 
     expected = EXPECTED[stem]["verdicts"]
-    flipped = [k for k, v in record["verdicts"].items() if v is not None and expected.get(k) != v]
+    flipped = [k for k, v in record["verdicts"].items() if expected.get(k) not in (None, v)]
     assert flipped, f"no verdict of {stem} caught the sabotage {sabotage}:\n{stdout[-3000:]}"
     assert f"this ran on YOUR {name}" in stdout  # the failing verdict names the function

@@ -532,6 +532,7 @@ for init in scalar.INITS:
     print(f"{init:8} {r['mean_accuracy']:13.3f}  {r['final']:.3f}   {ratios}")
 other = next(i for i in scalar.INITS if i != scalar.DEFAULT_INIT)
 first_layer = {i: starts[i]["layers"][0][1] / starts[i]["layers"][0][0] for i in scalar.INITS}
+ratio = first_layer["unit"] / first_layer["scaled"] if first_layer["scaled"] > 0 else float("inf")
 lesson.verdict(
     "default_start_learns_faster",
     starts["faster"] == scalar.DEFAULT_INIT,
@@ -542,13 +543,13 @@ lesson.verdict(
 )
 lesson.verdict(
     "small_start_starves_the_first_layer",
-    first_layer["unit"] > 3 * first_layer["scaled"],
-    f"why: the first layer's gradient, compared with its weights, is "
-    f"{first_layer['unit'] / first_layer['scaled']:.1f}x larger with the +-1 start. With "
+    ratio > 3,
+    f"why: the first layer's gradient, compared with its weights, is {ratio:.1f}x larger "
+    "with the +-1 start. With "
     "1/sqrt(n) weights, the gradient that reaches layer 1 has passed through two layers of "
     "small weights, so at the same learning rate layer 1 hardly moves",
-    f"the first layer's gradient-to-weight ratio differs only "
-    f"{first_layer['unit'] / first_layer['scaled']:.1f}x between the two starts: the "
+    f"the first layer's gradient-to-weight ratio differs only {ratio:.1f}x between the two "
+    "starts: the "
     "difference in speed is not explained by it",
 )
 
