@@ -135,8 +135,8 @@ def _attention_no_sqrt(m) -> Optional[str]:
     q, k, v = _qkv()
     if _same(_learner(m, "causal_attention", q, k, v), _attention(q, k, v, scale=1.0)):
         return (
-            "looks like the scores were not divided by sqrt(D): with D = 4 every score is "
-            "twice too big, so the softmax is too peaked. scores = q @ k.T / sqrt(D)"
+            "looks like the scores were not divided by sqrt(D): every score is sqrt(D) "
+            "times too big, so the softmax is too peaked. scores = q @ k.T / sqrt(D)"
         )
     return None
 

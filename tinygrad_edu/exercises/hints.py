@@ -151,7 +151,11 @@ def _sections(name: str) -> dict:
             line = line.split(":", 1)[1].strip()
         if label:
             sections.setdefault(label, []).append(line)
-    return {k: "\n".join(v).strip() for k, v in sections.items()}
+    # (a template's pointer to this command is left out of what the command shows)
+    return {
+        k: "\n".join(line for line in v if "exercises hint" not in line).strip()
+        for k, v in sections.items()
+    }
 
 
 def hint(name: str, level: int = 1) -> str:
