@@ -4,7 +4,8 @@ Every layer above this one calls its hot loops as `kernels.ops.NAME(...)`. `use(
 puts an overlay in front of the active backend: `kernels.ops.softmax` is then the
 learner's `softmax` exercise (through a small adapter, below), and every name the learner
 did not write is still the backend's. `use({})` takes the overlay away again. Nothing
-above the kernel interface changes, and no call site knows.
+above the kernel interface changes, and no call site knows. (`kernels.use_backend()`
+installs a bare backend: call use() again after it.)
 
     exercise              kernels it takes over
     softmax               softmax
