@@ -98,6 +98,17 @@ def test_non_float_weights_are_refused_naming_the_tensor(folder, capsys, dtype, 
     assert code == 2 and len(err.strip().splitlines()) == 1 and f"{key} holds {name}" in err
 
 
+@pytest.mark.parametrize("changes", [{"bias": None}, {"layer_norm_eps": None}, {"n_head": [2]}])
+def test_config_fields_of_the_wrong_kind_are_one_error_line(folder, capsys, changes):
+    """Found by tests/test_fuzz_model_folder.py: a null bias built a model without biases
+    (then a KeyError traceback), a null epsilon a TypeError traceback."""
+    _set_config(folder, **changes)
+    with pytest.raises(ValueError, match="config.json"):
+        GPT.from_pretrained(str(folder))
+    code, err = _sample(folder, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "config.json" in err, err
+
+
 def test_half_precision_weights_still_load(folder):
     weights = checkpoint.load(folder / "model.safetensors")
     checkpoint.save(

@@ -256,7 +256,7 @@ class GPT(nn.Module):
         path = os.path.join(folder, "config.json")
         try:  # (a field of the wrong kind, such as a null layer_norm_eps, is a TypeError)
             model = cls(GPTConfig.from_dict(fields_))
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: not a GPT config ({exc})") from exc
         try:
             model.load_state_dict(state)
