@@ -12,6 +12,9 @@
                           int nthreads);                                                     \
     void tg_log_softmax_##SFX(const T *x, T *y, ptrdiff_t rows, ptrdiff_t cols, int isa,     \
                               int nthreads);                                                 \
+    /* log_softmax writing y with streaming stores (past the cache): for large outputs */  \
+    void tg_log_softmax_stream_##SFX(const T *x, T *y, ptrdiff_t rows, ptrdiff_t cols,       \
+                                     int isa, int nthreads);                                 \
     /* dx from the forward output y and the upstream gradient dy */                         \
     void tg_softmax_backward_##SFX(const T *y, const T *dy, T *dx, ptrdiff_t rows,           \
                                    ptrdiff_t cols, int isa, int nthreads);                   \

@@ -22,6 +22,17 @@ void TG_CAT(tg_log_softmax, DSFX)(const T *x, T *y, ptrdiff_t rows, ptrdiff_t co
                             row(x + r * cols, y + r * cols, cols););
 }
 
+/* The same, with streaming stores for y (softmax_impl.h, log_softmax_row_stream): for an
+ * output too large to stay in the cache for the next op (compiled.py decides). */
+void TG_CAT(tg_log_softmax_stream, DSFX)(const T *x, T *y, ptrdiff_t rows, ptrdiff_t cols,
+                                         int isa, int nthreads) {
+    void (*row)(const T *, T *, ptrdiff_t) =
+        TG_PICK(tg_clamp_isa(isa), DNAME(log_softmax_row_stream));
+    int nt = tg_threads_for(rows * cols, rows, nthreads);
+    TG_PARALLEL_FOR(nt, for (ptrdiff_t r = 0; r < rows; r++)
+                            row(x + r * cols, y + r * cols, cols););
+}
+
 void TG_CAT(tg_softmax_backward, DSFX)(const T *y, const T *dy, T *dx, ptrdiff_t rows,
                                             ptrdiff_t cols, int isa, int nthreads) {
     void (*row)(const T *, const T *, T *, ptrdiff_t) =

@@ -109,7 +109,9 @@ static void DFN(softmax_row)(const T *x, T *y, ptrdiff_t n) {
 /* y = log_softmax(x) = x - m - log(sum_j e^(x_j - m)) for one row.
  * Computed directly rather than as log(softmax(x)), which would turn a probability
  * that underflowed to 0 into -inf; here a logit of -1e4 gets the log-probability
- * -1e4 - ..., exactly as it should. */
+ * -1e4 - ..., exactly as it should.
+ * Memory sees one read of x (the first walk brings the row into L1, the other two read
+ * it there) and one write of y. */
 static void DFN(log_softmax_row)(const T *x, T *y, ptrdiff_t n) {
     T m = DFN(row_max)(x, n);
     T log_s = SLOG(DFN(row_exp_sum)(x, NULL, n, m, y));
@@ -117,6 +119,47 @@ static void DFN(log_softmax_row)(const T *x, T *y, ptrdiff_t n) {
     ptrdiff_t i = 0;
     for (; i + W <= n; i += W) VSTORE(y + i, (VLOAD(x + i) - vm) - vls);
     if (i < n) VSTORE_PART(y + i, (VLOAD_PART(x + i, n - i, 0) - vm) - vls, n - i);
+}
+
+/* A whole vector stored to p "non-temporally": straight to memory, without first
+ * reading p's cache line in. An ordinary store to a line that is not in the cache
+ * reads the line from memory first (to own it), then writes it back later: two trips
+ * across the memory bus for one written line. A streaming store makes one. It pays
+ * for a large output the next op would not find in the cache anyway; for a small one
+ * it is a loss (the next op must fetch it from memory). p must be aligned to a vector. */
+static inline void DFN(stream)(T *p, V v) {
+#if TG_X86 && TG_DTYPE == 32 && TG_VEC_BYTES == 64
+    _mm512_stream_ps(p, (__m512)v);
+#elif TG_X86 && TG_DTYPE == 32 && TG_VEC_BYTES == 32
+    _mm256_stream_ps(p, (__m256)v);
+#elif TG_X86 && TG_DTYPE == 32
+    _mm_stream_ps(p, (__m128)v);
+#elif TG_X86 && TG_VEC_BYTES == 64
+    _mm512_stream_pd(p, (__m512d)v);
+#elif TG_X86 && TG_VEC_BYTES == 32
+    _mm256_stream_pd(p, (__m256d)v);
+#elif TG_X86
+    _mm_stream_pd(p, (__m128d)v);
+#else
+    VSTORE(p, v);
+#endif
+}
+
+/* log_softmax_row for a large output: the same numbers, written with streaming stores
+ * (the first few up to a vector boundary and the last partial vector as usual), and the
+ * next row of y is not prefetched (that would read the lines the stores avoid reading).
+ * The fence at the end makes this row's streaming stores visible before anything after. */
+static void DFN(log_softmax_row_stream)(const T *x, T *y, ptrdiff_t n) {
+    T m = DFN(row_max)(x, n);
+    T log_s = SLOG(DFN(row_exp_sum)(x, NULL, n, m, NULL));
+    const V vm = VSPLAT(m), vls = VSPLAT(log_s);
+    ptrdiff_t i = 0;
+    for (; i < n && ((uintptr_t)(y + i) % TG_VEC_BYTES); i++) y[i] = (x[i] - m) - log_s;
+    for (; i + W <= n; i += W) DFN(stream)(y + i, (VLOAD(x + i) - vm) - vls);
+    if (i < n) VSTORE_PART(y + i, (VLOAD_PART(x + i, n - i, 0) - vm) - vls, n - i);
+#if TG_X86
+    _mm_sfence();
+#endif
 }
 
 /* sum_i a[i] * b[i] (b = NULL: sum_i a[i]), for the two backward passes. */

@@ -22,6 +22,10 @@ cdef extern from "softmax.h":
                             int isa, int nthreads) nogil
     void tg_log_softmax_f64(const double *x, double *y, Py_ssize_t rows, Py_ssize_t cols,
                             int isa, int nthreads) nogil
+    void tg_log_softmax_stream_f32(const float *x, float *y, Py_ssize_t rows, Py_ssize_t cols,
+                                   int isa, int nthreads) nogil
+    void tg_log_softmax_stream_f64(const double *x, double *y, Py_ssize_t rows,
+                                   Py_ssize_t cols, int isa, int nthreads) nogil
     void tg_softmax_backward_f32(const float *y, const float *dy, float *dx, Py_ssize_t rows,
                                  Py_ssize_t cols, int isa, int nthreads) nogil
     void tg_softmax_backward_f64(const double *y, const double *dy, double *dx,
@@ -128,6 +132,23 @@ def softmax_f64(const double[:, ::1] x, double[:, ::1] y, bint log, int isa, int
             tg_log_softmax_f64(&x[0, 0], &y[0, 0], rows, cols, isa, nthreads)
         else:
             tg_softmax_f64(&x[0, 0], &y[0, 0], rows, cols, isa, nthreads)
+
+
+def log_softmax_stream_f32(const float[:, ::1] x, float[:, ::1] y, int isa, int nthreads):
+    """log_softmax, y written with streaming stores (for an output larger than the caches)."""
+    cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1]
+    if rows == 0 or cols == 0:
+        return
+    with nogil:
+        tg_log_softmax_stream_f32(&x[0, 0], &y[0, 0], rows, cols, isa, nthreads)
+
+
+def log_softmax_stream_f64(const double[:, ::1] x, double[:, ::1] y, int isa, int nthreads):
+    cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1]
+    if rows == 0 or cols == 0:
+        return
+    with nogil:
+        tg_log_softmax_stream_f64(&x[0, 0], &y[0, 0], rows, cols, isa, nthreads)
 
 
 def softmax_backward_f32(const float[:, ::1] y, const float[:, ::1] dy, float[:, ::1] dx,

@@ -620,11 +620,23 @@ def _same_shape(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
         )
 
 
+# From this many bytes of output on, log_softmax writes it with streaming stores
+# (csrc/softmax_impl.h, log_softmax_row_stream): one trip to memory per written line
+# instead of two. Far above a core's L2, and a good part of a shared L3: an output this
+# large would be read back from memory by the next op anyway.
+_STREAM_MIN_BYTES = 8 << 20
+
+
 def _softmax_forward(x: np.ndarray, log: bool) -> np.ndarray:
     x2 = _as_rows(x, "x")
     y = np.empty_like(x2)
-    f = _activations.softmax_f32 if x2.dtype == np.float32 else _activations.softmax_f64
-    f(x2, y, log, config.isa, config.num_threads)
+    f32 = x2.dtype == np.float32
+    if log and x2.nbytes >= _STREAM_MIN_BYTES:
+        f = _activations.log_softmax_stream_f32 if f32 else _activations.log_softmax_stream_f64
+        f(x2, y, config.isa, config.num_threads)
+    else:
+        f = _activations.softmax_f32 if f32 else _activations.softmax_f64
+        f(x2, y, log, config.isa, config.num_threads)
     return y if x.ndim == 2 else y.reshape(x.shape)
 
 
