@@ -71,6 +71,7 @@ def split_line(line: str) -> tuple[list[list[str]], str]:
 
 def install_spec(cmd: list[str]) -> tuple[str, ...] | None:
     """`pip install -e ".[a,b]" other` -> ("a", "b", "+other"); None if not an install."""
+    cmd = env_prefix(cmd)[1]  # TINYGRAD_EDU_NATIVE=1 pip install ...: the wheel is built
     if not INSTALL_RE.match(" ".join(cmd)):
         return None
     args = cmd[cmd.index("install") + 1 :]
@@ -89,6 +90,16 @@ def install_spec(cmd: list[str]) -> tuple[str, ...] | None:
 def install_in_comment(comment: str) -> tuple[str, ...] | None:
     m = re.search(r"(pip install [^)`]*)", comment)
     return install_spec(shlex.split(m.group(1))) if m else None
+
+
+def env_prefix(cmd: list[str]) -> tuple[dict[str, str], list[str]]:
+    """`A=1 B=2 command args` -> ({"A": "1", "B": "2"}, [command, args])."""
+    env = {}
+    while cmd and re.fullmatch(r"[A-Za-z_]\w*=.*", cmd[0]):
+        key, value = cmd[0].split("=", 1)
+        env[key] = value
+        cmd = cmd[1:]
+    return env, cmd
 
 
 def short_form(cmd: list[str]) -> list[str]:
@@ -135,6 +146,11 @@ def test_plan_reads_installs_and_commands():
         (("mpi",), ["mpiexec", "-n", "2", "tinygrad-edu", "train-gpt", "--out", "run"]),
     ]
     assert short_form(steps[0][1])[-4:] == ["--quick", "--only", "01", "05"]
+    assert env_prefix(["OMP_NUM_THREADS=1", "tinygrad-edu", "info"]) == (
+        {"OMP_NUM_THREADS": "1"},
+        ["tinygrad-edu", "info"],
+    )
+    assert install_spec(["TINYGRAD_EDU_NATIVE=1", "pip", "install", "-e", "."]) == ()
     assert install_spec(["pip", "install", "-e", ".[test,plot]", "websocket-client"]) == (
         "plot",
         "test",
@@ -176,7 +192,11 @@ def _make_env(where: Path, wheel: Path, spec: tuple[str, ...]) -> dict[str, str]
                          capture_output=True, text=True, timeout=1800)  # fmt: skip
     assert res.returncode == 0, f"pip install {target} {others}:\n{res.stderr[-3000:]}"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(VIRTUAL_ENV=str(where), PATH=f"{where / 'bin'}{os.pathsep}{env['PATH']}")
+    # none of the test runner's own environment: its mpiexec or tinygrad-edu would hide a
+    # command whose install line is missing
+    ours = {os.path.join(p, "bin") for p in (sys.prefix, os.environ.get("VIRTUAL_ENV", ""))}
+    path = [p for p in env["PATH"].split(os.pathsep) if p and p not in ours]
+    env.update(VIRTUAL_ENV=str(where), PATH=os.pathsep.join([str(where / "bin"), *path]))
     env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1")
     env.pop("TINYGRAD_EDU_OUT", None)
     return env
@@ -207,10 +227,11 @@ def test_every_readme_command_works_from_its_own_install(tmp_path, wheel):
     for spec, cmd in steps:
         if spec not in envs:
             envs[spec] = _make_env(tmp_path / f"venv{len(envs)}", wheel, spec)
+        extra_env, cmd = env_prefix(cmd)
         _provide_inputs(cmd, work)
         run = short_form(cmd)
-        res = subprocess.run(run, cwd=work, env=envs[spec], capture_output=True, text=True,
-                             timeout=1200)  # fmt: skip
+        res = subprocess.run(run, cwd=work, env={**envs[spec], **extra_env},
+                             capture_output=True, text=True, timeout=1200)  # fmt: skip
         ok = next((codes for key, codes in EXIT_OK.items() if key in cmd), (0,))
         if res.returncode not in ok:
             last = (res.stdout + res.stderr).strip().splitlines()[-5:]
