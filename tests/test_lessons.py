@@ -174,6 +174,8 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "simd_beats_plain_c_attention": True,
             "fused_attention_memory": True,
             "pool_removes_page_faults": True,
+            "fusion_moves_fewer_bytes": True,
+            "fusion_not_slower": True,
             "gpt_step_far_from_peak": None,
         },
         "beliefs": {

@@ -352,7 +352,80 @@ else:
     )
 
 # %% [markdown]
-# ## 7. The whole GPT training step
+# ## 7. Fusion: the MLP block in fewer trips through memory
+#
+# The MLP block of lecture 8 is `x + c_proj(gelu(c_fc(x)))`. Run as four kernels, each
+# one writes its whole result to memory and the next reads it back:
+#
+#     h   = x @ W1.T          GEMM: reads x, W1;  writes h       (N, H)
+#     g   = gelu(h)           reads h;            writes g       (N, H)
+#     y   = g @ W2.T          GEMM: reads g, W2;  writes y       (N, C)
+#     out = x + y             reads x, y;         writes out     (N, C)
+#
+# The fused kernels do the GELU and the residual add *in the GEMM's epilogue*: the
+# moment a small tile of the result (8 x 32 numbers with AVX-512) is finished and still
+# in the L1 cache, it gets GELU (or the residual) and only then goes to memory
+# (`csrc/gemm_impl.h`, the fused epilogue; `F.linear_gelu` and `Linear(x, residual=...)`,
+# which the GPT uses). The pre-activation h is still written: the backward pass needs
+# GELU's derivative at h, and recomputing h would cost another GEMM. The numbers are the
+# same, bit for bit (tests/test_kernels_fused.py). Below: the bytes each version moves,
+# counted from the shapes (each array read or written once per kernel), and the time,
+# the two versions taking turns.
+
+# %%
+N_TOK, C_EMB = (768, 128) if QUICK else (3072, 128)  # tokens (B x T), width
+H_MLP = 4 * C_EMB
+xm = rng.standard_normal((N_TOK, C_EMB)).astype(np.float32)
+w1 = (rng.standard_normal((H_MLP, C_EMB)) / np.sqrt(C_EMB)).astype(np.float32)
+w2 = (rng.standard_normal((C_EMB, H_MLP)) / np.sqrt(H_MLP)).astype(np.float32)
+
+
+def mlp_unfused():
+    h = compiled.gemm(xm, w1.T)
+    g = compiled.gelu(h)
+    return xm + compiled.gemm(g, w2.T)
+
+
+def mlp_fused():
+    _, g = compiled.linear_gelu(xm, w1)  # (h, gelu(h)) from one GEMM
+    return compiled.linear_residual(g, w2, None, xm)  # x + g @ W2.T from one GEMM
+
+
+same = np.array_equal(mlp_unfused(), mlp_fused())
+NC, NH, W = N_TOK * C_EMB, N_TOK * H_MLP, H_MLP * C_EMB  # numbers in x, in h, in a weight
+item = xm.itemsize
+bytes_unfused = item * ((NC + W + NH) + (NH + NH) + (NH + W + NC) + (NC + NC + NC))
+bytes_fused = item * ((NC + W + NH + NH) + (NH + W + NC + NC))
+fusion = time_rungs(
+    {"unfused (4 kernels)": mlp_unfused, "fused (2 GEMMs)": mlp_fused}, 5 if QUICK else 9
+)
+t_unfused, t_fused = fusion["unfused (4 kernels)"], fusion["fused (2 GEMMs)"]
+print(f"MLP block forward, N = {N_TOK} tokens, C = {C_EMB}, H = {H_MLP}, float32:")
+print(f"  unfused: {bytes_unfused / 2**20:6.1f} MiB moved, {t_unfused * 1e3:7.2f} ms")
+print(f"  fused:   {bytes_fused / 2**20:6.1f} MiB moved, {t_fused * 1e3:7.2f} ms")
+print(f"  the same output, bit for bit: {same}")
+saved = bytes_unfused - bytes_fused
+lesson.verdict(
+    "fusion_moves_fewer_bytes",
+    saved > 0 and same,
+    f"fusion saves {saved / 2**20:.1f} MiB of memory traffic per block "
+    f"({100 * saved / bytes_unfused:.0f}% of the unfused {bytes_unfused / 2**20:.1f} MiB): "
+    "the GELU pass and the residual add no longer read and write whole arrays",
+    "the fused block did not move fewer bytes, or did not give the same output, in this run",
+)
+speedup = t_unfused / t_fused
+lesson.verdict(
+    "fusion_not_slower",
+    speedup > 1 / 1.1,
+    f"the fused block ran {speedup:.2f}x as fast as the unfused one (we ask only that it be "
+    "no more than 10% slower, a margin a busy machine does not fake): the epilogue's work "
+    "is done on tiles already in the cache",
+    f"the fused block ran at {speedup:.2f}x the unfused one's speed in this run: slower by "
+    "more than 10%, which a busy spell alone rarely explains",
+)
+
+# %% [markdown]
+# ## 8. The whole GPT training step
 #
 # A training step runs forward, backward, clipping and AdamW. Its useful work is about
 # 6 FLOPs per parameter per token (2 forward, 4 backward) plus the attention scores.
