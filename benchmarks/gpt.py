@@ -13,6 +13,15 @@ iteration, on nanoGPT's CPU recipe (4 layers, 4 heads, 128 wide, block 64, batch
 and on a model 11x its size (6 layers, 6 heads, 384 wide, block 256, batch 8; 2 threads).
 The PyTorch model is tests/torch_gpt.py: same architecture, same
 initial weights, same batches.
+
+Each table also gives the step's FLOPs (6 per parameter per token, forward 2 and
+backward 4, plus attention's 12 * n_layer * T * n_embd: the count of
+tinygrad_edu.lessons.bench.gpt_step_throughput), the GFLOP/s our step achieved and its
+share of the machine's FMA peak, measured as `tinygrad-edu bench` does (compiled.peak_gflops:
+independent FMA chains that never touch memory, on the same number of threads). Then
+where our step's time goes: every `compiled.*` kernel call timed (the outermost call
+only, so a kernel calling another is counted once), per step, and what is left, the
+Python and NumPy between the kernels.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import _harness as H  # noqa: E402
 H.reexec_clean()
 
 import tinygrad_edu as tg  # noqa: E402
+from tinygrad_edu import kernels  # noqa: E402
 from tinygrad_edu.models.gpt import GPT, GPTConfig  # noqa: E402
 from tinygrad_edu.models.train_gpt import TrainConfig, make_optimizer  # noqa: E402
 
@@ -97,6 +107,98 @@ SHAPES = [
 ]
 
 
+def step_flops(model: GPT, tokens: int) -> float:
+    """FLOPs of one training step (see the module docstring)."""
+    cfg = model.config
+    n_params = model.num_parameters(non_embedding=False)
+    return tokens * (6 * n_params + 12 * cfg.n_layer * cfg.block_size * cfg.n_embd)
+
+
+# kernel family of each compiled.* kernel the step calls (anything else: its own name)
+FAMILIES = {
+    "gemm": "GEMM",
+    "matmul": "GEMM",
+    "linear_gelu": "GEMM + bias + GELU (fused)",
+    "linear_residual": "GEMM + bias + residual (fused)",
+    "multi_head_attention_forward": "attention",
+    "multi_head_attention_backward": "attention",
+    "attention_forward": "attention",
+    "attention_backward": "attention",
+    "gelu": "GELU",
+    "gelu_backward": "GELU",
+    "layer_norm": "LayerNorm",
+    "layer_norm_backward": "LayerNorm",
+    "cross_entropy": "softmax / cross-entropy",
+    "cross_entropy_backward": "softmax / cross-entropy",
+    "softmax": "softmax / cross-entropy",
+    "log_softmax": "softmax / cross-entropy",
+    "adamw_update": "AdamW",
+    "adam_update": "AdamW",
+    "add": "adds and sums",
+    "sum_to_shape": "adds and sums",
+    "colsum": "adds and sums",
+    "sum_squares": "clipping (norms, scale)",
+    "scale_": "clipping (norms, scale)",
+    "embedding_backward": "embedding",
+}
+
+
+def kernel_breakdown(step, n_steps: int) -> tuple[float, dict[str, float]]:
+    """(seconds per step, {kernel family: seconds per step}) over n_steps steps, with
+    every compiled.* kernel wrapped in a timer while they run (then unwrapped)."""
+    from tinygrad_edu.kernels import compiled as C
+    from tinygrad_edu.kernels.interface import KERNELS
+
+    totals: dict[str, float] = {}
+    depth = [0]
+
+    def timed(name, fn):
+        def call(*args, **kwargs):
+            if depth[0]:  # called by another kernel: counted in that one
+                return fn(*args, **kwargs)
+            depth[0] += 1
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                totals[name] = totals.get(name, 0.0) + time.perf_counter() - t0
+                depth[0] -= 1
+
+        return call
+
+    originals = {k: getattr(C, k) for k in KERNELS if callable(getattr(C, k, None))}
+    try:
+        for k, fn in originals.items():
+            setattr(C, k, timed(k, fn))
+        step()  # warm-up
+        totals.clear()
+        t0 = time.perf_counter()
+        for _ in range(n_steps):
+            step()
+        total = (time.perf_counter() - t0) / n_steps
+    finally:
+        for k, fn in originals.items():
+            setattr(C, k, fn)
+    families: dict[str, float] = {}
+    for k, t in totals.items():
+        fam = FAMILIES.get(k, k)
+        families[fam] = families.get(fam, 0.0) + t / n_steps
+    return total, families
+
+
+def print_breakdown(title: str, total: float, families: dict[str, float]) -> None:
+    rest = total - sum(families.values())
+    rows = [
+        [fam, f"{t * 1e3:.2f}", f"{100 * t / total:.1f}"]
+        for fam, t in sorted(families.items(), key=lambda kv: -kv[1])
+    ]
+    rows.append(
+        ["Python and NumPy between kernels", f"{rest * 1e3:.2f}", f"{100 * rest / total:.1f}"]
+    )
+    rows.append(["the whole step (timed with the wrappers on)", f"{total * 1e3:.2f}", "100.0"])
+    H.print_table(title, ["kernel family", "ms per step", "% of step"], rows)
+
+
 def bench_steps(quick: bool, shapes: list[str]) -> None:
     torch = H.torch_or_none()
     for name, dims, batch, thread_counts in SHAPES:
@@ -104,7 +206,7 @@ def bench_steps(quick: bool, shapes: list[str]) -> None:
             continue
         cfg = GPTConfig(vocab_size=65, bias=False, **dims)
         tokens = batch * cfg.block_size
-        rows = []
+        rows, breakdowns = [], []
         for n in thread_counts:
             with H.threads(n):
                 tg.manual_seed(0)
@@ -123,6 +225,9 @@ def bench_steps(quick: bool, shapes: list[str]) -> None:
                     t_ours, t_torch, ratio = H.time_interleaved(
                         ours, torch_step_fn(model, batches), steps=steps, rounds=rounds
                     )
+                peak = kernels.compiled.peak_gflops(np.float32, nthreads=n) * 1e9
+                gflops = step_flops(model, tokens) / t_ours
+                breakdowns.append((n, *kernel_breakdown(ours, 2 if quick else steps * 2)))
             rows.append(
                 [
                     n,
@@ -131,15 +236,36 @@ def bench_steps(quick: bool, shapes: list[str]) -> None:
                     "-" if t_torch is None else f"{t_torch * 1e3:.1f}",
                     "-" if t_torch is None else f"{tokens / t_torch:,.0f}",
                     "-" if ratio is None else f"{ratio:.2f}",
+                    f"{step_flops(model, tokens) / 1e9:.2f}",
+                    f"{gflops / 1e9:.0f}",
+                    f"{peak / 1e9:.0f}",
+                    f"{100 * gflops / peak:.0f}%",
                 ]
             )
         H.print_table(
             f"GPT training step (fwd+bwd+clip+AdamW), {cfg.n_layer}x{cfg.n_embd}, B={batch} "
             f"T={cfg.block_size}, {tokens} tokens/step; backend {tg.info()['backend']}, "
             f"simd {tg.info()['simd']}",
-            ["threads", "ours ms", "ours tok/s", "torch ms", "torch tok/s", "ours/torch speed"],
+            [
+                "threads",
+                "ours ms",
+                "ours tok/s",
+                "torch ms",
+                "torch tok/s",
+                "ours/torch speed",
+                "GFLOP/step",
+                "ours GFLOP/s",
+                "FMA peak GFLOP/s",
+                "share of peak",
+            ],
             rows,
         )
+        for n, total, families in breakdowns:
+            print_breakdown(
+                f"where our step's time goes, {cfg.n_layer}x{cfg.n_embd}, {n} thread(s)",
+                total,
+                families,
+            )
 
 
 def train_recipe(quick: bool) -> None:
