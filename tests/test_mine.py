@@ -211,17 +211,41 @@ SABOTAGES = {
 }  # fmt: skip
 
 
+# Verdicts that measure the compiled kernels themselves, not the numbers: lesson 7's fused
+# attention must use less memory than the textbook's, and under --mine the "fused" call runs
+# the learner's one-head function, which builds the whole T x T weights as the textbook does.
+# That half fails by design; the numbers half is read from the lesson's printed table.
+KERNEL_VERDICTS = {"07_queries_keys_values": {"fused_same_numbers_less_memory"}}
+
+
+def _fused_differences(stdout: str) -> list:
+    """Lesson 7's table: the max |diff| between the textbook and the fused attention."""
+    lines = stdout.split("textbook ms   fused ms")[1].splitlines()[1:]
+    rows = [line.split() for line in lines if line.strip()[:1].isdigit()]
+    return [float(row[-1]) for row in rows if len(row) == 7]
+
+
+def _mismatches(stem: str, stdout: str, record: dict) -> list:
+    """What this run concluded differently from tests/test_lessons.py's table: verdicts
+    (those about the kernels themselves left out), belief outcomes, lesson 7's numbers."""
+    from test_lessons import EXPECTED
+
+    expected = EXPECTED[stem]
+    exempt = KERNEL_VERDICTS.get(stem, set())
+    found = [k for k, v in record["verdicts"].items()
+             if k not in exempt and expected["verdicts"].get(k) not in (None, v)]  # fmt: skip
+    found += [k for k, b in record["beliefs"].items() if expected["beliefs"][k][0] != b["outcome"]]
+    if stem == "07_queries_keys_values" and max(_fused_differences(stdout)) > 1e-4:
+        found.append("fused attention's numbers differ from the textbook's")
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", sorted({s[0] for s in SABOTAGES.values()}))
 def test_lessons_hold_with_the_reference_solutions_plugged_in(stem, tmp_path):
     stdout, record = _run_lesson(stem, _folder(tmp_path), tmp_path)
     assert "this run uses YOUR" in stdout
-    from test_lessons import EXPECTED
-
-    expected = EXPECTED[stem]["verdicts"]
-    for key, value in expected.items():
-        if value is not None:
-            assert record["verdicts"][key] == value, (key, stdout[-3000:])
+    assert _mismatches(stem, stdout, record) == [], stdout[-3000:]
     assert record["mine"]["used"] and sum(record["mine"]["calls"].values()) > 0
 
 
@@ -233,9 +257,6 @@ def test_a_sabotaged_function_is_caught_by_the_lessons_own_verdicts(sabotage, tm
     stdout, record = _run_lesson(stem, folder, tmp_path, force=True)
     assert f"uses YOUR {name}" in stdout and "forced (failed: " in stdout
     assert record["mine"]["calls"].get(name, 0) > 0
-    from test_lessons import EXPECTED
-
-    expected = EXPECTED[stem]["verdicts"]
-    flipped = [k for k, v in record["verdicts"].items() if expected.get(k) not in (None, v)]
-    assert flipped, f"no verdict of {stem} caught the sabotage {sabotage}:\n{stdout[-3000:]}"
+    flipped = _mismatches(stem, stdout, record)
+    assert flipped, f"nothing in {stem} caught the sabotage {sabotage}:\n{stdout[-3000:]}"
     assert f"this ran on YOUR {name}" in stdout  # the failing verdict names the function
