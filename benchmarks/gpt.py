@@ -3,6 +3,7 @@
     python benchmarks/gpt.py            # step timing, 1 and 2 threads
     python benchmarks/gpt.py --quick    # a short run (CI)
     python benchmarks/gpt.py --train    # also the full nanoGPT CPU recipe (2000 iterations)
+    python benchmarks/gpt.py --fusion   # also the step with its fused epilogues vs unfused
 
 Ours and PyTorch take turns (5 steps each, 15 rounds): the speed ratio is the median
 of the rounds' ratios, so both sides see the same load on a shared machine.
@@ -199,6 +200,55 @@ def print_breakdown(title: str, total: float, families: dict[str, float]) -> Non
     H.print_table(title, ["kernel family", "ms per step", "% of step"], rows)
 
 
+def unfused(step):
+    """step with the fused epilogues undone: compiled.linear_gelu and linear_residual
+    replaced, while it runs, by the kernels they fuse (gemm, the bias, then gelu or the
+    add), each a pass over memory of its own. The same numbers and the same ops: only
+    the kernels' memory traffic differs."""
+    from tinygrad_edu.kernels import compiled as C
+
+    def linear_gelu(x, w, b=None, approximate="none"):
+        h = C.gemm(x, w.T)
+        if b is not None:
+            h += b
+        return h, C.gelu(h, approximate)
+
+    def linear_residual(x, w, b, r):
+        y = C.gemm(x, w.T)
+        if b is not None:
+            y += b
+        return C.add(r, y)
+
+    def run():
+        fused = C.linear_gelu, C.linear_residual
+        C.linear_gelu, C.linear_residual = linear_gelu, linear_residual
+        try:
+            step()
+        finally:
+            C.linear_gelu, C.linear_residual = fused
+
+    return run
+
+
+def bench_fusion(quick: bool) -> None:
+    """The recipe step with the fused epilogues against the same step unfused, in turns."""
+    name, dims, batch, thread_counts = SHAPES[0]
+    cfg = GPTConfig(vocab_size=65, bias=False, **dims)
+    rows = []
+    for n in thread_counts:
+        with H.threads(n):
+            tg.manual_seed(0)
+            model = GPT(cfg)
+            ours = ours_step_fn(model, make_batches(8, cfg, batch))
+            t_f, t_u, ratio = H.time_interleaved(ours, unfused(ours), 5, 4 if quick else 15)
+        rows.append([n, f"{t_f * 1e3:.2f}", f"{t_u * 1e3:.2f}", f"{ratio:.3f}"])
+    H.print_table(
+        f"fused epilogues vs the same kernels unfused, {name} step",
+        ["threads", "fused ms", "unfused ms", "unfused time / fused"],
+        rows,
+    )
+
+
 def bench_steps(quick: bool, shapes: list[str]) -> None:
     torch = H.torch_or_none()
     for name, dims, batch, thread_counts in SHAPES:
@@ -298,6 +348,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--train", action="store_true", help="also run the 2000-iteration recipe")
     ap.add_argument(
+        "--fusion", action="store_true", help="also the recipe step fused vs unfused, in turns"
+    )
+    ap.add_argument(
         "--shapes",
         default="recipe,6x384",
         help="comma-separated: recipe (4x128, B12 T64) and/or 6x384 (B8 T256)",
@@ -305,6 +358,8 @@ def main() -> None:
     args = ap.parse_args()
     print(f"NumPy BLAS: {H.openblas_kernel()}")
     bench_steps(args.quick, args.shapes.split(","))
+    if args.fusion:
+        bench_fusion(args.quick)
     if args.train:
         train_recipe(args.quick)
 
