@@ -39,7 +39,7 @@ int DNAME(tg_gemm_fused)(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *a, ptrd
                              bias, resid, pre, act ? DNAME(tg_gelu_kernel)(isa) : NULL, act == 2};
     if (K <= 0) { /* an empty sum: C = 0, then the epilogue */
         for (ptrdiff_t i = 0; i < M * N; i++) c[i] = 0;
-        TG_PICK(isa, DNAME(epilogue))(&p, c, 0, 0, M, N);
+        TG_PICK(isa, DNAME(epilogue))(&p, c, N, 0, 0, M, N);
         return 0;
     }
     return TG_PICK(isa, DNAME(gemm))(&p, nthreads);

@@ -321,16 +321,18 @@ static inline void DFN(add_row)(T *restrict y, const T *restrict x, ptrdiff_t n)
     for (; j < n; j++) y[j] += x[j];
 }
 
-static void DFN(epilogue)(const GEMM_ARGS *p, T *c, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr,
-                          ptrdiff_t nr) {
+/* c: the piece, rows ldp apart (C itself, ldp = ldc; or macro_kernel's tile buffer). */
+static void DFN(epilogue)(const GEMM_ARGS *p, T *c, ptrdiff_t ldp, ptrdiff_t i0, ptrdiff_t j0,
+                          ptrdiff_t mr, ptrdiff_t nr) {
     for (ptrdiff_t i = 0; i < mr; i++) {
-        T *row = c + i * p->ldc;
+        T *row = c + i * ldp;
         ptrdiff_t at = (i0 + i) * p->ldc + j0; /* where this row piece is in resid and pre */
         if (p->bias) DFN(add_row)(row, p->bias + j0, nr);
         if (p->resid) DFN(add_row)(row, p->resid + at, nr);
         if (p->pre) __builtin_memcpy(p->pre + at, row, (size_t)nr * sizeof(T));
-        if (p->act) p->act(row, row, nr, p->act_tanh);
+        if (p->act && ldp != nr) p->act(row, row, nr, p->act_tanh);
     }
+    if (p->act && ldp == nr) p->act(c, c, mr * nr, p->act_tanh); /* rows side by side: one call */
 }
 
 /* ---- the macro-kernel: one A block against strips [js0, js1) of the B panel ---------- */
@@ -352,19 +354,34 @@ static void DFN(macro_kernel)(ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc, const T 
         const T *b = bp + j0 * kc;
         for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) { /* ... while the A strips stream by */
             ptrdiff_t mr = mc - i0 < MR ? mc - i0 : MR;
+            /* An edge tile, and with GELU in the epilogue every tile, is computed into the
+             * local buffer: GELU then runs once over its MR x NR numbers side by side
+             * (one call instead of one per row), before the tile is copied out to C. */
             int in_place = a_rows && mr == MR, edge = mr < MR || nr < NR;
-            T *cij = c + i0 * ldc + j0, *dst = edge ? tile : cij;
-            ptrdiff_t ldd = edge ? NR : ldc;
-            int add_here = edge ? 0 : add;
+            int via_tile = edge || (ep && ep->act);
+            T *cij = c + i0 * ldc + j0, *dst = via_tile ? tile : cij;
+            ptrdiff_t ldd = via_tile ? NR : ldc;
+            int add_here = via_tile ? 0 : add;
             if (in_place)
                 DFN(micro_kernel_rows)(kc, a_rows + i0 * lda, lda, b, dst, ldd, add_here);
             else
                 DFN(micro_kernel)(kc, a_rows ? ap : ap + i0 * kc, b, dst, ldd, add_here);
-            if (edge)
+            if (!via_tile) {
+                if (ep) DFN(epilogue)(ep, cij, ldc, ic + i0, jc + j0, mr, nr); /* last k-block */
+                continue;
+            }
+            if (add) /* the earlier k-blocks' sums, already in C */
                 for (ptrdiff_t i = 0; i < mr; i++)
-                    for (ptrdiff_t j = 0; j < nr; j++)
-                        cij[i * ldc + j] = add ? cij[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
-            if (ep) DFN(epilogue)(ep, cij, ic + i0, jc + j0, mr, nr); /* the last k-block */
+                    for (ptrdiff_t j = 0; j < nr; j++) tile[i * NR + j] += cij[i * ldc + j];
+            if (ep) DFN(epilogue)(ep, tile, NR, ic + i0, jc + j0, mr, nr);
+            if (!edge) {
+                for (int i = 0; i < MR; i++)
+                    for (int v = 0; v < NV; v++)
+                        VSTORE(cij + i * ldc + v * VW, VLOAD(tile + i * NR + v * VW));
+            } else {
+                for (ptrdiff_t i = 0; i < mr; i++)
+                    for (ptrdiff_t j = 0; j < nr; j++) cij[i * ldc + j] = tile[i * NR + j];
+            }
         }
     }
 }
@@ -604,7 +621,7 @@ static int DFN(few_rows)(const GEMM_ARGS *p) {
 static int DFN(gemm)(const GEMM_ARGS *p, int nthreads) {
     if (DFN(few_rows)(p)) { /* section 6: few rows */
         DFN(gemv)(p, nthreads);
-        if (DFN(has_epilogue)(p)) DFN(epilogue)(p, p->c, 0, 0, p->M, p->N);
+        if (DFN(has_epilogue)(p)) DFN(epilogue)(p, p->c, p->ldc, 0, 0, p->M, p->N);
         return 0;
     }
     double flops = 2.0 * (double)p->M * (double)p->N * (double)p->K;
