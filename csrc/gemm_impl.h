@@ -153,6 +153,19 @@
  * gemm_f32_avx512._omp_fn.0? Yes: objdump shows it inlined gemm_thread_f32_avx512,
  * which GCC only does into a function of the same target; the FMAs themselves live
  * in micro_kernel_f32_avx512 in any case.)
+ *
+ * ===================================================================================
+ * 7. The fused epilogue: what follows a Linear layer, done as C is written
+ * ===================================================================================
+ *
+ * A Linear layer is rarely alone: the MLP's c_fc is followed by a bias and GELU, every
+ * projection onto the residual stream by the add x + y. Run as separate kernels, each
+ * reads all of C from memory and writes it back. tg_gemm_fused does them on each MR x NR
+ * tile right after its last k-block, while the tile is in L1 (section "the fused
+ * epilogue" in the code): + bias, + residual, a copy of the pre-activation (the
+ * backward's GELU' needs it), then GELU -- gelu.c's own kernel, called once per tile, so
+ * the numbers are the unfused ones bit for bit. With GELU, each tile is computed into
+ * a small local buffer (as edge tiles always are), finished there, and copied out.
  */
 
 /* tg_dtype.h's names under this file's own: here W is a weight matrix, so the vector
