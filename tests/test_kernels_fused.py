@@ -149,7 +149,7 @@ def grads_of(f, *arrays, seed=0):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
-def test_linear_gelu_op_equals_linear_then_gelu(backend, nthreads, rng, dtype, approximate):
+def test_linear_gelu_op_equals_linear_then_gelu(backend, isa, nthreads, rng, dtype, approximate):
     x = rng.standard_normal((2, 7, 19)).astype(dtype)
     _, w, b = operands(rng, 1, 19, 45, dtype)
 
@@ -172,7 +172,7 @@ def test_linear_gelu_op_equals_linear_then_gelu(backend, nthreads, rng, dtype, a
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_linear_residual_op_equals_linear_then_add(backend, nthreads, rng, dtype):
+def test_linear_residual_op_equals_linear_then_add(backend, isa, nthreads, rng, dtype):
     x = rng.standard_normal((3, 5, 24)).astype(dtype)
     _, w, b = operands(rng, 1, 24, 11, dtype)
     r = rng.standard_normal((3, 5, 11)).astype(dtype)
@@ -189,7 +189,7 @@ def test_linear_residual_op_equals_linear_then_add(backend, nthreads, rng, dtype
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
-def test_fused_ops_against_finite_differences(backend, rng, approximate):
+def test_fused_ops_against_finite_differences(backend, isa, rng, approximate):
     x = rng.standard_normal((2, 3, 5))
     w = rng.standard_normal((6, 5)) * 0.5
     b = rng.standard_normal(6)
