@@ -152,6 +152,30 @@ def test_every_lesson_with_exercises_takes_mine():
         assert "Lesson(" in source or "lesson_gpt" in source, path.name
 
 
+def test_the_environment_variable_plugs_in_and_a_failing_verdict_names_the_function(
+    tmp_path, monkeypatch, capsys
+):
+    from tinygrad_edu.lessons.common import Lesson
+
+    folder = _folder(tmp_path, names=("softmax", "matmul_loops"))
+    monkeypatch.setenv("TINYGRAD_EDU_MINE", str(folder))  # how a notebook or the book asks
+    monkeypatch.setenv("TINYGRAD_EDU_OUT", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["lesson"])
+    lesson = Lesson("99_mine", "a lesson")
+    assert [p.name for p in lesson.mine if p.used] == ["softmax", "matmul_loops"]
+    assert "this run uses YOUR softmax, matmul_loops" in capsys.readouterr().out
+    lesson.verdict("before", False, "held", "did not hold")
+    assert "none of your functions was called so far" in capsys.readouterr().out
+    kernels.ops.softmax(np.zeros((2, 3)))
+    lesson.verdict("holds", True, "held", "did not hold")
+    assert "YOUR" not in capsys.readouterr().out  # a verdict that holds needs no note
+    lesson.verdict("fails", False, "held", "did not hold")
+    out = capsys.readouterr().out
+    assert "did not hold" in out and "this ran on YOUR softmax (1 call)" in out
+    record = json.loads((tmp_path / "99_mine_verdicts.json").read_text())
+    assert record["mine"] == {"used": ["softmax", "matmul_loops"], "calls": {"softmax": 1}}
+
+
 def test_a_lesson_names_a_missing_folder_in_one_line(tmp_path):
     env = dict(os.environ, TINYGRAD_EDU_OUT=str(tmp_path), MPLBACKEND="Agg")
     args = [sys.executable, str(ROOT / "tutorials" / "01_neuron.py"), "--quick", "--mine",

@@ -174,7 +174,7 @@ class Lesson:
             return (
                 "     (none of your functions was called so far: this is the library's own result)"
             )
-        names = ", ".join(f"{n} ({c:,} calls)" for n, c in called.items())
+        names = ", ".join(f"{n} ({c:,} call{'' if c == 1 else 's'})" for n, c in called.items())
         return f"     (this ran on YOUR {names}: check them with `tinygrad-edu exercises check`)"
 
     def _write_record(self) -> None:
