@@ -131,6 +131,8 @@ def read_header(path: str | os.PathLike) -> dict[str, tuple[str, tuple[int, ...]
                 raise ValueError(f"tensor {name!r} has dtype {dtype!r}, shape {shape!r}")
             tensors[name] = (dtype, shape)
         return tensors
+    except RecursionError:
+        raise CheckpointError(f"{path}: its header's JSON is nested too deep") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{path}: not a valid safetensors file ({exc})") from exc
 
@@ -171,7 +173,8 @@ def check_gpt_weights(path: str | os.PathLike, config: dict[str, Any], config_pa
     n_layer = config.get("n_layer")
     block = re.compile(r"(?:transformer\.)?h\.(\d+)\.")  # h.3.attn... -> block 3
     blocks = {int(m[1]) for m in map(block.match, header) if m}
-    if not isinstance(n_layer, int) or blocks != set(range(n_layer)):
+    # the count first: a hostile n_layer (2**63) must not build range(n_layer)
+    if not isinstance(n_layer, int) or len(blocks) != n_layer or blocks != set(range(n_layer)):
         raise CheckpointError(
             f"{config_path} gives n_layer {config.get('n_layer')!r}, but {path} holds "
             f"{len(blocks)} blocks: the config does not describe these weights"
@@ -249,6 +252,8 @@ def read_json(path: str | os.PathLike) -> Any:
             return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise CheckpointError(f"{path}: its JSON is nested too deep") from None
 
 
 def read_jsonl(path: str | os.PathLike) -> list[Any]:
@@ -259,7 +264,7 @@ def read_jsonl(path: str | os.PathLike) -> list[Any]:
             if line.strip():
                 try:
                     rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
+                except (json.JSONDecodeError, RecursionError) as exc:
                     raise CheckpointError(f"{path}, line {number}: not valid JSON: {exc}") from exc
     return rows
 
@@ -470,7 +475,7 @@ def _parse_lock(text: str) -> dict[str, Any] | None:
     """{"pid", "host", "started"} from a lock file's text; None if damaged or empty."""
     try:
         holder = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(holder, dict) or set(holder) != {"pid", "host", "started"}:
         return None
@@ -591,7 +596,7 @@ def recorded_names(folder: str) -> set[str]:
         for line in f:
             try:
                 made = json.loads(line).get("made")
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 continue
             if isinstance(made, list):
                 names.update(n for n in made if isinstance(n, str))
