@@ -92,15 +92,45 @@ def write_metrics(out: str, metrics: list[dict]) -> None:
     )
 
 
+# What each saved setting must be (train_state.json is read back as untrusted input).
+_FLAGS = ("bias", "resume", "skip_nonfinite", "progress")
+_TEXTS = ("data", "tokenizer", "out")
+
+
+def read_train_state(path: str) -> dict:
+    """train_state.json, checked: the iteration, the metrics and every saved setting of
+    the kind TrainConfig holds, else one CheckpointError naming the file and the field."""
+    state = read_json(path)
+    saved = state.get("train_config") if isinstance(state, dict) else None
+    if not isinstance(saved, dict) or any(k not in state for k in ("iter", "rng", "metrics")):
+        raise CheckpointError(f"{path}: not the training state this version writes")
+    it = state["iter"]
+    if not isinstance(it, int) or isinstance(it, bool) or it < 0:
+        raise CheckpointError(f"{path}: iter is {it!r}, not an iteration number")
+    if not isinstance(state["metrics"], list) or not all(
+        isinstance(m, dict) for m in state["metrics"]
+    ):
+        raise CheckpointError(f"{path}: metrics is not a list of evaluations")
+    for key, value in saved.items():
+        if key in _FLAGS:
+            ok = isinstance(value, bool)
+        elif key in _TEXTS:
+            ok = value is None or isinstance(value, str)
+        else:  # a number (lr_decay_iters may be None)
+            is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = is_number or (key == "lr_decay_iters" and value is None)
+        if not ok:
+            raise CheckpointError(f"{path}: train_config.{key} is {value!r}, not a valid value")
+    return state
+
+
 def resume(cfg, ckpt: str, log) -> tuple[Any, dict, GPT, list[dict]]:
     """(cfg, train_state, model, metrics) from a published checkpoint; refuses one of
     another network than cfg asks for. cfg keeps the saved run's learning-rate schedule."""
     path = os.path.join(ckpt, "train_state.json")
-    state = read_json(path)
-    saved = state.get("train_config") if isinstance(state, dict) else None
+    state = read_train_state(path)
+    saved = state["train_config"]
     needed = (*ARCHITECTURE, "max_iters", "lr_decay_iters", "learning_rate")
-    if not isinstance(saved, dict) or any(k not in state for k in ("iter", "rng", "metrics")):
-        raise CheckpointError(f"{path}: not the training state this version writes")
     if any(k not in saved for k in needed):
         missing = ", ".join(k for k in needed if k not in saved)
         raise CheckpointError(f"{path}: the saved settings lack {missing}")
@@ -138,4 +168,4 @@ def saved_settings(out: str) -> dict:
     ckpt = published_checkpoint(out, verify=False)
     if ckpt is None:
         return {}
-    return read_json(os.path.join(ckpt, "train_state.json"))["train_config"]
+    return read_train_state(os.path.join(ckpt, "train_state.json"))["train_config"]
