@@ -1,0 +1,151 @@
+"""The namesake as an anchor: our GPT training step vs the same step in tinygrad.
+
+    pip install tinygrad==0.14.0
+    python benchmarks/tinygrad_anchor.py            # the recipe's step, 2 threads
+    python benchmarks/tinygrad_anchor.py --quick    # fewer rounds
+
+One step = forward, cross-entropy, backward, gradient clipping at 1.0, AdamW (weight
+decay 0.1 on 2-D weights only), on nanoGPT's CPU recipe (4 layers, 4 heads, 128 wide,
+block 64, batch 12), the same initial weights and batches on both sides.
+
+tinygrad runs with the settings its documentation gives for speed that we could use
+here: its default device (CPU, kernels compiled by clang), the whole step captured once
+by TinyJit and replayed, and as many CPU threads as ours (NUM_CPU_THREADS). BEAM search
+(BEAM=2, a search over kernel variants at compile time) is left out: its compile time
+for a whole training step does not fit a benchmark run. tinygrad's GELU is the tanh form,
+so both sides use it here (GPTConfig(activation="gelu_tanh"); the recipe's is the exact
+one): the same computation, and the same losses step by step.
+
+Ours and tinygrad take turns (H.time_interleaved): the ratio is the median of the rounds'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _harness as H  # noqa: E402
+
+H.reexec_clean()
+
+THREADS = 2
+os.environ.setdefault("NUM_CPU_THREADS", str(THREADS))  # read when tinygrad is imported
+
+from gpt import make_batches, ours_step_fn  # noqa: E402
+
+import tinygrad_edu as tg  # noqa: E402
+from tinygrad_edu.models.gpt import GPT, GPTConfig  # noqa: E402
+
+
+def tinygrad_step_fn(model: GPT, batches):
+    """The same step in tinygrad, captured by TinyJit, on model's initial weights."""
+    from tinygrad import Tensor, TinyJit
+    from tinygrad.helpers import Context
+    from tinygrad.nn.optim import AdamW, OptimizerGroup
+
+    cfg = model.config
+    C, nh = cfg.n_embd, cfg.n_head
+    p = {k: Tensor(v.copy()) for k, v in model.state_dict().items()}  # float: gets a .grad
+    p["lm_head.weight"] = p["transformer.wte.weight"]  # tied, as in ours
+    params = list({id(t): t for t in p.values()}.values())
+    decay = [t for t in params if t.ndim >= 2]
+    no_decay = [t for t in params if t.ndim < 2]
+    opt = OptimizerGroup(
+        AdamW(decay, lr=1e-3, b1=0.9, b2=0.99, eps=1e-8, weight_decay=0.1),
+        AdamW(no_decay, lr=1e-3, b1=0.9, b2=0.99, eps=1e-8, weight_decay=0.0),
+    )
+
+    def ln(x, name):
+        return x.layernorm(eps=cfg.layer_norm_eps) * p[name + ".weight"]
+
+    def loss_of(idx, targets):
+        B, T = idx.shape
+        pos = Tensor.arange(T)
+        x = p["transformer.wte.weight"][idx] + p["transformer.wpe.weight"][pos]
+        for i in range(cfg.n_layer):
+            h = f"transformer.h.{i}."
+            qkv = ln(x, h + "ln_1") @ p[h + "attn.c_attn.weight"].T
+            q, k, v = (t.reshape(B, T, nh, C // nh).transpose(1, 2) for t in qkv.split(C, dim=2))
+            y = q.scaled_dot_product_attention(k, v, is_causal=True)
+            y = y.transpose(1, 2).reshape(B, T, C)
+            x = x + y @ p[h + "attn.c_proj.weight"].T
+            m = (ln(x, h + "ln_2") @ p[h + "mlp.c_fc.weight"].T).gelu()
+            x = x + m @ p[h + "mlp.c_proj.weight"].T
+        logits = ln(x, "transformer.ln_f") @ p["lm_head.weight"].T
+        return logits.reshape(B * T, -1).sparse_categorical_crossentropy(targets.reshape(-1))
+
+    @TinyJit
+    def step(idx, targets):
+        with Context(TRAINING=1):
+            opt.zero_grad()
+            loss = loss_of(idx, targets)
+            loss.backward()
+            loss.realize()  # before the update below changes the weights in place
+            norm = Tensor.stack(*[t.grad.square().sum() for t in params]).sum().sqrt()
+            scale = (1.0 / (norm + 1e-6)).minimum(1.0)
+            for t in params:
+                t.grad = t.grad * scale
+            opt.step()
+            return loss
+
+    data = [(Tensor(x.astype(np.int32)), Tensor(y.astype(np.int32))) for x, y in batches]
+    state = {"i": 0}
+
+    def run():
+        x, y = data[state["i"] % len(data)]
+        state["i"] += 1
+        return step(x, y).item()
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    try:
+        import tinygrad  # noqa: F401
+    except ImportError:
+        print("tinygrad is not installed: nothing to compare with (pip install tinygrad==0.14.0)")
+        return
+    from importlib.metadata import version
+
+    cfg = GPTConfig(
+        block_size=64, vocab_size=65, n_layer=4, n_head=4, n_embd=128, bias=False,
+        activation="gelu_tanh",
+    )  # fmt: skip
+    batch = 12
+    tokens = batch * cfg.block_size
+    with H.threads(THREADS):
+        tg.manual_seed(0)
+        model = GPT(cfg)
+        batches = make_batches(8, cfg, batch)
+        theirs = tinygrad_step_fn(model, batches)
+        for _ in range(3):  # TinyJit: the first calls run and capture, later ones replay
+            theirs()
+        ours = ours_step_fn(model, batches)
+        t_ours, t_theirs, ratio = H.time_interleaved(
+            ours, theirs, steps=5, rounds=4 if args.quick else 11
+        )
+    H.print_table(
+        f"GPT training step, {cfg.n_layer}x{cfg.n_embd}, B={batch} T={cfg.block_size}, "
+        f"{THREADS} threads; tinygrad {version('tinygrad')}, TinyJit, NUM_CPU_THREADS={THREADS}",
+        ["ours ms", "ours tok/s", "tinygrad ms", "tinygrad tok/s", "ours/tinygrad speed"],
+        [
+            [
+                t_ours * 1e3,
+                f"{tokens / t_ours:,.0f}",
+                t_theirs * 1e3,
+                f"{tokens / t_theirs:,.0f}",
+                f"{ratio:.1f}",
+            ]
+        ],  # fmt: skip
+    )
+
+
+if __name__ == "__main__":
+    main()
