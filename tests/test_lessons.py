@@ -191,6 +191,18 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "n_workers_n_times_faster": ("partly", ()),
         },
     },
+    "12_your_gpt": {
+        "verdicts": {
+            "gpt_beats_bigram": True,
+            "a_head_prefers_previous_token": True,
+            "a_neuron_reads_the_context": True,
+            "dpo_shifts_towards_preference": True,
+        },
+        "beliefs": {
+            "your_weights_not_data": ("confirmed", (16,)),
+            "your_greedy_choice": ("partly", (13,)),
+        },
+    },
 }
 
 LECTURE_LESSONS = range(1, 12)  # every lesson 1-11 has verdicts and checked beliefs
@@ -367,6 +379,11 @@ POINTER_TOPICS: dict[tuple[int, int], tuple[str, ...]] = {
     (9, 5): ("next",),
     (10, 7): ("attention",),
     **{(11, n): ("",) for n in range(1, 11)},  # "lessons 1-9", "lessons 10 and 11"
+    (12, 5): ("lesson_gpt",),  # the capstone: lessons 5-9 on your own text
+    (12, 6): ("previous",),
+    (12, 7): ("quer",),
+    (12, 8): ("selectiv",),
+    (12, 9): ("DPO",),
 }
 LESSON_MENTION_RE = re.compile(r"\b[Ll]essons? (\d+)((?:(?:, | and | or |-|–)\d+)*)")
 SECTION_MENTION_RE = re.compile(r"\b[Ss]ections? (\d+)((?:(?:, | and | or |-|–)\d+)*)")

@@ -88,53 +88,10 @@ def show(s: str) -> str:
 #    the top choice, against drawing at random (section 3).
 
 # %% [markdown]
-# ## 1. Your text
+# ## 1. Your preference, and your text
 #
-# A text is refused, with one line saying why, if it is not UTF-8, holds NUL bytes (a
-# binary file), or is smaller than 50 kB: a GPT needs more than that to learn anything a
-# table of counts does not already know. The last 10% is kept aside (held out): the
-# model never trains on it, and every comparison below is made on it.
-
-
-# %%
-def read_your_text(path: str) -> str:
-    """The text of path, or SystemExit with one line saying why it cannot be used."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise SystemExit(f"12_your_gpt: cannot read {path}: {exc.strerror or exc}") from None
-    if b"\0" in raw:
-        raise SystemExit(f"12_your_gpt: {path} holds NUL bytes: a binary file, not a text")
-    try:
-        text = read_text_file(path)  # UTF-8, not empty (the trainer's own check)
-    except (ValueError, OSError) as exc:
-        raise SystemExit(f"12_your_gpt: {str(exc).splitlines()[0]}") from None
-    if len(raw) < MIN_BYTES:
-        raise SystemExit(
-            f"12_your_gpt: {path} has {len(raw):,} bytes; give at least {MIN_BYTES:,} "
-            "(about 50 kB of text) for a GPT to learn from"
-        )
-    return text
-
-
-if args.data is None:
-    text = load_genesis()
-    print(f"no --data given: {SOURCE}")
-    # the trainer reads a file: the text goes into the output folder, under our own name
-    data_path = lesson.out / "12_genesis_kjv.txt"
-    if data_path.is_symlink():
-        raise SystemExit(f"12_your_gpt: {data_path} is a link; not writing through it")
-    if not (data_path.is_file() and data_path.read_text(encoding="utf-8") == text):
-        data_path.write_text(text, encoding="utf-8")
-else:
-    text = read_your_text(args.data)
-    data_path = Path(args.data)
-    print(f"your text: {args.data}")
-
-
-# %% [markdown]
-# The preference is read now, before any training, so that a rule this lesson cannot
-# measure is refused at once. It understands four kinds of rule, judged on the characters
+# The preference is read first, so that a rule this lesson cannot measure is refused at
+# once. It understands four kinds of rule, judged on the characters
 # the model writes after a prompt: lines that *end with* a mark or word (that mark and
 # then a line break occur), lines that *mention* a word, *shorter* lines (a line ends
 # within the completion) and *longer* lines (none does).
@@ -197,6 +154,49 @@ def meets(written: str) -> bool:
 
 
 print(f"preference: {PREFERENCE}")
+
+# %% [markdown]
+# A text is refused, with one line saying why, if it is not UTF-8, holds NUL bytes (a
+# binary file), or is smaller than 50 kB: a GPT needs more than that to learn anything a
+# table of counts does not already know. The last 10% is kept aside (held out): the
+# model never trains on it, and every comparison below is made on it.
+
+
+# %%
+def read_your_text(path: str) -> str:
+    """The text of path, or SystemExit with one line saying why it cannot be used."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"12_your_gpt: cannot read {path}: {exc.strerror or exc}") from None
+    if b"\0" in raw:
+        raise SystemExit(f"12_your_gpt: {path} holds NUL bytes: a binary file, not a text")
+    try:
+        text = read_text_file(path)  # UTF-8, not empty (the trainer's own check)
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"12_your_gpt: {str(exc).splitlines()[0]}") from None
+    if len(raw) < MIN_BYTES:
+        raise SystemExit(
+            f"12_your_gpt: {path} has {len(raw):,} bytes; give at least {MIN_BYTES:,} "
+            "(about 50 kB of text) for a GPT to learn from"
+        )
+    return text
+
+
+if args.data is None:
+    text = load_genesis()
+    print(f"no --data given: {SOURCE}")
+    # the trainer reads a file: the text goes into the output folder, under our own name
+    data_path = lesson.out / "12_genesis_kjv.txt"
+    if data_path.is_symlink():
+        raise SystemExit(f"12_your_gpt: {data_path} is a link; not writing through it")
+    if not (data_path.is_file() and data_path.read_text(encoding="utf-8") == text):
+        data_path.write_text(text, encoding="utf-8")
+else:
+    text = read_your_text(args.data)
+    data_path = Path(args.data)
+    print(f"your text: {args.data}")
+
 
 # %% [markdown]
 # ## 2. Train a GPT, and beat a table of counts
