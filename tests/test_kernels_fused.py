@@ -256,3 +256,29 @@ def test_dropout_between_projection_and_residual_is_kept():
     assert (out == 100.0).any() and (out != 100.0).any()
     mlp.eval()
     np.testing.assert_allclose(mlp(x, residual=r).data, (r + mlp(x)).data, rtol=1e-6)
+
+
+def test_a_hook_sees_the_layers_own_output_and_the_residual_is_still_added(rng):
+    """Forward hooks on the MLP (or a Linear) see and may replace the layer's own output;
+    the residual the block hands it is added after them (lesson 8 replaces the MLP's
+    output with a ReLU variant this way)."""
+    from tinygrad_edu.nn import MLP
+
+    mlp = MLP(8, 16)
+    x = Tensor(rng.standard_normal((3, 8)).astype(np.float32))
+    r = Tensor(rng.standard_normal((3, 8)).astype(np.float32))
+    plain = mlp(x).data
+    seen = []
+    handle = mlp.register_forward_hook(lambda m, args, out: seen.append(out.data))
+    np.testing.assert_array_equal(mlp(x, residual=r).data, (r + mlp(x)).data)
+    np.testing.assert_array_equal(seen[0], plain)  # its own output, without the residual
+    handle.remove()
+    handle = mlp.register_forward_hook(lambda m, args, out: out * 0.0)
+    np.testing.assert_array_equal(mlp(x, residual=r).data, r.data)  # replaced, then + r
+    handle.remove()
+    seen.clear()
+    handle = mlp.c_proj.register_forward_hook(lambda m, args, out: seen.append(out.data))
+    out = mlp(x, residual=r).data
+    handle.remove()
+    np.testing.assert_array_equal(out, (r + mlp(x)).data)
+    np.testing.assert_array_equal(seen[0], plain)  # c_proj's own output too

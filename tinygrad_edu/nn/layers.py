@@ -23,7 +23,20 @@ from .module import Module, Parameter
 # --- a layer of neurons ---------------------------------------------------------------------
 
 
-class Linear(Module):
+class AddsResidual(Module):
+    """A layer whose forward takes `residual=` and returns residual + its output, the add
+    done by its last GEMM as it writes (one pass over memory instead of two).
+
+    A forward hook sees, and may replace, the layer's OWN output (as in PyTorch). So when
+    the layer has hooks, the residual is added after them instead, by a plain add."""
+
+    def __call__(self, *args: Any, residual: Tensor | None = None, **kwargs: Any) -> Any:
+        if residual is not None and self._forward_hooks:
+            return residual + super().__call__(*args, **kwargs)
+        return super().__call__(*args, residual=residual, **kwargs)
+
+
+class Linear(AddsResidual):
     """A layer of `out_features` neurons, each connected to all `in_features` inputs.
 
     This IS the layer of lecture 1. Neuron j holds one weight per input (row j of

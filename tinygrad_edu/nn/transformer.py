@@ -14,11 +14,10 @@ import numpy as np
 
 from ..tensor import Tensor
 from . import functional as F
-from .layers import Dropout, Linear
-from .module import Module
+from .layers import AddsResidual, Dropout, Linear
 
 
-class CausalSelfAttention(Module):
+class CausalSelfAttention(AddsResidual):
     """Multi-head causal self-attention (lecture 7): tokens look back and mix values.
 
     Each token's vector makes a query (what am I looking for?), a key (what do I
@@ -102,7 +101,7 @@ def _project(c_proj: Linear, dropout: Dropout, h: Tensor, residual: Tensor | Non
     return residual + dropout(c_proj(h))
 
 
-class MLP(Module):
+class MLP(AddsResidual):
     """The MLP block (lecture 8): Linear -> GELU -> Linear, `hidden` wide in the middle.
 
     Each token passes through it alone; this is where facts seem to be stored.
