@@ -282,3 +282,16 @@ def test_a_hook_sees_the_layers_own_output_and_the_residual_is_still_added(rng):
     handle.remove()
     np.testing.assert_array_equal(out, (r + mlp(x)).data)
     np.testing.assert_array_equal(seen[0], plain)  # c_proj's own output too
+
+
+def test_a_hook_on_c_fc_still_sees_its_output(rng):
+    from tinygrad_edu.nn import MLP
+
+    mlp = MLP(8, 16)
+    x = Tensor(rng.standard_normal((3, 8)).astype(np.float32))
+    fused = mlp(x).data
+    seen = []
+    handle = mlp.c_fc.register_forward_hook(lambda m, args, out: seen.append(out.data))
+    np.testing.assert_array_equal(mlp(x).data, fused)
+    handle.remove()
+    np.testing.assert_array_equal(seen[0], mlp.c_fc(x).data)
