@@ -1,8 +1,8 @@
 """The GEMM's fused epilogues (csrc/gemm_impl.h): linear + bias + GELU, linear + bias +
 residual add, on every ISA and thread count, against the unfused path, the twins
 (reference.py) and the plain-C rung; and the ops that use them (ops/matmul.py
-LinearGELU, LinearResidual), forward and backward, against the unfused ops and finite
-differences.
+LinearGELU, LinearResidual, MLPBlock), forward and backward, against the unfused ops and
+finite differences.
 """
 
 from __future__ import annotations
@@ -188,6 +188,36 @@ def test_linear_residual_op_equals_linear_then_add(backend, isa, nthreads, rng, 
         np.testing.assert_array_equal(a, e)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_mlp_op_equals_linear_gelu_then_linear(backend, isa, nthreads, rng, dtype, approximate):
+    """F.mlp (one op, kernels' mlp_forward): the same numbers and gradients, bit for bit, as
+    F.linear_gelu then F.linear, with and without biases and the residual."""
+    x = rng.standard_normal((2, 5, 12)).astype(dtype)
+    _, w_fc, b_fc = operands(rng, 1, 12, 40, dtype)
+    _, w_proj, b_proj = operands(rng, 1, 40, 9, dtype)
+    r = rng.standard_normal((2, 5, 9)).astype(dtype)
+
+    def fused(x, w_fc, w_proj, b_fc=None, b_proj=None, r=None):
+        return F.mlp(x, w_fc, b_fc, w_proj, b_proj, r, approximate)
+
+    def unfused(x, w_fc, w_proj, b_fc=None, b_proj=None, r=None):
+        return F.linear(F.linear_gelu(x, w_fc, b_fc, approximate), w_proj, b_proj, r)
+
+    for arrays in ([x, w_fc, w_proj, b_fc, b_proj, r], [x, w_fc, w_proj, b_fc, b_proj],
+                   [x, w_fc, w_proj]):  # fmt: skip
+        y1, g1 = grads_of(fused, *arrays)
+        y0, g0 = grads_of(unfused, *arrays)
+        np.testing.assert_array_equal(y1, y0)
+        for a, e in zip(g1, g0):
+            np.testing.assert_array_equal(a, e)
+    y1, g1 = grads_of(lambda x, w_fc, w_proj, r: fused(x, w_fc, w_proj, r=r), x, w_fc, w_proj, r)
+    y0, g0 = grads_of(lambda x, w_fc, w_proj, r: unfused(x, w_fc, w_proj, r=r), x, w_fc, w_proj, r)
+    np.testing.assert_array_equal(y1, y0)
+    for a, e in zip(g1, g0):
+        np.testing.assert_array_equal(a, e)
+
+
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_fused_ops_against_finite_differences(backend, isa, rng, approximate):
     x = rng.standard_normal((2, 3, 5))
@@ -196,6 +226,9 @@ def test_fused_ops_against_finite_differences(backend, isa, rng, approximate):
     r = rng.standard_normal((2, 3, 6))
     gradcheck(lambda x, w, b: F.linear_gelu(x, w, b, approximate), x, w, b)
     gradcheck(lambda x, w, b, r: F.linear(x, w, b, residual=r), x, w, b, r)
+    w_proj, b_proj = rng.standard_normal((4, 6)) * 0.5, rng.standard_normal(4)
+    r = rng.standard_normal((2, 3, 4))
+    gradcheck(lambda *a: F.mlp(*a, approximate=approximate), x, w, b, w_proj, b_proj, r)
 
 
 def test_functional_checks():
@@ -207,6 +240,13 @@ def test_functional_checks():
         F.linear_gelu(x, w, approximate="erf")
     with pytest.raises(ValueError, match="does not fit"):
         F.linear_gelu(x, Tensor(np.ones((4, 2), np.float32)))
+    w_proj = Tensor(np.ones((3, 4), np.float32))
+    with pytest.raises(ValueError, match="does not fit"):
+        F.mlp(x, w, None, Tensor(np.ones((3, 5), np.float32)), None)
+    with pytest.raises(ValueError, match="both biases or neither"):
+        F.mlp(x, w, Tensor(np.ones(4, np.float32)), w_proj, None)
+    with pytest.raises(ValueError, match="residual"):
+        F.mlp(x, w, None, w_proj, None, residual=Tensor(np.ones((2, 4), np.float32)))
 
 
 # --- the GPT runs through them, and computes what the textbook lines compute ---------------

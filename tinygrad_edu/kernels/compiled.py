@@ -31,6 +31,7 @@ NAME = "compiled"
 
 # Names from reference.py that are part of this backend's interface but are not kernels.
 matmul_naive = _reference.matmul_naive
+top_p_filter = _reference.top_p_filter
 CrossEntropySaved = _reference.CrossEntropySaved
 
 
@@ -322,6 +323,17 @@ def linear_gelu(x, weight, bias=None, approximate: str = "none"):
 def linear_residual(x, weight, bias, residual):
     validate.check_linear(x, weight, bias, residual)
     return _gemm_fused(x, weight, bias, residual, 0, keep=False)[1]
+
+
+def mlp_forward(x, w_fc, b_fc, w_proj, b_proj, residual=None, approximate: str = "none"):
+    # reference.mlp_forward's lines on this backend's two fused GEMMs
+    h, g = linear_gelu(x, w_fc, b_fc, approximate)
+    if residual is not None:
+        return h, g, linear_residual(g, w_proj, b_proj, residual)
+    y = gemm(g, w_proj.T)
+    if b_proj is not None:
+        y += b_proj
+    return h, g, y
 
 
 def _batch_offsets(x: np.ndarray, batch: tuple) -> np.ndarray:

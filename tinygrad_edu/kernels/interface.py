@@ -26,7 +26,9 @@ KERNELS: dict[str, str | None] = {
     "gemm_naive": "_gemm",
     "linear_gelu": "_gemm",  # gemm + bias + GELU, the epilogue on each tile of C
     "linear_residual": "_gemm",  # gemm + bias + the residual add, likewise
+    "mlp_forward": "_gemm",  # the MLP block: linear_gelu, then linear_residual (or gemm)
     "matmul_naive": None,  # the pure-Python rung of the ladder, on purpose
+    "top_p_filter": None,  # a sort per generated token: nothing to gain from C
     "sgd_update": "_optim",
     "adam_update": "_optim",
     "adamw_update": "_optim",

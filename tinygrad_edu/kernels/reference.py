@@ -501,6 +501,25 @@ def linear_residual(x, weight, bias, residual):
     return residual + h
 
 
+def mlp_forward(x, w_fc, b_fc, w_proj, b_proj, residual=None, approximate: str = "none"):
+    """(h, g, y): the transformer's MLP block, x (N, C) -> y (N, out), as the two ops above.
+
+        h, g = linear_gelu(x, w_fc, b_fc)        (N, hidden)  c_fc, and g = gelu(h)
+        y = g @ w_proj.T + b_proj (+ residual)   (N, out)     c_proj (linear_residual)
+
+    h and g are returned for the backward pass: GELU's derivative is taken at h, and
+    c_proj's weight gradient is dy^T g. The whole block is one kernel so that a
+    learner's `mlp_block` exercise can take its place (`--mine`, kernels/mine.py).
+    """
+    h, g = linear_gelu(x, w_fc, b_fc, approximate)
+    if residual is not None:
+        return h, g, linear_residual(g, w_proj, b_proj, residual)
+    y = gemm(g, w_proj.T)
+    if b_proj is not None:
+        y += b_proj
+    return h, g, y
+
+
 # --- attention (lecture 7; csrc/attention_impl.h is the fused kernel) -----------------
 
 
@@ -664,3 +683,22 @@ def multi_head_attention_backward(qkv, y, lse, dy, n_head: int, causal: bool, sc
     out, dout = _heads(y, H), _heads(dy, H)
     dq, dk, dv = attention_backward(q, k, v, out, lse, dout, causal, scale)
     return np.concatenate([_merge_heads(d, B, H) for d in (dq, dk, dv)], axis=2)
+
+
+# --- sampling (lesson 5: models/gpt.py sample_next draws the next token) --------------
+
+
+def top_p_filter(probs: np.ndarray, top_p: float) -> np.ndarray:
+    """Nucleus (top-p) filtering: probs (B, vocab), each row summing to 1 -> (B, vocab).
+
+    Keep each row's most likely tokens until their probabilities add up to top_p (the
+    smallest such set: a token is kept if the tokens more likely than it hold less than
+    top_p), zero the rest, and rescale the kept ones to sum to 1 again.
+    """
+    order = np.argsort(-probs, axis=-1)  # most likely first
+    sorted_p = np.take_along_axis(probs, order, axis=-1)
+    keep_sorted = np.cumsum(sorted_p, axis=-1) - sorted_p < top_p  # always keeps the first
+    keep = np.zeros_like(keep_sorted)
+    np.put_along_axis(keep, order, keep_sorted, axis=-1)
+    probs = np.where(keep, probs, 0.0)
+    return probs / probs.sum(axis=-1, keepdims=True)

@@ -70,6 +70,15 @@ def _check_linear(x, weight, bias, name: str = "linear") -> None:
         raise ValueError(f"{name}: bias shape {bias.shape} should be ({weight.shape[0]},)")
 
 
+def _check_residual(residual, x, weight, name: str) -> None:
+    _tensor(residual, "residual")
+    if residual.shape != x.shape[:-1] + (weight.shape[0],) or residual.dtype != x.dtype:
+        raise ValueError(
+            f"{name}: residual {residual.shape} {residual.dtype} should be "
+            f"{x.shape[:-1] + (weight.shape[0],)} {x.dtype}"
+        )
+
+
 def linear(
     x: Tensor, weight: Tensor, bias: Tensor | None = None, residual: Tensor | None = None
 ) -> Tensor:
@@ -80,12 +89,7 @@ def linear(
     onto the residual stream, in one pass."""
     _check_linear(x, weight, bias)
     if residual is not None:
-        _tensor(residual, "residual")
-        if residual.shape != x.shape[:-1] + (weight.shape[0],) or residual.dtype != x.dtype:
-            raise ValueError(
-                f"linear: residual {residual.shape} {residual.dtype} should be "
-                f"{x.shape[:-1] + (weight.shape[0],)} {x.dtype}"
-            )
+        _check_residual(residual, x, weight, "linear")
         if bias is None:
             return matmul.LinearResidual.apply(x, weight, residual)
         return matmul.LinearResidual.apply(x, weight, residual, bias)
@@ -105,6 +109,37 @@ def linear_gelu(
     if bias is None:
         return matmul.LinearGELU.apply(x, weight, approximate=approximate)
     return matmul.LinearGELU.apply(x, weight, bias, approximate=approximate)
+
+
+def mlp(
+    x: Tensor,
+    w_fc: Tensor,
+    b_fc: Tensor | None,
+    w_proj: Tensor,
+    b_proj: Tensor | None,
+    residual: Tensor | None = None,
+    approximate: str = "none",
+) -> Tensor:
+    """linear(gelu(linear(x, w_fc, b_fc)), w_proj, b_proj, residual): the transformer's MLP
+    block as one op (ops/matmul.py MLPBlock), the same numbers as the calls written out.
+    x (..., C), w_fc (hidden, C), w_proj (out, hidden); both biases or neither."""
+    _check_linear(x, w_fc, b_fc, "mlp")
+    _tensor(w_proj, "w_proj")
+    if w_proj.ndim != 2 or w_proj.shape[1] != w_fc.shape[0] or w_proj.dtype != w_fc.dtype:
+        raise ValueError(f"mlp: w_proj {w_proj.shape} {w_proj.dtype} does not fit w_fc "
+                         f"{w_fc.shape} {w_fc.dtype} (out, hidden)")  # fmt: skip
+    if (b_fc is None) != (b_proj is None):
+        raise ValueError("mlp: both biases or neither")
+    if b_proj is not None and b_proj.shape != (w_proj.shape[0],):
+        raise ValueError(f"mlp: b_proj shape {b_proj.shape} should be ({w_proj.shape[0]},)")
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    inputs = [x, w_fc, w_proj] + ([b_fc, b_proj] if b_fc is not None else [])
+    if residual is not None:
+        _check_residual(residual, x, w_proj, "mlp")
+        inputs.append(residual)
+    return matmul.MLPBlock.apply(*inputs, bias=b_fc is not None, residual=residual is not None,
+                                 approximate=approximate)  # fmt: skip
 
 
 def embedding(idx: Any, weight: Tensor) -> Tensor:

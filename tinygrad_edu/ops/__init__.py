@@ -4,7 +4,8 @@
     reduce.py       sum mean max var
     movement.py     reshape permute/transpose getitem cat stack expand
     matmul.py       matmul, linear (x @ W.T + b), and linear fused with what follows it:
-                    GELU (linear_gelu), the residual add (linear with residual=)
+                    GELU (linear_gelu), the residual add (linear with residual=);
+                    the MLP block (Linear, GELU, Linear) as one op
     nn_ops.py       softmax log_softmax cross_entropy masked_fill embedding
                     layer_norm dropout
     attention.py    fused scaled-dot-product attention (FlashAttention's online softmax)

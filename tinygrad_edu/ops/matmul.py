@@ -148,3 +148,34 @@ class LinearResidual(Function):
         dx, dw, db = _linear_grads((need[0], need[1]) + need[3:], g2, x, weight)
         dres = g if need[2] else None
         return (dx, dw, dres, db) if len(need) > 3 else (dx, dw, dres)
+
+
+class MLPBlock(Function):
+    # y = c_proj(gelu(c_fc(x))) (+ residual): the transformer's MLP block (lecture 8) as one
+    # op, x (..., C) -> (..., out). The same numbers as LinearGELU, then Linear (or
+    # LinearResidual): kernels.ops.mlp_forward runs those two fused GEMMs. The whole block
+    # is one kernel call, so that `--mine` can hand it to a learner's mlp_block.
+    #   dg = dy @ W_proj,  dW_proj = dy^T g,  db_proj = sum of dy's rows   (c_proj)
+    #   dh = dg * GELU'(h)                                                (GELU, at h)
+    #   dx = dh @ W_fc,    dW_fc = dh^T x,    db_fc = sum of dh's rows     (c_fc)
+    #   d residual = dy
+    # The inputs: x, W_fc, W_proj, then b_fc and b_proj (`bias`), then the residual.
+    @staticmethod
+    def forward(ctx, x, w_fc, w_proj, *rest, bias: bool, residual: bool, approximate: str):
+        b_fc, b_proj = rest[:2] if bias else (None, None)
+        x2 = x.reshape(-1, x.shape[-1])  # (N, C)
+        r2 = rest[-1].reshape(x2.shape[0], w_proj.shape[0]) if residual else None
+        h, g, y = kernels.ops.mlp_forward(x2, w_fc, b_fc, w_proj, b_proj, r2, approximate)
+        ctx.save_for_backward(x, w_fc, w_proj, h, g)  # h: for GELU', g: for dW_proj
+        return y.reshape(x.shape[:-1] + (w_proj.shape[0],))
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w_fc, w_proj, h, g = ctx.saved
+        need, bias = ctx.needs_input_grad, ctx.options["bias"]
+        dy2 = dy.reshape(-1, dy.shape[-1])  # (N, out)
+        dg, dw_proj, db_proj = _linear_grads((True, need[2], bias and need[4]), dy2, g, w_proj)
+        dh = kernels.ops.gelu_backward(h, dg, ctx.options["approximate"])
+        dx, dw_fc, db_fc = _linear_grads((need[0], need[1], bias and need[3]), dh, x, w_fc)
+        grads = (dx, dw_fc, dw_proj) + ((db_fc, db_proj) if bias else ())
+        return grads + ((dy if need[-1] else None,) if ctx.options["residual"] else ())
