@@ -12,6 +12,7 @@ Read this file top to bottom; it needs nothing but the Python standard library.
 3. `Neuron`, `Layer`, `MLP` are lecture 1 in code: a neuron is the weighted sum of the
    previous layer's activations plus a bias, squashed by an activation function; a
    network is one huge function of its weights and biases.
+   `descend_line` is lecture 2's gradient descent on a line's mean squared error.
 4. `to_dot` / `draw` show the graph that produced a Value.
 
 The Tensor engine (tensor.py) does the same thing for whole arrays at once.
@@ -358,8 +359,8 @@ def topological_sort(root: Value) -> list[Value]:
 
 
 # The sort backward() uses. A learner's own `topological_sort` exercise can take its place
-# (`tinygrad-edu ... --mine DIR`, through tinygrad_edu/kernels/mine.py): this is the scalar
-# engine's one hook, since the engine imports nothing else of the package.
+# (`--mine DIR`, put in place by tinygrad_edu/exercises/mine.py): the engine imports nothing
+# else of the package, so it has hooks of its own (this one, and descend_line's step below).
 _topological_sort: Callable[[Value], list[Value]] = topological_sort
 
 
@@ -571,6 +572,55 @@ class MLP:
         shape = " -> ".join(str(d) for d in [self.n_inputs, *(len(l.neurons) for l in self.layers)])
         acts = ", ".join(layer.activation for layer in self.layers)
         return f"MLP({shape}; {acts}; {self.num_parameters():,} parameters)"
+
+
+# --- lesson 2: a line fitted by gradient descent ---------------------------------------------
+
+
+def line_cost(w: Value, b: Value, xs: Sequence[float], ys: Sequence[float]) -> Value:
+    """The mean squared error of the line w * x + b on the points (xs, ys)."""
+    total = Value(0.0)
+    for x, y in zip(xs, ys):
+        prediction = w * x + b
+        total = total + (prediction - y) ** 2
+    return total / len(xs)
+
+
+def gradient_descent_step(
+    w: float, b: float, xs: Sequence[float], ys: Sequence[float], lr: float
+) -> tuple[float, float]:
+    """One step downhill on the line's cost from (w, b): (w_new, b_new).
+
+    backward() gives both slopes at the old point; then each parameter moves against its
+    own slope, lr times it."""
+    wv, bv = Value(w), Value(b)
+    line_cost(wv, bv, xs, ys).backward()
+    return w - lr * wv.grad, b - lr * bv.grad
+
+
+def descend_line(
+    xs: Sequence[float], ys: Sequence[float], lr: float, steps: int, start=(0.0, 0.0)
+) -> tuple[list[float], list[float]]:
+    """Gradient descent on the line's cost from start: ([w, b] at the end, the cost before
+    every step)."""
+    (w, b), costs = start, []
+    for _ in range(steps):
+        costs.append(line_cost(Value(w), Value(b), xs, ys).data)
+        w, b = _gradient_descent_step(w, b, xs, ys, lr)
+    return [w, b], costs
+
+
+# The step descend_line takes; a learner's `gradient_descent_step` can take its place
+# (`--mine DIR`), as a learner's topological_sort can take backward()'s.
+_gradient_descent_step: Callable[..., tuple[float, float]] = gradient_descent_step
+
+
+def use_gradient_descent_step(fn: Callable[..., tuple[float, float]] | None) -> None:
+    """Make descend_line step with fn (None: the engine's own gradient_descent_step)."""
+    global _gradient_descent_step
+    if fn is not None and not callable(fn):
+        raise TypeError(f"use_gradient_descent_step needs a function or None, got {fn!r}")
+    _gradient_descent_step = gradient_descent_step if fn is None else fn
 
 
 # --- lesson 3: micrograd's loop, and how big the starting weights should be -----------------

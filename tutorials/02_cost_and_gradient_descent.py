@@ -31,7 +31,7 @@ with contextlib.suppress(ImportError):  # a source checkout: teach from *its* pa
     import _common  # noqa: F401  (tutorials/_common.py; a notebook on its own has none)
 
 from tinygrad_edu.lessons.common import Lesson  # --quick, output folder, figures
-from tinygrad_edu.scalar import Value
+from tinygrad_edu.scalar import Value, descend_line
 
 lesson = Lesson(
     "02_cost_and_gradient_descent",
@@ -160,7 +160,10 @@ def gradient_descent(
     return point, costs
 
 
-(w_end, b_end), costs = gradient_descent(line_cost, [0.0, 0.0], lr=0.1, steps=STEPS)
+# For the line, this loop is `descend_line` in tinygrad_edu/scalar.py: its step,
+# `gradient_descent_step` there, builds the line's cost from Values, calls backward()
+# and moves w and b against their slopes.
+(w_end, b_end), costs = descend_line(xs, ys, lr=0.1, steps=STEPS)
 for step in [0, 1, 2, 5, 10, 20, 50, STEPS - 1]:
     print(f"step {step:3d}: cost {costs[step]:.5f}")
 mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
@@ -383,7 +386,7 @@ best_cost = line_cost(Value(w_best), Value(b_best)).data  # the bottom of the va
 print("learning rate " + "".join(f"  step {s:<3d}" for s in show))
 lr_costs = {}
 for lr in (0.005, 0.1, 0.33):
-    _, costs = gradient_descent(line_cost, [0.0, 0.0], lr=lr, steps=30)
+    _, costs = descend_line(xs, ys, lr=lr, steps=30)
     lr_costs[lr] = costs
     # the verdict comes from the costs: growing, near the best, or still far above it
     if costs[-1] > costs[0]:

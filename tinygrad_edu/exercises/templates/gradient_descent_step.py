@@ -13,8 +13,8 @@ Shapes: w, b, lr floats; xs, ys lists of n floats; returns the tuple (w_new, b_n
 
 Hint: compute both gradients at the OLD w and b, then step both.
 
-Answer: `Value.backward` in tinygrad_edu/scalar.py computes these gradients for the
-lesson's `line_cost` (read it after trying).
+Answer: `gradient_descent_step` in tinygrad_edu/scalar.py, which gets these gradients
+from `Value.backward` on the line's cost (read it after trying).
 Check: tinygrad-edu exercises check . gradient_descent_step   (from this folder)
 """
 
