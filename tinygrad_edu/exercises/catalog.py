@@ -40,7 +40,7 @@ EXERCISES: tuple = (
     Exercise("mse_cost", "02_cost_and_gradient_descent", "tinygrad_edu/nn/functional.py",
              "mse_loss", ("mse_cost",), "the mean squared error cost"),
     Exercise("gradient_descent_step", "02_cost_and_gradient_descent", "tinygrad_edu/scalar.py",
-             "Value.backward", ("gradient_descent_step",),
+             "gradient_descent_step", ("gradient_descent_step",),
              "one gradient-descent step for a line fitted by least squares"),
     # lesson 3: backpropagation
     Exercise("mul_backward", "03_backpropagation", "tinygrad_edu/scalar.py", "Value.__mul__",
@@ -65,8 +65,8 @@ EXERCISES: tuple = (
     Exercise("bpe_merge_step", "05_next_token", "tinygrad_edu/tokenizer/bpe.py",
              "merge_pair, _learn_merges_naive", ("bpe_merge_step",),
              "one byte-pair-encoding merge: find the commonest pair, merge it"),
-    Exercise("top_p_filter", "05_next_token", "tinygrad_edu/models/gpt.py", "top_p_filter",
-             ("top_p_filter",), "top-p (nucleus) filtering before sampling"),
+    Exercise("top_p_filter", "05_next_token", "tinygrad_edu/kernels/reference.py",
+             "top_p_filter", ("top_p_filter",), "top-p (nucleus) filtering before sampling"),
     # lesson 6: attention, and the vectors around it
     Exercise("softmax", "06_attention", "tinygrad_edu/kernels/reference.py", "softmax",
              ("softmax",), "softmax over the last axis, stable for any logits"),

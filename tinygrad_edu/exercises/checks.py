@@ -23,7 +23,6 @@ from ..data.loader import DataLoader
 from ..data.toy import make_moons
 from ..distributed import World, shard
 from ..kernels import reference
-from ..models.gpt import top_p_filter
 from ..nn import functional as F
 from ..nn.transformer import MLP, CausalSelfAttention
 from ..scalar import MLP as ScalarMLP
@@ -546,7 +545,7 @@ def check_top_p_filter(m) -> None:
         (np.array([[0.5, 0.25, 0.15, 0.1]]), 0.75),  # a tie: 0.5 + 0.25 is top_p exactly
     ]
     for p, top_p in cases:
-        expected = top_p_filter(p.copy(), top_p)
+        expected = reference.top_p_filter(p.copy(), top_p)
         got, desc = call(m, "top_p_filter", p.copy(), top_p)
         array(desc, expected, got)
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .. import nn, rng
+from .. import kernels, nn, rng
 from ..autograd import no_grad
 from ..nn import functional as F
 from ..tensor import Tensor
@@ -282,22 +282,6 @@ def sample_next(
     probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
     probs /= probs.sum(axis=-1, keepdims=True)
     if top_p is not None and top_p < 1.0:
-        probs = top_p_filter(probs, top_p)
+        probs = kernels.ops.top_p_filter(probs, top_p)  # the nucleus (kernels/reference.py)
     u = rng.generator().random((probs.shape[0], 1))
     return np.minimum((np.cumsum(probs, axis=-1) < u).sum(axis=-1), probs.shape[-1] - 1)
-
-
-def top_p_filter(probs: np.ndarray, top_p: float) -> np.ndarray:
-    """Nucleus (top-p) filtering: probs (B, vocab), each row summing to 1 -> (B, vocab).
-
-    Keep each row's most likely tokens until their probabilities add up to top_p (the
-    smallest such set: a token is kept if the tokens more likely than it hold less than
-    top_p), zero the rest, and rescale the kept ones to sum to 1 again.
-    """
-    order = np.argsort(-probs, axis=-1)  # most likely first
-    sorted_p = np.take_along_axis(probs, order, axis=-1)
-    keep_sorted = np.cumsum(sorted_p, axis=-1) - sorted_p < top_p  # always keeps the first
-    keep = np.zeros_like(keep_sorted)
-    np.put_along_axis(keep, order, keep_sorted, axis=-1)
-    probs = np.where(keep, probs, 0.0)
-    return probs / probs.sum(axis=-1, keepdims=True)

@@ -15,8 +15,8 @@ Hint: order = np.argsort(-probs, axis=-1); np.take_along_axis and np.put_along_a
 move between the sorted and the original positions. np.cumsum(sorted_p) - sorted_p is
 the probability before each token.
 
-Answer: `top_p_filter` in tinygrad_edu/models/gpt.py, called by `sample_next` (read it
-after trying).
+Answer: `top_p_filter` in tinygrad_edu/kernels/reference.py, called by `sample_next` in
+tinygrad_edu/models/gpt.py (read it after trying).
 Check: tinygrad-edu exercises check . top_p_filter   (from this folder)
 """
 
