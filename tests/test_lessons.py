@@ -140,6 +140,7 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "superposition_when_sparse": True,
             "gpt_mlp_fires_sparsely": True,  # held for 6 training seeds, 4 backends
             "gpt_neurons_selective": True,
+            "mlp_by_hand_is_the_model": True,
         },
         "beliefs": {
             "one_neuron_one_fact": ("corrected", ()),

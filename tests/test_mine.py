@@ -20,11 +20,12 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import kernels, optim, rng, scalar
+from tinygrad_edu.autograd import no_grad
 from tinygrad_edu.exercises import get, mine, solution_text, template_text
 from tinygrad_edu.kernels import mine as registry
 from tinygrad_edu.kernels import reference
 from tinygrad_edu.lessons.book import lessons
-from tinygrad_edu.models.gpt import GPT, GPTConfig
+from tinygrad_edu.models.gpt import GPT, GPTConfig, sample_next
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.tensor import Tensor
 
@@ -67,7 +68,7 @@ def _gpt_run(steps: int = 3) -> tuple[list, np.ndarray]:
         losses.append(loss.item())
     model.eval()
     rng.manual_seed(1)
-    return losses, model.generate(idx[:, :3], 4, temperature=1.0)
+    return losses, model.generate(idx[:, :3], 4, temperature=1.0, top_p=0.9)
 
 
 # --- the seam ---------------------------------------------------------------------------------
@@ -89,6 +90,8 @@ def test_reference_solutions_plugged_in_compute_what_the_library_computes(tmp_pa
         "adam_step",
         "layer_norm_backward",
         "softmax",
+        "mlp_block",
+        "top_p_filter",
     ):  # fmt: skip  (generation's cached attention: the textbook softmax)
         assert called.get(name, 0) > 0, (name, called)
     # T new queries after S - T cached keys, through the fused attention: kv_cache_step
@@ -107,8 +110,16 @@ def test_reference_solutions_plugged_in_compute_what_the_library_computes(tmp_pa
     (v * v + v).backward()
     assert v.grad == 5.0 and mine.calls()["topological_sort"] == 1
     assert mine.calls()["matmul_loops"] == 1
+    # lesson 2's line fit: scalar.descend_line, one learner step per step
+    xs, ys = [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0], [-3.2, -0.8, 1.1, 2.9, 5.2, 6.8]
+    got = scalar.descend_line(xs, ys, lr=0.1, steps=5)
+    assert mine.calls()["gradient_descent_step"] == 5
     mine.unplug()
     assert not isinstance(kernels.ops, registry.Overlay) and mine.calls() == {}
+    want = scalar.descend_line(xs, ys, lr=0.1, steps=5)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+    assert mine.calls() == {}  # the library's own step again
 
 
 def test_a_wrong_function_is_used_only_when_forced(tmp_path):
@@ -127,6 +138,71 @@ def test_a_wrong_function_is_used_only_when_forced(tmp_path):
     assert got_losses[0] == pytest.approx(want_losses[0], rel=1e-6)  # before any step
     assert abs(got_losses[-1] - want_losses[-1]) > 1e-3  # the steps were the learner's
     assert mine.calls()["adam_step"] > 0
+
+
+def _forced(tmp_path, name: str, change) -> None:
+    """Plug in the learner's `name`, changed by (text, wrong version) pairs, forced."""
+    plugged = mine.plug_in(_folder(tmp_path, {name: change}, names=(name,)), force=True)
+    assert [(p.name, p.used) for p in plugged] == [(name, True)]
+    assert plugged[0].why.startswith("forced (failed: "), plugged[0].why
+
+
+def _mlp_output(model: GPT, idx) -> np.ndarray:
+    with no_grad():
+        return model(idx)[0].data
+
+
+def test_mlp_block_runs_the_gpts_mlp_with_the_exact_gelu_only(tmp_path):
+    idx = np.random.default_rng(0).integers(0, 20, (2, 8))
+    models = {}
+    for activation in ("gelu", "gelu_tanh"):
+        rng.manual_seed(0)
+        sizes = dict(vocab_size=20, block_size=8, n_layer=2, n_head=2, n_embd=16)
+        cfg = GPTConfig(**sizes, bias=False, activation=activation)  # train_gpt's: no biases
+        models[activation] = GPT(cfg).eval()
+    want = {a: _mlp_output(m, idx) for a, m in models.items()}
+    mine.plug_in(_folder(tmp_path, names=("mlp_block",)))
+    np.testing.assert_allclose(_mlp_output(models["gelu"], idx), want["gelu"], rtol=1e-5,
+                               atol=1e-6)  # fmt: skip
+    assert mine.calls() == {"mlp_block": 2}  # one call per block
+    np.testing.assert_array_equal(_mlp_output(models["gelu_tanh"], idx), want["gelu_tanh"])
+    assert mine.calls() == {"mlp_block": 2}  # GPT-2's tanh GELU is not the exercise's
+
+
+def test_a_wrong_mlp_block_changes_the_gpts_output(tmp_path):
+    rng.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=16)).eval()
+    idx = np.random.default_rng(0).integers(0, 20, (2, 8))
+    want = _mlp_output(model, idx)
+    relu = ("0.5 * h * (1.0 + _erf(h / math.sqrt(2.0)))", "np.maximum(h, 0.0)")  # for GELU
+    _forced(tmp_path, "mlp_block", relu)
+    assert np.abs(_mlp_output(model, idx) - want).max() > 1e-3
+    assert mine.calls() == {"mlp_block": 1}  # the only learner function that ran
+
+
+# sample_next's probabilities: the nucleus of top_p = 0.6 is tokens 1 and 2 (0.4 + 0.3);
+# the last token, 4, is outside it
+NUCLEUS_LOGITS = np.log(np.tile([0.05, 0.4, 0.3, 0.15, 0.1], (4000, 1)))
+
+
+def test_top_p_filter_draws_the_tokens_of_generation(tmp_path):
+    rng.manual_seed(0)
+    want = sample_next(NUCLEUS_LOGITS, top_p=0.6)
+    assert set(np.unique(want)) == {1, 2}
+    mine.plug_in(_folder(tmp_path, names=("top_p_filter",)))
+    rng.manual_seed(0)
+    assert np.array_equal(sample_next(NUCLEUS_LOGITS, top_p=0.6), want)
+    assert mine.calls() == {"top_p_filter": 1}
+
+
+def test_a_top_p_filter_that_does_not_rescale_draws_outside_the_nucleus(tmp_path):
+    _forced(tmp_path, "top_p_filter", ("    return kept / kept.sum(axis=-1, keepdims=True)",
+                                       "    return kept"))  # fmt: skip
+    rng.manual_seed(0)
+    drawn = sample_next(NUCLEUS_LOGITS, top_p=0.6)
+    outside = np.isin(drawn, [1, 2], invert=True).mean()
+    assert outside > 0.2, outside  # the 30% the kept tokens do not hold fall off the end
+    assert mine.calls() == {"top_p_filter": 1}  # the only learner function that ran
 
 
 def test_not_started_files_are_never_used_and_bad_input_is_named(tmp_path):
@@ -174,6 +250,10 @@ def test_the_environment_variable_plugs_in_and_a_failing_verdict_names_the_funct
     assert "did not hold" in out and "this ran on YOUR softmax (1 call)" in out
     record = json.loads((tmp_path / "99_mine_verdicts.json").read_text())
     assert record["mine"] == {"used": ["softmax", "matmul_loops"], "calls": {"softmax": 1}}
+    kernels.ops.softmax(np.zeros((2, 3)))  # after the last verdict: the summary records it
+    lesson.summary()
+    record = json.loads((tmp_path / "99_mine_verdicts.json").read_text())
+    assert record["mine"]["calls"] == {"softmax": 2}
 
 
 def test_a_lesson_names_a_missing_folder_in_one_line(tmp_path):
@@ -232,7 +312,23 @@ SABOTAGES = {
         ("    p = np.exp(shifted - log_sum[:, None])  # softmax",
          "    p = np.exp(shifted)  # softmax, not normalised"),
     ),
+    "gradient_descent_step_sum_not_mean": (
+        "02_cost_and_gradient_descent", "gradient_descent_step",
+        # the gradient of the summed squared error: n = 6 times too big a step
+        [("        dw += 2.0 * error * x / n\n", "        dw += 2.0 * error * x\n"),
+         ("        db += 2.0 * error / n\n", "        db += 2.0 * error\n")],
+    ),
+    "mlp_block_with_relu": (
+        "08_mlp_and_superposition", "mlp_block",
+        ("0.5 * h * (1.0 + _erf(h / math.sqrt(2.0)))", "np.maximum(h, 0.0)"),
+    ),
 }  # fmt: skip
+
+# The learner functions each lesson must call when the reference solutions are plugged in:
+# those its sabotages above change, and top-p sampling (lesson 5's last section).
+CALLED = {stem: {name for s, name, _ in SABOTAGES.values() if s == stem}
+          for stem in {s[0] for s in SABOTAGES.values()}}  # fmt: skip
+CALLED["05_next_token"].add("top_p_filter")
 
 
 # Verdicts that measure the compiled kernels themselves, not the numbers: lesson 7's fused
@@ -271,6 +367,7 @@ def test_lessons_hold_with_the_reference_solutions_plugged_in(stem, tmp_path):
     assert "this run uses YOUR" in stdout
     assert _mismatches(stem, stdout, record) == [], stdout[-3000:]
     assert record["mine"]["used"] and sum(record["mine"]["calls"].values()) > 0
+    assert CALLED[stem] <= set(record["mine"]["calls"]), record["mine"]["calls"]
 
 
 @pytest.mark.slow

@@ -747,6 +747,12 @@ print(
     f"{W_pr.shape[0]}, by hand vs the model: max difference {mlp_gap:.1e}"
 )
 print(f"held-out cost with GELU {cost_gelu:.3f}; with ReLU in every MLP {cost_relu:.3f}")
+lesson.verdict(
+    "mlp_by_hand_is_the_model",
+    mlp_gap < 1e-3,
+    f"c_proj(GELU(c_fc(x))) by hand from block 0's weights is its MLP's output (to {mlp_gap:.0e})",
+    f"block 0's MLP output is {mlp_gap:.1e} away from c_proj(GELU(c_fc(x))) by hand",
+)
 lesson.belief(
     "mlp_is_simple_network",
     "the MLP block, linear, ReLU, linear, is just the simplest neural network",

@@ -1,12 +1,13 @@
 """`--mine DIR`: a lesson run on the learner's own exercise functions.
 
 `plug_in(DIR)` checks the learner's files of the exercises the library can take
-(kernels/mine.py's PLUGS, and topological_sort for the scalar engine), loads the ones
+(kernels/mine.py's PLUGS, and SCALAR_HOOKS for the scalar engine), loads the ones
 that pass `exercises check` (with force=True also the others, which is how one sees a
 wrong function break a lesson), and puts them in place:
 
-    kernels.mine.use({...})               the kernel interface's one seam
-    scalar.use_topological_sort(fn)       the scalar engine's own hook (it imports nothing)
+    kernels.mine.use({...})                  the kernel interface's one seam
+    scalar.use_topological_sort(fn)          the scalar engine's own hooks (it imports
+    scalar.use_gradient_descent_step(fn)     nothing of the package)
 
 Lessons call it from lessons/common.py (`--mine DIR`, `--mine-force`, or the environment
 variables TINYGRAD_EDU_MINE=DIR and TINYGRAD_EDU_MINE_FORCE=1 for notebooks and the book).
@@ -23,8 +24,12 @@ from ..kernels import mine as registry
 from .catalog import get
 from .runner import PASSED, _load, run_checks
 
-SCALAR_HOOKS = ("topological_sort",)  # exercises the scalar engine takes, by its own hook
-PLUGGABLE = tuple(registry.PLUGS) + SCALAR_HOOKS
+# exercises the scalar engine takes, each by its own hook (None: the engine's own again)
+SCALAR_HOOKS = {
+    "topological_sort": scalar.use_topological_sort,
+    "gradient_descent_step": scalar.use_gradient_descent_step,
+}
+PLUGGABLE = tuple(registry.PLUGS) + tuple(SCALAR_HOOKS)
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ def plug_in(directory: str | os.PathLike, force: bool = False) -> list:
                          f"`tinygrad-edu exercises init {directory}`)")  # fmt: skip
     present = [n for n in PLUGGABLE if (directory / get(n).filename).is_file()]
     results = {r.name: r for r in run_checks(directory, present)} if present else {}
-    plugged, kernels_fns, sort_fn = [], {}, None
+    plugged, kernels_fns, scalar_fns = [], {}, {}
     for name in present:
         r = results[name]
         use = r.status == PASSED or (force and r.status != "not started")
@@ -56,40 +61,40 @@ def plug_in(directory: str | os.PathLike, force: bool = False) -> list:
             module = _load(directory / get(name).filename)
             fn = getattr(module, get(name).functions[0])
             if name in SCALAR_HOOKS:
-                sort_fn = _counted(fn)
+                scalar_fns[name] = _counted(name, fn)
             else:
                 kernels_fns[name] = fn
         plugged.append(Plugged(name, use, why))
     registry.use(kernels_fns)
-    scalar.use_topological_sort(sort_fn)
+    _scalar_calls.clear()
+    for name, hook in SCALAR_HOOKS.items():
+        hook(scalar_fns.get(name))
     return plugged
 
 
-_sort_calls = [0]
+_scalar_calls: dict = {}  # scalar exercise name -> calls of the learner's function in place
 
 
-def _counted(fn):
-    _sort_calls[0] = 0
+def _counted(name: str, fn):
+    def counted(*args):
+        _scalar_calls[name] = _scalar_calls.get(name, 0) + 1
+        return fn(*args)
 
-    def topological_sort(root):
-        _sort_calls[0] += 1
-        return fn(root)
-
-    return topological_sort
+    counted.__name__ = name
+    return counted
 
 
 def calls() -> dict:
     """How often each of the learner's functions in place was called: {name: calls}."""
-    counts = registry.calls()
-    if scalar._topological_sort is not scalar.topological_sort and _sort_calls[0]:
-        counts["topological_sort"] = _sort_calls[0]
-    return counts
+    return {**registry.calls(), **_scalar_calls}
 
 
 def unplug() -> None:
     """The library's own functions everywhere again."""
     registry.use({})
-    scalar.use_topological_sort(None)
+    _scalar_calls.clear()
+    for hook in SCALAR_HOOKS.values():
+        hook(None)
 
 
 def describe(plugged: list, directory: str | os.PathLike) -> str:

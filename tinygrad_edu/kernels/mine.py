@@ -15,14 +15,20 @@ installs a bare backend: call use() again after it.)
     cross_entropy_grad    cross_entropy, cross_entropy_backward
     adam_step             adam_update, adamw_update
     matmul_loops          matmul_naive
+    mlp_block             mlp_forward (the MLP block as one op; the exact GELU only)
+    top_p_filter          top_p_filter (sample_next's nucleus, in generation)
 
 An adapter turns the kernel's arguments into the exercise's (one head at a time; float64
 in, the kernel's dtype out) and back; a call the exercise does not cover (a non-causal
-attention, another scale) goes to the backend. `calls()` counts the calls each learner
-function received, so that a lesson can say whose code a failing verdict ran on.
+attention, another scale, GPT-2's tanh GELU) goes to the backend. Where the backward pass
+needs more than the exercise returns (attention's log-sum-exp, the MLP's hidden layer
+before and after GELU), the library computes that part from the same inputs.
+`calls()` counts the calls each learner function received, so that a lesson can say
+whose code a failing verdict ran on.
 
-The scalar engine imports nothing from the package, so its one learner function,
-`topological_sort`, has its own hook: `scalar.use_topological_sort(fn)`.
+The scalar engine imports nothing from the package, so its learner functions have hooks
+of their own: `scalar.use_topological_sort(fn)` (backward()'s sort) and
+`scalar.use_gradient_descent_step(fn)` (the step of `scalar.descend_line`, lesson 2).
 The learner's files are checked and loaded one floor up (exercises/mine.py).
 """
 
@@ -45,6 +51,8 @@ PLUGS: dict[str, tuple[str, ...]] = {
     "cross_entropy_grad": ("cross_entropy", "cross_entropy_backward"),
     "adam_step": ("adam_update", "adamw_update"),
     "matmul_loops": ("matmul_naive",),
+    "mlp_block": ("mlp_forward",),
+    "top_p_filter": ("top_p_filter",),
 }
 
 _functions: dict[str, Callable] = {}  # exercise name -> the learner's function
@@ -197,6 +205,31 @@ def _matmul_naive(base: ModuleType) -> Callable:
     return matmul_naive
 
 
+def _mlp_forward(base: ModuleType) -> Callable:
+    def mlp_forward(x, w_fc, b_fc, w_proj, b_proj, residual=None, approximate="none"):
+        if approximate != "none" or x.shape[0] == 0:  # the exercise's GELU is the exact one
+            return base.mlp_forward(x, w_fc, b_fc, w_proj, b_proj, residual, approximate)
+        # the backward needs c_fc's output h and g = gelu(h): the library's own
+        h, g = base.linear_gelu(x, w_fc, b_fc, approximate)
+        b_fc = np.zeros(w_fc.shape[0]) if b_fc is None else b_fc  # no bias: a bias of 0
+        b_proj = np.zeros(w_proj.shape[0]) if b_proj is None else b_proj
+        args = (np.array(a, np.float64) for a in (x[None], w_fc, b_fc, w_proj, b_proj))
+        y = np.asarray(_learner("mlp_block")(*args), np.float64)[0]  # x as (B=1, T=N, C)
+        if residual is not None:
+            y = y + residual
+        return h, g, y.astype(x.dtype)
+
+    return mlp_forward
+
+
+def _top_p_filter(base: ModuleType) -> Callable:
+    def top_p_filter(probs, top_p):
+        got = _learner("top_p_filter")(np.array(probs, np.float64), float(top_p))
+        return np.asarray(got, dtype=probs.dtype)
+
+    return top_p_filter
+
+
 ADAPTERS: dict[str, Callable[[ModuleType], Callable]] = {
     "softmax": _softmax,
     "layer_norm_backward": _layer_norm_backward,
@@ -207,6 +240,8 @@ ADAPTERS: dict[str, Callable[[ModuleType], Callable]] = {
     "adam_update": _adam(False),
     "adamw_update": _adam(True),
     "matmul_naive": _matmul_naive,
+    "mlp_forward": _mlp_forward,
+    "top_p_filter": _top_p_filter,
 }
 
 

@@ -155,7 +155,8 @@ class Lesson:
 
     def summary(self) -> None:
         """Print every belief this run checked, with its outcome and evidence: a lesson's
-        closing note."""
+        closing note. The record is written once more, with what ran after the last
+        verdict (under `--mine`, the calls of the learner's functions)."""
         if not self.beliefs:
             print("(no beliefs were checked in this run)")
         for b in self.beliefs.values():
@@ -164,6 +165,7 @@ class Lesson:
                 f"{b['outcome'].upper():9s} {b['claim']}" + (f"  (notes {notes})" if notes else "")
             )
             print(f"          {b['evidence']}")
+        self._write_record()
 
     def _mine_note(self) -> str:
         """`--mine`: which of the learner's functions the run so far has called."""
