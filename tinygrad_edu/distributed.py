@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +109,10 @@ def abort_all(code: int, w: World | None = None, why: str = "stopped with an err
         return
     sys.stdout.flush()
     print(f"rank {w.rank} {why}: stopping every rank", file=sys.stderr, flush=True)
+    # Abort ends every rank at once, and the launcher may end before it has forwarded what
+    # this rank just wrote (seen on a busy machine: the traceback and this line were lost).
+    # A moment's wait lets the lines that say why reach the user's terminal first.
+    time.sleep(0.5)
     w.comm.Abort(code)
 
 
