@@ -89,6 +89,35 @@ def threads(n: int):
             torch.set_num_threads(old_torch)
 
 
+_peaks: dict[tuple[str, int], float] = {}
+
+
+def fma_peak(dtype, nthreads: int) -> float:
+    """The machine's FMA peak in GFLOP/s on nthreads threads (compiled.peak_gflops), the best
+    of up to five measurements. One measurement on a shared VM can come out at one core's
+    peak for two threads (seen: 125 against 240, while a GEMM on the same two threads ran at
+    206): measured again until it reaches 80% of nthreads times one thread's peak, and said
+    when it never does. Measured once per process."""
+    import numpy as np
+
+    from tinygrad_edu.kernels import compiled
+
+    key = (np.dtype(dtype).name, nthreads)
+    if key not in _peaks:
+        one = max(compiled.peak_gflops(dtype, nthreads=1) for _ in range(2))
+        best = one
+        for _ in range(5 if nthreads > 1 else 0):
+            best = max(best, compiled.peak_gflops(dtype, nthreads=nthreads))
+            if best >= 0.8 * nthreads * one:
+                break
+        else:
+            if nthreads > 1:
+                print(f"(FMA peak on {nthreads} threads measured {best:.0f} GFLOP/s, below "
+                      f"{nthreads} x one thread's {one:.0f}: the other cores were busy)")  # fmt: skip
+        _peaks[key] = best
+    return _peaks[key]
+
+
 def timeit(fn, min_time: float = 0.1, repeats: int = 5) -> float:
     """Median seconds per call of fn(), after a pause (other pools' spinning threads
     settle) and a warm-up; the timing itself is tinygrad_edu.lessons.timing.time_call."""
