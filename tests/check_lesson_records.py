@@ -5,7 +5,7 @@
 DIR holds the `<lesson>_verdicts.json` files that the lessons wrote when run with `--quick`
 (TINYGRAD_EDU_OUT=DIR). Each is checked against EXPECTED in tests/test_lessons.py, the table
 pytest checks seed 0 against: every verdict and every belief outcome as expected, none
-unknown. .ci/run runs every lesson with --seed 1 and --seed 2 and checks both folders.
+unknown. .ci/run runs every lesson with --seed 1, builds the book with seed 2, and checks both.
 Prints one line per problem; exits 1 if there is any, 0 if every record is as expected.
 """
 

@@ -4,7 +4,7 @@ exists, every source file and name they point to exists, and every "lesson N" or
 "section N" they mention exists and holds what is claimed of it.
 
 pytest runs each lesson with seed 0; `tests/check_lesson_records.py DIR` checks a folder of
-verdict records written with another seed (.ci/run runs seeds 1 and 2) against the same table.
+verdict records written with another seed (.ci/run: seed 1, and seed 2 in the book) against the same table.
 """
 
 from __future__ import annotations
