@@ -33,7 +33,7 @@ import numpy as np
 from .fileio import fsync_dir, is_temp_name, temp_name, write_bytes_atomic, write_text_atomic
 from .tensor import Tensor
 
-INSTALL_HINT = "pip install safetensors  (or: pip install 'tinygrad_edu[io]')"
+INSTALL_HINT = "pip install safetensors  (a dependency: reinstalling tinygrad_edu brings it)"
 
 
 def _safetensors_numpy() -> Any:
