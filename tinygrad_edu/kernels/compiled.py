@@ -328,6 +328,7 @@ def linear_residual(x, weight, bias, residual):
 def mlp_forward(x, w_fc, b_fc, w_proj, b_proj, residual=None, approximate: str = "none"):
     # reference.mlp_forward's lines on this backend's two fused GEMMs
     h, g = linear_gelu(x, w_fc, b_fc, approximate)
+    validate.check_linear(g, w_proj, b_proj, residual)
     if residual is not None:
         return h, g, linear_residual(g, w_proj, b_proj, residual)
     y = gemm(g, w_proj.T)

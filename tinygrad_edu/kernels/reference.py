@@ -512,6 +512,7 @@ def mlp_forward(x, w_fc, b_fc, w_proj, b_proj, residual=None, approximate: str =
     learner's `mlp_block` exercise can take its place (`--mine`, kernels/mine.py).
     """
     h, g = linear_gelu(x, w_fc, b_fc, approximate)
+    validate.check_linear(g, w_proj, b_proj, residual)  # c_proj's operands, with or without
     if residual is not None:
         return h, g, linear_residual(g, w_proj, b_proj, residual)
     y = gemm(g, w_proj.T)
