@@ -55,7 +55,6 @@ def run_ours(iters: int) -> dict:
 
 
 def run_torch(iters: int) -> dict:
-    import numpy as np
     import torch
     import torch_gpt
 
@@ -65,6 +64,7 @@ def run_torch(iters: int) -> dict:
         TrainConfig,
         _load_text_and_tokenizer,
         _new_model,
+        estimate_loss,
         learning_rate,
     )
 
@@ -87,18 +87,16 @@ def run_torch(iters: int) -> dict:
         betas=(cfg.beta1, cfg.beta2),
     )
 
-    @torch.no_grad()
-    def estimate() -> dict:
-        model.eval()
-        out = {}
-        for split in ("train", "val"):
-            losses = []
-            for _ in range(cfg.eval_iters):
-                x, y = data.batch(split, cfg.batch_size)
-                losses.append(model(torch.from_numpy(x), torch.from_numpy(y))[1].item())
-            out[split] = float(np.mean(losses))
-        model.train()
-        return out
+    class NumpyIn:  # the twin as estimate_loss calls a model: NumPy batches in
+        def __init__(self, m) -> None:
+            self.m, self.eval, self.train = m, m.eval, m.train
+
+        def __call__(self, x, y):
+            return self.m(torch.from_numpy(x), torch.from_numpy(y))
+
+    def estimate() -> dict:  # our evaluation itself, on the twin
+        with torch.no_grad():
+            return estimate_loss(NumpyIn(model), data, cfg)
 
     steps = 0.0
     for it in range(cfg.max_iters + 1):
