@@ -138,6 +138,50 @@ def test_first_error_line():
     assert setup_py.first_error_line("") == "(the compiler printed nothing)"
 
 
+GOOD_C = """#include <Python.h>
+static struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "_good", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit__good(void) { return PyModule_Create(&m); }
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="builds with the Unix compiler driver")
+def test_a_module_that_does_not_compile_is_named_with_the_compilers_first_error(tmp_path):
+    """setup.py's build class on two tiny modules, built in parallel (its default), one of
+    them broken: the good one builds and is copied in place, the broken one is reported
+    with the compiler's first error line (not 'exit status 1'), and the build does not fail."""
+    from setuptools import Distribution, Extension
+
+    (tmp_path / "good.c").write_text(GOOD_C)
+    (tmp_path / "bad.c").write_text(GOOD_C.replace("_good", "_bad") + "this is not C;\n")
+    exts = [Extension("pkg._good", [str(tmp_path / "good.c")]),
+            Extension("pkg._bad", [str(tmp_path / "bad.c")])]  # fmt: skip
+    (tmp_path / "pkg").mkdir()
+    dist = Distribution({"name": "pkg", "ext_modules": exts, "packages": ["pkg"]})
+    dist.script_name = "setup.py"
+    cmd = setup_py.OptionalBuildExt(dist)
+    cmd.inplace = True
+    cmd.build_temp = str(tmp_path / "build")
+    cmd.build_lib = str(tmp_path / "lib")
+    report = cmd.report = {}  # this instance's own report (the class's is the real build's)
+    cwd = Path.cwd()
+    try:
+        import os
+
+        os.chdir(tmp_path)
+        cmd.ensure_finalized()
+        assert cmd.parallel and cmd.parallel >= 1
+        cmd.run()
+    finally:
+        os.chdir(cwd)
+    assert report["modules"]["_good"] == "built"
+    bad = report["modules"]["_bad"]
+    assert "error" in bad and "bad.c:4" in bad and "exit status" not in bad, bad
+    assert list((tmp_path / "pkg").glob("_good*")), "the good module was not copied in place"
+    assert not list((tmp_path / "pkg").glob("_bad*"))
+    saved = json.loads((tmp_path / "pkg" / "_build_report.json").read_text())
+    assert saved["modules"]["_bad"] == bad
+
+
 # --- a module missing at run time --------------------------------------------------------
 
 
