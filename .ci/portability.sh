@@ -5,10 +5,12 @@
 #   (b) arm64: every kernel in csrc/ cross-compiles with aarch64-linux-gnu-gcc and with
 #       clang --target=aarch64-linux-gnu, and tests/arm64/driver.c checks the kernels
 #       against the NumPy twins' outputs under qemu-aarch64 (1 and 2 threads, f32/f64).
-#   (c) `pip install .` into a fresh venv of another Python (PYVERSIONS, default 3.9 to
-#       keep CI short; run PYVERSIONS="3.9 3.10 3.12 3.13" by hand for the full matrix).
-#   (d) `python -m build`: sdist and wheel, each installed into a clean venv and tested
-#       from outside the source tree.
+#   (c) the sdist (`python -m build --sdist`) installed with pip into a fresh venv of
+#       another Python (PYVERSIONS, default 3.9 to keep CI short; run
+#       PYVERSIONS="3.9 3.10 3.12 3.13" by hand for the full matrix): the kernels build
+#       from the sdist alone.
+#   (d) the wheel (CI's, TINYGRAD_EDU_WHEEL, else built here from the sdist): what it
+#       carries, installed into a clean venv and tested from outside the source tree.
 # Needs: clang, libomp-dev, gcc-aarch64-linux-gnu, qemu-user, pyenv Pythons, network
 # for pip. macOS and Windows are not testable here (tests/test_kernels_build.py checks
 # setup.py's decisions for them with a faked platform).
@@ -97,50 +99,58 @@ for cc in "aarch64-linux-gnu-gcc -fopenmp" "clang --target=aarch64-linux-gnu -DT
 done
 fi
 
-# ---------------------------------------------------------------------------------- (c)
-for v in $PYVERSIONS; do
-  [[ $STAGES == *c* ]] || break
-  stage "(c) pip install . with Python $v"
-  pybin=$(ls -d "$HOME"/.pyenv/versions/"$v"*/bin/python | head -1)
-  d=$WORK/py$v
-  clean_copy "$d/src"
-  "$pybin" -m venv "$d/venv"
-  "$d/venv/bin/pip" install -q "$d/src" pytest hypothesis > "$d/pip.log" 2>&1 || { tail -30 "$d/pip.log"; exit 1; }
-  check_compiled "$d/venv/bin/python" True
-  cp -r "$d/src/tests" "$d/tests"  # run from outside the source tree: the installed copy
-  # shellcheck disable=SC2086
-  (cd "$d" && venv/bin/python -m pytest -q -p no:cacheprovider $SMOKE_TESTS 2>&1 | tail -2)
-done
-
-# ---------------------------------------------------------------------------------- (d)
-if [[ $STAGES == *d* ]]; then
-stage "(d) sdist and wheel (python -m build), each installed into a clean venv"
+# ------------------------------------------------------------------------------ (c), (d)
+# One sdist (python -m build --sdist: no compiling), checked for what it must and must not
+# carry; (c) installs it with each Python of PYVERSIONS (pip builds the kernels from the
+# sdist alone); (d) checks the wheel (CI's own, TINYGRAD_EDU_WHEEL, else one built here
+# from the sdist) and installs it into a clean venv. Each is tested from outside the tree.
+if [[ $STAGES == *c* || $STAGES == *d* ]]; then
+stage "(c, d) the sdist: python -m build --sdist"
 d=$WORK/dist
 clean_copy "$d/src"
 "$PY" -m pip install -q build
-(cd "$d/src" && "$PY" -m build -o "$d/out" > "$d/build.log" 2>&1) || { tail -30 "$d/build.log"; exit 1; }
-ls "$d/out"
+(cd "$d/src" && "$PY" -m build --sdist -o "$d/out" > "$d/build.log" 2>&1) || { tail -30 "$d/build.log"; exit 1; }
 sdist=$(ls "$d"/out/*.tar.gz)
+echo "  $sdist"
 tar -tzf "$sdist" > "$d/sdist.txt"  # a file, not a pipe: grep -q would SIGPIPE tar under pipefail
 for must in csrc/gemm.c csrc/tg_vec.h tinygrad_edu/kernels/_gemm.pyx tinygrad_edu/data/tinyshakespeare.txt.gz MANIFEST.in tests/arm64/driver.c; do
   grep -q "/$must\$" "$d/sdist.txt" || { echo "sdist lacks $must"; exit 1; }
 done
 if grep -qE '\.so$|_build_report.json$' "$d/sdist.txt"; then echo "sdist carries build artefacts"; exit 1; fi
-wheel=$(ls "$d"/out/*.whl)
+fi
+
+# smoke_test VENV: the installed package, its tests run from outside the source tree
+smoke_test() {
+  check_compiled "$1/bin/python" True
+  local run=$1/run && mkdir -p "$run" && cp -r "$ROOT/tests" "$run/tests"
+  # shellcheck disable=SC2086
+  (cd "$run" && "$1/bin/python" -m pytest -q -p no:cacheprovider $SMOKE_TESTS 2>&1 | tail -2)
+}
+
+for v in $PYVERSIONS; do
+  [[ $STAGES == *c* ]] || break
+  stage "(c) the sdist installed with Python $v"
+  pybin=$(ls -d "$HOME"/.pyenv/versions/"$v"*/bin/python | head -1)
+  "$pybin" -m venv "$d/venv$v"
+  "$d/venv$v/bin/pip" install -q "$sdist" pytest hypothesis > "$d/pip$v.log" 2>&1 || { tail -30 "$d/pip$v.log"; exit 1; }
+  smoke_test "$d/venv$v"
+done
+
+if [[ $STAGES == *d* ]]; then
+stage "(d) the wheel: its contents, installed into a clean venv"
+wheel=${TINYGRAD_EDU_WHEEL:-}
+if [[ -z $wheel ]]; then
+  "$PY" -m pip wheel -q --no-deps "$sdist" -w "$d/out" > "$d/wheel.log" 2>&1 || { tail -30 "$d/wheel.log"; exit 1; }
+  wheel=$(ls "$d"/out/*.whl)
+fi
+echo "  $wheel"
 python -m zipfile -l "$wheel" > "$d/wheel.txt"
 grep -q "tinygrad_edu/kernels/_gemm" "$d/wheel.txt" || { echo "the wheel has no compiled _gemm"; exit 1; }
 grep -q "tinygrad_edu/exercises/templates/" "$d/wheel.txt" || { echo "the wheel has no exercise templates"; exit 1; }
 if grep -qE '(^| )tests/' "$d/wheel.txt"; then echo "the wheel carries the tests"; exit 1; fi
-for kind in whl tar.gz; do
-  v=$d/venv_$kind
-  "$PY" -m venv "$v"
-  "$v/bin/pip" install -q "$(ls "$d"/out/*."$kind")" pytest hypothesis > "$d/pip_$kind.log" 2>&1 \
-    || { tail -30 "$d/pip_$kind.log"; exit 1; }
-  check_compiled "$v/bin/python" True
-  mkdir -p "$d/run_$kind" && cp -r "$ROOT/tests" "$d/run_$kind/tests"
-  # shellcheck disable=SC2086
-  (cd "$d/run_$kind" && "$v/bin/python" -m pytest -q -p no:cacheprovider $SMOKE_TESTS 2>&1 | tail -2)
-done
+"$PY" -m venv "$d/venv_whl"
+"$d/venv_whl/bin/pip" install -q "$wheel" pytest hypothesis > "$d/pip_whl.log" 2>&1 || { tail -30 "$d/pip_whl.log"; exit 1; }
+smoke_test "$d/venv_whl"
 fi
 
 # ------------------------------------------------------------------------ (arm64-python)
