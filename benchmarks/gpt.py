@@ -68,6 +68,7 @@ def ours_step_fn(model: GPT, batches):
         loss.backward()
         tg.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        return loss
 
     return step
 

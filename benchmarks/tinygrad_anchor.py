@@ -1,12 +1,17 @@
-"""The namesake as an anchor: our GPT training step vs the same step in tinygrad.
+"""The namesake as an anchor: our GPT and MLP training steps vs the same steps in tinygrad.
 
     pip install tinygrad==0.14.0
-    python benchmarks/tinygrad_anchor.py            # the recipe's step, 2 threads
+    python benchmarks/tinygrad_anchor.py            # both steps, 2 threads
     python benchmarks/tinygrad_anchor.py --quick    # fewer rounds
 
-One step = forward, cross-entropy, backward, gradient clipping at 1.0, AdamW (weight
+The GPT step = forward, cross-entropy, backward, gradient clipping at 1.0, AdamW (weight
 decay 0.1 on 2-D weights only), on nanoGPT's CPU recipe (4 layers, 4 heads, 128 wide,
 block 64, batch 12), the same initial weights and batches on both sides.
+
+The MLP step = lesson 4's modern network (784-100-10, ReLU, cross-entropy, Adam lr 1e-3)
+on a mini-batch of 32 digits: forward, backward, update. Same weights and batches on both
+sides; the first steps' losses are compared before anything is timed, so the two sides
+are shown to compute the same thing.
 
 tinygrad runs with the settings its documentation gives for speed that we could use
 here: its default device (CPU, kernels compiled by clang), the whole step captured once
@@ -103,6 +108,98 @@ def tinygrad_step_fn(model: GPT, batches):
     return run
 
 
+def mlp_weights() -> dict:
+    """Lesson 4's 784-100-10 ReLU network, built by our library from seed 0."""
+    from tinygrad_edu import nn
+
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+def mlp_batches(n: int, batch: int = 32):
+    from tinygrad_edu.data import load_digits
+
+    X, y = load_digits("train", seed=0)
+    order = np.random.default_rng(0).permutation(len(X))
+    return [
+        (X[order[i * batch : (i + 1) * batch]], y[order[i * batch : (i + 1) * batch]])
+        for i in range(n)
+    ]
+
+
+def ours_mlp_step_fn(weights: dict, batches):
+    from tinygrad_edu import nn, optim
+    from tinygrad_edu.nn import functional as F
+
+    model = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
+    model.load_state_dict(weights)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    data = [(tg.Tensor(x), tg.Tensor(y)) for x, y in batches]
+    state = {"i": 0}
+
+    def run():
+        x, y = data[state["i"] % len(data)]
+        state["i"] += 1
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return run
+
+
+def tinygrad_mlp_step_fn(weights: dict, batches):
+    from tinygrad import Tensor, TinyJit
+    from tinygrad.helpers import Context
+    from tinygrad.nn.optim import Adam
+
+    p = {k: Tensor(v.copy()) for k, v in weights.items()}
+    opt = Adam(list(p.values()), lr=1e-3)
+
+    @TinyJit
+    def step(x, y):
+        with Context(TRAINING=1):
+            opt.zero_grad()
+            h = (x @ p["0.weight"].T + p["0.bias"]).relu()
+            loss = (h @ p["2.weight"].T + p["2.bias"]).sparse_categorical_crossentropy(y)
+            loss.backward()
+            loss.realize()  # (lazy) before the update changes the weights in place
+            opt.step()
+            return loss
+
+    data = [(Tensor(x), Tensor(y.astype(np.int32))) for x, y in batches]
+    state = {"i": 0}
+
+    def run():
+        x, y = data[state["i"] % len(data)]
+        state["i"] += 1
+        return step(x, y).item()
+
+    return run
+
+
+def mlp_anchor(quick: bool) -> list:
+    """The MLP row: the same losses first, then the steps in turns."""
+    weights, batches = mlp_weights(), mlp_batches(16)
+    ours, theirs = ours_mlp_step_fn(weights, batches), tinygrad_mlp_step_fn(weights, batches)
+    first = [(ours(), theirs()) for _ in range(8)]  # TinyJit captures within these
+    worst = max(abs(a - b) for a, b in first)
+    if worst > 1e-4:
+        raise SystemExit(f"the MLP steps differ: losses {first}")
+    t_ours, t_theirs, ratio = H.time_interleaved(ours, theirs, steps=20, rounds=4 if quick else 11)
+    return [
+        "MLP 784-100-10 ReLU, Adam, batch 32",
+        t_ours * 1e3,
+        f"{32 / t_ours:,.0f}",
+        t_theirs * 1e3,
+        f"{32 / t_theirs:,.0f}",
+        f"{ratio:.1f}",
+        f"{worst:.1e}",
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -125,24 +222,40 @@ def main() -> None:
         model = GPT(cfg)
         batches = make_batches(8, cfg, batch)
         theirs = tinygrad_step_fn(model, batches)
-        for _ in range(3):  # TinyJit: the first calls run and capture, later ones replay
-            theirs()
-        ours = ours_step_fn(model, batches)
+        # TinyJit: the first calls run and capture, later ones replay
+        their_losses = [theirs() for _ in range(3)]
+        ours = ours_step_fn(model, batches)  # from the same initial weights
+        our_losses = [float(ours().item()) for _ in range(3)]
+        gpt_worst = max(abs(a - b) for a, b in zip(our_losses, their_losses))
+        if gpt_worst > 1e-3:
+            raise SystemExit(f"the GPT steps differ: ours {our_losses}, tinygrad {their_losses}")
         t_ours, t_theirs, ratio = H.time_interleaved(
             ours, theirs, steps=5, rounds=4 if args.quick else 11
         )
+        mlp_row = mlp_anchor(args.quick)
     H.print_table(
-        f"GPT training step, {cfg.n_layer}x{cfg.n_embd}, B={batch} T={cfg.block_size}, "
-        f"{THREADS} threads; tinygrad {version('tinygrad')}, TinyJit, NUM_CPU_THREADS={THREADS}",
-        ["ours ms", "ours tok/s", "tinygrad ms", "tinygrad tok/s", "ours/tinygrad speed"],
+        f"Training steps, {THREADS} threads; tinygrad {version('tinygrad')}, TinyJit, "
+        f"NUM_CPU_THREADS={THREADS} (per step; items: tokens for the GPT, examples for the MLP)",
+        [
+            "step",
+            "ours ms",
+            "ours items/s",
+            "tinygrad ms",
+            "tinygrad items/s",
+            "ours/tinygrad speed",
+            "first losses differ by",
+        ],
         [
             [
+                f"GPT {cfg.n_layer}x{cfg.n_embd}, B={batch} T={cfg.block_size}",
                 t_ours * 1e3,
                 f"{tokens / t_ours:,.0f}",
                 t_theirs * 1e3,
                 f"{tokens / t_theirs:,.0f}",
                 f"{ratio:.1f}",
-            ]
+                f"{gpt_worst:.1e}",
+            ],
+            mlp_row,
         ],  # fmt: skip
     )
 
