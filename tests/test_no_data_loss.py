@@ -320,6 +320,38 @@ def test_names_the_user_already_has_are_never_chosen_nor_recorded(tmp_path, caps
     assert not set(taken) & checkpoint.recorded_names(str(out))
 
 
+def test_a_metrics_write_stopped_before_its_rename_is_cleaned_by_the_next_run(
+    tmp_path, capsys, monkeypatch
+):
+    """.ci/crash.sh's trial: SIGINT came just after metrics.jsonl's temporary file was
+    created (KeyboardInterrupt before write_text_atomic's clean-up could run), and the
+    resumed run left the file there: its name had not been recorded. Here the same moment
+    is made to happen every time, and the next run must delete that file."""
+    from tinygrad_edu import fileio
+    from tinygrad_edu.models import run_folder
+
+    out = tmp_path / "run"
+    assert main(_flags(tmp_path, out)) == 0
+    real_open = os.open
+
+    def open_then_interrupt(path, flags, *args):
+        fd = real_open(path, flags, *args)
+        if fileio.is_temp_name(os.path.basename(path)) and "metrics" in os.path.basename(path):
+            os.close(fd)
+            raise KeyboardInterrupt  # as a signal handler raises it, on the call's return
+        return fd
+
+    monkeypatch.setattr(fileio.os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_folder.write_metrics(str(out), [{"iter": 0}])
+    monkeypatch.undo()
+    left = [n for n in os.listdir(out) if fileio.is_temp_name(n)]
+    assert len(left) == 1 and left[0] in checkpoint.recorded_names(str(out))
+    assert main(_flags(tmp_path, out, max_iters=4)) == 0  # the resumed run
+    capsys.readouterr()
+    assert not [n for n in os.listdir(out) if fileio.is_temp_name(n)]
+
+
 def test_a_lock_file_of_someone_else_is_not_taken_over(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()

@@ -219,7 +219,7 @@ def test_resume_rewrites_metrics_a_kill_left_behind(tmp_path, monkeypatch):
     cfg = _cfg(tmp_path, max_iters=4)
     undo = _interrupt_when(
         monkeypatch, run_folder, "write_text_atomic",
-        lambda path, text: str(path).endswith("metrics.jsonl") and '"iter": 4' in text,
+        lambda path, text, *tmp: str(path).endswith("metrics.jsonl") and '"iter": 4' in text,
     )  # fmt: skip
     with pytest.raises(KeyboardInterrupt):
         train(cfg, log=lambda *a: None)

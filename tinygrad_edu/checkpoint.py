@@ -611,6 +611,15 @@ def _fresh(folder: str, make) -> str:
     return name
 
 
+def recorded_temp_name(folder: str, target: str) -> str:
+    """A temporary name for writing folder/target, recorded before the file exists: a
+    signal between its creation and its rename (write_text_atomic removes it otherwise)
+    leaves a name the next clean-up of the folder may delete."""
+    tmp = _fresh(folder, lambda: temp_name(target))
+    record_names(folder, [tmp])
+    return tmp
+
+
 def _ours_to_delete(name: str, current: str | None) -> bool:
     """Whether `name` has the exact form of a name the tool makes and may delete later:
     a temporary file or folder, or a checkpoint folder other than the current one."""

@@ -35,6 +35,7 @@ from ..checkpoint import (
     read_json,
     record_names,
     recorded_names,
+    recorded_temp_name,
     remove_stale,
     save_optimizer_state,
     write_json_atomic,
@@ -85,10 +86,12 @@ def save_checkpoint(cfg, model, optimizer, tok, it: int, metrics: list[dict]) ->
 
 def write_metrics(out: str, metrics: list[dict]) -> None:
     """metrics.jsonl: the rows saved with the published checkpoint, no more (written after
-    each publish, and again on resume: a kill between the two leaves it one save behind)."""
+    each publish, and again on resume: a kill between the two leaves it one save behind).
+    Its temporary name is recorded first, as every name the run makes in its folder."""
     write_text_atomic(
         os.path.join(out, "metrics.jsonl"),
         "".join(json.dumps(json_safe(r), allow_nan=False) + "\n" for r in metrics),
+        recorded_temp_name(out, "metrics.jsonl"),
     )
 
 
