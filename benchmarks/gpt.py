@@ -22,7 +22,9 @@ share of the machine's FMA peak, measured as `tinygrad-edu bench` does (compiled
 independent FMA chains that never touch memory, on the same number of threads). Then
 where our step's time goes: every `compiled.*` kernel call timed (the outermost call
 only, so a kernel calling another is counted once), per step, and what is left, the
-Python and NumPy between the kernels.
+Python and NumPy between the kernels. Last, the GEMMs' own GFLOP/s and share of the step,
+and the bound that share sets: if everything but the GEMMs took no time, ours/torch
+would be the measured ratio divided by that share.
 """
 
 from __future__ import annotations
@@ -189,6 +191,29 @@ def kernel_breakdown(step, n_steps: int) -> tuple[float, dict[str, float]]:
     return total, families
 
 
+GEMM_FAMILIES = ("GEMM", "GEMM + bias + GELU (fused)", "GEMM + bias + residual (fused)")
+
+
+def print_gemm_limit(
+    total: float, families: dict[str, float], gemm_flops: float, peak: float, ratio: float | None
+) -> None:
+    """The GEMMs' own speed and share of the step, and the ratio to PyTorch the step could
+    reach at most if everything but its GEMMs took no time: the measured ratio divided by
+    the GEMMs' share (a share, not a time, so that the breakdown's run and the ratio's run
+    need not see the same load)."""
+    t_gemm = sum(families.get(f, 0.0) for f in GEMM_FAMILIES)
+    if t_gemm <= 0:
+        return
+    rate, share = gemm_flops / t_gemm, t_gemm / total
+    line = (
+        f"  the GEMMs (plain and fused): {t_gemm * 1e3:.2f} ms per step ({100 * share:.0f}%), "
+        f"{rate / 1e9:.0f} GFLOP/s, {100 * rate / peak:.0f}% of the FMA peak"
+    )
+    if ratio is not None:
+        line += f"; with all else free, ours/torch would be at most {ratio / share:.2f}"
+    print(line)
+
+
 def print_breakdown(title: str, total: float, families: dict[str, float]) -> None:
     rest = total - sum(families.values())
     rows = [
@@ -279,7 +304,18 @@ def bench_steps(quick: bool, shapes: list[str]) -> None:
                     )
                 peak = H.fma_peak(np.float32, n) * 1e9
                 gflops = step_flops(model, tokens) / t_ours
-                breakdowns.append((n, *kernel_breakdown(ours, 2 if quick else steps * 2)))
+                # the GEMMs' FLOPs: 6 per parameter per token (the rest of step_flops is
+                # attention's scores and weighted sums, done by the attention kernels)
+                gemm_flops = 6.0 * model.num_parameters(non_embedding=False) * tokens
+                breakdowns.append(
+                    (
+                        n,
+                        *kernel_breakdown(ours, 2 if quick else steps * 2),
+                        gemm_flops,
+                        peak,
+                        ratio,
+                    )
+                )
             rows.append(
                 [
                     n,
@@ -312,12 +348,13 @@ def bench_steps(quick: bool, shapes: list[str]) -> None:
             ],
             rows,
         )
-        for n, total, families in breakdowns:
+        for n, total, families, gemm_flops, peak, ratio in breakdowns:
             print_breakdown(
                 f"where our step's time goes, {cfg.n_layer}x{cfg.n_embd}, {n} thread(s)",
                 total,
                 families,
             )
+            print_gemm_limit(total, families, gemm_flops, peak, ratio)
 
 
 def train_recipe(quick: bool) -> None:
