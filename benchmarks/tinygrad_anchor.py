@@ -46,6 +46,18 @@ import tinygrad_edu as tg  # noqa: E402
 from tinygrad_edu.models.gpt import GPT, GPTConfig  # noqa: E402
 
 
+def replay(step, data):
+    """A function running step(x, y) on the batches of data in turn; returns the loss."""
+    state = {"i": 0}
+
+    def run():
+        x, y = data[state["i"] % len(data)]
+        state["i"] += 1
+        return step(x, y).item()
+
+    return run
+
+
 def tinygrad_step_fn(model: GPT, batches):
     """The same step in tinygrad, captured by TinyJit, on model's initial weights."""
     from tinygrad import Tensor, TinyJit
@@ -97,15 +109,9 @@ def tinygrad_step_fn(model: GPT, batches):
             opt.step()
             return loss
 
-    data = [(Tensor(x.astype(np.int32)), Tensor(y.astype(np.int32))) for x, y in batches]
-    state = {"i": 0}
-
-    def run():
-        x, y = data[state["i"] % len(data)]
-        state["i"] += 1
-        return step(x, y).item()
-
-    return run
+    return replay(
+        step, [(Tensor(x.astype(np.int32)), Tensor(y.astype(np.int32))) for x, y in batches]
+    )
 
 
 def mlp_weights() -> dict:
@@ -169,15 +175,7 @@ def tinygrad_mlp_step_fn(weights: dict, batches):
             opt.step()
             return loss
 
-    data = [(Tensor(x), Tensor(y.astype(np.int32))) for x, y in batches]
-    state = {"i": 0}
-
-    def run():
-        x, y = data[state["i"] % len(data)]
-        state["i"] += 1
-        return step(x, y).item()
-
-    return run
+    return replay(step, [(Tensor(x), Tensor(y.astype(np.int32))) for x, y in batches])
 
 
 def mlp_anchor(quick: bool) -> list:

@@ -285,6 +285,14 @@ def _has_matplotlib() -> bool:
     return True
 
 
+def test_every_lesson_reads_quick_from_the_lesson_not_the_command_line():
+    """The book runs the lessons in a Jupyter kernel and says --quick through the
+    environment (TINYGRAD_EDU_QUICK): `lesson.quick` has both, `args.quick` only the flag.
+    Lessons 2-4 once read `args.quick`, so the quick book trained them at full size."""
+    for path in sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py")):
+        assert "args.quick" not in path.read_text(encoding="utf-8"), path.name
+
+
 def test_record_problems_catches_a_wrong_outcome_and_an_unknown_key():
     record = {
         "quick": True,

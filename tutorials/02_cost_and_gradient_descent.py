@@ -39,7 +39,7 @@ lesson = Lesson(
     quick_help="fewer steps (for CI)",
 )
 args = lesson.args
-STEPS = 100 if args.quick else 300
+STEPS = 100 if lesson.quick else 300
 plt = lesson.plt
 
 # %% [markdown]

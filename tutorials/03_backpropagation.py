@@ -37,7 +37,7 @@ lesson = Lesson(
     "03_backpropagation", "Lesson 3: backpropagation", quick_help="fewer training epochs (for CI)"
 )
 args = lesson.args
-EPOCHS = 4 if args.quick else 20
+EPOCHS = 4 if lesson.quick else 20
 plt = lesson.plt
 
 # %% [markdown]
@@ -489,7 +489,7 @@ for (px, py), t in zip(points, targets):
 print("\n".join("".join(row) for row in canvas))
 
 if plt is not None:
-    n = 25 if args.quick else 50
+    n = 25 if lesson.quick else 50
     gx = [x_lo + (x_hi - x_lo) * i / (n - 1) for i in range(n)]
     gy = [y_lo + (y_hi - y_lo) * j / (n - 1) for j in range(n)]
     scores = [[model([x, y]).data for x in gx] for y in gy]

@@ -52,7 +52,7 @@ lesson = Lesson(
     ),
 )
 args = lesson.args
-EPOCHS = args.epochs or (3 if args.quick else 10)
+EPOCHS = args.epochs or (3 if lesson.quick else 10)
 SEED = lesson.seed  # every network below starts from this seed and sees the same batches
 plt = lesson.plt
 lesson_start = time.perf_counter()
