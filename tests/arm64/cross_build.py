@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+from concurrent.futures import ThreadPoolExecutor
 
 CC = os.environ.get("CROSS_CC", "aarch64-linux-gnu-gcc")
 SUFFIX = ".cpython-311-aarch64-linux-gnu.so"  # what an aarch64 CPython 3.11 imports
@@ -53,7 +54,8 @@ def main(src: str, sysroot: str, numpy_include: str) -> int:
     }
     build = os.path.join(src, "build-aarch64")
     os.makedirs(build, exist_ok=True)
-    for ext in exts:
+
+    def build_one(ext) -> str:
         short = ext.name.rsplit(".", 1)[-1]
         objects = []
         for source in ext.sources:
@@ -62,8 +64,13 @@ def main(src: str, sysroot: str, numpy_include: str) -> int:
             objects.append(obj)
         out = os.path.join("tinygrad_edu", "kernels", short + SUFFIX)
         subprocess.run([CC, "-shared", *objects, *flags["link_args"], "-o", out], check=True)
-        report["modules"][short] = "built"
-        print(f"  {out}")
+        return short
+
+    # the modules are independent: one compiler per core, as setup.py builds them
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for short in pool.map(build_one, exts):
+            report["modules"][short] = "built"
+            print(f"  tinygrad_edu/kernels/{short}{SUFFIX}")
     with open(os.path.join("tinygrad_edu", "kernels", "_build_report.json"), "w") as f:
         json.dump(report, f, indent=1)
     host = sysconfig.get_config_var("EXT_SUFFIX")
