@@ -217,14 +217,14 @@ class OptionalBuildExt(build_ext):
 
     def finalize_options(self) -> None:
         super().finalize_options()
-        # The modules compile independently, so by default one compiler runs per core
-        # (up to one per module): about half the build time on two cores. `build_ext -j N`
+        # The modules compile independently, so by default one compiler runs per core, at
+        # most one per module: about half the build time on two cores. `build_ext -j N`
         # or TINYGRAD_EDU_BUILD_JOBS=N chooses otherwise; Windows builds one at a time.
         jobs = os.environ.get("TINYGRAD_EDU_BUILD_JOBS", "")
         if jobs.isdigit() and int(jobs) > 0:
             self.parallel = int(jobs)
         elif not self.parallel and sys.platform != "win32":
-            self.parallel = max(1, min(os.cpu_count() or 1, 8))
+            self.parallel = max(1, min(os.cpu_count() or 1, len(self.extensions or ())))
 
     def build_extensions(self) -> None:
         if sys.platform == "win32":
