@@ -429,8 +429,8 @@ def _create_with(path: str, text: str) -> bool:
     """Create `path` holding `text` if it does not exist (True), atomically: a reader sees
     no file or the whole text. False if it exists already."""
     folder, name = os.path.split(path)
-    tmp = os.path.join(folder, _fresh(folder, lambda: temp_name(name)))
-    record_names(folder, [os.path.basename(tmp)])  # a kill before the clean-up: ours to delete
+    # recorded first: a kill before the clean-up leaves a name that is ours to delete
+    tmp = os.path.join(folder, recorded_temp_name(folder, name))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -935,9 +935,9 @@ def remove_stale(folder: str) -> None:
     record = os.path.join(folder, RECORD)
     if os.path.isfile(record) and os.path.getsize(record) > 1 << 16:  # keep it short
         kept = sorted(n for n in made if os.path.lexists(os.path.join(folder, n)))
-        tmp = _fresh(folder, lambda: temp_name(RECORD))
-        record_names(folder, [tmp])
-        write_text_atomic(record, json.dumps({"made": kept}) + "\n", tmp)
+        write_text_atomic(
+            record, json.dumps({"made": kept}) + "\n", recorded_temp_name(folder, RECORD)
+        )
 
 
 def remove_run(folder: str) -> None:
