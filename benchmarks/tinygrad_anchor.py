@@ -128,10 +128,8 @@ def mlp_batches(n: int, batch: int = 32):
 
     X, y = load_digits("train", seed=0)
     order = np.random.default_rng(0).permutation(len(X))
-    return [
-        (X[order[i * batch : (i + 1) * batch]], y[order[i * batch : (i + 1) * batch]])
-        for i in range(n)
-    ]
+    picks = [order[i * batch : (i + 1) * batch] for i in range(n)]
+    return [(X[idx], y[idx]) for idx in picks]
 
 
 def ours_mlp_step_fn(weights: dict, batches):
@@ -141,19 +139,15 @@ def ours_mlp_step_fn(weights: dict, batches):
     model = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
     model.load_state_dict(weights)
     opt = optim.Adam(model.parameters(), lr=1e-3)
-    data = [(tg.Tensor(x), tg.Tensor(y)) for x, y in batches]
-    state = {"i": 0}
 
-    def run():
-        x, y = data[state["i"] % len(data)]
-        state["i"] += 1
+    def step(x, y):
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return loss.item()
+        return loss
 
-    return run
+    return replay(step, [(tg.Tensor(x), tg.Tensor(y)) for x, y in batches])
 
 
 def tinygrad_mlp_step_fn(weights: dict, batches):

@@ -141,8 +141,8 @@ def test_mlp_forward_bad_input_raises(backend_fn):
     """c_proj's operands are checked on both paths, with the residual and without (where the
     block ends in a plain GEMM and a bias add that NumPy would broadcast or cast)."""
     mlp = (reference if backend_fn == "reference" else compiled).mlp_forward
-    x, w_fc, w_proj = np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), np.ones((5, 4))
-    w_proj = w_proj.astype(np.float32)
+    x, w_fc = np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)
+    w_proj = np.ones((5, 4), np.float32)
     with pytest.raises(ValueError, match="weight"):
         mlp(x, w_fc, None, np.ones((5, 3), np.float32), None)
     for r in (None, np.ones((2, 5), np.float32)):
